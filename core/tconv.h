@@ -1,0 +1,589 @@
+/* tconv: transposed convolution (PyTorch ConvTranspose2d semantics) in plain C11.
+ *
+ * This is the only public header of the core library. The core knows nothing of GLib, GEGL or
+ * GIMP: plain structs, caller-owned buffers, a status enum, no globals, no threads, no I/O.
+ * Parsers take a pointer and a length, never a path.
+ *
+ * Tensors are float32. The canonical layout is PyTorch's planar (C, H, W), but every compute
+ * function reads and writes through views with explicit strides, so interleaved (H, W, C)
+ * image rows work as well.
+ *
+ * Weights always use the layout of ConvTranspose2d.weight: (C_in, C_out / groups, k_h, k_w),
+ * contiguous. Bias is (C_out) or NULL.
+ */
+#ifndef TCONV_H
+#define TCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Status and errors
+ */
+
+typedef enum tconv_status
+{
+  TCONV_OK = 0,
+  TCONV_ERR_INVALID_ARG, /* an argument breaks a documented precondition */
+  TCONV_ERR_TOO_LARGE,   /* a size overflows size_t or exceeds a TCONV_MAX_* limit */
+  TCONV_ERR_NO_MEMORY,   /* an allocation failed (parsers and the learner only) */
+  TCONV_ERR_PARSE,       /* text or file bytes are malformed; see tconv_error */
+  TCONV_ERR_SINGULAR,    /* a least-squares system is rank deficient */
+  TCONV_STATUS_COUNT     /* must stay last */
+} tconv_status;
+
+/**
+ * tconv_error:
+ * @line:    1-based line of a parse error, 0 when the error is not about text.
+ * @column:  1-based column (in bytes) of a parse error, 0 when not about text.
+ * @message: NUL-terminated explanation naming the bad value and the rule it broke,
+ *           e.g. "stride_h 0: must be >= 1".
+ *
+ * Every function that can reject input takes an optional `tconv_error *` (NULL is allowed)
+ * and fills it on failure. It is left untouched on success.
+ */
+typedef struct tconv_error
+{
+  unsigned line;
+  unsigned column;
+  char     message[256];
+} tconv_error;
+
+/**
+ * tconv_status_string:
+ * Returns: a static English description of @status ("invalid argument", ...); never NULL.
+ */
+const char *tconv_status_string (tconv_status status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Limits. Every size product in the library is overflow-checked; these bound what any
+ * single dimension may be, so hostile files and arguments fail early with a clear message.
+ */
+
+#define TCONV_MAX_SIDE        524288u /* pixels per side, GIMP's GIMP_MAX_IMAGE_SIZE */
+#define TCONV_MAX_CHANNELS    65536u
+#define TCONV_MAX_KERNEL_SIDE 256u
+#define TCONV_MAX_STRIDE      64u
+#define TCONV_MAX_DILATION    64u
+#define TCONV_MAX_GROUPS      TCONV_MAX_CHANNELS
+/* Largest explicit convolution matrix (elements) tconv_matrix_build() agrees to build. */
+#define TCONV_MAX_MATRIX_ELEMS (1u << 24)
+
+/* ---------------------------------------------------------------------------------------------
+ * Geometry (PyTorch semantics)
+ */
+
+/**
+ * tconv_params:
+ *
+ * The arguments of torch.nn.functional.conv_transpose2d for one (unbatched) input, as signed
+ * integers so that negative values can be reported rather than wrapped. Fill with
+ * tconv_params_init() and then set what differs from the defaults.
+ *
+ * @in_c, @in_h, @in_w:   input tensor (C_in, H, W).
+ * @out_c:                C_out = groups * weight.shape[1].
+ * @groups:               C_in and C_out must both be multiples of it.
+ * @k_h, @k_w:            kernel size.
+ * @stride_*:             >= 1.
+ * @pad_*:                >= 0: rows/columns cropped from both sides of the full stamp image.
+ * @opad_*:               output_padding, >= 0 and < max(stride, dilation) per axis: extra
+ *                        rows/columns at the bottom/right.
+ * @dil_*:                dilation, >= 1.
+ */
+typedef struct tconv_params
+{
+  int64_t in_c, in_h, in_w;
+  int64_t out_c;
+  int64_t groups;
+  int64_t k_h, k_w;
+  int64_t stride_h, stride_w;
+  int64_t pad_h, pad_w;
+  int64_t opad_h, opad_w;
+  int64_t dil_h, dil_w;
+} tconv_params;
+
+/**
+ * tconv_geometry:
+ *
+ * Validated parameters plus everything derived from them. Produced by tconv_geometry_init();
+ * treat as read-only.
+ *
+ * out_h = (in_h - 1) * stride_h - 2 * pad_h + dil_h * (k_h - 1) + opad_h + 1, same for w.
+ * @in_len, @out_len, @weight_len: element counts of the planar tensors
+ *   (in_c*in_h*in_w, out_c*out_h*out_w, in_c*(out_c/groups)*k_h*k_w); each fits in size_t
+ *   together with its byte size.
+ */
+typedef struct tconv_geometry
+{
+  size_t in_c, in_h, in_w;
+  size_t out_c, out_h, out_w;
+  size_t groups;
+  size_t k_h, k_w;
+  size_t stride_h, stride_w;
+  size_t pad_h, pad_w;
+  size_t opad_h, opad_w;
+  size_t dil_h, dil_w;
+  size_t in_len, out_len, weight_len;
+} tconv_geometry;
+
+/**
+ * tconv_params_init:
+ * Sets stride, dilation and groups to 1 and everything else to 0.
+ */
+void tconv_params_init (tconv_params *params);
+
+/**
+ * tconv_geometry_init:
+ * @geom:   (out): filled on success, untouched on failure.
+ * @params: the arguments to check.
+ * @err:    (nullable): receives a message naming the first bad value and its rule.
+ *
+ * Applies every legality rule PyTorch applies (positive stride, dilation and groups,
+ * non-negative padding and output padding, output_padding < max(stride, dilation) per axis,
+ * groups dividing C_in and C_out, output size >= 1) plus the TCONV_MAX_* limits, with all
+ * arithmetic overflow-checked.
+ *
+ * Returns: %TCONV_OK, %TCONV_ERR_INVALID_ARG or %TCONV_ERR_TOO_LARGE.
+ */
+tconv_status tconv_geometry_init (tconv_geometry     *geom,
+                                  const tconv_params *params,
+                                  tconv_error        *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Views: where a compute function reads its input and writes its output.
+ *
+ * Strides are in elements (floats) and may be any non-zero values, so planar (C, H, W) and
+ * interleaved (H, W, C) layouts are both views.
+ */
+
+/**
+ * tconv_in_view:
+ * @data:  element (c=0, y=@y0, x=@x0) of the input; not modified.
+ * @y0, @x0: input-frame coordinates of the first row/column held. They may be negative and
+ *         the held area may extend past the input edges: callers that implement border modes
+ *         (clamp, mirror, wrap) put the extended pixels there and they are used as input.
+ * @h, @w: rows and columns held. Any input position outside the view reads as zero, which is
+ *         the pure transposed convolution.
+ */
+typedef struct tconv_in_view
+{
+  const float *data;
+  int64_t      y0, x0;
+  size_t       h, w;
+  ptrdiff_t    c_stride, y_stride, x_stride;
+} tconv_in_view;
+
+/**
+ * tconv_out_view:
+ * @data:  element (c=0, y=@y0, x=@x0) of the output region.
+ * @y0, @x0, @h, @w: the output region (the ROI), which must lie inside the output.
+ *         Exactly the pixels of this region are written, every channel, each once.
+ */
+typedef struct tconv_out_view
+{
+  float    *data;
+  size_t    y0, x0;
+  size_t    h, w;
+  ptrdiff_t c_stride, y_stride, x_stride;
+} tconv_out_view;
+
+/* Whole planar (C, H, W) tensors as views. */
+tconv_in_view  tconv_in_view_planar (const tconv_geometry *geom, const float *data);
+tconv_out_view tconv_out_view_planar (const tconv_geometry *geom, float *data);
+
+/* ---------------------------------------------------------------------------------------------
+ * The four implementations. They agree to about 1e-6 relative error (float accumulation).
+ */
+
+/**
+ * tconv_upsample_ref:
+ * @geom:    from tconv_geometry_init().
+ * @weight:  (C_in, C_out/groups, k_h, k_w) floats.
+ * @bias:    (nullable): C_out floats.
+ * @in:      input view.
+ * @out:     output region to compute.
+ * @work:    caller-owned scratch of at least tconv_ref_work_len() doubles.
+ * @work_len: its length in doubles.
+ *
+ * The definition, kept as the oracle and never optimised: every input pixel held by @in
+ * stamps the kernel, scaled by its value, into the output (one-to-many scatter), accumulated
+ * in double; the stamps that fall inside @out are kept.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG with nothing written.
+ */
+tconv_status tconv_upsample_ref (const tconv_geometry *geom,
+                                 const float          *weight,
+                                 const float          *bias,
+                                 const tconv_in_view  *in,
+                                 const tconv_out_view *out,
+                                 double               *work,
+                                 size_t                work_len);
+
+/* Scratch doubles that tconv_upsample_ref() needs for @out: out_c * h * w. */
+tconv_status tconv_ref_work_len (const tconv_geometry *geom,
+                                 const tconv_out_view *out,
+                                 size_t               *work_len);
+
+/**
+ * tconv_upsample:
+ *
+ * The fast path: phase-decomposed gather. Output (y, x) only sees the taps whose row index
+ * ky satisfies (y + pad_h - ky * dil_h) mod stride_h == 0 (same for columns), so each output
+ * phase is a small stride-1 correlation of the input with one sub-kernel: no multiplication
+ * by inserted zeros, every output element written exactly once, nothing allocated, no state.
+ * Safe to call from several threads on disjoint output regions.
+ *
+ * Same arguments as tconv_upsample_ref() without the scratch.
+ */
+tconv_status tconv_upsample (const tconv_geometry *geom,
+                             const float          *weight,
+                             const float          *bias,
+                             const tconv_in_view  *in,
+                             const tconv_out_view *out);
+
+/**
+ * tconv_matrix_size:
+ * @rows: (out): rows of the convolution matrix C = geom->in_len (the strided convolution's
+ *        output, i.e. the transposed convolution's input).
+ * @cols: (out): columns of C = geom->out_len.
+ *
+ * Returns: %TCONV_ERR_TOO_LARGE when rows * cols > TCONV_MAX_MATRIX_ELEMS.
+ */
+tconv_status tconv_matrix_size (const tconv_geometry *geom, size_t *rows, size_t *cols);
+
+/**
+ * tconv_matrix_build:
+ * @c:     (out): rows * cols doubles, row-major.
+ *
+ * Builds C, the matrix of the strided convolution conv2d(., weight, stride, padding,
+ * dilation, groups) that maps a (C_out, out_h, out_w) tensor to a (C_in, in_h, in_w) one.
+ * The transposed convolution is then y = C^T x + bias (see tconv_matrix_apply_transpose()).
+ */
+tconv_status tconv_matrix_build (const tconv_geometry *geom,
+                                 const float          *weight,
+                                 double               *c,
+                                 size_t                n_elems);
+
+/**
+ * tconv_matrix_apply_transpose:
+ * Computes y = C^T x (+ bias per output channel) for planar x (in_len) and y (out_len),
+ * accumulating in double.
+ */
+tconv_status tconv_matrix_apply_transpose (const tconv_geometry *geom,
+                                           const double         *c,
+                                           const float          *bias,
+                                           const float          *x,
+                                           float                *y);
+
+/**
+ * tconv_zeroins_work_len:
+ * Floats of scratch that tconv_upsample_zeroins() needs: the stretched, padded input plus the
+ * rotated, channel-swapped kernel.
+ */
+tconv_status tconv_zeroins_work_len (const tconv_geometry *geom, size_t *work_len);
+
+/**
+ * tconv_upsample_zeroins:
+ *
+ * The textbook emulation: insert stride-1 zeros between input samples, pad each side by
+ * dil*(k-1) - pad (cropping when negative) plus output_padding at the bottom/right, and run a
+ * stride-1 dilated correlation with the kernel rotated 180 degrees and its in/out channels
+ * swapped per group. Planar @in (in_len floats) and @out (out_len floats).
+ */
+tconv_status tconv_upsample_zeroins (const tconv_geometry *geom,
+                                     const float          *weight,
+                                     const float          *bias,
+                                     const float          *in,
+                                     float                *out,
+                                     float                *work,
+                                     size_t                work_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * .npy (NumPy array files), parsed from memory. Versions 1.0, 2.0 and 3.0.
+ */
+
+#define TCONV_NPY_MAX_HEADER 10000u /* NumPy's own default max_header_size */
+#define TCONV_NPY_MAX_NDIM   8u
+
+typedef enum tconv_npy_dtype
+{
+  TCONV_NPY_F32_LE,
+  TCONV_NPY_F32_BE,
+  TCONV_NPY_F64_LE,
+  TCONV_NPY_F64_BE
+} tconv_npy_dtype;
+
+/**
+ * tconv_npy:
+ * @dtype:  element type of the payload.
+ * @ndim:   0..TCONV_NPY_MAX_NDIM (0 means a scalar, one element).
+ * @shape:  the first @ndim entries are the dimensions.
+ * @count:  product of the dimensions (1 for a scalar).
+ * @data:   the payload inside the parsed bytes (not aligned, not owned).
+ */
+typedef struct tconv_npy
+{
+  tconv_npy_dtype dtype;
+  unsigned        ndim;
+  size_t          shape[TCONV_NPY_MAX_NDIM];
+  size_t          count;
+  const void     *data;
+} tconv_npy;
+
+/**
+ * tconv_npy_parse:
+ * @bytes, @len: a whole .npy file in memory.
+ *
+ * Strict: magic, version 1/2/3, header length <= TCONV_NPY_MAX_HEADER, a Python dict literal
+ * with exactly the keys 'descr', 'fortran_order', 'shape' in any order and spacing, optional
+ * trailing comma, descr one of '<f4' '>f4' '<f8' '>f8' (also '=' / '|' spellings NumPy does not
+ * write are rejected), fortran_order False (True is rejected unless ndim <= 1), the shape's
+ * product overflow-checked, and the payload exactly count * itemsize bytes.
+ * Errors name the byte column in the header.
+ */
+tconv_status tconv_npy_parse (const void  *bytes,
+                              size_t       len,
+                              tconv_npy   *npy,
+                              tconv_error *err);
+
+/* Converts the parsed payload to native float32 (from any of the dtypes): @count floats. */
+tconv_status tconv_npy_to_float (const tconv_npy *npy, float *dst, size_t count);
+
+/**
+ * tconv_npy_header:
+ * Writes a version 1.0 header for a little-endian float32 C-order array of @ndim dims into
+ * @buf (capacity @cap), padded with spaces and a newline to a multiple of 64 bytes.
+ * @header_len: (out): its length; the payload follows it.
+ */
+tconv_status tconv_npy_header (const size_t *shape,
+                               unsigned      ndim,
+                               char         *buf,
+                               size_t        cap,
+                               size_t       *header_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Kernels for image up-sampling: depthwise transposed convolutions, one k_h x k_w kernel shared
+ * by all channels or one per channel, with their geometry and provenance.
+ * (tconv-kernel.c: lifetime, validation, analytic presets, analysis;
+ *  tconv-preset.c: the .tconv text format, documented in presets/README.md;
+ *  tconv-separable.c: the two-pass path for rank-1 kernels.)
+ */
+
+#define TCONV_KERNEL_FILE_MAX  (16u << 20) /* bytes of .tconv text the parser accepts */
+#define TCONV_KERNEL_NAME_MAX  64u          /* bytes; names are [a-z0-9._-]+ */
+#define TCONV_KERNEL_TEXT_MAX  4096u        /* bytes of any one string field */
+#define TCONV_KERNEL_MAX_CHANNELS 64u       /* per-channel kernels: up to this many channels */
+
+typedef enum tconv_provenance
+{
+  TCONV_PROVENANCE_ANALYTIC,
+  TCONV_PROVENANCE_IMPORTED,
+  TCONV_PROVENANCE_LEARNED,
+  TCONV_PROVENANCE_COUNT
+} tconv_provenance;
+
+/**
+ * tconv_kernel:
+ * @name:        [a-z0-9._-]+, at most TCONV_KERNEL_NAME_MAX bytes.
+ * @description: one line of UTF-8 text, possibly empty; never NULL.
+ * @stride_h, @stride_w: 1..TCONV_MAX_STRIDE.
+ * @k_h, @k_w:   1..TCONV_MAX_KERNEL_SIDE.
+ * @pad_h, @pad_w, @opad_h, @opad_w: ConvTranspose2d padding and output_padding. For an exact
+ *               s-times up-sample they satisfy k + opad - 2 pad == s per axis.
+ * @channels:    1 (one kernel shared by every image channel) or the number of per-channel
+ *               kernels, 1..TCONV_KERNEL_MAX_CHANNELS.
+ * @weights:     channels * k_h * k_w floats, channel-major then row-major; all finite.
+ * @bias:        NULL or @channels floats (finite).
+ * @provenance:  where the weights come from.
+ * @source:      (nullable): imported: the source file; learned: the training data.
+ * @degradation: (nullable): learned: how low-resolution inputs were made.
+ * @command:     (nullable): the command that produced the file.
+ * @comments:    (nullable): free text kept across write/read, lines joined by '\n'.
+ *
+ * Every pointer is owned by the kernel and released by tconv_kernel_free(). All strings are
+ * valid UTF-8 without control characters other than '\n' in @comments.
+ */
+typedef struct tconv_kernel
+{
+  char            *name;
+  char            *description;
+  size_t           stride_h, stride_w;
+  size_t           k_h, k_w;
+  size_t           pad_h, pad_w;
+  size_t           opad_h, opad_w;
+  size_t           channels;
+  float           *weights;
+  float           *bias;
+  tconv_provenance provenance;
+  char            *source;
+  char            *degradation;
+  char            *command;
+  char            *comments;
+} tconv_kernel;
+
+/**
+ * tconv_kernel_new:
+ * Allocates a kernel with zeroed weights, no bias, name "unnamed", empty description,
+ * stride 1, no padding, provenance analytic. Returns %TCONV_ERR_INVALID_ARG for sizes out of
+ * range, %TCONV_ERR_NO_MEMORY if allocation fails.
+ */
+tconv_status tconv_kernel_new (size_t          channels,
+                               size_t          k_h,
+                               size_t          k_w,
+                               tconv_kernel  **kernel);
+
+/* Releases @kernel and everything it owns; accepts NULL. */
+void tconv_kernel_free (tconv_kernel *kernel);
+
+/* Deep copy. */
+tconv_status tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy);
+
+/* Replaces a string field (e.g. &k->description) with a copy of @value (NULL allowed for
+ * nullable fields). */
+tconv_status tconv_kernel_set_string (char **field, const char *value);
+
+/**
+ * tconv_kernel_validate:
+ * Checks every documented invariant of a kernel (ranges, finite weights, name charset,
+ * UTF-8 strings). Returns %TCONV_OK or %TCONV_ERR_INVALID_ARG with a message.
+ */
+tconv_status tconv_kernel_validate (const tconv_kernel *kernel, tconv_error *err);
+
+/**
+ * tconv_kernel_parse:
+ * @text, @len: the bytes of a .tconv file (need not be NUL-terminated), at most
+ *              TCONV_KERNEL_FILE_MAX.
+ * @kernel: (out): a new kernel on success; NULL on failure.
+ * @err:    (nullable): on %TCONV_ERR_PARSE, the line:column and what was expected there.
+ *
+ * Strict parser of the format documented in presets/README.md. Returns %TCONV_OK,
+ * %TCONV_ERR_PARSE, %TCONV_ERR_INVALID_ARG or %TCONV_ERR_NO_MEMORY.
+ */
+tconv_status tconv_kernel_parse (const char    *text,
+                                 size_t         len,
+                                 tconv_kernel **kernel,
+                                 tconv_error   *err);
+
+/**
+ * tconv_kernel_write:
+ * @buf: (nullable): destination of @cap bytes; with NULL only @len is computed.
+ * @len: (out): bytes of the text (without a terminating NUL; one is added when it fits).
+ *
+ * Writes @kernel in the .tconv format so that tconv_kernel_parse() gives back exactly the
+ * same kernel (every float round-trips bit for bit). Returns %TCONV_ERR_TOO_LARGE when @cap
+ * is too small (with @len set to the size needed).
+ */
+tconv_status tconv_kernel_write (const tconv_kernel *kernel,
+                                 char               *buf,
+                                 size_t              cap,
+                                 size_t             *len);
+
+/* Analytic interpolation kernels. */
+typedef enum tconv_analytic
+{
+  TCONV_ANALYTIC_NEAREST,  /* box */
+  TCONV_ANALYTIC_BILINEAR, /* tent */
+  TCONV_ANALYTIC_BICUBIC,  /* Keys, a = -0.5 (MATLAB imresize, PIL, ImageMagick Catrom) */
+  TCONV_ANALYTIC_MITCHELL, /* Mitchell-Netravali, B = C = 1/3 */
+  TCONV_ANALYTIC_LANCZOS2,
+  TCONV_ANALYTIC_LANCZOS3,
+  TCONV_ANALYTIC_BSPLINE,  /* cubic B-spline (smoothing, not interpolating) */
+  TCONV_ANALYTIC_COUNT
+} tconv_analytic;
+
+/* "nearest", "bilinear", ...; NULL for an out-of-range value. */
+const char *tconv_analytic_name (tconv_analytic type);
+/* Inverse of tconv_analytic_name(); %TCONV_ERR_INVALID_ARG for an unknown name. */
+tconv_status tconv_analytic_from_name (const char *name, tconv_analytic *type);
+
+/**
+ * tconv_kernel_analytic:
+ * @stride_h, @stride_w: 1..16.
+ *
+ * The interpolation kernel sampled at the output phases, with output pixel centres aligned to
+ * input pixel centres (output x sits at input coordinate (x + 0.5)/s - 0.5), so that an
+ * up-sample with it equals that interpolation away from the borders, and the output is
+ * exactly s times the input. Windowed-sinc kernels are normalised per phase (as PIL and
+ * ImageMagick normalise their taps), so every analytic kernel keeps a flat image flat.
+ */
+tconv_status tconv_kernel_analytic (tconv_analytic  type,
+                                    size_t          stride_h,
+                                    size_t          stride_w,
+                                    tconv_kernel  **kernel,
+                                    tconv_error    *err);
+
+/**
+ * tconv_kernel_analysis:
+ * @phase_min, @phase_max, @phase_mean: over all stride_h * stride_w phases and all channels,
+ *   of the per-phase DC gains (the sum of the taps that feed one output phase).
+ * @checkerboard_risk: (phase_max - phase_min) / |phase_mean|; 0 means a flat input stays flat
+ *   (infinite when the mean is 0 but the gains differ).
+ * @separable: every channel's kernel is rank 1 (outer product of a column and a row) within
+ *   a relative tolerance of 1e-6.
+ * @symmetric_h, @symmetric_w: invariant under a vertical / horizontal flip (within 1e-6
+ *   relative); @symmetric_transpose: square and invariant under transposition.
+ */
+typedef struct tconv_kernel_analysis
+{
+  double phase_min, phase_max, phase_mean;
+  double checkerboard_risk;
+  int    separable;
+  int    symmetric_h, symmetric_w, symmetric_transpose;
+} tconv_kernel_analysis;
+
+tconv_status tconv_kernel_analyze (const tconv_kernel *kernel, tconv_kernel_analysis *analysis);
+
+/**
+ * tconv_kernel_phase_sums:
+ * @sums: (out): stride_h * stride_w doubles, index ry * stride_w + rx, where phase (ry, rx)
+ *        collects taps (ky, kx) with ky mod stride_h == ry and kx mod stride_w == rx.
+ */
+tconv_status tconv_kernel_phase_sums (const tconv_kernel *kernel,
+                                      size_t              channel,
+                                      double             *sums);
+
+/* Rescales each phase of each channel so that every phase sum equals that channel's mean
+ * phase sum (checkerboard risk 0, overall gain kept). %TCONV_ERR_INVALID_ARG when a phase sums
+ * to 0 and so cannot be rescaled. */
+tconv_status tconv_kernel_normalize_phases (tconv_kernel *kernel, tconv_error *err);
+
+/**
+ * tconv_kernel_factor:
+ * @col: (out): channels * k_h floats; @row: (out): channels * k_w floats.
+ * Returns 1 and fills @col and @row with weights[c][y][x] == col[c][y] * row[c][x] (within
+ * @rel_tol of the largest |weight|) when every channel is rank 1, else 0 (outputs unspecified).
+ */
+int tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col, float *row);
+
+/**
+ * tconv_upsample_separable:
+ * @geom:  a depthwise geometry: groups == in_c == out_c, dilation 1.
+ * @col, @row: per-channel 1-D kernels, in_c * k_h and in_c * k_w floats.
+ * @work:  caller scratch of tconv_separable_work_len() floats.
+ *
+ * Two 1-D transposed convolutions, along rows then columns; equal to tconv_upsample() with the
+ * outer-product kernel (to float rounding), borders and ROI included.
+ */
+tconv_status tconv_separable_work_len (const tconv_geometry *geom,
+                                       const tconv_in_view  *in,
+                                       const tconv_out_view *out,
+                                       size_t               *work_len);
+
+tconv_status tconv_upsample_separable (const tconv_geometry *geom,
+                                       const float          *col,
+                                       const float          *row,
+                                       const float          *bias,
+                                       const tconv_in_view  *in,
+                                       const tconv_out_view *out,
+                                       float                *work,
+                                       size_t                work_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCONV_H */

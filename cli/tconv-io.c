@@ -1,0 +1,405 @@
+/* Shared CLI helpers: strict number options, bounded file reads, .npy loading and saving,
+ * and atomic output files that never leave a partial result, even on SIGINT/SIGTERM. */
+#define _POSIX_C_SOURCE 200809L
+#include "tconv-cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (tconv-cli-error-quark, tconv_cli_error)
+
+int
+tconv_report (const char *sub, GError *error)
+{
+  int code = TCONV_EXIT_ERROR;
+
+  if (error != NULL)
+    {
+      if (error->domain == TCONV_CLI_ERROR)
+        code = error->code;
+      fprintf (stderr, "tconv %s: %s\n", sub, error->message);
+      g_error_free (error);
+    }
+  return code;
+}
+
+gboolean
+tconv_parse_int (const char *option, const char *text, gint64 lo, gint64 hi, gint64 *value,
+                 GError **error)
+{
+  gint64 v;
+  char  *end = NULL;
+
+  errno = 0;
+  if (text == NULL || *text == '\0' || g_ascii_isspace (*text))
+    goto bad;
+  v = g_ascii_strtoll (text, &end, 10);
+  if (end == text || *end != '\0')
+    goto bad;
+  if (errno == ERANGE || v < lo || v > hi)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "%s '%s': must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
+                   option, text, lo, hi);
+      return FALSE;
+    }
+  *value = v;
+  return TRUE;
+
+bad:
+  g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s '%s': expected an integer", option,
+               text ? text : "");
+  return FALSE;
+}
+
+gboolean
+tconv_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b, GError **error)
+{
+  /* Signed and wide on purpose: the core reports "stride_h -1: must be >= 1" itself. */
+  const gint64 lim = G_GINT64_CONSTANT (1) << 40;
+  gchar      **parts = g_strsplit (text ? text : "", ",", -1);
+  guint        n = g_strv_length (parts);
+  gboolean     ok = FALSE;
+
+  if (n == 1)
+    ok = tconv_parse_int (option, parts[0], -lim, lim, a, error) && (*b = *a, TRUE);
+  else if (n == 2)
+    ok = tconv_parse_int (option, parts[0], -lim, lim, a, error)
+         && tconv_parse_int (option, parts[1], -lim, lim, b, error);
+  else
+    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                 "%s '%s': expected N or H,W (one or two integers)", option, text ? text : "");
+  g_strfreev (parts);
+  return ok;
+}
+
+gboolean
+tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len, GError **error)
+{
+  struct stat st;
+  int         fd = open (path, O_RDONLY | O_CLOEXEC);
+  gchar      *buf;
+  gsize       got = 0;
+
+  if (fd < 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
+      close (fd);
+      return FALSE;
+    }
+  if ((guint64) st.st_size > max_bytes)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "'%s' is %" G_GUINT64_FORMAT " bytes: must be at most %" G_GSIZE_FORMAT, path,
+                   (guint64) st.st_size, max_bytes);
+      close (fd);
+      return FALSE;
+    }
+  buf = g_try_malloc ((gsize) st.st_size + 1);
+  if (buf == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': out of memory", path);
+      close (fd);
+      return FALSE;
+    }
+  while (got < (gsize) st.st_size)
+    {
+      ssize_t r = read (fd, buf + got, (gsize) st.st_size - got);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+                       r < 0 ? g_strerror (errno) : "file shrank while reading");
+          g_free (buf);
+          close (fd);
+          return FALSE;
+        }
+      got += (gsize) r;
+    }
+  close (fd);
+  buf[got] = '\0';
+  *contents = buf;
+  *len = got;
+  return TRUE;
+}
+
+/* .npy inputs are bounded well above any tensor a transposed convolution here can use. */
+#define NPY_MAX_FILE ((gsize) 4 << 30)
+
+gboolean
+tconv_array_load (const char *path, const char *what, TconvArray *array, GError **error)
+{
+  gchar      *bytes = NULL;
+  gsize       len = 0;
+  tconv_npy   npy;
+  tconv_error err = { 0 };
+  tconv_status st;
+
+  memset (array, 0, sizeof *array);
+  if (!tconv_read_file (path, NPY_MAX_FILE, &bytes, &len, error))
+    return FALSE;
+  if ((st = tconv_npy_parse (bytes, len, &npy, &err)) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s '%s': %s", what, path,
+                   err.message[0] ? err.message : tconv_status_string (st));
+      g_free (bytes);
+      return FALSE;
+    }
+  array->data = g_try_new (float, npy.count ? npy.count : 1);
+  if (array->data == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s '%s': out of memory", what, path);
+      g_free (bytes);
+      return FALSE;
+    }
+  tconv_npy_to_float (&npy, array->data, npy.count);
+  array->ndim = npy.ndim;
+  array->count = npy.count;
+  for (unsigned i = 0; i < npy.ndim; i++)
+    array->shape[i] = npy.shape[i];
+  g_free (bytes);
+  return TRUE;
+}
+
+void
+tconv_array_clear (TconvArray *array)
+{
+  g_clear_pointer (&array->data, g_free);
+}
+
+gboolean
+tconv_check_not_input (const char *output, const char *const *inputs, GError **error)
+{
+  struct stat so;
+
+  for (; inputs != NULL && *inputs != NULL; inputs++)
+    {
+      struct stat si;
+      gboolean    same = strcmp (output, *inputs) == 0;
+
+      if (!same && stat (output, &so) == 0 && stat (*inputs, &si) == 0)
+        same = so.st_dev == si.st_dev && so.st_ino == si.st_ino;
+      if (same)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                       "output '%s' is also an input: refusing to overwrite an input", output);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* ---- atomic output ---- */
+
+struct TconvAtomic
+{
+  char *path;
+  char *temp;
+  int   fd;
+  int   slot;
+};
+
+/* Temporary files alive right now, for the signal handler (async-signal-safe: fixed storage,
+ * unlink() and raise() only). */
+#define MAX_PENDING 8
+static char                  pending[MAX_PENDING][4096];
+static volatile sig_atomic_t pending_used[MAX_PENDING];
+static gboolean              handlers_installed;
+
+static void
+on_fatal_signal (int sig)
+{
+  for (int i = 0; i < MAX_PENDING; i++)
+    if (pending_used[i])
+      unlink (pending[i]);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+install_handlers (void)
+{
+  struct sigaction sa;
+
+  if (handlers_installed)
+    return;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
+  handlers_installed = TRUE;
+}
+
+TconvAtomic *
+tconv_atomic_open (const char *path, GError **error)
+{
+  gchar       *dir = g_path_get_dirname (path);
+  gchar       *base = g_path_get_basename (path);
+  struct stat  st;
+  TconvAtomic *f;
+  int          slot = -1;
+
+  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "output '%s' is a directory", path);
+      g_free (dir), g_free (base);
+      return NULL;
+    }
+  for (int i = 0; i < MAX_PENDING; i++)
+    if (!pending_used[i])
+      {
+        slot = i;
+        break;
+      }
+  f = g_new0 (TconvAtomic, 1);
+  f->path = g_strdup (path);
+  /* the extension stays last so that savers which pick a format by name still work */
+  f->temp = g_strdup_printf ("%s/.tconv-XXXXXX-%s", dir, base);
+  f->slot = slot;
+  g_free (dir), g_free (base);
+  if (slot < 0 || strlen (f->temp) >= sizeof pending[0])
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "output path '%s' is too long", path);
+      g_free (f->path), g_free (f->temp), g_free (f);
+      return NULL;
+    }
+  install_handlers ();
+  /* Register before the file exists so a signal can never orphan it; unlink of a name that
+   * does not exist yet is harmless. */
+  f->fd = g_mkstemp_full (f->temp, O_WRONLY | O_CLOEXEC, 0644);
+  if (f->fd < 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot create output '%s': %s", path,
+                   g_strerror (errno));
+      g_free (f->path), g_free (f->temp), g_free (f);
+      return NULL;
+    }
+  memcpy (pending[slot], f->temp, strlen (f->temp) + 1);
+  pending_used[slot] = 1;
+  return f;
+}
+
+const char *
+tconv_atomic_temp_path (TconvAtomic *file)
+{
+  return file->temp;
+}
+
+gboolean
+tconv_atomic_write (TconvAtomic *f, const void *data, gsize len, GError **error)
+{
+  const char *p = data;
+
+  while (len > 0)
+    {
+      ssize_t w = write (f->fd, p, len > (1u << 30) ? (1u << 30) : len);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", f->path,
+                       w < 0 ? g_strerror (errno) : "no progress");
+          return FALSE;
+        }
+      p += w;
+      len -= (gsize) w;
+    }
+  return TRUE;
+}
+
+static void
+atomic_release (TconvAtomic *f)
+{
+  pending_used[f->slot] = 0;
+  g_free (f->path);
+  g_free (f->temp);
+  g_free (f);
+}
+
+void
+tconv_atomic_abort (TconvAtomic *f)
+{
+  if (f == NULL)
+    return;
+  if (f->fd >= 0)
+    close (f->fd);
+  unlink (f->temp);
+  atomic_release (f);
+}
+
+gboolean
+tconv_atomic_commit (TconvAtomic *f, GError **error)
+{
+  /* fsync so that a crash after rename cannot leave an empty file under the final name. */
+  if (fsync (f->fd) != 0 || close (f->fd) != 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", f->path,
+                   g_strerror (errno));
+      f->fd = -1;
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  f->fd = -1;
+  if (rename (f->temp, f->path) != 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot create '%s': %s", f->path,
+                   g_strerror (errno));
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  atomic_release (f);
+  return TRUE;
+}
+
+gboolean
+tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,
+                GError **error)
+{
+  char         header[256];
+  gsize        header_len, count = 1;
+  size_t       sh[TCONV_NPY_MAX_NDIM];
+  TconvAtomic *f;
+  gboolean     ok;
+
+  for (unsigned i = 0; i < ndim; i++)
+    sh[i] = shape[i], count *= shape[i];
+  if (tconv_npy_header (sh, ndim, header, sizeof header, &header_len) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot encode the .npy header");
+      return FALSE;
+    }
+  if ((f = tconv_atomic_open (path, error)) == NULL)
+    return FALSE;
+  ok = tconv_atomic_write (f, header, header_len, error);
+  if (ok && G_BYTE_ORDER == G_LITTLE_ENDIAN)
+    ok = tconv_atomic_write (f, data, count * sizeof (float), error);
+  else if (ok)
+    for (gsize i = 0; ok && i < count; i++)
+      {
+        guint32 v;
+        memcpy (&v, &data[i], 4);
+        v = GUINT32_TO_LE (v);
+        ok = tconv_atomic_write (f, &v, 4, error);
+      }
+  if (!ok)
+    {
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  return tconv_atomic_commit (f, error);
+}

@@ -1,0 +1,53 @@
+/* The tconv command: dispatch to one subcommand. */
+#include "tconv-cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct
+{
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} Subcommand;
+
+static const Subcommand subcommands[] = {
+  { "apply", tconv_cmd_apply, "transposed convolution of .npy tensors (PyTorch semantics)" },
+  { "matrix", tconv_cmd_matrix, "show a transposed convolution as the transpose of a matrix" },
+};
+
+static void
+usage (FILE *out)
+{
+  fputs ("Usage: tconv COMMAND [OPTIONS]\n\nCommands:\n", out);
+  for (gsize i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    fprintf (out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+  fputs ("\nRun 'tconv COMMAND --help' for the options of a command.\n", out);
+}
+
+int
+main (int argc, char **argv)
+{
+  /* Numbers are always read and written with '.' whatever the user's locale. */
+  setlocale (LC_ALL, "");
+  setlocale (LC_NUMERIC, "C");
+
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? TCONV_EXIT_USAGE : TCONV_EXIT_OK;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      puts ("tconv " TCONV_VERSION);
+      return TCONV_EXIT_OK;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    if (strcmp (argv[1], subcommands[i].name) == 0)
+      return subcommands[i].run (argc - 1, argv + 1);
+
+  fprintf (stderr, "tconv: unknown command '%s'\n", argv[1]);
+  usage (stderr);
+  return TCONV_EXIT_USAGE;
+}

@@ -97,6 +97,32 @@ tconv_upsample (const tconv_geometry *geom, const float *weight, const float *bi
   if (geom->k_h > TCONV_MAX_KERNEL_SIDE || geom->k_w > TCONV_MAX_KERNEL_SIDE)
     return TCONV_ERR_INVALID_ARG;
 
+  if (tconv_depthwise_applies (geom, in, out))
+    {
+      tconv_depthwise_upsample (geom, weight, bias, in, out);
+      return TCONV_OK;
+    }
+  if (geom->groups == geom->in_c && geom->out_c == geom->in_c && geom->in_c > 1
+      && in->x_stride == 1 && out->x_stride == 1)
+    {
+      /* Planar depthwise: each plane is a one-channel problem for the fast path. */
+      tconv_geometry one = *geom;
+      one.in_c = one.out_c = one.groups = 1;
+      for (size_t c = 0; c < geom->in_c; c++)
+        {
+          tconv_in_view  ic = *in;
+          tconv_out_view oc = *out;
+          ic.data += (ptrdiff_t) c * in->c_stride;
+          oc.data += (ptrdiff_t) c * out->c_stride;
+          if (!tconv_depthwise_applies (&one, &ic, &oc))
+            break;
+          tconv_depthwise_upsample (&one, weight + c * geom->k_h * geom->k_w,
+                                    bias ? bias + c : NULL, &ic, &oc);
+          if (c + 1 == geom->in_c)
+            return TCONV_OK;
+        }
+    }
+
   const size_t sw = geom->stride_w;
 
   for (size_t y = 0; y < out->h; y++)

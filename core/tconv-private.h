@@ -88,4 +88,13 @@ tconv_fail (tconv_error *err, tconv_status status, unsigned line, unsigned colum
 tconv_status tconv_check_views (const tconv_geometry *geom, const float *weight,
                                 const tconv_in_view *in, const tconv_out_view *out);
 
+/* The depthwise fast path (tconv-depthwise.c): applies to groups == C_in == C_out,
+ * dilation 1, interleaved channels (or one plane); tconv_upsample() dispatches to it after
+ * checking the arguments. */
+int  tconv_depthwise_applies (const tconv_geometry *geom, const tconv_in_view *in,
+                              const tconv_out_view *out);
+void tconv_depthwise_upsample (const tconv_geometry *geom, const float *weight,
+                               const float *bias, const tconv_in_view *in,
+                               const tconv_out_view *out);
+
 #endif /* TCONV_PRIVATE_H */

@@ -110,6 +110,69 @@ views_with_border_halo (test_rng *rng)
 }
 
 static void
+depthwise_fast_path_matches_ref (test_rng *rng)
+{
+  /* groups == C_in == C_out and dilation 1: the specialised path. Strides 1-5 and channels 1-5
+   * cover the compile-time specialisations (s, C <= 4) and the generic fallback; widths down
+   * to 1 (narrower than any SIMD vector), odd widths, rows starting at an odd float offset
+   * (unaligned), ROIs anywhere, halo views. */
+  for (int iter = 0; iter < 600; iter++)
+    {
+      tconv_params   p;
+      tconv_geometry g;
+      tconv_params_init (&p);
+      p.in_c = p.out_c = p.groups = test_rng_range (rng, 1, 5);
+      p.stride_h = test_rng_range (rng, 1, 5), p.stride_w = test_rng_range (rng, 1, 5);
+      p.k_h = test_rng_range (rng, 1, 12), p.k_w = test_rng_range (rng, 1, 12);
+      p.pad_h = test_rng_range (rng, 0, p.k_h), p.pad_w = test_rng_range (rng, 0, p.k_w);
+      p.opad_h = test_rng_range (rng, 0, p.stride_h - 1);
+      p.opad_w = test_rng_range (rng, 0, p.stride_w - 1);
+      p.in_h = test_rng_range (rng, 1, 9), p.in_w = test_rng_range (rng, 1, 23);
+      if (tconv_geometry_init (&g, &p, NULL) != TCONV_OK)
+        {
+          iter--;
+          continue;
+        }
+      test_case tc = { .params = p, .geom = g };
+      tc.w = test_malloc (g.weight_len * sizeof (float));
+      test_rng_fill (rng, tc.w, g.weight_len);
+      tc.bias = NULL;
+      if (iter & 1)
+        {
+          tc.bias = test_malloc (g.out_c * sizeof (float));
+          test_rng_fill (rng, tc.bias, g.out_c);
+        }
+      /* interleaved input with a halo, stored one float past an aligned address */
+      int64_t y0 = test_rng_range (rng, -3, 1), x0 = test_rng_range (rng, -3, 1);
+      size_t  h = (size_t) test_rng_range (rng, 1, (int64_t) g.in_h + 4);
+      size_t  w = (size_t) test_rng_range (rng, 1, (int64_t) g.in_w + 4);
+      if (iter % 4 == 0)
+        y0 = 0, x0 = 0, h = g.in_h, w = g.in_w; /* exactly the image */
+      float        *store = test_malloc ((g.in_c * h * w + 1) * sizeof (float));
+      test_rng_fill (rng, store, g.in_c * h * w + 1);
+      tconv_in_view in = { .data = store + 1, .y0 = y0, .x0 = x0, .h = h, .w = w, .c_stride = 1,
+                           .x_stride = (ptrdiff_t) g.in_c, .y_stride = (ptrdiff_t) (w * g.in_c) };
+      size_t oy = (size_t) test_rng_range (rng, 0, (int64_t) g.out_h - 1);
+      size_t ox = (size_t) test_rng_range (rng, 0, (int64_t) g.out_w - 1);
+      if (iter % 3 == 0)
+        oy = ox = 0;
+      size_t oh = (size_t) test_rng_range (rng, 1, (int64_t) (g.out_h - oy));
+      size_t ow = (size_t) test_rng_range (rng, 1, (int64_t) (g.out_w - ox));
+      if (iter % 3 != 2)
+        oh = g.out_h - oy, ow = g.out_w - ox;
+      same_on_views (&tc, &in, oy, ox, oh, ow, 1, "depthwise interleaved");
+
+      /* planar layout of the same problem (the fast path runs per plane) */
+      tconv_in_view inp = { .data = store + 1, .y0 = in.y0, .x0 = in.x0, .h = in.h, .w = in.w,
+                            .c_stride = (ptrdiff_t) (in.h * in.w), .y_stride = (ptrdiff_t) in.w,
+                            .x_stride = 1 };
+      same_on_views (&tc, &inp, oy, ox, oh, ow, 0, "depthwise planar");
+      free (store);
+      test_case_clear (&tc);
+    }
+}
+
+static void
 rejects_bad_views (void)
 {
   tconv_params p;
@@ -142,6 +205,7 @@ main (void)
   phase_matches_ref_full (&rng);
   roi_at_edges_and_interleaved (&rng);
   views_with_border_halo (&rng);
+  depthwise_fast_path_matches_ref (&rng);
   rejects_bad_views ();
   return test_end ();
 }

@@ -1,0 +1,220 @@
+/* The depthwise fast path: one kernel per channel (groups == C_in == C_out), dilation 1,
+ * channels interleaved (or a single plane), as image up-sampling uses it.
+ *
+ * Along a row, write t = x + pad_w = m * s + p. Output x then takes input columns m - j
+ * through taps kx = p + j * s, for j = 0 .. J-1 with J = ceil(k_w / s): every phase p uses
+ * the same input offsets. So one input position m produces a contiguous block of s * C output
+ * floats (all phases, all channels), computed as a sum over (kernel row, j) of a packed weight
+ * vector times the C input values at m - j repeated s times. The block length s * C and the
+ * channel count are compile-time constants in the specialised loops below, so the compiler
+ * turns each block into a few SIMD multiply-adds; target_clones adds an AVX2+FMA build chosen
+ * at run time. Accumulation order is the same for every pixel, whatever the region, so results
+ * do not depend on how callers split the work. */
+#include "tconv-private.h"
+
+#include <string.h>
+
+/* Packed weights for one output row live on the stack: rows * J * s * C floats. */
+#define MAX_PACKED 4096
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang_analyzer__) \
+  && !defined(TCONV_NO_CLONES)
+#define TCONV_CLONES __attribute__ ((target_clones ("avx2,fma", "default")))
+#else
+#define TCONV_CLONES
+#endif
+
+typedef struct
+{
+  const float *irow[TCONV_MAX_KERNEL_SIDE]; /* input row of each contributing kernel row */
+  size_t       n_rows;
+  size_t       J;                           /* input offsets per phase */
+  size_t       s, C;                        /* stride along x, channels */
+  float        packed[MAX_PACKED];          /* [row][j][p][c] */
+  float        bias[TCONV_MAX_STRIDE * 4];  /* [p][c], used when s * C <= its length */
+} row_plan;
+
+/* Generic block: any s and C (the compiler cannot vectorise it as well). */
+static void
+block_generic (const row_plan *rp, ptrdiff_t m_local, float *dst)
+{
+  const size_t L = rp->s * rp->C;
+  float        acc[TCONV_MAX_STRIDE * 4];
+
+  memcpy (acc, rp->bias, L * sizeof (float));
+  for (size_t r = 0; r < rp->n_rows; r++)
+    for (size_t j = 0; j < rp->J; j++)
+      {
+        const float *ip = rp->irow[r] + (m_local - (ptrdiff_t) j) * (ptrdiff_t) rp->C;
+        const float *wp = rp->packed + (r * rp->J + j) * L;
+        for (size_t p = 0; p < rp->s; p++)
+          for (size_t c = 0; c < rp->C; c++)
+            acc[p * rp->C + c] += wp[p * rp->C + c] * ip[c];
+      }
+  memcpy (dst, acc, L * sizeof (float));
+}
+
+/* A run of full blocks for constant S and C: m_local from m0 to m1 (exclusive), every input
+ * offset inside the view. */
+#define DEFINE_RUN(S, C)                                                                       \
+  TCONV_CLONES static void run_##S##_##C (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1,     \
+                                           float *dst)                                         \
+  {                                                                                            \
+    const size_t n_rows = rp->n_rows, J = rp->J;                                               \
+    for (ptrdiff_t m = m0; m < m1; m++, dst += (S) * (C))                                      \
+      {                                                                                        \
+        float acc[(S) * (C)];                                                                  \
+        for (size_t l = 0; l < (S) * (C); l++)                                                 \
+          acc[l] = rp->bias[l];                                                                \
+        for (size_t r = 0; r < n_rows; r++)                                                    \
+          {                                                                                    \
+            const float *ip = rp->irow[r] + m * (C);                                           \
+            const float *wp = rp->packed + r * J * (S) * (C);                                  \
+            for (size_t j = 0; j < J; j++, ip -= (C), wp += (S) * (C))                         \
+              for (size_t p = 0; p < (S); p++)                                                 \
+                for (size_t c = 0; c < (C); c++)                                               \
+                  acc[p * (C) + c] += wp[p * (C) + c] * ip[c];                                 \
+          }                                                                                    \
+        for (size_t l = 0; l < (S) * (C); l++)                                                 \
+          dst[l] = acc[l];                                                                     \
+      }                                                                                        \
+  }
+
+DEFINE_RUN (1, 1)
+DEFINE_RUN (1, 2)
+DEFINE_RUN (1, 3)
+DEFINE_RUN (1, 4)
+DEFINE_RUN (2, 1)
+DEFINE_RUN (2, 2)
+DEFINE_RUN (2, 3)
+DEFINE_RUN (2, 4)
+DEFINE_RUN (3, 1)
+DEFINE_RUN (3, 2)
+DEFINE_RUN (3, 3)
+DEFINE_RUN (3, 4)
+DEFINE_RUN (4, 1)
+DEFINE_RUN (4, 2)
+DEFINE_RUN (4, 3)
+DEFINE_RUN (4, 4)
+
+typedef void (*run_func) (const row_plan *, ptrdiff_t, ptrdiff_t, float *);
+
+static const run_func runs[4][4] = {
+  { run_1_1, run_1_2, run_1_3, run_1_4 },
+  { run_2_1, run_2_2, run_2_3, run_2_4 },
+  { run_3_1, run_3_2, run_3_3, run_3_4 },
+  { run_4_1, run_4_2, run_4_3, run_4_4 },
+};
+
+static void
+run_generic (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1, float *dst)
+{
+  for (ptrdiff_t m = m0; m < m1; m++, dst += rp->s * rp->C)
+    block_generic (rp, m, dst);
+}
+
+/* One output element (edge blocks and partial blocks): bounds-checked. */
+static float
+edge_value (const row_plan *rp, ptrdiff_t m_local, size_t p, size_t c, size_t in_w)
+{
+  float acc = rp->bias[p * rp->C + c];
+  for (size_t r = 0; r < rp->n_rows; r++)
+    for (size_t j = 0; j < rp->J; j++)
+      {
+        const ptrdiff_t ix = m_local - (ptrdiff_t) j;
+        if (ix >= 0 && (size_t) ix < in_w)
+          acc += rp->packed[((r * rp->J + j) * rp->s + p) * rp->C + c]
+                 * rp->irow[r][ix * (ptrdiff_t) rp->C + (ptrdiff_t) c];
+      }
+  return acc;
+}
+
+int
+tconv_depthwise_applies (const tconv_geometry *g, const tconv_in_view *in,
+                         const tconv_out_view *out)
+{
+  const size_t C = g->in_c;
+  size_t       J = (g->k_w + g->stride_w - 1) / g->stride_w, rows = (g->k_h + g->stride_h - 1) / g->stride_h;
+
+  if (!(g->groups == g->in_c && g->out_c == g->in_c && g->dil_h == 1 && g->dil_w == 1))
+    return 0;
+  if (g->stride_w * C > TCONV_MAX_STRIDE * 4 || rows * J * g->stride_w * C > MAX_PACKED)
+    return 0;
+  /* interleaved channels, or a single channel with unit column stride */
+  return (in->c_stride == 1 || C == 1) && in->x_stride == (ptrdiff_t) C
+         && (out->c_stride == 1 || C == 1) && out->x_stride == (ptrdiff_t) C;
+}
+
+void
+tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const float *bias,
+                          const tconv_in_view *in, const tconv_out_view *out)
+{
+  const size_t s = g->stride_w, C = g->in_c, kw = g->k_w, kh = g->k_h;
+  const size_t J = (kw + s - 1) / s;
+  row_plan     rp;
+  run_func     run = (s <= 4 && C <= 4) ? runs[s - 1][C - 1] : run_generic;
+
+  rp.J = J, rp.s = s, rp.C = C;
+  for (size_t p = 0; p < s; p++)
+    for (size_t c = 0; c < C; c++)
+      rp.bias[p * C + c] = bias ? bias[c] : 0.0f;
+
+  for (size_t y = 0; y < out->h; y++)
+    {
+      const int64_t oy = (int64_t) (out->y0 + y);
+      float        *orow = out->data + (ptrdiff_t) y * out->y_stride;
+
+      /* Kernel rows that reach this output row, with their input rows inside the view. */
+      rp.n_rows = 0;
+      for (size_t ky = 0; ky < kh; ky++)
+        {
+          const int64_t t = oy + (int64_t) g->pad_h - (int64_t) ky;
+          if (tconv_floor_mod (t, (int64_t) g->stride_h) != 0)
+            continue;
+          const int64_t iy = tconv_floor_div (t, (int64_t) g->stride_h) - in->y0;
+          if (iy < 0 || iy >= (int64_t) in->h)
+            continue;
+          const size_t r = rp.n_rows++;
+          rp.irow[r] = in->data + (ptrdiff_t) iy * in->y_stride;
+          for (size_t j = 0; j < J; j++)
+            for (size_t p = 0; p < s; p++)
+              for (size_t c = 0; c < C; c++)
+                {
+                  const size_t kx = p + j * s;
+                  rp.packed[((r * J + j) * s + p) * C + c]
+                    = kx < kw ? weight[(c * kh + ky) * kw + kx] : 0.0f;
+                }
+        }
+
+      /* Output columns [xa, xb) as t = x + pad = m * s + p; m_local = m - in->x0. */
+      const int64_t xa = (int64_t) out->x0, xb = xa + (int64_t) out->w;
+      const int64_t ta = xa + (int64_t) g->pad_w, tb = xb + (int64_t) g->pad_w;
+      int64_t       m_full0 = tconv_floor_div (ta + (int64_t) s - 1, (int64_t) s); /* first whole block */
+      int64_t       m_full1 = tconv_floor_div (tb, (int64_t) s);                   /* end of whole blocks */
+      /* Whole blocks whose inputs m - (J-1) .. m all lie inside the view. */
+      int64_t       m_in0 = in->x0 + (int64_t) J - 1, m_in1 = in->x0 + (int64_t) in->w;
+      int64_t       f0 = m_full0 > m_in0 ? m_full0 : m_in0;
+      int64_t       f1 = m_full1 < m_in1 ? m_full1 : m_in1;
+
+      if (f1 < f0)
+        f0 = f1 = m_full0; /* no fast blocks */
+
+      /* Edges: every output outside the fast blocks, one element at a time. */
+      for (int64_t x = xa; x < xb; x++)
+        {
+          const int64_t t = x + (int64_t) g->pad_w, m = tconv_floor_div (t, (int64_t) s);
+          if (m >= f0 && m < f1)
+            {
+              x = f1 * (int64_t) s - (int64_t) g->pad_w - 1; /* skip to after the fast run */
+              continue;
+            }
+          const size_t p = (size_t) tconv_floor_mod (t, (int64_t) s);
+          float       *o = orow + (ptrdiff_t) (x - xa) * (ptrdiff_t) C;
+          for (size_t c = 0; c < C; c++)
+            o[c] = edge_value (&rp, (ptrdiff_t) (m - in->x0), p, c, in->w);
+        }
+      if (f1 > f0)
+        run (&rp, (ptrdiff_t) (f0 - in->x0), (ptrdiff_t) (f1 - in->x0),
+             orow + (ptrdiff_t) (f0 * (int64_t) s - ta) * (ptrdiff_t) C);
+    }
+}

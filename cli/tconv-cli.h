@@ -19,6 +19,7 @@ GQuark tconv_cli_error_quark (void);
 
 int tconv_cmd_apply (int argc, char **argv);
 int tconv_cmd_matrix (int argc, char **argv);
+int tconv_cmd_bench (int argc, char **argv);
 
 /* Prints "tconv SUB: message" to stderr and returns the exit code carried by @error. */
 int tconv_report (const char *sub, GError *error);

@@ -15,6 +15,7 @@ typedef struct
 static const Subcommand subcommands[] = {
   { "apply", tconv_cmd_apply, "transposed convolution of .npy tensors (PyTorch semantics)" },
   { "matrix", tconv_cmd_matrix, "show a transposed convolution as the transpose of a matrix" },
+  { "bench", tconv_cmd_bench, "kernel-only timings against the memory-bandwidth floor" },
 };
 
 static void

@@ -7,7 +7,7 @@
  * floats (all phases, all channels), computed as a sum over (kernel row, j) of a packed weight
  * vector times the C input values at m - j repeated s times. The block length s * C and the
  * channel count are compile-time constants in the specialised loops below, so the compiler
- * turns each block into a few SIMD multiply-adds; target_clones adds an AVX2+FMA build chosen
+ * turns each block into a few SIMD multiply-adds; target_clones adds an x86-64-v3 (AVX2, FMA) build chosen
  * at run time. Accumulation order is the same for every pixel, whatever the region, so results
  * do not depend on how callers split the work. */
 #include "tconv-private.h"
@@ -19,7 +19,7 @@
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang_analyzer__) \
   && !defined(TCONV_NO_CLONES)
-#define TCONV_CLONES __attribute__ ((target_clones ("avx2,fma", "default")))
+#define TCONV_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
 #else
 #define TCONV_CLONES
 #endif

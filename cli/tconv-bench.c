@@ -1,0 +1,342 @@
+/* tconv bench: kernel-only timings of the standard workloads next to a streaming-bandwidth
+ * probe run in the same process, so each workload can be read as a ratio to its physical
+ * floor (the bytes it must read and write divided by the bandwidth the probe measured).
+ *
+ * No file I/O is timed; buffers are allocated and touched before timing; each figure is the
+ * median of repeated runs. Threads split the output into bands of rows, as the pipeline does. */
+#define _POSIX_C_SOURCE 200809L
+#include "tconv-cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <math.h>
+
+typedef struct
+{
+  const char *name;
+  const char *what;
+  gsize       side, channels, stride, k;
+  gboolean    u8;
+} Workload;
+
+static const Workload workloads[] = {
+  { "W1", "2048x2048x4 float32, x2, K=4 depthwise", 2048, 4, 2, 4, FALSE },
+  { "W2", "2048x2048x4 float32, x4, K=8 depthwise", 2048, 4, 4, 8, FALSE },
+  { "W3", "2048x2048x3 uint8, x2 bilinear (K=4)", 2048, 3, 2, 4, TRUE },
+  { "W4", "2048x2048x4 float32, x2, K=12 (learned size)", 2048, 4, 2, 12, FALSE },
+};
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+/* ---- a minimal fork/join over row bands ---- */
+
+typedef void (*BandFunc) (gpointer data, gsize first, gsize count);
+
+typedef struct
+{
+  BandFunc func;
+  gpointer data;
+  gsize    first, count;
+} Band;
+
+static gpointer
+band_thread (gpointer p)
+{
+  Band *b = p;
+  b->func (b->data, b->first, b->count);
+  return NULL;
+}
+
+static void
+run_bands (BandFunc func, gpointer data, gsize total, int threads)
+{
+  Band     bands[64];
+  GThread *th[64];
+  gsize    at = 0;
+
+  threads = CLAMP (threads, 1, 64);
+  for (int i = 0; i < threads; i++)
+    {
+      gsize n = total / (gsize) threads + ((gsize) i < total % (gsize) threads);
+      bands[i] = (Band) { func, data, at, n };
+      at += n;
+    }
+  for (int i = 1; i < threads; i++)
+    th[i] = g_thread_new ("bench", band_thread, &bands[i]);
+  band_thread (&bands[0]);
+  for (int i = 1; i < threads; i++)
+    g_thread_join (th[i]);
+}
+
+/* ---- bandwidth probe ---- */
+
+typedef struct
+{
+  guint8 *buf;
+  gsize   bytes;
+  double  sum;
+} Probe;
+
+static void
+probe_write (gpointer data, gsize first, gsize count)
+{
+  Probe *p = data;
+  memset (p->buf + first, (int) (first & 0x7f), count);
+}
+
+static void
+probe_read (gpointer data, gsize first, gsize count)
+{
+  Probe        *p = data;
+  const guint64 *v = (const guint64 *) (p->buf + first);
+  guint64       acc = 0;
+  for (gsize i = 0; i < count / 8; i++)
+    acc += v[i];
+  if (acc == 42)
+    p->sum += 1; /* keeps the loop alive */
+}
+
+static double
+median_ms (void (*once) (gpointer), gpointer data, int runs)
+{
+  double t[32];
+  runs = CLAMP (runs, 1, 32);
+  once (data); /* warm-up */
+  for (int r = 0; r < runs; r++)
+    {
+      double t0 = now_ms ();
+      once (data);
+      t[r] = now_ms () - t0;
+    }
+  qsort (t, (size_t) runs, sizeof t[0], cmp_double);
+  return t[runs / 2];
+}
+
+typedef struct
+{
+  Probe probe;
+  int   threads;
+  BandFunc func;
+} ProbeRun;
+
+static void
+probe_once (gpointer data)
+{
+  ProbeRun *r = data;
+  run_bands (r->func, &r->probe, r->probe.bytes, r->threads);
+}
+
+/* ---- workloads ---- */
+
+typedef struct
+{
+  tconv_geometry g;
+  float         *w;
+  float         *in, *out;
+  guint8        *in8, *out8;
+  float         *in_tmp;   /* u8 workload: float copy of the input, converted in the timing */
+  int            threads;
+} Job;
+
+static void
+job_bands (gpointer data, gsize first, gsize count)
+{
+  Job           *j = data;
+  const gsize    C = j->g.in_c;
+  tconv_in_view  in = { .data = j->in, .h = j->g.in_h, .w = j->g.in_w, .c_stride = 1,
+                        .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (j->g.in_w * C) };
+  tconv_out_view out = { .data = j->out + first * j->g.out_w * C, .y0 = first, .x0 = 0,
+                         .h = count, .w = j->g.out_w, .c_stride = 1,
+                         .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (j->g.out_w * C) };
+  if (count > 0)
+    tconv_upsample (&j->g, j->w, NULL, &in, &out);
+}
+
+static void
+job_u8_bands (gpointer data, gsize first, gsize count)
+{
+  /* uint8 in and out: convert the input rows this band needs, run, round back to uint8
+   * (the honest cost of a float round trip). */
+  Job        *j = data;
+  const gsize C = j->g.in_c, row_out = j->g.out_w * C;
+  float       band[64 * 4096 * 4];
+  gsize       y = first;
+
+  while (y < first + count)
+    {
+      gsize          n = MIN (first + count - y, (gsize) 64);
+      tconv_in_view  in = { .data = j->in_tmp, .h = j->g.in_h, .w = j->g.in_w, .c_stride = 1,
+                            .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (j->g.in_w * C) };
+      tconv_out_view out = { .data = band, .y0 = y, .x0 = 0, .h = n, .w = j->g.out_w,
+                             .c_stride = 1, .x_stride = (ptrdiff_t) C,
+                             .y_stride = (ptrdiff_t) row_out };
+      tconv_upsample (&j->g, j->w, NULL, &in, &out);
+      for (gsize i = 0; i < n * row_out; i++)
+        {
+          float v = band[i] * 255.0f + 0.5f;
+          j->out8[y * row_out + i] = (guint8) (v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+      y += n;
+    }
+}
+
+static void
+u8_to_float (gpointer data, gsize first, gsize count)
+{
+  Job *j = data;
+  for (gsize i = first; i < first + count; i++)
+    j->in_tmp[i] = j->in8[i] * (1.0f / 255.0f);
+}
+
+static void
+job_once (gpointer data)
+{
+  Job *j = data;
+  if (j->in8 != NULL)
+    {
+      run_bands (u8_to_float, j, j->g.in_len, j->threads);
+      run_bands (job_u8_bands, j, j->g.out_h, j->threads);
+    }
+  else
+    run_bands (job_bands, j, j->g.out_h, j->threads);
+}
+
+static void
+make_kernel (float *w, gsize C, gsize k, gsize s)
+{
+  /* A smooth, phase-normalised tent-like kernel; the values do not change the timing. */
+  for (gsize c = 0; c < C; c++)
+    for (gsize y = 0; y < k; y++)
+      for (gsize x = 0; x < k; x++)
+        {
+          double ty = 1.0 - fabs ((y + 0.5) - k / 2.0) / (k / 2.0);
+          double tx = 1.0 - fabs ((x + 0.5) - k / 2.0) / (k / 2.0);
+          w[(c * k + y) * k + x] = (float) (ty * tx * 4.0 / (double) (s * s));
+        }
+}
+
+int
+tconv_cmd_bench (int argc, char **argv)
+{
+  gboolean        json = FALSE;
+  gint            threads = 0, runs = 9;
+  gchar          *only = NULL;
+  GOptionEntry    entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per line", NULL },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
+    { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Timed runs per figure (median; default 9)", "N" },
+    { "workload", 0, 0, G_OPTION_ARG_STRING, &only, "Only this workload (W1..W4)", "W" },
+    { NULL },
+  };
+  GOptionContext *ctx = g_option_context_new ("- kernel-only timings against the memory-bandwidth floor");
+  GError         *error = NULL;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_option_context_free (ctx);
+      error->domain = TCONV_CLI_ERROR, error->code = TCONV_EXIT_USAGE;
+      return tconv_report ("bench", error);
+    }
+  g_option_context_free (ctx);
+  if (argc > 1 || threads < 0 || threads > 64 || runs < 1 || runs > 32)
+    {
+      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   argc > 1 ? "unexpected argument" : "--threads must be 0..64 and --runs 1..32");
+      g_free (only);
+      return tconv_report ("bench", error);
+    }
+  if (threads == 0)
+    threads = (gint) g_get_num_processors ();
+
+  /* Bandwidth probe: 512 MiB, larger than any cache. */
+  ProbeRun pr = { .probe = { .bytes = (gsize) 512 << 20 }, .threads = threads };
+  pr.probe.buf = g_malloc (pr.probe.bytes);
+  memset (pr.probe.buf, 1, pr.probe.bytes);
+  pr.func = probe_write;
+  const double write_gbs = pr.probe.bytes / median_ms (probe_once, &pr, 5) / 1e6;
+  pr.func = probe_read;
+  const double read_gbs = pr.probe.bytes / median_ms (probe_once, &pr, 5) / 1e6;
+  g_free (pr.probe.buf);
+
+  if (json)
+    printf ("{\"probe\": \"bandwidth\", \"threads\": %d, \"write_gbs\": %.2f, \"read_gbs\": %.2f}\n",
+            threads, write_gbs, read_gbs);
+  else
+    printf ("bandwidth probe (%d threads): write %.1f GB/s, read %.1f GB/s\n\n"
+            "%-4s %-46s %10s %10s %7s %8s\n", threads, write_gbs, read_gbs, "", "workload",
+            "median ms", "floor ms", "ratio", "GFLOP/s");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (workloads); i++)
+    {
+      const Workload *wl = &workloads[i];
+      tconv_params    p;
+      Job             j = { .threads = threads };
+
+      if (only && g_ascii_strcasecmp (only, wl->name) != 0)
+        continue;
+      tconv_params_init (&p);
+      p.in_c = p.out_c = p.groups = (gint64) wl->channels;
+      p.in_h = p.in_w = (gint64) wl->side;
+      p.k_h = p.k_w = (gint64) wl->k;
+      p.stride_h = p.stride_w = (gint64) wl->stride;
+      p.pad_h = p.pad_w = (gint64) (wl->k - wl->stride) / 2;
+      if (tconv_geometry_init (&j.g, &p, NULL) != TCONV_OK)
+        continue;
+      j.w = g_new (float, j.g.weight_len);
+      make_kernel (j.w, wl->channels, wl->k, wl->stride);
+
+      double in_bytes, out_bytes;
+      if (wl->u8)
+        {
+          j.in8 = g_malloc (j.g.in_len);
+          j.out8 = g_malloc (j.g.out_len);
+          j.in_tmp = g_new (float, j.g.in_len);
+          for (gsize q = 0; q < j.g.in_len; q++)
+            j.in8[q] = (guint8) (q * 2654435761u >> 24);
+          memset (j.out8, 0, j.g.out_len);
+          in_bytes = (double) j.g.in_len, out_bytes = (double) j.g.out_len;
+        }
+      else
+        {
+          j.in = g_new (float, j.g.in_len);
+          j.out = g_new (float, j.g.out_len);
+          for (gsize q = 0; q < j.g.in_len; q++)
+            j.in[q] = (float) ((q * 2654435761u >> 16) & 0xffff) / 65535.0f;
+          memset (j.out, 0, j.g.out_len * sizeof (float));
+          in_bytes = j.g.in_len * 4.0, out_bytes = j.g.out_len * 4.0;
+        }
+      const double ms = median_ms (job_once, &j, runs);
+      const double floor_ms = in_bytes / read_gbs / 1e6 + out_bytes / write_gbs / 1e6;
+      /* useful flops: 2 per tap that meets a real input, (K/s)^2 taps per output value */
+      const double taps = (double) (wl->k * wl->k) / (double) (wl->stride * wl->stride);
+      const double gflops = 2.0 * taps * (double) j.g.out_len / (ms * 1e6);
+
+      if (json)
+        printf ("{\"workload\": \"%s\", \"threads\": %d, \"median_ms\": %.2f, \"floor_ms\": %.2f, "
+                "\"ratio\": %.3f, \"gflops\": %.2f}\n",
+                wl->name, threads, ms, floor_ms, ms / floor_ms, gflops);
+      else
+        printf ("%-4s %-46s %10.2f %10.2f %7.2f %8.1f\n", wl->name, wl->what, ms, floor_ms,
+                ms / floor_ms, gflops);
+      fflush (stdout);
+      g_free (j.w), g_free (j.in), g_free (j.out), g_free (j.in8), g_free (j.out8), g_free (j.in_tmp);
+    }
+  g_free (only);
+  return TCONV_EXIT_OK;
+}

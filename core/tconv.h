@@ -321,9 +321,11 @@ typedef enum tconv_npy_dtype
  * tconv_npy:
  * @dtype:  element type of the payload.
  * @ndim:   0..TCONV_NPY_MAX_NDIM (0 means a scalar, one element).
- * @shape:  the first @ndim entries are the dimensions.
- * @count:  product of the dimensions (1 for a scalar).
- * @data:   the payload inside the parsed bytes (not aligned, not owned).
+ * @shape:  the first @ndim entries are the dimensions, each < 2^63; the rest are 0.
+ * @count:  product of the dimensions (1 for a scalar, 0 when a dimension is 0);
+ *          @count * itemsize fits in size_t.
+ * @data:   the payload inside the parsed bytes: @count * itemsize bytes, not aligned, not
+ *          owned (valid as long as the parsed buffer is).
  */
 typedef struct tconv_npy
 {
@@ -336,28 +338,77 @@ typedef struct tconv_npy
 
 /**
  * tconv_npy_parse:
- * @bytes, @len: a whole .npy file in memory.
+ * @bytes: (nullable): a whole .npy file in memory; NULL only when @len is 0. Not modified,
+ *         no alignment needed; nothing outside [@bytes, @bytes + @len) is ever read.
+ * @len:   its length in bytes.
+ * @npy:   (out): filled on success (@npy->data points into @bytes), untouched on failure.
+ * @err:   (nullable): on failure, line 1 and column = 1-based byte offset in the file where
+ *         the problem is, and a message naming the bad value.
  *
- * Strict: magic, version 1/2/3, header length <= TCONV_NPY_MAX_HEADER, a Python dict literal
- * with exactly the keys 'descr', 'fortran_order', 'shape' in any order and spacing, optional
- * trailing comma, descr one of '<f4' '>f4' '<f8' '>f8' (also '=' / '|' spellings NumPy does not
- * write are rejected), fortran_order False (True is rejected unless ndim <= 1), the shape's
- * product overflow-checked, and the payload exactly count * itemsize bytes.
- * Errors name the byte column in the header.
+ * Strict, for hostile input; no I/O, no allocation:
+ * - magic \x93NUMPY, version 1.0 (uint16 LE header length at byte 8) or 2.0/3.0 (uint32 LE);
+ *   the declared header length is checked against TCONV_NPY_MAX_HEADER and @len before any
+ *   header byte is read.
+ * - the header is a Python dict literal: exactly the keys 'descr', 'fortran_order' and
+ *   'shape', each once, in any order and spacing, single or double quotes (no escapes, no
+ *   prefixes), optional trailing comma; after the '}' only blanks and newlines, and the last
+ *   header byte is '\n'. Any alignment of the data (64 bytes, or the 16 of old NumPy) is fine.
+ * - descr one of '<f4' '>f4' '<f8' '>f8' (the '=' / '|' spellings NumPy does not write, and
+ *   every other dtype, are rejected with the value quoted).
+ * - fortran_order False, or True when ndim <= 1 (same layout).
+ * - shape a tuple: (), (5,), (2, 3) or (2, 3,); dimensions plain decimal integers >= 0 (no
+ *   sign, leading zeros, underscores or suffixes); the product with the itemsize is
+ *   overflow-checked, with zero-length axes excusing nothing (as in NumPy).
+ * - the payload is exactly @count * itemsize bytes: a shorter file is "truncated", a longer
+ *   one has "trailing data"; both are rejected.
+ *
+ * Returns: %TCONV_OK; %TCONV_ERR_TOO_LARGE when the header length exceeds
+ * TCONV_NPY_MAX_HEADER, ndim exceeds TCONV_NPY_MAX_NDIM, a dimension is >= 2^63 (or above
+ * SIZE_MAX) or the byte size overflows size_t; %TCONV_ERR_PARSE for anything else malformed;
+ * %TCONV_ERR_INVALID_ARG when @npy is NULL, or @bytes is NULL with @len > 0.
  */
 tconv_status tconv_npy_parse (const void  *bytes,
                               size_t       len,
                               tconv_npy   *npy,
                               tconv_error *err);
 
-/* Converts the parsed payload to native float32 (from any of the dtypes): @count floats. */
+/**
+ * tconv_npy_to_float:
+ * @npy:   from tconv_npy_parse(), with its bytes still alive.
+ * @dst:   (out): @count native floats; must not overlap the payload. May be NULL when
+ *         @count is 0.
+ * @count: must equal @npy->count.
+ *
+ * Converts the payload (any of the four dtypes, either byte order, any alignment) to native
+ * float32. float64 values are rounded to nearest (ties to even); magnitudes beyond the float
+ * range become +-inf and NaN stays NaN, so callers that need finite values must check them
+ * (this function checks nothing about the values, float32 payloads included).
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (NULL @npy, @count != @npy->count, NULL
+ * @dst or @npy->data with @count > 0, unknown dtype) with nothing written.
+ */
 tconv_status tconv_npy_to_float (const tconv_npy *npy, float *dst, size_t count);
 
 /**
  * tconv_npy_header:
- * Writes a version 1.0 header for a little-endian float32 C-order array of @ndim dims into
- * @buf (capacity @cap), padded with spaces and a newline to a multiple of 64 bytes.
- * @header_len: (out): its length; the payload follows it.
+ * @shape:      (nullable): @ndim dimensions, each < 2^63; NULL only when @ndim is 0.
+ * @ndim:       0..TCONV_NPY_MAX_NDIM.
+ * @buf:        (nullable): destination of @cap bytes; with NULL only @header_len is computed.
+ * @cap:        capacity of @buf in bytes.
+ * @header_len: (out): length of the header, a multiple of 64 (128 bytes for every shape
+ *              accepted here, as NumPy's); the payload, count * 4 bytes of little-endian
+ *              float32 in C order, follows it.
+ *
+ * Writes the version 1.0 header of a '<f4' C-order array exactly as NumPy (>= 1.24) writes
+ * it: magic, version, uint16 LE length, then
+ * `{'descr': '<f4', 'fortran_order': False, 'shape': (C, H, W), }` (1-D shapes as `(5,)`,
+ * scalars as `()`), the 21 - len(str(shape[0])) blanks NumPy reserves for growing the first
+ * axis, and blanks plus a final '\n' up to a multiple of 64 bytes. Nothing is NUL-terminated.
+ *
+ * Returns: %TCONV_OK; %TCONV_ERR_TOO_LARGE when a dimension is >= 2^63 or count * 4 overflows
+ * size_t, or when @cap is too small (with @header_len set to the size needed);
+ * %TCONV_ERR_INVALID_ARG for a NULL @header_len, @ndim > TCONV_NPY_MAX_NDIM or a NULL @shape
+ * with @ndim > 0.
  */
 tconv_status tconv_npy_header (const size_t *shape,
                                unsigned      ndim,
@@ -368,7 +419,7 @@ tconv_status tconv_npy_header (const size_t *shape,
 /* ---------------------------------------------------------------------------------------------
  * Kernels for image up-sampling: depthwise transposed convolutions, one k_h x k_w kernel shared
  * by all channels or one per channel, with their geometry and provenance.
- * (tconv-kernel.c: lifetime, validation, analytic presets, analysis;
+ * (tconv-kernel.c: lifetime and validation; tconv-analytic.c: analytic presets and analysis;
  *  tconv-preset.c: the .tconv text format, documented in presets/README.md;
  *  tconv-separable.c: the two-pass path for rank-1 kernels.)
  */
@@ -520,8 +571,9 @@ tconv_status tconv_kernel_analytic (tconv_analytic  type,
  * tconv_kernel_analysis:
  * @phase_min, @phase_max, @phase_mean: over all stride_h * stride_w phases and all channels,
  *   of the per-phase DC gains (the sum of the taps that feed one output phase).
- * @checkerboard_risk: (phase_max - phase_min) / |phase_mean|; 0 means a flat input stays flat
- *   (infinite when the mean is 0 but the gains differ).
+ * @checkerboard_risk: per channel (max - min) / |mean| of that channel's phase sums, and the
+ *   largest over the channels; 0 means a flat input stays flat (infinite when a channel's mean
+ *   is 0 but its gains differ). Channels with different overall gains are not a checkerboard.
  * @separable: every channel's kernel is rank 1 (outer product of a column and a row) within
  *   a relative tolerance of 1e-6.
  * @symmetric_h, @symmetric_w: invariant under a vertical / horizontal flip (within 1e-6
@@ -547,15 +599,16 @@ tconv_status tconv_kernel_phase_sums (const tconv_kernel *kernel,
                                       double             *sums);
 
 /* Rescales each phase of each channel so that every phase sum equals that channel's mean
- * phase sum (checkerboard risk 0, overall gain kept). %TCONV_ERR_INVALID_ARG when a phase sums
- * to 0 and so cannot be rescaled. */
+ * phase sum (checkerboard risk 0, overall gain kept). %TCONV_ERR_INVALID_ARG, with the kernel
+ * untouched, when a phase or a channel's mean sums to 0 or a rescaled tap would overflow. */
 tconv_status tconv_kernel_normalize_phases (tconv_kernel *kernel, tconv_error *err);
 
 /**
  * tconv_kernel_factor:
  * @col: (out): channels * k_h floats; @row: (out): channels * k_w floats.
  * Returns 1 and fills @col and @row with weights[c][y][x] == col[c][y] * row[c][x] (within
- * @rel_tol of the largest |weight|) when every channel is rank 1, else 0 (outputs unspecified).
+ * @rel_tol of that channel's largest |weight|) when every channel is rank 1, else 0 (outputs
+ * unspecified). An all-zero channel counts as rank 1 with zero factors.
  */
 int tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col, float *row);
 
@@ -566,7 +619,9 @@ int tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col,
  * @work:  caller scratch of tconv_separable_work_len() floats.
  *
  * Two 1-D transposed convolutions, along rows then columns; equal to tconv_upsample() with the
- * outer-product kernel (to float rounding), borders and ROI included.
+ * outer-product kernel (to float rounding), borders and ROI included. out_c must equal in_c
+ * (no channel multiplier). The work-length query reads no data pointers; @work may be NULL
+ * when the length is 0. Errors return %TCONV_ERR_INVALID_ARG with nothing written.
  */
 tconv_status tconv_separable_work_len (const tconv_geometry *geom,
                                        const tconv_in_view  *in,
@@ -581,6 +636,223 @@ tconv_status tconv_upsample_separable (const tconv_geometry *geom,
                                        const tconv_out_view *out,
                                        float                *work,
                                        size_t                work_len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Degradations: how low-resolution training inputs are made from high-resolution images
+ * (tconv-degrade.c). Single float planes with explicit strides (in elements), so one channel
+ * of an interleaved image is a plane with x_stride = channels.
+ */
+
+typedef struct tconv_plane
+{
+  const float *data; /* element (0, 0); not modified */
+  size_t       h, w;
+  ptrdiff_t    y_stride, x_stride;
+} tconv_plane;
+
+typedef struct tconv_plane_out
+{
+  float    *data; /* element (0, 0); every element of the h x w plane is written */
+  size_t    h, w;
+  ptrdiff_t y_stride, x_stride;
+} tconv_plane_out;
+
+typedef enum tconv_degradation
+{
+  TCONV_DEGRADE_BICUBIC, /* MATLAB imresize (x, 1/s), 'bicubic', antialiasing on */
+  TCONV_DEGRADE_AREA,    /* the mean of each s x s block (imresize 'box') */
+  TCONV_DEGRADE_GAUSS,   /* Gaussian blur, then the value at each block centre */
+  TCONV_DEGRADE_COUNT
+} tconv_degradation;
+
+/* Default standard deviation of the Gaussian degradation, in low-resolution pixels (so
+ * 0.5 s high-resolution pixels). */
+#define TCONV_DEGRADE_GAUSS_SIGMA 0.5
+
+/* "bicubic", "area", "gauss"; NULL for an out-of-range value. */
+const char  *tconv_degradation_name (tconv_degradation type);
+/* Inverse of tconv_degradation_name(); %TCONV_ERR_INVALID_ARG for an unknown name. */
+tconv_status tconv_degradation_from_name (const char *name, tconv_degradation *type);
+
+/**
+ * tconv_degrade_work_len:
+ * @factor: reduction factor s, 1..TCONV_MAX_STRIDE.
+ * @sigma:  %TCONV_DEGRADE_GAUSS only: standard deviation in low-resolution pixels, in
+ *          (0, 16]; 0 selects %TCONV_DEGRADE_GAUSS_SIGMA. Ignored otherwise.
+ * @work_len: (out): doubles of scratch tconv_degrade() needs for a @src_h x @src_w source.
+ */
+tconv_status tconv_degrade_work_len (tconv_degradation type,
+                                     size_t            factor,
+                                     double            sigma,
+                                     size_t            src_h,
+                                     size_t            src_w,
+                                     size_t           *work_len,
+                                     tconv_error      *err);
+
+/**
+ * tconv_degrade:
+ * @src:  h x w plane, both sides multiples of @factor; must not overlap @dst.
+ * @dst:  (h / @factor) x (w / @factor) plane, written in full.
+ * @work: caller scratch of tconv_degrade_work_len() doubles.
+ *
+ * Reduces @src by the integer @factor with a separable filter. Output pixel x sits at input
+ * coordinate u = (x + 0.5) s - 0.5 (pixel centres aligned, as in tconv_kernel_analytic());
+ * it takes the inputs i = floor (u - W / 2) + j, j = 0 .. ceil (W) + 1, weighted by h (u - i)
+ * normalised to sum 1, with indices outside the plane mirrored (edge pixel repeated). This
+ * is MATLAB's imresize.m algorithm (contributions(), antialiasing): for bicubic
+ * h (x) = cubic (x / s) / s with Keys' a = -0.5 and W = 4 s; for area the box [-s/2, s/2),
+ * W = s; for gauss exp (-x^2 / 2 (sigma s)^2) cut at |x| <= 4 sigma s, W = 8 sigma s (not a
+ * MATLAB method, but the same centres, window and borders). MATLAB computes in double for
+ * double input, as this does (for uint8 input it also rounds between its two passes).
+ * Values are not clamped.
+ */
+tconv_status tconv_degrade (tconv_degradation      type,
+                            size_t                 factor,
+                            double                 sigma,
+                            const tconv_plane     *src,
+                            const tconv_plane_out *dst,
+                            double                *work,
+                            size_t                 work_len,
+                            tconv_error           *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Least-squares learning (tconv-lsq.c): the kernel that best maps low-resolution planes to
+ * their high-resolution originals, one linear least-squares problem per output phase.
+ */
+
+/* Largest input window (rows x columns) that one block of s x s outputs reads: ceil (k/s) + 1
+ * per axis at most. 400 allows k = 19 s, far beyond the useful 4 s .. 8 s. */
+#define TCONV_LSQ_MAX_WINDOW 400u
+
+typedef struct tconv_lsq tconv_lsq;
+
+/**
+ * tconv_lsq_new:
+ * @stride_h, @stride_w: up-sampling factors, 1..TCONV_MAX_STRIDE.
+ * @k_h, @k_w:           kernel size, 1..TCONV_MAX_KERNEL_SIDE.
+ * @pad_h, @pad_w:       ConvTranspose2d padding. The output must be exactly s times the
+ *                       input: opad = s + 2 pad - k must lie in 0 .. s-1 (the learned
+ *                       kernel gets that output padding). Centred: pad = ceil ((k - s) / 2).
+ * @lsq:                 (out): a new, empty accumulator; free with tconv_lsq_free().
+ *
+ * The accumulator holds the normal equations in double: a (w x w)^2 Gram matrix of the input
+ * window of w <= ceil (k/s) + 1 pixels per side, shared by all phases, and one cross vector
+ * per output phase. Allocates; nothing else in the learner does until tconv_lsq_solve().
+ *
+ * Returns: %TCONV_OK, %TCONV_ERR_INVALID_ARG, %TCONV_ERR_TOO_LARGE (window above
+ * TCONV_LSQ_MAX_WINDOW) or %TCONV_ERR_NO_MEMORY.
+ */
+tconv_status tconv_lsq_new (size_t       stride_h,
+                            size_t       stride_w,
+                            size_t       k_h,
+                            size_t       k_w,
+                            size_t       pad_h,
+                            size_t       pad_w,
+                            tconv_lsq  **lsq,
+                            tconv_error *err);
+
+/* Releases @lsq; accepts NULL. */
+void tconv_lsq_free (tconv_lsq *lsq);
+
+/**
+ * tconv_lsq_add_pair:
+ * @lr: the low-resolution input (the transposed convolution's input), finite values.
+ * @hr: the high-resolution target, normally s times @lr per side (larger is allowed: only
+ *      the first s * lr rows/columns can be reached).
+ *
+ * Accumulates the pair with ConvTranspose2d gather semantics exactly as tconv_upsample():
+ * output y takes input iy through tap ky when y + pad - ky == iy * s. Only output pixels whose
+ * every tap reads inside @lr are used (so no border rule is learned), in whole s x s blocks
+ * (so every phase sees the same number of samples). Cost: about n (n + 1) / 2 multiply-adds
+ * per input pixel, n the window size ((ceil (k/s) + 1)^2, 49 at k = 6 s). Deterministic: the
+ * statistics depend only on the pairs and the order in which they are added.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (bad plane, or a pair too small to give a
+ * single sample) with nothing accumulated.
+ */
+tconv_status tconv_lsq_add_pair (tconv_lsq         *lsq,
+                                 const tconv_plane *lr,
+                                 const tconv_plane *hr,
+                                 tconv_error       *err);
+
+/* Training samples (output pixels) accumulated so far. */
+uint64_t tconv_lsq_samples (const tconv_lsq *lsq);
+
+/* Symmetries a learned kernel can be given (flags; the group they generate is used). */
+#define TCONV_LSQ_SYM_FLIP_Y    1u /* top <-> bottom */
+#define TCONV_LSQ_SYM_FLIP_X    2u /* left <-> right */
+#define TCONV_LSQ_SYM_TRANSPOSE 4u /* rows <-> columns; needs equal strides */
+#define TCONV_LSQ_SYM_DIHEDRAL  7u /* all 8 flips and rotations by 90 degrees */
+
+/**
+ * tconv_lsq_options:
+ * @ridge:     >= 0: Tikhonov term ridge * mean(diag G) * |w|^2 added to each phase's
+ *             objective, so the value means the same whatever the number of pixels
+ *             (1e-4 .. 1e-2 are mild). 0: plain least squares.
+ * @normalize: non-zero: each phase's taps are constrained to sum exactly to 1 (a flat image
+ *             stays flat, no checkerboard), solved with a Lagrange multiplier.
+ * @symmetry:  TCONV_LSQ_SYM_* flags. Applied algebraically: the normal equations are
+ *             averaged over the group, which equals training on every flipped/transposed
+ *             copy of every pair; each orbit of taps then gets one value, so the symmetry
+ *             holds exactly. A tap whose mirror image falls outside the kernel (an even k at
+ *             an odd s is not symmetric about its centre) is set to 0.
+ */
+typedef struct tconv_lsq_options
+{
+  double   ridge;
+  int      normalize;
+  unsigned symmetry;
+} tconv_lsq_options;
+
+/* ridge 0, normalize on, no symmetry. */
+void tconv_lsq_options_init (tconv_lsq_options *options);
+
+/**
+ * tconv_lsq_stats:
+ * @samples: output pixels the kernel was fitted on.
+ * @mse:     their mean squared error with the returned (float) kernel, in the squared units
+ *           of the planes (PSNR = 10 log10 (peak^2 / mse)).
+ */
+typedef struct tconv_lsq_stats
+{
+  uint64_t samples;
+  double   mse;
+} tconv_lsq_stats;
+
+/**
+ * tconv_lsq_solve:
+ * @options: (nullable): NULL means tconv_lsq_options_init()'s defaults.
+ * @kernel:  (out): a new kernel on success (NULL on failure): channels 1, the learner's
+ *           stride, size, padding and output padding, provenance learned, name "unnamed";
+ *           the caller fills in the name and the provenance strings.
+ * @stats:   (nullable): the training error of that kernel.
+ *
+ * Solves each phase's normal equations G w = c (plus the ridge, the constraint and the
+ * symmetry above) by Cholesky in double. Does not change @lsq, so it may be solved again
+ * with other options.
+ *
+ * Returns: %TCONV_OK; %TCONV_ERR_SINGULAR, naming the phase, when a phase's normal matrix is
+ * not positive definite (a pivot below 1e-12 of the largest diagonal: the images do not
+ * determine the taps, e.g. flat or one-dimensional images; a ridge > 0 cures it);
+ * %TCONV_ERR_INVALID_ARG (no samples, bad options, a phase without taps under
+ * normalisation); %TCONV_ERR_NO_MEMORY.
+ */
+tconv_status tconv_lsq_solve (const tconv_lsq         *lsq,
+                              const tconv_lsq_options *options,
+                              tconv_kernel           **kernel,
+                              tconv_lsq_stats         *stats,
+                              tconv_error             *err);
+
+/**
+ * tconv_lsq_mse:
+ * The mean squared error on the accumulated pairs of any one-channel @kernel with the
+ * learner's stride whose non-zero taps fit, centre on centre, inside the learner's kernel
+ * (e.g. an analytic bicubic kernel, for a baseline).
+ */
+tconv_status tconv_lsq_mse (const tconv_lsq    *lsq,
+                            const tconv_kernel *kernel,
+                            double             *mse,
+                            tconv_error        *err);
 
 #ifdef __cplusplus
 }

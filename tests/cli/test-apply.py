@@ -13,6 +13,7 @@ import ast
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import struct
 import subprocess
@@ -25,6 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.normpath(os.path.join(HERE, "..", "golden", "cases"))
 
 TCONV = os.environ.get("TCONV")
+# A command put before tconv, e.g. valgrind (set by tests/run-all.sh).
+WRAP = shlex.split(os.environ.get("TCONV_WRAPPER", ""))
 if not TCONV:
     print("Bail out! test-apply.py: set the TCONV environment variable to the tconv binary")
     sys.exit("test-apply.py: TCONV is not set (e.g. TCONV=build/cli/tconv)")
@@ -43,7 +46,8 @@ def check(cond, desc):
 
 def run(args, cwd=None):
     try:
-        r = subprocess.run([TCONV, "apply"] + list(args), cwd=cwd, capture_output=True, timeout=20)
+        r = subprocess.run(WRAP + [TCONV, "apply"] + list(args), cwd=cwd, capture_output=True,
+                           timeout=20 * (10 if WRAP else 1))
     except subprocess.TimeoutExpired:
         return None
     return r

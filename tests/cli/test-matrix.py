@@ -4,11 +4,14 @@
 The expected convolution matrix is built here from the definition of a strided convolution
 (row = output pixel, column = input pixel), independently of the C code."""
 import os
+import shlex
 import re
 import subprocess
 import sys
 
 TCONV = os.environ.get("TCONV")
+# A command put before tconv, e.g. valgrind (set by tests/run-all.sh).
+WRAP = shlex.split(os.environ.get("TCONV_WRAPPER", ""))
 if not TCONV:
     sys.exit("test-matrix.py: set TCONV to the tconv binary")
 
@@ -25,7 +28,8 @@ def check(cond, desc):
 
 
 def run(*args):
-    return subprocess.run([TCONV, "matrix", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run(WRAP + [TCONV, "matrix", *args], capture_output=True, text=True,
+                          timeout=30 * (10 if WRAP else 1))
 
 
 def conv_matrix(n, k, s, p, w):

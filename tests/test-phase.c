@@ -173,6 +173,34 @@ depthwise_fast_path_matches_ref (test_rng *rng)
 }
 
 static void
+large_output_streaming_stores (void)
+{
+  /* An output over 32 MiB takes the streaming-store branch of the RGBA path: odd sizes,
+   * a halo view, compared with the reference over the whole output. */
+  tconv_params   p;
+  tconv_geometry g;
+  test_rng       rng;
+  tconv_params_init (&p);
+  p.in_c = p.out_c = p.groups = 4;
+  p.in_h = 1031, p.in_w = 1037, p.k_h = p.k_w = 4, p.stride_h = p.stride_w = 2;
+  p.pad_h = p.pad_w = 1;
+  if (tconv_geometry_init (&g, &p, NULL) != TCONV_OK)
+    return;
+  test_rng_init (&rng, 99);
+  test_case tc = { .params = p, .geom = g };
+  tc.w = test_malloc (g.weight_len * sizeof (float));
+  test_rng_fill (&rng, tc.w, g.weight_len);
+  const size_t h = g.in_h + 2, w = g.in_w + 2;
+  float       *halo = test_malloc (4 * h * w * sizeof (float));
+  test_rng_fill (&rng, halo, 4 * h * w);
+  tconv_in_view in = { .data = halo, .y0 = -1, .x0 = -1, .h = h, .w = w, .c_stride = 1,
+                       .x_stride = 4, .y_stride = (ptrdiff_t) (4 * w) };
+  same_on_views (&tc, &in, 0, 0, g.out_h, g.out_w, 1, "output over 32 MiB (streaming stores)");
+  free (halo);
+  test_case_clear (&tc);
+}
+
+static void
 rejects_bad_views (void)
 {
   tconv_params p;
@@ -206,6 +234,7 @@ main (void)
   roi_at_edges_and_interleaved (&rng);
   views_with_border_halo (&rng);
   depthwise_fast_path_matches_ref (&rng);
+  large_output_streaming_stores ();
   rejects_bad_views ();
   return test_end ();
 }

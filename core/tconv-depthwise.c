@@ -26,7 +26,7 @@
 
 typedef struct
 {
-  const float *irow[TCONV_MAX_KERNEL_SIDE]; /* input row of each contributing kernel row */
+  const void  *irow[TCONV_MAX_KERNEL_SIDE]; /* input row (float or uint8) of each kernel row */
   size_t       n_rows;
   size_t       J;                           /* input offsets per phase */
   size_t       s, C;                        /* stride along x, channels */
@@ -34,33 +34,28 @@ typedef struct
   float        bias[TCONV_MAX_STRIDE * 4];  /* [p][c], used when s * C <= its length */
 } row_plan;
 
-/* Generic block: any s and C (the compiler cannot vectorise it as well). */
-static void
-block_generic (const row_plan *rp, ptrdiff_t m_local, float *dst)
+/* Stores of one output value: float as it is; uint8 rounded to nearest and clamped (NaN -> 0),
+ * so 8-bit images never pass through a float buffer in memory. */
+static inline void
+store_f32 (float *dst, float v)
 {
-  const size_t L = rp->s * rp->C;
-  float        acc[TCONV_MAX_STRIDE * 4];
+  *dst = v;
+}
 
-  memcpy (acc, rp->bias, L * sizeof (float));
-  for (size_t r = 0; r < rp->n_rows; r++)
-    for (size_t j = 0; j < rp->J; j++)
-      {
-        const float *ip = rp->irow[r] + (m_local - (ptrdiff_t) j) * (ptrdiff_t) rp->C;
-        const float *wp = rp->packed + (r * rp->J + j) * L;
-        for (size_t p = 0; p < rp->s; p++)
-          for (size_t c = 0; c < rp->C; c++)
-            acc[p * rp->C + c] += wp[p * rp->C + c] * ip[c];
-      }
-  memcpy (dst, acc, L * sizeof (float));
+static inline void
+store_u8 (uint8_t *dst, float v)
+{
+  v += 0.5f;
+  *dst = (uint8_t) (v >= 255.0f ? 255 : v >= 0.0f ? (int) v : 0);
 }
 
 /* A run of full blocks for constant S and C: m_local from m0 to m1 (exclusive), every input
- * offset inside the view. */
-#define DEFINE_RUN(S, C)                                                                       \
-  TCONV_CLONES static void run_##S##_##C (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1,     \
-                                           float *dst)                                         \
+ * offset inside the view. IN and OUT are the element types (float or uint8_t). */
+#define DEFINE_RUN_T(NAME, S, C, IN, OUT, STORE)                                               \
+  TCONV_CLONES static void NAME (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1, void *dstv)  \
   {                                                                                            \
     const size_t n_rows = rp->n_rows, J = rp->J;                                               \
+    OUT         *dst = dstv;                                                                   \
     for (ptrdiff_t m = m0; m < m1; m++, dst += (S) * (C))                                      \
       {                                                                                        \
         float acc[(S) * (C)];                                                                  \
@@ -68,17 +63,47 @@ block_generic (const row_plan *rp, ptrdiff_t m_local, float *dst)
           acc[l] = rp->bias[l];                                                                \
         for (size_t r = 0; r < n_rows; r++)                                                    \
           {                                                                                    \
-            const float *ip = rp->irow[r] + m * (C);                                           \
+            const IN    *ip = (const IN *) rp->irow[r] + m * (C);                              \
             const float *wp = rp->packed + r * J * (S) * (C);                                  \
             for (size_t j = 0; j < J; j++, ip -= (C), wp += (S) * (C))                         \
               for (size_t p = 0; p < (S); p++)                                                 \
                 for (size_t c = 0; c < (C); c++)                                               \
-                  acc[p * (C) + c] += wp[p * (C) + c] * ip[c];                                 \
+                  acc[p * (C) + c] += wp[p * (C) + c] * (float) ip[c];                         \
           }                                                                                    \
         for (size_t l = 0; l < (S) * (C); l++)                                                 \
-          dst[l] = acc[l];                                                                     \
+          STORE (dst + l, acc[l]);                                                             \
       }                                                                                        \
   }
+
+#define DEFINE_RUN(S, C)                                                                       \
+  DEFINE_RUN_T (run_##S##_##C, S, C, float, float, store_f32)                                  \
+  DEFINE_RUN_T (run8_##S##_##C, S, C, uint8_t, uint8_t, store_u8)
+
+/* Any s and C (the compiler cannot vectorise it as well). */
+#define DEFINE_RUN_GENERIC(NAME, IN, OUT, STORE)                                               \
+  static void NAME (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1, void *dstv)                \
+  {                                                                                            \
+    const size_t L = rp->s * rp->C;                                                            \
+    OUT         *dst = dstv;                                                                   \
+    for (ptrdiff_t m = m0; m < m1; m++, dst += L)                                              \
+      {                                                                                        \
+        float acc[TCONV_MAX_STRIDE * 4];                                                       \
+        memcpy (acc, rp->bias, L * sizeof (float));                                            \
+        for (size_t r = 0; r < rp->n_rows; r++)                                                \
+          for (size_t j = 0; j < rp->J; j++)                                                   \
+            {                                                                                  \
+              const IN    *ip = (const IN *) rp->irow[r] + (m - (ptrdiff_t) j) * (ptrdiff_t) rp->C; \
+              const float *wp = rp->packed + (r * rp->J + j) * L;                              \
+              for (size_t l = 0; l < L; l++)                                                   \
+                acc[l] += wp[l] * (float) ip[l % rp->C];                                       \
+            }                                                                                  \
+        for (size_t l = 0; l < L; l++)                                                         \
+          STORE (dst + l, acc[l]);                                                             \
+      }                                                                                        \
+  }
+
+DEFINE_RUN_GENERIC (run_generic, float, float, store_f32)
+DEFINE_RUN_GENERIC (run8_generic, uint8_t, uint8_t, store_u8)
 
 DEFINE_RUN (1, 1)
 DEFINE_RUN (1, 2)
@@ -122,7 +147,7 @@ run_rgba_avx2 (const row_plan *rp, const float *packed2, ptrdiff_t m0, ptrdiff_t
         acc[p] = _mm256_insertf128_ps (acc[p], _mm_loadu_ps (rp->bias + p * 4), 1);
       for (size_t r = 0; r < n_rows; r++)
         {
-          const float *ip = rp->irow[r] + m * 4;
+          const float *ip = (const float *) rp->irow[r] + m * 4;
           const float *wp = packed2 + r * J * S * 8;
           for (size_t j = 0; j < J; j++, ip -= 4, wp += S * 8)
             {
@@ -158,7 +183,7 @@ run_rgba_avx2 (const row_plan *rp, const float *packed2, ptrdiff_t m0, ptrdiff_t
         a[p] = _mm_loadu_ps (rp->bias + p * 4);
       for (size_t r = 0; r < n_rows; r++)
         {
-          const float *ip = rp->irow[r] + m * 4;
+          const float *ip = (const float *) rp->irow[r] + m * 4;
           const float *wp = packed2 + r * J * S * 8;
           for (size_t j = 0; j < J; j++, ip -= 4, wp += S * 8)
             {
@@ -187,25 +212,22 @@ have_avx2_fma (void)
 }
 #endif
 
-typedef void (*run_func) (const row_plan *, ptrdiff_t, ptrdiff_t, float *);
+typedef void (*run_func) (const row_plan *, ptrdiff_t, ptrdiff_t, void *);
 
-static const run_func runs[4][4] = {
-  { run_1_1, run_1_2, run_1_3, run_1_4 },
-  { run_2_1, run_2_2, run_2_3, run_2_4 },
-  { run_3_1, run_3_2, run_3_3, run_3_4 },
-  { run_4_1, run_4_2, run_4_3, run_4_4 },
+static const run_func runs[2][4][4] = {
+  { { run_1_1, run_1_2, run_1_3, run_1_4 },
+    { run_2_1, run_2_2, run_2_3, run_2_4 },
+    { run_3_1, run_3_2, run_3_3, run_3_4 },
+    { run_4_1, run_4_2, run_4_3, run_4_4 } },
+  { { run8_1_1, run8_1_2, run8_1_3, run8_1_4 },
+    { run8_2_1, run8_2_2, run8_2_3, run8_2_4 },
+    { run8_3_1, run8_3_2, run8_3_3, run8_3_4 },
+    { run8_4_1, run8_4_2, run8_4_3, run8_4_4 } },
 };
-
-static void
-run_generic (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1, float *dst)
-{
-  for (ptrdiff_t m = m0; m < m1; m++, dst += rp->s * rp->C)
-    block_generic (rp, m, dst);
-}
 
 /* One output element (edge blocks and partial blocks): bounds-checked. */
 static float
-edge_value (const row_plan *rp, ptrdiff_t m_local, size_t p, size_t c, size_t in_w)
+edge_value (const row_plan *rp, int u8, ptrdiff_t m_local, size_t p, size_t c, size_t in_w)
 {
   float acc = rp->bias[p * rp->C + c];
   for (size_t r = 0; r < rp->n_rows; r++)
@@ -213,8 +235,11 @@ edge_value (const row_plan *rp, ptrdiff_t m_local, size_t p, size_t c, size_t in
       {
         const ptrdiff_t ix = m_local - (ptrdiff_t) j;
         if (ix >= 0 && (size_t) ix < in_w)
-          acc += rp->packed[((r * rp->J + j) * rp->s + p) * rp->C + c]
-                 * rp->irow[r][ix * (ptrdiff_t) rp->C + (ptrdiff_t) c];
+          {
+            const ptrdiff_t i = ix * (ptrdiff_t) rp->C + (ptrdiff_t) c;
+            acc += rp->packed[((r * rp->J + j) * rp->s + p) * rp->C + c]
+                   * (u8 ? (float) ((const uint8_t *) rp->irow[r])[i] : ((const float *) rp->irow[r])[i]);
+          }
       }
   return acc;
 }
@@ -235,18 +260,29 @@ tconv_depthwise_applies (const tconv_geometry *g, const tconv_in_view *in,
          && (out->c_stride == 1 || C == 1) && out->x_stride == (ptrdiff_t) C;
 }
 
-void
-tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const float *bias,
-                          const tconv_in_view *in, const tconv_out_view *out)
+/* Element-type-neutral description of a view, for the shared row loop. */
+typedef struct
+{
+  const char *data;  /* element (0, y0, x0) */
+  char       *wdata; /* same, writable (outputs) */
+  int64_t     y0, x0;
+  size_t      h, w;
+  ptrdiff_t   y_stride; /* in elements */
+} any_view;
+
+static void
+depthwise (const tconv_geometry *g, const float *weight, const float *bias, int u8,
+           const any_view *in, const any_view *out)
 {
   const size_t s = g->stride_w, C = g->in_c, kw = g->k_w, kh = g->k_h;
-  const size_t J = (kw + s - 1) / s;
+  const size_t J = (kw + s - 1) / s, esz = u8 ? 1 : sizeof (float);
   row_plan     rp;
-  run_func     run = (s <= 4 && C <= 4) ? runs[s - 1][C - 1] : run_generic;
+  run_func     run = (s <= 4 && C <= 4) ? runs[u8][s - 1][C - 1]
+                                        : (u8 ? run8_generic : run_generic);
 #ifdef HAVE_AVX2_RGBA
   /* [row][j][p][8]: the 4 channel weights twice, for the two pixels of a 256-bit load */
   float        packed2[2 * MAX_PACKED];
-  const int    avx = C == 4 && s <= 8 && have_avx2_fma ();
+  const int    avx = !u8 && C == 4 && s <= 8 && have_avx2_fma ();
   /* stream (non-temporal) stores when the whole output is far larger than the caches */
   const int    stream = g->out_h * g->out_w * C * sizeof (float) > ((size_t) 32 << 20);
 #endif
@@ -258,8 +294,8 @@ tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const fl
 
   for (size_t y = 0; y < out->h; y++)
     {
-      const int64_t oy = (int64_t) (out->y0 + y);
-      float        *orow = out->data + (ptrdiff_t) y * out->y_stride;
+      const int64_t oy = out->y0 + (int64_t) y;
+      char         *orow = out->wdata + (ptrdiff_t) y * out->y_stride * (ptrdiff_t) esz;
 
       /* Kernel rows that reach this output row, with their input rows inside the view. */
       rp.n_rows = 0;
@@ -272,7 +308,7 @@ tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const fl
           if (iy < 0 || iy >= (int64_t) in->h)
             continue;
           const size_t r = rp.n_rows++;
-          rp.irow[r] = in->data + (ptrdiff_t) iy * in->y_stride;
+          rp.irow[r] = in->data + (ptrdiff_t) iy * in->y_stride * (ptrdiff_t) esz;
           for (size_t j = 0; j < J; j++)
             for (size_t p = 0; p < s; p++)
               for (size_t c = 0; c < C; c++)
@@ -284,7 +320,7 @@ tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const fl
         }
 
       /* Output columns [xa, xb) as t = x + pad = m * s + p; m_local = m - in->x0. */
-      const int64_t xa = (int64_t) out->x0, xb = xa + (int64_t) out->w;
+      const int64_t xa = out->x0, xb = xa + (int64_t) out->w;
       const int64_t ta = xa + (int64_t) g->pad_w, tb = xb + (int64_t) g->pad_w;
       int64_t       m_full0 = tconv_floor_div (ta + (int64_t) s - 1, (int64_t) s); /* first whole block */
       int64_t       m_full1 = tconv_floor_div (tb, (int64_t) s);                   /* end of whole blocks */
@@ -305,14 +341,20 @@ tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const fl
               x = f1 * (int64_t) s - (int64_t) g->pad_w - 1; /* skip to after the fast run */
               continue;
             }
-          const size_t p = (size_t) tconv_floor_mod (t, (int64_t) s);
-          float       *o = orow + (ptrdiff_t) (x - xa) * (ptrdiff_t) C;
+          const size_t    p = (size_t) tconv_floor_mod (t, (int64_t) s);
+          const ptrdiff_t o = (ptrdiff_t) (x - xa) * (ptrdiff_t) C;
           for (size_t c = 0; c < C; c++)
-            o[c] = edge_value (&rp, (ptrdiff_t) (m - in->x0), p, c, in->w);
+            {
+              const float v = edge_value (&rp, u8, (ptrdiff_t) (m - in->x0), p, c, in->w);
+              if (u8)
+                store_u8 ((uint8_t *) orow + o + (ptrdiff_t) c, v);
+              else
+                store_f32 ((float *) orow + o + (ptrdiff_t) c, v);
+            }
         }
       if (f1 <= f0)
         continue;
-      float *fast_dst = orow + (ptrdiff_t) (f0 * (int64_t) s - ta) * (ptrdiff_t) C;
+      char *fast_dst = orow + (ptrdiff_t) (f0 * (int64_t) s - ta) * (ptrdiff_t) (C * esz);
 #ifdef HAVE_AVX2_RGBA
       if (avx)
         {
@@ -320,10 +362,53 @@ tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const fl
             for (size_t c = 0; c < 4; c++)
               packed2[q * 8 + c] = packed2[q * 8 + 4 + c] = rp.packed[q * 4 + c];
           run_rgba_avx2 (&rp, packed2, (ptrdiff_t) (f0 - in->x0), (ptrdiff_t) (f1 - in->x0),
-                         fast_dst, stream);
+                         (float *) fast_dst, stream);
           continue;
         }
 #endif
       run (&rp, (ptrdiff_t) (f0 - in->x0), (ptrdiff_t) (f1 - in->x0), fast_dst);
     }
+}
+
+void
+tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const float *bias,
+                          const tconv_in_view *in, const tconv_out_view *out)
+{
+  const any_view iv = { .data = (const char *) in->data, .y0 = in->y0, .x0 = in->x0,
+                        .h = in->h, .w = in->w, .y_stride = in->y_stride };
+  const any_view ov = { .wdata = (char *) out->data, .y0 = (int64_t) out->y0,
+                        .x0 = (int64_t) out->x0, .h = out->h, .w = out->w,
+                        .y_stride = out->y_stride };
+  depthwise (g, weight, bias, 0, &iv, &ov);
+}
+
+tconv_status
+tconv_upsample_u8 (const tconv_geometry *g, const float *weight, const float *bias,
+                   const tconv_in_view_u8 *in, const tconv_out_view_u8 *out)
+{
+  const size_t C = g ? g->in_c : 0;
+  size_t       J, rows;
+
+  if (g == NULL || weight == NULL || in == NULL || out == NULL || in->data == NULL
+      || out->data == NULL || g->stride_h == 0 || g->stride_w == 0)
+    return TCONV_ERR_INVALID_ARG;
+  J = (g->k_w + g->stride_w - 1) / g->stride_w;
+  rows = (g->k_h + g->stride_h - 1) / g->stride_h;
+  if (!(g->groups == C && g->out_c == C && g->dil_h == 1 && g->dil_w == 1)
+      || g->stride_w * C > TCONV_MAX_STRIDE * 4 || rows * J * g->stride_w * C > MAX_PACKED)
+    return TCONV_ERR_INVALID_ARG;
+  if (out->h == 0 || out->w == 0 || out->y0 > g->out_h || out->h > g->out_h - out->y0
+      || out->x0 > g->out_w || out->w > g->out_w - out->x0 || in->h > TCONV_MAX_SIDE * 2u
+      || in->w > TCONV_MAX_SIDE * 2u || in->y0 < -(int64_t) TCONV_MAX_SIDE
+      || in->y0 > (int64_t) TCONV_MAX_SIDE || in->x0 < -(int64_t) TCONV_MAX_SIDE
+      || in->x0 > (int64_t) TCONV_MAX_SIDE)
+    return TCONV_ERR_INVALID_ARG;
+
+  const any_view iv = { .data = (const char *) in->data, .y0 = in->y0, .x0 = in->x0,
+                        .h = in->h, .w = in->w, .y_stride = in->y_stride };
+  const any_view ov = { .wdata = (char *) out->data, .y0 = (int64_t) out->y0,
+                        .x0 = (int64_t) out->x0, .h = out->h, .w = out->w,
+                        .y_stride = out->y_stride };
+  depthwise (g, weight, bias, 1, &iv, &ov);
+  return TCONV_OK;
 }

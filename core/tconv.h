@@ -246,6 +246,47 @@ tconv_status tconv_upsample (const tconv_geometry *geom,
                              const tconv_out_view *out);
 
 /**
+ * tconv_in_view_u8:
+ * tconv_out_view_u8:
+ *
+ * 8-bit interleaved pixel rows: element (y, x, c) at data[y * y_stride + x * C + c] with
+ * C = the geometry's channel count; y0/x0/h/w as in tconv_in_view / tconv_out_view.
+ */
+typedef struct tconv_in_view_u8
+{
+  const uint8_t *data;
+  int64_t        y0, x0;
+  size_t         h, w;
+  ptrdiff_t      y_stride;
+} tconv_in_view_u8;
+
+typedef struct tconv_out_view_u8
+{
+  uint8_t  *data;
+  size_t    y0, x0;
+  size_t    h, w;
+  ptrdiff_t y_stride;
+} tconv_out_view_u8;
+
+/**
+ * tconv_upsample_u8:
+ *
+ * The 8-bit path of tconv_upsample() for depthwise geometries (groups == in_c == out_c,
+ * dilation 1) on interleaved rows: samples are read as integers 0..255, products are summed in
+ * float registers (never stored as floats), and each result is rounded to nearest and clamped
+ * to 0..255 (NaN gives 0). @bias is in the same 0..255 units. Equals tconv_upsample() on the
+ * same values, rounded, to within one level where the float sum lies next to a .5 boundary.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (nothing written) for other geometries, views
+ * outside the output, or kernels whose packed row exceeds the path's fixed scratch.
+ */
+tconv_status tconv_upsample_u8 (const tconv_geometry    *geom,
+                                const float             *weight,
+                                const float             *bias,
+                                const tconv_in_view_u8  *in,
+                                const tconv_out_view_u8 *out);
+
+/**
  * tconv_matrix_size:
  * @rows: (out): rows of the convolution matrix C = geom->in_len (the strided convolution's
  *        output, i.e. the transposed convolution's input).
@@ -526,7 +567,9 @@ tconv_status tconv_kernel_parse (const char    *text,
  *
  * Writes @kernel in the .tconv format so that tconv_kernel_parse() gives back exactly the
  * same kernel (every float round-trips bit for bit). Returns %TCONV_ERR_TOO_LARGE when @cap
- * is too small (with @len set to the size needed).
+ * is too small (with @len set to the size needed, @buf untouched) and also, even with a NULL
+ * @buf, when the text would exceed TCONV_KERNEL_FILE_MAX (@len > TCONV_KERNEL_FILE_MAX: the
+ * parser would refuse it); %TCONV_ERR_INVALID_ARG when @kernel fails tconv_kernel_validate().
  */
 tconv_status tconv_kernel_write (const tconv_kernel *kernel,
                                  char               *buf,

@@ -88,6 +88,10 @@ tconv_fail (tconv_error *err, tconv_status status, unsigned line, unsigned colum
 tconv_status tconv_check_views (const tconv_geometry *geom, const float *weight,
                                 const tconv_in_view *in, const tconv_out_view *out);
 
+/* Decodes one UTF-8 sequence at @s (@n bytes available) into @cp; returns its length, or 0
+ * with @why set for invalid, overlong, surrogate or truncated sequences. (tconv-kernel.c) */
+size_t tconv_utf8_decode (const unsigned char *s, size_t n, uint32_t *cp, const char **why);
+
 /* The depthwise fast path (tconv-depthwise.c): applies to groups == C_in == C_out,
  * dilation 1, interleaved channels (or one plane); tconv_upsample() dispatches to it after
  * checking the arguments. */

@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""Speed comparison in one run: `tconv bench` against PyTorch's conv_transpose2d, OpenCV's
+resize and libvips on the standard workloads, plus an end-to-end 12-megapixel PNG x2.
+
+    tests/bench/compare.py [--tconv build/cli/tconv] [--threads 2] [--runs 7] [--no-e2e]
+
+Missing comparators (python3-torch, python3-opencv, libvips-tools, imagemagick, gegl) are
+installed with apt-get when running as root, else reported as skipped. Prints a table of
+medians (ms) and ratios; with --json also one JSON object per line.
+
+Workloads (see `tconv bench`): W1 2048x2048x4 float32 x2 K=4 depthwise; W2 same x4 K=8;
+W3 2048x2048x3 uint8 x2 bilinear; W4 2048x2048x4 float32 x2 K=12 (the learned size).
+Comparators do the closest equivalent job: torch conv_transpose2d with groups = channels and
+the same kernel size (W1, W2, W4); OpenCV resize INTER_LINEAR to the same output size (W1-W3,
+the issue's yardstick); libvips `vips resize` on an uncompressed .v image in /dev/shm (W1:
+float, W3: uchar; the CLI includes reading and writing the .v files).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def have_module(name):
+    try:
+        __import__(name)
+        return True
+    except Exception:
+        return False
+
+
+def ensure(packages, check):
+    """Installs Debian packages when missing and we are root; returns whether `check` holds."""
+    if check():
+        return True
+    if os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages],
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return check()
+
+
+def median_ms(fn, runs):
+    fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def tconv_bench(tconv, threads, runs):
+    out = subprocess.run([tconv, "bench", "--json", "--threads", str(threads), "--runs", str(runs)],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {r["workload"]: r for r in rows if "workload" in r}, next(
+        (r for r in rows if r.get("probe")), None)
+
+
+def torch_times(threads, runs):
+    import torch
+    torch.set_num_threads(threads)
+    res = {}
+    for name, s, k in (("W1", 2, 4), ("W2", 4, 8), ("W4", 2, 12)):
+        x = torch.rand(1, 4, 2048, 2048)
+        w = torch.rand(4, 1, k, k)
+        p = (k - s) // 2
+        with torch.no_grad():
+            res[name] = median_ms(lambda: torch.nn.functional.conv_transpose2d(
+                x, w, stride=s, padding=p, groups=4), max(3, runs // 3))
+    return res
+
+
+def opencv_times(threads, runs):
+    import cv2
+    import numpy as np
+    cv2.setNumThreads(threads)
+    res = {}
+    f = np.random.default_rng(1).random((2048, 2048, 4), dtype=np.float32)
+    u = (np.random.default_rng(2).random((2048, 2048, 3)) * 255).astype(np.uint8)
+    res["W1"] = median_ms(lambda: cv2.resize(f, (4096, 4096), interpolation=cv2.INTER_LINEAR), runs)
+    res["W2"] = median_ms(lambda: cv2.resize(f, (8192, 8192), interpolation=cv2.INTER_LINEAR), runs)
+    res["W3"] = median_ms(lambda: cv2.resize(u, (4096, 4096), interpolation=cv2.INTER_LINEAR), runs)
+    return res
+
+
+def vips_times(threads, runs, tmp):
+    """vips resize on .v files (uncompressed, memory-mapped) in /dev/shm."""
+    import numpy as np
+    env = {**os.environ, "VIPS_CONCURRENCY": str(threads)}
+    res = {}
+    for name, fmt, bands in (("W1", "float", 4), ("W3", "uchar", 3)):
+        src = os.path.join(tmp, f"{name}.v")
+        dst = os.path.join(tmp, f"{name}-out.v")
+        # make the source with vips itself: noise scaled to the format
+        subprocess.run(["vips", "gaussnoise", os.path.join(tmp, "n.v"), "2048", "2048"],
+                       check=True, env=env)
+        bandjoin = os.path.join(tmp, "nb.v")
+        subprocess.run(["vips", "bandjoin", " ".join([os.path.join(tmp, "n.v")] * bands), bandjoin],
+                       check=True, env=env)
+        subprocess.run(["vips", "cast", bandjoin, src, fmt], check=True, env=env)
+        res[name] = median_ms(lambda: subprocess.run(
+            ["vips", "resize", src, dst, "2", "--kernel", "linear"], check=True, env=env),
+            max(3, runs // 2))
+    return res
+
+
+def e2e(tconv, threads, tmp):
+    """12-megapixel 8-bit RGB PNG x2 to PNG, zlib level 6 everywhere; wall time and peak RSS."""
+    import numpy as np
+    from PIL import Image
+    src = os.path.join(tmp, "e2e-4000x3000.png")
+    # photo-like content: a training photograph tiled and softly varied (PNG cost depends on it)
+    train = os.path.join(ROOT, "..", "shared", "data", "train", "r12_cockatoo_a.png")
+    base = np.asarray(Image.open(train).convert("RGB")) if os.path.exists(train) else \
+        (np.random.default_rng(0).random((360, 636, 3)) * 255).astype(np.uint8)
+    reps = (3000 // base.shape[0] + 1, 4000 // base.shape[1] + 1, 1)
+    img = np.tile(base, reps)[:3000, :4000]
+    Image.fromarray(img).save(src, compress_level=6)
+    jobs = {
+        "tconv upscale (bicubic)": [tconv, "upscale", "-i", src, "-o", os.path.join(tmp, "t.png"),
+                                    "--kernel", "bicubic", "--stride", "2", "--threads", str(threads)],
+        "vips resize (lanczos3)": ["vips", "resize", src, os.path.join(tmp, "v.png[compression=6]"), "2"],
+        "ImageMagick -resize 200%": ["convert", src, "-resize", "200%", "-define",
+                                     "png:compression-level=6", os.path.join(tmp, "m.png")],
+        "gegl scale-ratio": ["gegl", src, "-o", os.path.join(tmp, "g.png"), "--",
+                             "gegl:scale-ratio", "x=2", "y=2", "sampler=cubic"],
+    }
+    res = {}
+    for name, cmd in jobs.items():
+        if shutil.which(cmd[0]) is None and not os.path.exists(cmd[0]):
+            res[name] = None
+            continue
+        env = {**os.environ, "VIPS_CONCURRENCY": str(threads), "MAGICK_THREAD_LIMIT": str(threads),
+               "GEGL_THREADS": str(threads)}
+        t0 = time.perf_counter()
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t0
+        rss = r.stderr.strip().splitlines()[-1] if r.returncode == 0 else "?"
+        res[name] = (wall * 1e3, int(rss) / 1024 if rss.isdigit() else None, r.returncode)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tconv", default=os.path.join(ROOT, "build", "cli", "tconv"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--no-e2e", action="store_true")
+    args = ap.parse_args()
+
+    print(f"# {time.strftime('%Y-%m-%d')} {os.uname().machine}, {os.cpu_count()} cores, "
+          f"threads {args.threads}")
+    t1, probe1 = tconv_bench(args.tconv, 1, args.runs)
+    tt, probe = tconv_bench(args.tconv, args.threads, args.runs)
+    print(f"# bandwidth probe: write {probe['write_gbs']} GB/s, read {probe['read_gbs']} GB/s "
+          f"({args.threads} threads)")
+
+    comps = {}
+    if ensure(["python3-torch"], lambda: have_module("torch")):
+        comps["torch"] = torch_times(args.threads, args.runs)
+    else:
+        print("# torch: skipped (python3-torch not available)")
+    if ensure(["python3-opencv"], lambda: have_module("cv2")):
+        comps["opencv"] = opencv_times(args.threads, args.runs)
+    else:
+        print("# opencv: skipped (python3-opencv not available)")
+    tmp = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        if ensure(["libvips-tools"], lambda: shutil.which("vips") is not None):
+            comps["vips"] = vips_times(args.threads, args.runs, tmp)
+        else:
+            print("# vips: skipped (libvips-tools not available)")
+
+        hdr = (f"{'':4} {'tconv 1T':>9} {'tconv':>8} {'floor':>7} {'x floor':>7} {'GFLOP/s':>8}"
+               f" {'torch':>8} {'torch/tc':>8} {'opencv':>8} {'tc/cv':>6} {'vips':>8} {'tc/vips':>7}")
+        print(hdr)
+        for w in ("W1", "W2", "W3", "W4"):
+            r = tt[w]
+            def cell(c, fmt="{:8.1f}", width=8):
+                v = comps.get(c, {}).get(w)
+                return fmt.format(v) if v is not None else " " * (width - 1) + "-"
+            tor = comps.get("torch", {}).get(w)
+            cv = comps.get("opencv", {}).get(w)
+            vp = comps.get("vips", {}).get(w)
+            print(f"{w:4} {t1[w]['median_ms']:9.2f} {r['median_ms']:8.2f} {r['floor_ms']:7.2f} "
+                  f"{r['ratio']:7.2f} {r['gflops']:8.1f} {cell('torch')} "
+                  f"{(tor / r['median_ms']) if tor else float('nan'):8.1f} {cell('opencv')} "
+                  f"{(r['median_ms'] / cv) if cv else float('nan'):6.2f} {cell('vips')} "
+                  f"{(r['median_ms'] / vp) if vp else float('nan'):7.2f}")
+
+        if not args.no_e2e:
+            ensure(["imagemagick", "libvips-tools", "gegl", "time", "python3-pil"], lambda: True)
+            print("\n# end to end: 4000x3000 8-bit RGB PNG x2 -> PNG (zlib level 6), "
+                  f"{args.threads} threads")
+            for name, v in e2e(args.tconv, args.threads, tmp).items():
+                if v is None:
+                    print(f"{name:28} skipped")
+                else:
+                    ms, rss, rc = v
+                    print(f"{name:28} {ms / 1e3:7.2f} s  peak {rss or float('nan'):7.0f} MiB"
+                          + ("" if rc == 0 else f"  (exit {rc})"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -179,7 +179,7 @@ tconv_upsample_separable (const tconv_geometry *geom, const float *col, const fl
           const float  b = bias != NULL ? bias[c] : 0.0f;
           float       *o = out->data + (ptrdiff_t) c * out->c_stride
                            + (ptrdiff_t) y * out->y_stride;
-          const float *tc = work + c * n_rows * w_n;
+          const float *tc = n_rows > 0 ? work + c * n_rows * w_n : work; /* work may be NULL */
 
           for (size_t x = 0; x < w_n; x++)
             {

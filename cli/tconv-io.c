@@ -136,6 +136,101 @@ tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len
   return TRUE;
 }
 
+gboolean
+tconv_jpeg_check_complete (const char *path, GError **error)
+{
+  FILE       *fp = fopen (path, "rb");
+  const char *why = NULL;
+  int         c, m;
+
+  if (fp == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (getc (fp) != 0xFF || getc (fp) != 0xD8)
+    why = "no start-of-image marker";
+  while (why == NULL)
+    {
+      /* a marker: 0xFF (fill bytes 0xFF allowed), then its code */
+      if ((c = getc (fp)) != 0xFF)
+        {
+          why = c == EOF ? "truncated: it ends before its end-of-image marker"
+                         : "a marker is missing between segments";
+          break;
+        }
+      while ((m = getc (fp)) == 0xFF)
+        ;
+      if (m == EOF)
+        why = "truncated: it ends before its end-of-image marker";
+      else if (m == 0xD9)
+        break; /* EOI: complete */
+      else if (m == 0x00)
+        why = "a marker is missing between segments";
+      else if (m == 0x01 || (m >= 0xD0 && m <= 0xD7))
+        continue; /* TEM, RSTn: no length */
+      else
+        {
+          int hi = getc (fp), lo = getc (fp), len;
+          if (hi == EOF || lo == EOF)
+            {
+              why = "truncated: it ends inside a segment header";
+              break;
+            }
+          len = hi << 8 | lo;
+          if (len < 2)
+            {
+              why = "a segment length is below 2";
+              break;
+            }
+          for (int i = 0; i < len - 2; i++)
+            if (getc (fp) == EOF)
+              {
+                why = "truncated: it ends inside a segment";
+                break;
+              }
+          if (why != NULL || m != 0xDA)
+            continue;
+          /* after SOS, entropy-coded data up to the next marker that is neither a stuffed
+           * 0xFF00 nor a restart marker */
+          for (;;)
+            {
+              if ((c = getc (fp)) == EOF)
+                {
+                  why = "truncated: it ends inside the compressed image data";
+                  break;
+                }
+              if (c != 0xFF)
+                continue;
+              while ((c = getc (fp)) == 0xFF)
+                ;
+              if (c == EOF)
+                {
+                  why = "truncated: it ends inside the compressed image data";
+                  break;
+                }
+              if (c == 0x00 || (c >= 0xD0 && c <= 0xD7))
+                continue;
+              /* a marker: put back its two bytes and go on with the segments */
+              if (fseek (fp, -2, SEEK_CUR) != 0)
+                why = "cannot seek";
+              break;
+            }
+        }
+    }
+  if (why == NULL && ferror (fp))
+    why = g_strerror (errno);
+  fclose (fp);
+  if (why != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "JPEG file '%s' is corrupt: %s",
+                   path, why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* .npy inputs are bounded well above any tensor a transposed convolution here can use. */
 #define NPY_MAX_FILE ((gsize) 4 << 30)
 
@@ -242,6 +337,9 @@ install_handlers (void)
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGHUP, &sa, NULL);
+  /* Past a file-size limit (ulimit -f) write() then fails with EFBIG and the error path
+   * removes the temporary file, instead of SIGXFSZ killing the process and leaving it. */
+  signal (SIGXFSZ, SIG_IGN);
   handlers_installed = TRUE;
 }
 

@@ -1,0 +1,802 @@
+/* tconv upscale: enlarges an image file with a transposed convolution, through the GEGL
+ * pipeline. The input is recognised by its first bytes (never by its name), checked and sized
+ * before any pixel is decoded; the output keeps the input's bit depth and channels, goes to a
+ * temporary file renamed at the end, and never replaces the input. */
+#define _POSIX_C_SOURCE 200809L
+#include "tconv-cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <gegl.h>
+#include <operation/gegl-operation-handlers.h>
+#include <operation/gegl-operation.h>
+
+#include "tconv-pipeline.h"
+
+#define MAX_THREADS 64
+#define ANALYTIC_MAX_STRIDE 16
+
+typedef struct
+{
+  gchar   *input, *output, *kernel, *stride, *size, *scale, *border, *threads, *budget;
+  gboolean linear, normalize_phases;
+} UpscaleOptions;
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ */
+
+static gboolean
+parse_options (int argc, char **argv, UpscaleOptions *o, GError **error)
+{
+  GOptionEntry entries[] = {
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &o->input, "Input image (PNG, JPEG, TIFF, WebP, ...)", "IN" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "Output image; the format follows the extension", "OUT" },
+    { "kernel", 'k', 0, G_OPTION_ARG_STRING, &o->kernel, "Kernel name, self (learned from the input) or .tconv file (default: learned at x2-x4, else bicubic)", "NAME|FILE" },
+    { "stride", 0, 0, G_OPTION_ARG_STRING, &o->stride, "Up-sampling factor of the kernel (default 2)", "S|SH,SW" },
+    { "size", 0, 0, G_OPTION_ARG_STRING, &o->size, "Exact output size", "WxH" },
+    { "scale", 0, 0, G_OPTION_ARG_STRING, &o->scale, "Any scale factor, e.g. 1.5", "F" },
+    { "border", 0, 0, G_OPTION_ARG_STRING, &o->border, "clamp (default), mirror, wrap or zero", "MODE" },
+    { "linear", 0, 0, G_OPTION_ARG_NONE, &o->linear, "Convolve in linear light (default: perceptual values)", NULL },
+    { "normalize-phases", 0, 0, G_OPTION_ARG_NONE, &o->normalize_phases, "Give every output phase the same DC gain", NULL },
+    { "threads", 0, 0, G_OPTION_ARG_STRING, &o->threads, "Worker threads (default: GEGL's, one per core)", "N" },
+    { "memory-budget", 0, 0, G_OPTION_ARG_STRING, &o->budget, "RAM plus swap the job may use (default: RAM + free disk for GEGL's swap)", "BYTES[K|M|G|T]" },
+    { NULL },
+  };
+  GOptionContext *ctx = g_option_context_new ("- enlarge an image by transposed convolution");
+  gboolean        ok;
+
+  g_option_context_set_summary (
+    ctx, "Up-samples IN by the kernel's stride (or to --size / --scale) and writes OUT with the "
+         "same bit depth and channels.\nKernels: nearest, bilinear, bicubic, mitchell, lanczos2, "
+         "lanczos3, bspline, or a .tconv file.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  ok = g_option_context_parse (ctx, &argc, &argv, error);
+  g_option_context_free (ctx);
+  if (!ok)
+    {
+      (*error)->domain = TCONV_CLI_ERROR, (*error)->code = TCONV_EXIT_USAGE;
+      return FALSE;
+    }
+  if (argc > 1)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
+      return FALSE;
+    }
+  if (o->input == NULL || o->output == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "-i IN and -o OUT are required");
+      return FALSE;
+    }
+  if (o->size != NULL && o->scale != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--size %s and --scale %s: give one or the other", o->size, o->scale);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* "WxH", two integers 1..2^31-1. */
+static gboolean
+parse_size (const char *text, gint *w, gint *h, GError **error)
+{
+  gchar **parts = g_strsplit_set (text, "xX", -1);
+  gint64  a = 0, b = 0;
+  gboolean ok = g_strv_length (parts) == 2;
+
+  if (!ok)
+    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                 "--size '%s': expected WxH, two positive integers such as 1920x1080", text);
+  else
+    ok = tconv_parse_int ("--size width", parts[0], 1, G_MAXINT32, &a, error)
+         && tconv_parse_int ("--size height", parts[1], 1, G_MAXINT32, &b, error);
+  g_strfreev (parts);
+  *w = (gint) a, *h = (gint) b;
+  return ok;
+}
+
+static gboolean
+parse_scale (const char *text, gdouble *scale, GError **error)
+{
+  gchar  *end = NULL;
+  gdouble v;
+
+  errno = 0;
+  v = g_ascii_strtod (text, &end);
+  if (*text == '\0' || g_ascii_isspace (*text) || end == text || *end != '\0' || errno == ERANGE
+      || !isfinite (v))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--scale '%s': expected a number such as 1.5", text);
+      return FALSE;
+    }
+  if (!(v > 0.0) || v > TCONV_MAX_SIDE)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--scale %s: must be greater than 0 and at most %u", text, TCONV_MAX_SIDE);
+      return FALSE;
+    }
+  *scale = v;
+  return TRUE;
+}
+
+/* Bytes, with an optional binary suffix K, M, G or T (an optional trailing B or iB). */
+static gboolean
+parse_bytes (const char *option, const char *text, guint64 *bytes, GError **error)
+{
+  gchar  *end = NULL;
+  guint64 v, mul = 1;
+
+  errno = 0;
+  if (*text == '\0' || !g_ascii_isdigit (*text))
+    goto bad;
+  v = g_ascii_strtoull (text, &end, 10);
+  if (errno == ERANGE)
+    goto bad;
+  switch (g_ascii_toupper (*end))
+    {
+    case 'K': mul = (guint64) 1 << 10, end++; break;
+    case 'M': mul = (guint64) 1 << 20, end++; break;
+    case 'G': mul = (guint64) 1 << 30, end++; break;
+    case 'T': mul = (guint64) 1 << 40, end++; break;
+    default: break;
+    }
+  if (mul > 1 && *end == 'i')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end != '\0')
+    goto bad;
+  if (v == 0 || v > G_MAXUINT64 / mul)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "%s '%s': must be from 1 byte to 16 EiB", option, text);
+      return FALSE;
+    }
+  *bytes = v * mul;
+  return TRUE;
+
+bad:
+  g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+               "%s '%s': expected a number of bytes such as 512M or 8G", option, text);
+  return FALSE;
+}
+
+static gchar *
+human_bytes (guint64 b)
+{
+  return g_format_size_full (b, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * GEGL warnings: loaders and savers report failure only through g_warning(), so they are
+ * collected while one runs and turned into an error.
+ */
+
+static GMutex   capture_lock;
+static GString *captured;
+
+static void
+capture_handler (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  (void) domain, (void) data;
+  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) == 0)
+    return;
+  g_mutex_lock (&capture_lock);
+  if (captured != NULL && strstr (captured->str, message) == NULL) /* each message once */
+    g_string_append_printf (captured, "%s%s", captured->len ? "; " : "", message);
+  g_mutex_unlock (&capture_lock);
+}
+
+static void
+capture_begin (void)
+{
+  g_mutex_lock (&capture_lock);
+  captured = g_string_new (NULL);
+  g_mutex_unlock (&capture_lock);
+  g_log_set_default_handler (capture_handler, NULL);
+}
+
+/* Savers report write errors (ENOSPC, EFBIG) only through g_printerr(), e.g. gegl:png-save's
+ * "write_fn: Error writing to file", and then finish "successfully" with a truncated file. */
+static void
+capture_printerr (const gchar *message)
+{
+  gchar *m = g_strchomp (g_strdup (message));
+  capture_handler (NULL, G_LOG_LEVEL_WARNING, m, NULL);
+  g_free (m);
+}
+
+/* Returns what was captured, or NULL when nothing was. */
+static gchar *
+capture_end (void)
+{
+  gchar *s;
+
+  g_log_set_default_handler (g_log_default_handler, NULL);
+  g_mutex_lock (&capture_lock);
+  s = captured->len ? g_string_free (captured, FALSE) : (g_string_free (captured, TRUE), NULL);
+  captured = NULL;
+  g_mutex_unlock (&capture_lock);
+  return s;
+}
+
+/* Makes GEGL register the file handlers of every loader and saver it has (they register when
+ * their class is first used), without printing its fallback warnings. */
+static void
+init_handlers (void)
+{
+  static gboolean done;
+  guint           n = 0;
+  gchar         **ops;
+
+  if (done)
+    return;
+  ops = gegl_list_operations (&n);
+  for (guint i = 0; i < n; i++)
+    if (g_str_has_suffix (ops[i], "-load") || g_str_has_suffix (ops[i], "-save"))
+      gegl_operation_get_key (ops[i], "name");
+  g_free (ops);
+  done = TRUE;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Input
+ */
+
+/* A decoder may end the process itself (libjpeg calls exit() on a broken header): say which
+ * file it was, so that even then the user gets a tconv message. No output exists yet then. */
+static const char *volatile decoding;
+
+static void
+report_decoder_exit (void)
+{
+  if (decoding != NULL)
+    fprintf (stderr, "tconv upscale: cannot read '%s': its decoder gave up (the file is corrupt "
+                     "or not what its first bytes say)\n",
+             decoding);
+}
+
+static void
+decoding_begin (const char *path)
+{
+  static gboolean registered;
+
+  if (!registered)
+    registered = atexit (report_decoder_exit) == 0;
+  decoding = path;
+}
+
+typedef struct
+{
+  GeglNode     *graph, *load;
+  const gchar  *loader;
+  GeglRectangle box;
+  const Babl   *format; /* of the decoded pixels, from the header */
+  guchar        head[64];
+  gsize         head_len;
+} Source;
+
+/* The loader for a file, from its first bytes. Mismatched loaders are not only wrong but
+ * dangerous: GEGL's JPEG loader exits the process on a file that is not a JPEG. */
+static const gchar *
+sniff_loader (const guchar *b, gsize n, const char *path)
+{
+  static const struct
+  {
+    const char *magic;
+    gsize       len, offset;
+    const char *op;
+  } magic[] = {
+    { "\x89PNG\r\n\x1a\n", 8, 0, "gegl:png-load" },
+    { "\xff\xd8\xff", 3, 0, "gegl:jpg-load" },
+    { "II*\0", 4, 0, "gegl:tiff-load" },
+    { "MM\0*", 4, 0, "gegl:tiff-load" },
+    { "II+\0", 4, 0, "gegl:tiff-load" },
+    { "MM\0+", 4, 0, "gegl:tiff-load" },
+    { "GIF87a", 6, 0, "gegl:gif-load" },
+    { "GIF89a", 6, 0, "gegl:gif-load" },
+    { "WEBP", 4, 8, "gegl:webp-load" },
+    { "v/1\x01", 4, 0, "gegl:exr-load" },
+    { "#?RADIANCE", 10, 0, "gegl:rgbe-load" },
+    { "#?RGBE", 6, 0, "gegl:rgbe-load" },
+  };
+  gboolean     uncertain = TRUE;
+  gchar       *type;
+  const gchar *op = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (magic); i++)
+    if (n >= magic[i].offset + magic[i].len
+        && memcmp (b + magic[i].offset, magic[i].magic, magic[i].len) == 0
+        && (magic[i].offset == 0 || memcmp (b, "RIFF", 4) == 0))
+      return gegl_has_operation (magic[i].op) ? magic[i].op : NULL;
+  /* Netpbm: P2, P3, P5 or P6 and a blank */
+  if (n >= 3 && b[0] == 'P' && strchr ("2356", b[1]) != NULL && g_ascii_isspace (b[2]))
+    return "gegl:ppm-load";
+
+  /* Anything else GEGL has a loader for, by content type (never the JPEG or PNG loaders,
+   * whose magic did not match, nor the ImageMagick fallback GEGL picks for unknown types). */
+  type = g_content_type_guess (path, b, n, &uncertain);
+  if (!uncertain && type != NULL)
+    {
+      gchar *mime = g_content_type_get_mime_type (type);
+      if (mime != NULL && g_str_has_prefix (mime, "image/"))
+        {
+          init_handlers ();
+          capture_begin ();
+          op = gegl_operation_handlers_get_loader (mime);
+          g_free (capture_end ());
+        }
+      g_free (mime);
+    }
+  g_free (type);
+  if (op != NULL
+      && (strcmp (op, "gegl:magick-load") == 0 || strcmp (op, "gegl:jpg-load") == 0
+          || strcmp (op, "gegl:png-load") == 0 || !gegl_has_operation (op)))
+    op = NULL;
+  return op;
+}
+
+/* The checks that need no GEGL: a readable regular file, and its first bytes. */
+static gboolean
+source_probe (Source *s, const char *path, GError **error)
+{
+  struct stat st;
+  ssize_t     got;
+  int         fd;
+
+  memset (s, 0, sizeof *s);
+  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
+      close (fd);
+      return FALSE;
+    }
+  do
+    got = read (fd, s->head, sizeof s->head);
+  while (got < 0 && errno == EINTR);
+  close (fd);
+  if (got <= 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+                   got < 0 ? g_strerror (errno) : "the file is empty");
+      return FALSE;
+    }
+  s->head_len = (gsize) got;
+  return TRUE;
+}
+
+/* The loader and the image's size and format, from its header (GEGL initialised). */
+static gboolean
+source_open (Source *s, const char *path, GError **error)
+{
+  gchar *warn;
+
+  if ((s->loader = sniff_loader (s->head, s->head_len, path)) == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "'%s' is not an image in a format tconv recognises: expected an image GEGL "
+                   "can read (PNG, JPEG, TIFF, WebP, GIF, OpenEXR, Radiance HDR, PPM, ...)",
+                   path);
+      return FALSE;
+    }
+
+  /* GEGL's JPEG loader pads a truncated file with grey without a warning */
+  if (strcmp (s->loader, "gegl:jpg-load") == 0 && !tconv_jpeg_check_complete (path, error))
+    return FALSE;
+
+  s->graph = gegl_node_new ();
+  s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", path, NULL);
+  capture_begin ();
+  decoding_begin (path);
+  s->box = gegl_node_get_bounding_box (s->load);
+  s->format = gegl_operation_get_format (gegl_node_get_gegl_operation (s->load), "output");
+  decoding = NULL;
+  warn = capture_end ();
+  if (s->box.width <= 0 || s->box.height <= 0 || s->format == NULL || warn != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s' (%s): %s", path,
+                   s->loader, warn ? warn : "no image in the file");
+      g_free (warn);
+      g_clear_object (&s->graph);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Decodes the pixels. Loaders warn, and still give a buffer, on truncated or corrupt data. */
+static GeglBuffer *
+source_read (Source *s, const char *path, GError **error)
+{
+  GeglBuffer *buffer = NULL;
+  GeglNode   *sink = gegl_node_new_child (s->graph, "operation", "gegl:buffer-sink", "buffer",
+                                          &buffer, NULL);
+  gchar      *warn;
+
+  gegl_node_link (s->load, sink);
+  capture_begin ();
+  decoding_begin (path);
+  gegl_node_process (sink);
+  decoding = NULL;
+  warn = capture_end ();
+  if (buffer == NULL || warn != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "cannot read '%s' (%s): %s (the file may be truncated or corrupt)", path,
+                   s->loader, warn ? warn : "no pixels");
+      g_free (warn);
+      g_clear_object (&buffer);
+    }
+  return buffer;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Output
+ */
+
+/* The saver for the output's extension, or NULL. */
+static const gchar *
+saver_for (const char *path)
+{
+  const char  *dot = strrchr (path, '.');
+  const char  *slash = strrchr (path, '/');
+  const gchar *op;
+  gchar       *ext;
+
+  if (dot == NULL || (slash != NULL && dot < slash) || dot[1] == '\0')
+    return NULL;
+  ext = g_ascii_strdown (dot, -1);
+  init_handlers ();
+  capture_begin ();
+  op = gegl_operation_handlers_get_saver (ext);
+  g_free (capture_end ());
+  /* GEGL falls back to its PNG saver for extensions it does not know */
+  if (op != NULL && strcmp (op, "gegl:png-save") == 0 && strcmp (ext, ".png") != 0)
+    op = NULL;
+  g_free (ext);
+  return op != NULL && gegl_has_operation (op) ? op : NULL;
+}
+
+static gboolean
+save_image (GeglBuffer *buffer, const char *path, const gchar *saver, GError **error)
+{
+  TconvAtomic *f;
+  const char  *temp;
+  GeglNode    *graph, *source, *save;
+  const Babl  *type = babl_format_get_type (gegl_buffer_get_format (buffer), 0);
+  gchar       *warn;
+  struct stat  st;
+  int          fd;
+
+  if ((f = tconv_atomic_open (path, error)) == NULL)
+    return FALSE;
+  temp = tconv_atomic_temp_path (f);
+  /* The saver creates the file itself: over an existing one GIO would write yet another
+   * temporary file and rename it. The name stays registered for removal on a signal. */
+  unlink (temp);
+
+  graph = gegl_node_new ();
+  source = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
+  save = gegl_node_new_child (graph, "operation", saver, "path", temp, NULL);
+  /* PNG and PPM savers take a bit depth: keep the input's (float becomes 16-bit); the TIFF
+   * saver's automatic depth already keeps it, float32 included (16 would mean half float) */
+  if (gegl_operation_find_property (saver, "bitdepth") != NULL
+      && strcmp (saver, "gegl:tiff-save") != 0)
+    gegl_node_set (save, "bitdepth", type == babl_type ("u8") ? 8 : 16, NULL);
+  gegl_node_link (source, save);
+  capture_begin ();
+  g_set_printerr_handler (capture_printerr);
+  gegl_node_process (save);
+  g_set_printerr_handler (NULL);
+  warn = capture_end ();
+  g_object_unref (graph);
+
+  if (warn != NULL || stat (temp, &st) != 0 || st.st_size == 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s' (%s): %s", path,
+                   saver, warn ? warn : "the saver wrote nothing");
+      g_free (warn);
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  /* the saver's file is a new inode: make it durable before the rename (and hear of any
+   * write error the file system reports only now) */
+  if ((fd = open (temp, O_RDONLY | O_CLOEXEC)) < 0 || fsync (fd) != 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", path,
+                   g_strerror (errno));
+      if (fd >= 0)
+        close (fd);
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  close (fd);
+  return tconv_atomic_commit (f, error);
+}
+
+/* RAM plus the free disk space where GEGL swaps: the most image data a job can hold. */
+static guint64
+default_budget (gchar **where)
+{
+  const long pages = sysconf (_SC_PHYS_PAGES), page = sysconf (_SC_PAGESIZE);
+  guint64    ram = pages > 0 && page > 0 ? (guint64) pages * (guint64) page : (guint64) 1 << 32;
+  guint64    disk = 0;
+  gchar     *swap = NULL;
+
+  g_object_get (gegl_config (), "swap", &swap, NULL);
+  if (swap != NULL && *swap != '\0' && strcmp (swap, "RAM") != 0)
+    {
+      gchar         *dir = g_strdup (swap);
+      struct statvfs vfs;
+
+      /* GEGL creates the folder when it first swaps: measure the nearest existing parent */
+      while (statvfs (dir, &vfs) != 0 && strcmp (dir, "/") != 0 && strcmp (dir, ".") != 0)
+        {
+          gchar *up = g_path_get_dirname (dir);
+          g_free (dir);
+          dir = up;
+        }
+      if (statvfs (dir, &vfs) == 0)
+        disk = (guint64) vfs.f_bavail * (guint64) vfs.f_frsize;
+      g_free (dir);
+      *where = g_strdup_printf ("RAM + free disk for GEGL's swap in %s", swap);
+    }
+  else
+    *where = g_strdup ("RAM; GEGL's swap is off");
+  g_free (swap);
+  return ram + disk;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Progress
+ */
+
+typedef struct
+{
+  gint64   start;
+  gboolean tty, shown;
+  gint     last;
+} Progress;
+
+static gboolean
+on_progress (gdouble fraction, gpointer data)
+{
+  Progress  *p = data;
+  const gint width = 40;
+  gint       pct = (gint) (fraction * 100.0 + 0.5), fill;
+
+  if (!p->tty || (!p->shown && g_get_monotonic_time () - p->start < G_USEC_PER_SEC / 2)
+      || (p->shown && pct == p->last))
+    return TRUE;
+  fill = (gint) (fraction * width + 0.5);
+  fprintf (stderr, "\rtconv upscale: [%.*s%*s] %3d%%", fill,
+           "########################################", width - fill, "", pct);
+  fflush (stderr);
+  p->shown = TRUE;
+  p->last = pct;
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The command
+ */
+
+static gboolean
+run_upscale (const UpscaleOptions *o, GError **error)
+{
+  TconvUpscaleOptions opt;
+  Source              src = { 0 };
+  GeglBuffer         *in = NULL, *out = NULL;
+  tconv_kernel       *kernel = NULL;
+  const gchar        *saver;
+  const char         *inputs[] = { o->input, NULL };
+  gint64              sh = 0, sw = 0, threads = 0;
+  gint                size_w = 0, size_h = 0, out_w, out_h;
+  gdouble             scale = 0.0;
+  TconvBorder         border = TCONV_BORDER_CLAMP;
+  guint64             budget = 0, need, bpp;
+  gchar              *where = NULL, *dir;
+  Progress            progress = { 0 };
+  gboolean            ok = FALSE, self;
+  GError             *perr = NULL;
+
+  /* Everything that needs no file first. */
+  if (o->stride != NULL && !tconv_parse_pair ("--stride", o->stride, &sh, &sw, error))
+    return FALSE;
+  if (o->stride != NULL && (sh < 1 || sh > ANALYTIC_MAX_STRIDE || sw < 1 || sw > ANALYTIC_MAX_STRIDE))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--stride '%s': each stride must be from 1 to %d", o->stride,
+                   ANALYTIC_MAX_STRIDE);
+      return FALSE;
+    }
+  if (o->size != NULL && !parse_size (o->size, &size_w, &size_h, error))
+    return FALSE;
+  if (o->scale != NULL && !parse_scale (o->scale, &scale, error))
+    return FALSE;
+  if (o->border != NULL && !tconv_border_from_name (o->border, &border))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--border '%s': expected clamp, mirror, wrap or zero", o->border);
+      return FALSE;
+    }
+  if (o->threads != NULL
+      && !tconv_parse_int ("--threads", o->threads, 1, MAX_THREADS, &threads, error))
+    return FALSE;
+  if (o->budget != NULL && !parse_bytes ("--memory-budget", o->budget, &budget, error))
+    return FALSE;
+  if (!tconv_check_not_input (o->output, inputs, error))
+    return FALSE;
+
+  dir = g_path_get_dirname (o->output);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "output '%s': the folder '%s' does not exist", o->output, dir);
+      g_free (dir);
+      return FALSE;
+    }
+  g_free (dir);
+  if (!source_probe (&src, o->input, error))
+    return FALSE;
+
+  /* GEGL loads all its modules here: a few tenths of a second. */
+  gegl_init (NULL, NULL);
+  if ((saver = saver_for (o->output)) == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "output '%s': no GEGL saver for its extension (use .png, .jpg, .tif, .webp, "
+                   ".exr, ...)",
+                   o->output);
+      goto out;
+    }
+
+  /* The input's size, from its header only. */
+  if (!source_open (&src, o->input, error))
+    goto out;
+
+  /* Stride: given, or what the requested size needs, or the kernel's default. */
+  if (o->stride == NULL && (o->size != NULL || o->scale != NULL))
+    {
+      if (o->scale != NULL)
+        {
+          const gdouble w = floor (src.box.width * scale + 0.5);
+          const gdouble h = floor (src.box.height * scale + 0.5);
+          if (w < 1.0 || h < 1.0)
+            {
+              g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                           "--scale %s: a %dx%d input would give %.0fx%.0f pixels: each side "
+                           "must be at least 1",
+                           o->scale, src.box.width, src.box.height, w, h);
+              goto out;
+            }
+          size_w = w > G_MAXINT32 ? G_MAXINT32 : (gint) w;
+          size_h = h > G_MAXINT32 ? G_MAXINT32 : (gint) h;
+        }
+      sw = tconv_pipeline_stride_for_size (src.box.width, size_w);
+      sh = tconv_pipeline_stride_for_size (src.box.height, size_h);
+      /* a kernel file keeps its own stride */
+      if (strchr (o->kernel ? o->kernel : "", '/') != NULL
+          || g_str_has_suffix (o->kernel ? o->kernel : "", ".tconv"))
+        sh = sw = 0;
+    }
+  /* --kernel self is learned from the input once it is read (tconv_learn_self()); the
+   * bicubic kernel of the same stride stands in for the size and memory checks until then. */
+  self = g_strcmp0 (o->kernel, "self") == 0;
+  if (!tconv_cli_kernel_lookup (self ? "bicubic" : o->kernel, sh, sw, &kernel, error))
+    goto out;
+
+  tconv_upscale_options_init (&opt);
+  opt.kernel = kernel;
+  opt.border = border;
+  opt.linear = o->linear;
+  opt.normalize_phases = o->normalize_phases;
+  opt.out_width = size_w;
+  opt.out_height = size_h;
+  opt.threads = (gint) threads;
+  if (!tconv_pipeline_output_size (&opt, src.box.width, src.box.height, &out_w, &out_h, &perr))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
+      g_error_free (perr);
+      goto out;
+    }
+
+  /* The images must fit in RAM plus swap before anything is decoded. */
+  {
+    guint64 limit = budget;
+
+    if (limit == 0)
+      limit = default_budget (&where);
+    else
+      where = g_strdup ("--memory-budget");
+    bpp = (guint64) babl_format_get_bytes_per_pixel (src.format);
+    need = ((guint64) src.box.width * (guint64) src.box.height + (guint64) out_w * (guint64) out_h)
+           * bpp;
+    if (need > limit)
+      {
+        gchar *n = human_bytes (need), *l = human_bytes (limit);
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                     "output of %dx%d pixels needs up to %s with the input: more than the "
+                     "memory budget of %s (%s)",
+                     out_w, out_h, n, l, where);
+        g_free (n), g_free (l);
+        goto out;
+      }
+    if (budget != 0)
+      {
+        /* an explicit budget also bounds GEGL's tile cache and the working memory */
+        g_object_set (gegl_config (), "tile-cache-size", MAX (budget / 2, (guint64) 1 << 20),
+                      NULL);
+        opt.memory_budget = MAX (budget / 4, (guint64) 1 << 16);
+      }
+  }
+
+  if ((in = source_read (&src, o->input, error)) == NULL)
+    goto out;
+  if (self)
+    {
+      tconv_kernel *learned = NULL;
+      if (!tconv_learn_self (in, (gint64) kernel->stride_h, (gint64) kernel->stride_w, &learned,
+                             error))
+        goto out;
+      tconv_kernel_free (kernel);
+      opt.kernel = kernel = learned;
+    }
+  out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), gegl_buffer_get_format (in));
+
+  progress.start = g_get_monotonic_time ();
+  progress.tty = isatty (STDERR_FILENO);
+  opt.progress = on_progress;
+  opt.progress_data = &progress;
+  if (!tconv_pipeline_upscale (in, out, &opt, &perr))
+    {
+      if (progress.shown)
+        fputc ('\n', stderr);
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
+      g_error_free (perr);
+      goto out;
+    }
+  if (progress.shown)
+    fprintf (stderr, "\ntconv upscale: writing %s ...\n", o->output);
+  g_clear_object (&in);
+  ok = save_image (out, o->output, saver, error);
+
+out:
+  g_clear_object (&in);
+  g_clear_object (&out);
+  g_clear_object (&src.graph);
+  tconv_kernel_free (kernel);
+  g_free (where);
+  gegl_exit ();
+  return ok;
+}
+
+int
+tconv_cmd_upscale (int argc, char **argv)
+{
+  UpscaleOptions o = { 0 };
+  GError        *error = NULL;
+  int            code = TCONV_EXIT_OK;
+
+  if (!parse_options (argc, argv, &o, &error) || !run_upscale (&o, &error))
+    code = tconv_report ("upscale", error);
+  g_free (o.input), g_free (o.output), g_free (o.kernel), g_free (o.stride), g_free (o.size);
+  g_free (o.scale), g_free (o.border), g_free (o.threads), g_free (o.budget);
+  return code;
+}

@@ -1,0 +1,1017 @@
+/* GeglBuffer in, GeglBuffer out: the transposed convolution of whole images in bands of
+ * output rows, on several threads, in premultiplied float, with border modes and an
+ * optional exact-size reduction (tconv-resample.c) fused band by band.
+ *
+ * Invariants: every output pixel is computed by the same float operations in the same order
+ * whatever band or thread computes it (a band always reads every input row and column its
+ * pixels need, and whole rows are never split), so the output bytes do not depend on the
+ * thread count or the memory budget. Working memory is allocated once per thread, sized from
+ * the budget before any pixel is read. */
+#include "tconv-pipeline.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "tconv-resample.h"
+
+G_DEFINE_QUARK (tconv-pipeline-error-quark, tconv_pipeline_error)
+
+#define DEFAULT_BUDGET   ((guint64) 1 << 30)
+#define MAX_THREADS      64
+#define BAND_ROWS_TARGET 64   /* output rows per band when memory allows */
+#define ALPHA_EPSILON    1e-7f /* below this, a pixel is transparent and its colour is 0 */
+
+static const gchar *const border_names[TCONV_BORDER_COUNT] = {
+  [TCONV_BORDER_CLAMP] = "clamp",
+  [TCONV_BORDER_MIRROR] = "mirror",
+  [TCONV_BORDER_WRAP] = "wrap",
+  [TCONV_BORDER_ZERO] = "zero",
+};
+
+const gchar *
+tconv_border_name (TconvBorder border)
+{
+  return (guint) border < TCONV_BORDER_COUNT ? border_names[border] : NULL;
+}
+
+gboolean
+tconv_border_from_name (const gchar *name, TconvBorder *border)
+{
+  for (guint i = 0; name != NULL && i < TCONV_BORDER_COUNT; i++)
+    if (strcmp (name, border_names[i]) == 0)
+      {
+        *border = (TconvBorder) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+tconv_upscale_options_init (TconvUpscaleOptions *options)
+{
+  memset (options, 0, sizeof *options);
+  options->border = TCONV_BORDER_CLAMP;
+}
+
+gint
+tconv_pipeline_stride_for_size (gint in_size, gint out_size)
+{
+  gint64 s;
+
+  if (in_size <= 0 || out_size <= 0)
+    return 1;
+  s = ((gint64) out_size + in_size - 1) / in_size;
+  /* the stride x image must itself stay within TCONV_MAX_SIDE */
+  s = MIN (s, (gint64) TCONV_MAX_SIDE / in_size);
+  return (gint) CLAMP (s, 1, 16);
+}
+
+gboolean
+tconv_pipeline_output_size (const TconvUpscaleOptions *options, gint in_width, gint in_height,
+                            gint *out_width, gint *out_height, GError **error)
+{
+  gint64 w, h;
+
+  if (options == NULL || options->kernel == NULL)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "no kernel given: a kernel is required");
+      return FALSE;
+    }
+  if (in_width < 1 || in_height < 1)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "input of %dx%d pixels: must be at least 1x1", in_width, in_height);
+      return FALSE;
+    }
+  if ((options->out_width == 0) != (options->out_height == 0) || options->out_width < 0
+      || options->out_height < 0)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "output size %dx%d: both sides must be positive, or both 0 for stride x "
+                   "the input",
+                   options->out_width, options->out_height);
+      return FALSE;
+    }
+  if (options->out_width == 0)
+    {
+      w = (gint64) in_width * (gint64) options->kernel->stride_w;
+      h = (gint64) in_height * (gint64) options->kernel->stride_h;
+    }
+  else
+    {
+      w = options->out_width;
+      h = options->out_height;
+    }
+  if (w > TCONV_MAX_SIDE || h > TCONV_MAX_SIDE)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_TOO_LARGE,
+                   "output of %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+                   " pixels: each side must be at most %u (GIMP's limit)",
+                   w, h, TCONV_MAX_SIDE);
+      return FALSE;
+    }
+  *out_width = (gint) w;
+  *out_height = (gint) h;
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The job
+ */
+
+typedef struct
+{
+  /* source and destination */
+  GeglBuffer    *src, *dst;
+  gint           src_x, src_y, in_w, in_h;
+  gint           dst_x, dst_y, out_w, out_h;
+  const Babl    *read_fmt;  /* straight float in the working encoding (premultiplied here) */
+  const Babl    *write_fmt; /* the same, for the output */
+  const Babl    *src_fmt, *dst_fmt; /* the buffers' own formats */
+  gsize          read_bytes, write_bytes; /* 1 or 2: 8/16-bit samples converted here */
+  gsize          C;         /* channels, alpha last */
+  gboolean       alpha;
+  TconvBorder    border;
+
+  /* the transposed convolution: stride x image of mid_w x mid_h */
+  tconv_geometry geom;
+  gfloat        *weight; /* C * k_h * k_w */
+  gfloat        *bias;   /* C, or NULL */
+  gfloat        *col, *row; /* rank-1 factors (C * k_h, C * k_w), or NULL */
+  gint           mid_w, mid_h;
+  gint64         ix_lo;     /* first input column a row of the stride x image reads */
+  gsize          in_cols;   /* input columns held per row, halo included */
+  gint          *col_map;   /* in_cols source columns after the border mapping, -1 = zero */
+
+  /* the exact-size reduction, when out != mid */
+  gboolean       resample;
+  TconvResampler rx, ry;
+
+  /* bands */
+  gint           band_rows, n_bands;
+  gsize          scratch_floats[5];
+
+  /* shared state */
+  gint           next_band;  /* atomic */
+  gint           stop;       /* atomic */
+  GMutex         lock;
+  GCond          cond;
+  gint           done_bands; /* under lock */
+  gint           running;    /* under lock */
+  GError        *error;      /* under lock: the first error */
+} Job;
+
+enum
+{
+  SCRATCH_IN,  /* input rows with halo */
+  SCRATCH_SEP, /* separable pass 1 */
+  SCRATCH_MID, /* rows of the stride x image (resample path) */
+  SCRATCH_TMP, /* one vertically reduced row (resample path) */
+  SCRATCH_OUT, /* output rows */
+  SCRATCH_COUNT
+};
+
+typedef struct
+{
+  gfloat *buf[SCRATCH_COUNT];
+} Scratch;
+
+static gint64
+floor_div (gint64 a, gint64 b)
+{
+  gint64 q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+static gint64
+ceil_div (gint64 a, gint64 b)
+{
+  return -floor_div (-a, b);
+}
+
+/* Input rows [*lo, *lo + *n) that rows [m0, m1) of the stride x image read (the halo). */
+static void
+input_rows (const Job *job, gint64 m0, gint64 m1, gint64 *lo, gsize *n)
+{
+  const tconv_geometry *g = &job->geom;
+  const gint64          a = ceil_div (m0 + (gint64) g->pad_h - (gint64) (g->k_h - 1),
+                                      (gint64) g->stride_h);
+  const gint64          b = floor_div (m1 - 1 + (gint64) g->pad_h, (gint64) g->stride_h);
+
+  *lo = a;
+  *n = b >= a ? (gsize) (b - a + 1) : 0;
+}
+
+/* An upper bound on input_rows() for any @m rows. */
+static gsize
+input_rows_max (const Job *job, gsize m)
+{
+  const tconv_geometry *g = &job->geom;
+  return (m + g->stride_h - 1) / g->stride_h + (g->k_h + g->stride_h - 1) / g->stride_h + 1;
+}
+
+/* Rows of the stride x image that output rows [y0, y1) read through the reduction. */
+static void
+mid_rows (const Job *job, gint y0, gint y1, gint64 *lo, gsize *n)
+{
+  *lo = job->ry.first[y0];
+  *n = (gsize) ((gint64) job->ry.first[y1 - 1] + job->ry.taps - *lo);
+}
+
+static gsize
+mid_rows_max (const Job *job, gsize rows)
+{
+  /* first[] advances by at most ceil (mid / out) per output row */
+  const gsize step = ((gsize) job->mid_h + (gsize) job->out_h - 1) / (gsize) job->out_h;
+  return (rows - 1) * step + (gsize) job->ry.taps + 1;
+}
+
+/* Scratch floats for bands of @rows output rows; FALSE on overflow. */
+static gboolean
+scratch_sizes (const Job *job, gsize rows, gsize sizes[SCRATCH_COUNT])
+{
+  const gsize C = job->C;
+  gsize       m = rows, n_in;
+
+  memset (sizes, 0, SCRATCH_COUNT * sizeof sizes[0]);
+  if (job->resample)
+    {
+      m = mid_rows_max (job, rows);
+      if (!g_size_checked_mul (&sizes[SCRATCH_MID], m, (gsize) job->mid_w)
+          || !g_size_checked_mul (&sizes[SCRATCH_MID], sizes[SCRATCH_MID], C))
+        return FALSE;
+      sizes[SCRATCH_TMP] = (gsize) job->mid_w * C;
+    }
+  n_in = input_rows_max (job, m);
+  if (!g_size_checked_mul (&sizes[SCRATCH_IN], n_in, job->in_cols)
+      || !g_size_checked_mul (&sizes[SCRATCH_IN], sizes[SCRATCH_IN], C)
+      || !g_size_checked_mul (&sizes[SCRATCH_OUT], rows, (gsize) job->out_w)
+      || !g_size_checked_mul (&sizes[SCRATCH_OUT], sizes[SCRATCH_OUT], C))
+    return FALSE;
+  if (job->col != NULL
+      && (!g_size_checked_mul (&sizes[SCRATCH_SEP], n_in, (gsize) job->mid_w)
+          || !g_size_checked_mul (&sizes[SCRATCH_SEP], sizes[SCRATCH_SEP], C)))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+scratch_bytes (const Job *job, gsize rows, guint64 *bytes)
+{
+  gsize   sizes[SCRATCH_COUNT];
+  guint64 total = 0;
+
+  if (!scratch_sizes (job, rows, sizes))
+    return FALSE;
+  for (gint i = 0; i < SCRATCH_COUNT; i++)
+    {
+      if (sizes[i] > G_MAXUINT64 / 8 - total)
+        return FALSE;
+      total += (guint64) sizes[i] * sizeof (gfloat);
+    }
+  *bytes = total;
+  return TRUE;
+}
+
+/* Image rows [y, y + n) into @dst (rows @row_floats apart), straight float, then
+ * premultiplied here rather than by babl: babl keeps a trace of the colour of fully
+ * transparent pixels (it premultiplies by at least 1/65536), which the convolution would
+ * spread into the neighbouring pixels as a faint fringe; and babl 0.1.98 corrupts its heap
+ * building the Y'A u8 -> Y'aA float conversion. Alpha is clamped to [0, 1] first. */
+static void
+fetch_rows (const Job *job, gint64 y, gint64 n, gfloat *dst, gsize row_floats)
+{
+  const gsize C = job->C, samples = (gsize) job->in_w * C;
+
+  if (job->read_bytes != 0)
+    {
+      /* 8/16-bit samples in the working encoding are read as they are, at the end of each
+       * row's image part, and widened in place from the front (float i is written below
+       * sample i + 1). Same values as babl's, without its conversion: babl 0.1.98 builds a
+       * 256 MiB table the first time it converts u8 RGBA or grey to float. */
+      const gsize tail = samples * (sizeof (gfloat) - job->read_bytes);
+
+      gegl_buffer_get (job->src,
+                       GEGL_RECTANGLE (job->src_x, job->src_y + (gint) y, job->in_w, (gint) n),
+                       1.0, job->src_fmt, (guint8 *) dst + tail,
+                       (gint) (row_floats * sizeof (gfloat)), GEGL_ABYSS_NONE);
+      for (gint64 r = 0; r < n; r++)
+        {
+          gfloat *row = dst + (gsize) r * row_floats;
+
+          if (job->read_bytes == 1)
+            {
+              const guint8 *in = (const guint8 *) row + tail;
+              for (gsize i = 0; i < samples; i++)
+                row[i] = (gfloat) in[i] / 255.0f;
+            }
+          else
+            {
+              const guint16 *in = (const guint16 *) ((const guint8 *) row + tail);
+              for (gsize i = 0; i < samples; i++)
+                row[i] = (gfloat) in[i] / 65535.0f;
+            }
+        }
+    }
+  else
+    gegl_buffer_get (job->src,
+                     GEGL_RECTANGLE (job->src_x, job->src_y + (gint) y, job->in_w, (gint) n), 1.0,
+                     job->read_fmt, dst, (gint) (row_floats * sizeof (gfloat)), GEGL_ABYSS_NONE);
+  if (!job->alpha)
+    return;
+  for (gint64 r = 0; r < n; r++)
+    {
+      gfloat *p = dst + (gsize) r * row_floats;
+
+      for (gint x = 0; x < job->in_w; x++, p += C)
+        {
+          const gfloat a = CLAMP (p[C - 1], 0.0f, 1.0f);
+
+          for (gsize c = 0; c + 1 < C; c++)
+            p[c] *= a;
+          p[C - 1] = a;
+        }
+    }
+}
+
+/* Input rows [lo, lo + n) of the image, columns [ix_lo, ix_lo + in_cols), premultiplied
+ * float, with everything outside the image filled by the border mode. */
+static void
+fill_input (const Job *job, gint64 lo, gsize n, gfloat *buf)
+{
+  const gsize  C = job->C;
+  const gsize  row_floats = job->in_cols * C;
+  const gint64 left = -job->ix_lo; /* halo columns before image column 0 */
+  const gint64 a = MAX (lo, 0), b = MIN (lo + (gint64) n, (gint64) job->in_h);
+
+  if (a < b)
+    fetch_rows (job, a, b - a, buf + (gsize) (a - lo) * row_floats + (gsize) left * C,
+                row_floats);
+
+  for (gsize r = 0; r < n; r++)
+    {
+      const gint64 iy = lo + (gint64) r;
+      gfloat      *row = buf + r * row_floats;
+
+      if (iy < 0 || iy >= job->in_h)
+        {
+          const gint64 m = tconv_border_map (job->border, iy, job->in_h);
+
+          if (m < 0)
+            {
+              memset (row, 0, row_floats * sizeof (gfloat));
+              continue;
+            }
+          if (m >= a && m < b)
+            memcpy (row + left * C, buf + (gsize) (m - lo) * row_floats + left * C,
+                    (gsize) job->in_w * C * sizeof (gfloat));
+          else
+            fetch_rows (job, m, 1, row + left * C, row_floats);
+        }
+      /* halo columns, from this row's own pixels */
+      for (gsize x = 0; x < job->in_cols; x++)
+        {
+          const gint64 ix = job->ix_lo + (gint64) x;
+
+          if (ix >= 0 && ix < job->in_w)
+            {
+              x = (gsize) (job->in_w - job->ix_lo) - 1; /* skip the image columns */
+              continue;
+            }
+          if (job->col_map[x] < 0)
+            memset (row + x * C, 0, C * sizeof (gfloat));
+          else
+            memcpy (row + x * C, row + (gsize) (job->col_map[x] + left) * C,
+                    C * sizeof (gfloat));
+        }
+    }
+}
+
+/* Rows [m0, m1) of the stride x image, every column, into @dst (mid_w * C floats a row). */
+static void
+convolve_rows (const Job *job, Scratch *s, gint64 m0, gint64 m1, gfloat *dst)
+{
+  const gsize    C = job->C;
+  gint64         lo;
+  gsize          n;
+  tconv_status   st;
+  tconv_in_view  in;
+  tconv_out_view out;
+
+  input_rows (job, m0, m1, &lo, &n);
+  fill_input (job, lo, n, s->buf[SCRATCH_IN]);
+  in = (tconv_in_view) { .data = s->buf[SCRATCH_IN], .y0 = lo, .x0 = job->ix_lo, .h = n,
+                         .w = job->in_cols, .c_stride = 1,
+                         .y_stride = (ptrdiff_t) (job->in_cols * C), .x_stride = (ptrdiff_t) C };
+  out = (tconv_out_view) { .data = dst, .y0 = (size_t) m0, .x0 = 0, .h = (size_t) (m1 - m0),
+                           .w = (size_t) job->mid_w, .c_stride = 1,
+                           .y_stride = (ptrdiff_t) ((gsize) job->mid_w * C),
+                           .x_stride = (ptrdiff_t) C };
+  if (job->col != NULL)
+    {
+      size_t need = 0;
+
+      st = tconv_separable_work_len (&job->geom, &in, &out, &need);
+      g_assert (st == TCONV_OK && need <= job->scratch_floats[SCRATCH_SEP]);
+      st = tconv_upsample_separable (&job->geom, job->col, job->row, job->bias, &in, &out,
+                                     s->buf[SCRATCH_SEP], job->scratch_floats[SCRATCH_SEP]);
+    }
+  else
+    st = tconv_upsample (&job->geom, job->weight, job->bias, &in, &out);
+  /* the views are built from a validated geometry: a failure here is a bug */
+  g_assert (st == TCONV_OK);
+}
+
+/* Output rows [y0, y1) through the reduction, into @dst (out_w * C floats a row). */
+static void
+resample_rows (const Job *job, Scratch *s, gint y0, gint y1, gfloat *dst)
+{
+  const gsize    C = job->C;
+  const gsize    mid_row = (gsize) job->mid_w * C;
+  gfloat        *mid = s->buf[SCRATCH_MID], *tmp = s->buf[SCRATCH_TMP];
+  gint64         lo, a, b;
+  gsize          n;
+
+  /* The rows of the stride x image the band reads: those inside it computed in one go, the
+   * few beyond its edges (first and last bands only) mapped by the border mode. */
+  mid_rows (job, y0, y1, &lo, &n);
+  a = MAX (lo, 0);
+  b = MIN (lo + (gint64) n, (gint64) job->mid_h);
+  if (a < b)
+    convolve_rows (job, s, a, b, mid + (gsize) (a - lo) * mid_row);
+  for (gsize r = 0; r < n; r++)
+    {
+      const gint64 i = lo + (gint64) r;
+      gint64       m;
+
+      if (i >= 0 && i < job->mid_h)
+        continue;
+      m = tconv_border_map (job->border, i, job->mid_h);
+      if (m < 0)
+        memset (mid + r * mid_row, 0, mid_row * sizeof (gfloat));
+      else if (m >= a && m < b)
+        memcpy (mid + r * mid_row, mid + (gsize) (m - lo) * mid_row, mid_row * sizeof (gfloat));
+      else
+        convolve_rows (job, s, m, m + 1, mid + r * mid_row);
+    }
+
+  for (gint y = y0; y < y1; y++)
+    {
+      const gint    taps_y = job->ry.taps, taps_x = job->rx.taps;
+      const gint   *iy = job->ry.index + (gsize) y * (gsize) taps_y;
+      const gfloat *wy = job->ry.weights + (gsize) y * (gsize) taps_y;
+      gfloat       *orow = dst + (gsize) (y - y0) * (gsize) job->out_w * C;
+
+      /* vertical: tmp = sum_t wy[t] * mid row (iy[t]); the mapped row iy[t] is the unmapped
+       * row first + t except at the edges, where the band holds the mapped copy in place */
+      for (gsize k = 0; k < mid_row; k++)
+        tmp[k] = 0.0f;
+      for (gint t = 0; t < taps_y; t++)
+        {
+          const gint64  r = (gint64) job->ry.first[y] + t - lo;
+          const gfloat  w = wy[t];
+          const gfloat *src = mid + (gsize) r * mid_row;
+
+          if (w == 0.0f || iy[t] < 0)
+            continue;
+          for (gsize k = 0; k < mid_row; k++)
+            tmp[k] += w * src[k];
+        }
+
+      /* horizontal */
+      for (gint x = 0; x < job->out_w; x++)
+        {
+          const gint   *ix = job->rx.index + (gsize) x * (gsize) taps_x;
+          const gfloat *wx = job->rx.weights + (gsize) x * (gsize) taps_x;
+          gfloat       *o = orow + (gsize) x * C;
+
+          for (gsize c = 0; c < C; c++)
+            o[c] = 0.0f;
+          for (gint t = 0; t < taps_x; t++)
+            {
+              const gfloat *p;
+
+              if (wx[t] == 0.0f || ix[t] < 0)
+                continue;
+              p = tmp + (gsize) ix[t] * C;
+              for (gsize c = 0; c < C; c++)
+                o[c] += wx[t] * p[c];
+            }
+        }
+    }
+}
+
+/* Premultiplied to straight alpha, alpha clamped to [0, 1]; colour is divided by the
+ * unclamped alpha, so an area of one colour keeps exactly that colour whatever the kernel
+ * did to its alpha (no fringe), and is clamped later by babl if the format needs it. */
+static void
+unpremultiply (const Job *job, gfloat *p, gsize n_pixels)
+{
+  const gsize C = job->C;
+
+  if (!job->alpha)
+    return;
+  for (gsize i = 0; i < n_pixels; i++, p += C)
+    {
+      const gfloat a = p[C - 1];
+
+      if (a > ALPHA_EPSILON)
+        {
+          const gfloat inv = 1.0f / a;
+          for (gsize c = 0; c + 1 < C; c++)
+            p[c] *= inv;
+        }
+      else
+        for (gsize c = 0; c + 1 < C; c++)
+          p[c] = 0.0f;
+      p[C - 1] = CLAMP (a, 0.0f, 1.0f);
+    }
+}
+
+static void
+process_band (Job *job, Scratch *s, gint band)
+{
+  const gint y0 = band * job->band_rows;
+  const gint y1 = MIN (y0 + job->band_rows, job->out_h);
+  gfloat    *out = s->buf[SCRATCH_OUT];
+
+  if (job->resample)
+    resample_rows (job, s, y0, y1, out);
+  else
+    convolve_rows (job, s, y0, y1, out);
+  unpremultiply (job, out, (gsize) (y1 - y0) * (gsize) job->out_w);
+  if (job->write_bytes != 0)
+    {
+      /* narrowed in place, rounded to nearest and clamped as babl does (NaN gives 0) */
+      const gsize n = (gsize) (y1 - y0) * (gsize) job->out_w * job->C;
+      const gfloat scale = job->write_bytes == 1 ? 255.0f : 65535.0f;
+
+      for (gsize i = 0; i < n; i++)
+        {
+          const gfloat v = out[i] > 0.0f ? (out[i] < 1.0f ? out[i] : 1.0f) : 0.0f;
+          if (job->write_bytes == 1)
+            ((guint8 *) out)[i] = (guint8) (v * scale + 0.5f);
+          else
+            ((guint16 *) out)[i] = (guint16) (v * scale + 0.5f);
+        }
+      gegl_buffer_set (job->dst,
+                       GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
+                       job->dst_fmt, out, GEGL_AUTO_ROWSTRIDE);
+    }
+  else
+    gegl_buffer_set (job->dst,
+                     GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
+                     job->write_fmt, out, GEGL_AUTO_ROWSTRIDE);
+}
+
+static void
+job_fail (Job *job, GError *error)
+{
+  g_mutex_lock (&job->lock);
+  if (job->error == NULL)
+    job->error = error;
+  else
+    g_error_free (error);
+  g_mutex_unlock (&job->lock);
+  g_atomic_int_set (&job->stop, 1);
+}
+
+static gpointer
+worker (gpointer data)
+{
+  Job    *job = data;
+  Scratch s = { { NULL } };
+  gboolean ok = TRUE;
+
+  for (gint i = 0; i < SCRATCH_COUNT && ok; i++)
+    if (job->scratch_floats[i] > 0
+        && (s.buf[i] = g_try_new (gfloat, job->scratch_floats[i])) == NULL)
+      ok = FALSE;
+  if (!ok)
+    job_fail (job, g_error_new (TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                                "out of memory for the working buffers of a band of %d rows",
+                                job->band_rows));
+
+  while (ok && !g_atomic_int_get (&job->stop))
+    {
+      const gint band = g_atomic_int_add (&job->next_band, 1);
+
+      if (band >= job->n_bands)
+        break;
+      process_band (job, &s, band);
+      g_mutex_lock (&job->lock);
+      job->done_bands++;
+      g_cond_signal (&job->cond);
+      g_mutex_unlock (&job->lock);
+    }
+
+  for (gint i = 0; i < SCRATCH_COUNT; i++)
+    g_free (s.buf[i]);
+  g_mutex_lock (&job->lock);
+  job->running--;
+  g_cond_signal (&job->cond);
+  g_mutex_unlock (&job->lock);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Setup
+ */
+
+static gboolean
+is_gray_model (const gchar *name)
+{
+  static const gchar *const gray[] = { "Y", "Y'", "Y~", "YA", "Y'A", "Y~A", "YaA", "Y'aA", "Y~aA" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (gray); i++)
+    if (strcmp (name, gray[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+is_rgb_model (const gchar *name)
+{
+  static const gchar *const rgb[] = { "RGB",    "RGBA",     "RaGaBaA", "R'G'B'", "R'G'B'A",
+                                      "R'aG'aB'aA", "R~G~B~", "R~G~B~A", "R~aG~aB~aA" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rgb); i++)
+    if (strcmp (name, rgb[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The working formats for @fmt: grey or RGB, with alpha or not, perceptual or linear, in
+ * @fmt's own babl space (RGB and grey images); other models (CMYK, indexed, ...) are read as
+ * sRGB(A). Both are straight (not premultiplied) formats: see fetch_rows(). */
+static void
+choose_formats (Job *job, const Babl *fmt, gboolean linear)
+{
+  const gchar *model = babl_get_name (babl_format_get_model (fmt));
+  gboolean     gray = is_gray_model (model);
+  const Babl  *space = (gray || is_rgb_model (model)) ? fmt : NULL;
+  const gchar *read, *write;
+
+  job->alpha = babl_format_has_alpha (fmt);
+  if (gray)
+    {
+      job->C = job->alpha ? 2 : 1;
+      if (job->alpha)
+        read = write = linear ? "YA float" : "Y'A float";
+      else
+        read = write = linear ? "Y float" : "Y' float";
+    }
+  else
+    {
+      job->C = job->alpha ? 4 : 3;
+      if (job->alpha)
+        read = write = linear ? "RGBA float" : "R'G'B'A float";
+      else
+        read = write = linear ? "RGB float" : "R'G'B' float";
+    }
+  job->read_fmt = space ? babl_format_with_space (read, space) : babl_format (read);
+  job->write_fmt = space ? babl_format_with_space (write, space) : babl_format (write);
+}
+
+/* 1 or 2 when @fmt holds 8- or 16-bit samples of exactly the working components in the
+ * working (perceptual) encoding and the space of @space_of, so that converting to float is
+ * only a scaling; else 0 (babl converts). */
+static gsize
+native_bytes (const Job *job, const Babl *fmt, const Babl *space_of, gboolean linear)
+{
+  static const gchar *const models[] = { NULL, "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
+  const Babl *type = babl_format_get_type (fmt, 0);
+
+  if (linear || job->C > 4 || babl_format_get_space (fmt) != babl_format_get_space (space_of)
+      || strcmp (babl_get_name (babl_format_get_model (fmt)), models[job->C]) != 0)
+    return 0;
+  return type == babl_type ("u8") ? 1 : type == babl_type ("u16") ? 2 : 0;
+}
+
+static gboolean
+set_kernel (Job *job, const tconv_kernel *k, gboolean normalize, GError **error)
+{
+  tconv_kernel  *copy = NULL;
+  tconv_error    err = { 0 };
+  tconv_params   p;
+  tconv_status   st;
+  const gsize    C = job->C;
+  gsize          kk;
+
+  if (tconv_kernel_validate (k, &err) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID, "kernel '%s': %s",
+                   k->name ? k->name : "?", err.message);
+      return FALSE;
+    }
+  if (k->channels != 1 && k->channels != C)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "kernel '%s' has %" G_GSIZE_FORMAT " per-channel kernels: the image has "
+                   "%" G_GSIZE_FORMAT " channels (%s), so it needs 1 or %" G_GSIZE_FORMAT,
+                   k->name, (gsize) k->channels, C, babl_get_name (job->read_fmt), C);
+      return FALSE;
+    }
+  if (k->k_h + k->opad_h != 2 * k->pad_h + k->stride_h
+      || k->k_w + k->opad_w != 2 * k->pad_w + k->stride_w)
+    {
+      const gboolean h = k->k_h + k->opad_h != 2 * k->pad_h + k->stride_h;
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "kernel '%s': k_%s %" G_GSIZE_FORMAT " + output_padding %" G_GSIZE_FORMAT
+                   " - 2 * padding %" G_GSIZE_FORMAT " must equal the stride %" G_GSIZE_FORMAT
+                   " for an exact stride x up-sample",
+                   k->name, h ? "h" : "w", h ? (gsize) k->k_h : (gsize) k->k_w,
+                   h ? (gsize) k->opad_h : (gsize) k->opad_w, h ? (gsize) k->pad_h : (gsize) k->pad_w,
+                   h ? (gsize) k->stride_h : (gsize) k->stride_w);
+      return FALSE;
+    }
+  if (normalize)
+    {
+      if ((st = tconv_kernel_copy (k, &copy)) != TCONV_OK)
+        {
+          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED, "kernel '%s': %s",
+                       k->name, tconv_status_string (st));
+          return FALSE;
+        }
+      if (tconv_kernel_normalize_phases (copy, &err) != TCONV_OK)
+        {
+          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                       "kernel '%s': cannot normalise its phases: %s", k->name, err.message);
+          tconv_kernel_free (copy);
+          return FALSE;
+        }
+      k = copy;
+    }
+
+  tconv_params_init (&p);
+  p.in_c = p.out_c = p.groups = (gint64) C;
+  p.in_h = job->in_h;
+  p.in_w = job->in_w;
+  p.k_h = (gint64) k->k_h;
+  p.k_w = (gint64) k->k_w;
+  p.stride_h = (gint64) k->stride_h;
+  p.stride_w = (gint64) k->stride_w;
+  p.pad_h = (gint64) k->pad_h;
+  p.pad_w = (gint64) k->pad_w;
+  p.opad_h = (gint64) k->opad_h;
+  p.opad_w = (gint64) k->opad_w;
+  if ((st = tconv_geometry_init (&job->geom, &p, &err)) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR,
+                   st == TCONV_ERR_TOO_LARGE ? TCONV_PIPELINE_ERROR_TOO_LARGE
+                                             : TCONV_PIPELINE_ERROR_INVALID,
+                   "kernel '%s' on a %dx%d image: %s", k->name, job->in_w, job->in_h, err.message);
+      tconv_kernel_free (copy);
+      return FALSE;
+    }
+
+  /* Depthwise weights (C, 1, k_h, k_w): a shared kernel is replicated to every channel. */
+  kk = k->k_h * k->k_w;
+  job->weight = g_new (gfloat, C * kk);
+  for (gsize c = 0; c < C; c++)
+    memcpy (job->weight + c * kk, k->weights + (k->channels == 1 ? 0 : c) * kk,
+            kk * sizeof (gfloat));
+  if (k->bias != NULL)
+    {
+      job->bias = g_new (gfloat, C);
+      for (gsize c = 0; c < C; c++)
+        job->bias[c] = k->bias[k->channels == 1 ? 0 : c];
+    }
+
+  /* Rank-1 kernels run as two 1-D passes when that saves work: (K/s)^2 multiply-adds per
+   * output against about (K/s)(1 + 1/s). The 2-D path is vectorised across phases and
+   * channels and the 1-D passes are not, so the 2-D path stays faster up to K = 4s (measured:
+   * bicubic x2, K = 8, 2-D 10-20 % faster; lanczos3 x2, K = 12, 1-D 30 % faster). */
+  if (k->k_h > 4 * k->stride_h && k->k_w > 4 * k->stride_w)
+    {
+      gfloat *col = g_new (gfloat, k->channels * k->k_h);
+      gfloat *row = g_new (gfloat, k->channels * k->k_w);
+
+      if (tconv_kernel_factor (k, 1e-6, col, row))
+        {
+          job->col = g_new (gfloat, C * k->k_h);
+          job->row = g_new (gfloat, C * k->k_w);
+          for (gsize c = 0; c < C; c++)
+            {
+              const gsize kc = k->channels == 1 ? 0 : c;
+              memcpy (job->col + c * k->k_h, col + kc * k->k_h, k->k_h * sizeof (gfloat));
+              memcpy (job->row + c * k->k_w, row + kc * k->k_w, k->k_w * sizeof (gfloat));
+            }
+        }
+      g_free (col);
+      g_free (row);
+    }
+
+  job->mid_w = (gint) job->geom.out_w;
+  job->mid_h = (gint) job->geom.out_h;
+  tconv_kernel_free (copy);
+  return TRUE;
+}
+
+/* The input columns every row of the stride x image reads, and their border mapping. */
+static void
+set_columns (Job *job)
+{
+  const tconv_geometry *g = &job->geom;
+  const gint64 a = ceil_div ((gint64) g->pad_w - (gint64) (g->k_w - 1), (gint64) g->stride_w);
+  const gint64 b = floor_div ((gint64) job->mid_w - 1 + (gint64) g->pad_w, (gint64) g->stride_w);
+
+  /* the whole image is always held, so that rows are never split */
+  job->ix_lo = MIN (a, 0);
+  job->in_cols = (gsize) (MAX (b, (gint64) job->in_w - 1) - job->ix_lo + 1);
+  job->col_map = g_new (gint, job->in_cols);
+  for (gsize x = 0; x < job->in_cols; x++)
+    job->col_map[x] = (gint) tconv_border_map (job->border, job->ix_lo + (gint64) x, job->in_w);
+}
+
+/* Band height and thread count from the memory budget. */
+static gboolean
+plan_bands (Job *job, gint threads, guint64 budget, GError **error)
+{
+  guint64 one, bytes;
+  gint    rows;
+
+  if (!scratch_bytes (job, 1, &one) || one > budget)
+    {
+      if (!scratch_bytes (job, 1, &one))
+        one = G_MAXUINT64;
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_TOO_LARGE,
+                   "output of %dx%d: one band row needs %" G_GUINT64_FORMAT " bytes of working "
+                   "memory, more than the memory budget of %" G_GUINT64_FORMAT " bytes",
+                   job->out_w, job->out_h, one, budget);
+      return FALSE;
+    }
+  threads = (gint) MIN ((guint64) threads, budget / one);
+  threads = MAX (threads, 1);
+
+  /* As many rows as the budget allows per thread, up to the target; then evened out so that
+   * the last band is not a sliver. */
+  rows = 1;
+  while (rows < BAND_ROWS_TARGET && rows < job->out_h && scratch_bytes (job, (gsize) rows * 2, &bytes)
+         && bytes * (guint64) threads <= budget)
+    rows *= 2;
+  rows = MIN (rows, job->out_h);
+  job->n_bands = (job->out_h + rows - 1) / rows;
+  job->band_rows = (job->out_h + job->n_bands - 1) / job->n_bands;
+  if (!scratch_sizes (job, (gsize) job->band_rows, job->scratch_floats))
+    g_assert_not_reached (); /* smaller than a size that passed */
+  job->running = MIN (threads, job->n_bands);
+  return TRUE;
+}
+
+static void
+job_clear (Job *job)
+{
+  g_free (job->weight);
+  g_free (job->bias);
+  g_free (job->col);
+  g_free (job->row);
+  g_free (job->col_map);
+  tconv_resampler_clear (&job->rx);
+  tconv_resampler_clear (&job->ry);
+  g_mutex_clear (&job->lock);
+  g_cond_clear (&job->cond);
+  g_clear_error (&job->error);
+}
+
+gboolean
+tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOptions *options,
+                        GError **error)
+{
+  Job                  job;
+  const GeglRectangle *se, *de;
+  gint                 out_w, out_h, threads, n;
+  guint64              budget;
+  GThread             *pool[MAX_THREADS];
+  gint                 n_pool = 0, reported = -1;
+  gboolean             ok = FALSE;
+
+  g_return_val_if_fail (GEGL_IS_BUFFER (src) && GEGL_IS_BUFFER (dst) && options != NULL, FALSE);
+
+  memset (&job, 0, sizeof job);
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.cond);
+
+  if ((guint) options->border >= TCONV_BORDER_COUNT)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "border mode %d: must be 0..%d", (gint) options->border,
+                   TCONV_BORDER_COUNT - 1);
+      goto out;
+    }
+  if (options->threads < 0 || options->threads > MAX_THREADS)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "threads %d: must be 0 (GEGL's setting) to %d", options->threads, MAX_THREADS);
+      goto out;
+    }
+  se = gegl_buffer_get_extent (src);
+  de = gegl_buffer_get_extent (dst);
+  if (!tconv_pipeline_output_size (options, se->width, se->height, &out_w, &out_h, error))
+    goto out;
+  if (de->width != out_w || de->height != out_h)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "destination buffer is %dx%d: must be the output size %dx%d", de->width,
+                   de->height, out_w, out_h);
+      goto out;
+    }
+
+  job.src = src, job.dst = dst;
+  job.src_x = se->x, job.src_y = se->y, job.in_w = se->width, job.in_h = se->height;
+  job.dst_x = de->x, job.dst_y = de->y, job.out_w = out_w, job.out_h = out_h;
+  job.border = options->border;
+  choose_formats (&job, gegl_buffer_get_format (src), options->linear);
+  job.src_fmt = gegl_buffer_get_format (src);
+  job.dst_fmt = gegl_buffer_get_format (dst);
+  job.read_bytes = native_bytes (&job, job.src_fmt, job.src_fmt, options->linear);
+  job.write_bytes = native_bytes (&job, job.dst_fmt, job.src_fmt, options->linear);
+  if (!set_kernel (&job, options->kernel, options->normalize_phases, error))
+    goto out;
+  set_columns (&job);
+  job.resample = out_w != job.mid_w || out_h != job.mid_h;
+  if (job.resample
+      && (!tconv_resampler_init (&job.rx, job.mid_w, out_w, job.border)
+          || !tconv_resampler_init (&job.ry, job.mid_h, out_h, job.border)))
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                   "out of memory for the resampling tables of %dx%d -> %dx%d", job.mid_w,
+                   job.mid_h, out_w, out_h);
+      goto out;
+    }
+
+  threads = options->threads;
+  if (threads == 0)
+    g_object_get (gegl_config (), "threads", &threads, NULL);
+  threads = CLAMP (threads, 1, MAX_THREADS);
+  budget = options->memory_budget ? options->memory_budget : DEFAULT_BUDGET;
+  if (!plan_bands (&job, threads, budget, error))
+    goto out;
+
+  n = job.running;
+  for (gint i = 0; i < n; i++)
+    {
+      GError *e = NULL;
+
+      pool[n_pool] = g_thread_try_new ("tconv-upscale", worker, &job, &e);
+      if (pool[n_pool] == NULL)
+        {
+          g_mutex_lock (&job.lock);
+          job.running--;
+          g_mutex_unlock (&job.lock);
+          if (n_pool == 0)
+            {
+              g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                           "cannot start a thread: %s", e->message);
+              g_error_free (e);
+              goto out;
+            }
+          g_error_free (e); /* fewer threads: same bytes, a little slower */
+          continue;
+        }
+      n_pool++;
+    }
+
+  /* Report progress from this thread until every worker has finished. */
+  g_mutex_lock (&job.lock);
+  while (job.running > 0)
+    {
+      const gint done = job.done_bands;
+
+      if (options->progress != NULL && done != reported && job.error == NULL)
+        {
+          gboolean go_on;
+
+          reported = done;
+          g_mutex_unlock (&job.lock);
+          go_on = options->progress ((gdouble) done / job.n_bands, options->progress_data);
+          g_mutex_lock (&job.lock);
+          if (!go_on && job.error == NULL)
+            {
+              job.error = g_error_new (TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_CANCELLED,
+                                       "cancelled at %d of %d bands", done, job.n_bands);
+              g_atomic_int_set (&job.stop, 1);
+            }
+          continue;
+        }
+      g_cond_wait_until (&job.cond, &job.lock, g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND);
+    }
+  g_mutex_unlock (&job.lock);
+  for (gint i = 0; i < n_pool; i++)
+    g_thread_join (pool[i]);
+
+  if (job.error != NULL)
+    {
+      g_propagate_error (error, job.error);
+      job.error = NULL;
+      goto out;
+    }
+  if (options->progress != NULL && reported != job.n_bands)
+    options->progress (1.0, options->progress_data);
+  ok = TRUE;
+
+out:
+  job_clear (&job);
+  return ok;
+}

@@ -1,0 +1,120 @@
+/* The pixel pipeline shared by the tconv command and the GIMP plug-in: GeglBuffer in,
+ * GeglBuffer out. Float internally, in bands of output rows with an input halo, on several
+ * threads with byte-identical output for any thread count, memory bounded by the band size
+ * (GEGL's tile cache swaps whole buffers to disk when they exceed RAM).
+ *
+ * Colour: the kernel runs on the encoding it was designed for: perceptual (non-linear TRC,
+ * the "R'G'B'" of babl, as MATLAB, PIL and the super-resolution literature do) by default,
+ * linear light with @linear. The source's own babl space (primaries, TRC) is kept. Alpha is
+ * premultiplied before the convolution and un-premultiplied after; values are clamped only
+ * at the end (alpha to [0, 1]; colour to the output format's range by babl for integer
+ * formats; float formats keep out-of-range colour).
+ */
+#ifndef TCONV_PIPELINE_H
+#define TCONV_PIPELINE_H
+
+#include <gegl.h>
+
+#include "tconv.h"
+
+G_BEGIN_DECLS
+
+#define TCONV_PIPELINE_ERROR (tconv_pipeline_error_quark ())
+GQuark tconv_pipeline_error_quark (void);
+
+typedef enum
+{
+  TCONV_PIPELINE_ERROR_INVALID,   /* bad options or kernel; the message names the value */
+  TCONV_PIPELINE_ERROR_TOO_LARGE, /* output beyond TCONV_MAX_SIDE or the memory budget */
+  TCONV_PIPELINE_ERROR_CANCELLED, /* the progress callback asked to stop */
+  TCONV_PIPELINE_ERROR_FAILED     /* anything else (allocation, GEGL) */
+} TconvPipelineError;
+
+typedef enum
+{
+  TCONV_BORDER_CLAMP,  /* repeat the edge pixel: a constant image stays constant to the edge */
+  TCONV_BORDER_MIRROR, /* reflect about the edge (edge pixel not repeated: ... 2 1 | 0 1 2 ...) */
+  TCONV_BORDER_WRAP,   /* periodic: tileable textures stay seamless */
+  TCONV_BORDER_ZERO,   /* transparent black outside: the pure transposed convolution */
+  TCONV_BORDER_COUNT
+} TconvBorder;
+
+const gchar *tconv_border_name (TconvBorder border);
+gboolean     tconv_border_from_name (const gchar *name, TconvBorder *border);
+
+/* Called from the calling thread between bands with the fraction done (0..1); returning
+ * FALSE cancels the job (error TCONV_PIPELINE_ERROR_CANCELLED, nothing more written). */
+typedef gboolean (*TconvProgressFunc) (gdouble fraction, gpointer user_data);
+
+typedef struct
+{
+  const tconv_kernel *kernel;      /* required; kernel->stride_* is the up-sampling stride, and
+                                    * k + opad - 2 pad == stride per axis (exact s x); 1 channel
+                                    * (shared) or one per image channel, alpha included */
+  TconvBorder         border;
+  gboolean            linear;      /* convolve in linear light instead of perceptual values */
+  gboolean            normalize_phases; /* run on a phase-normalised copy of the kernel */
+  gint                out_width;   /* 0 with out_height 0: exactly stride x input */
+  gint                out_height;  /* otherwise any size: see tconv_pipeline_upscale() */
+  gint                threads;     /* 0: GEGL's configured thread count; at most 64 */
+  guint64             memory_budget; /* bytes of working memory (bands) the job may use, on
+                                      * top of @src and @dst themselves; 0: 1 GiB. Fewer
+                                      * threads and thinner bands are used to stay within it */
+  TconvProgressFunc   progress;    /* nullable */
+  gpointer            progress_data;
+} TconvUpscaleOptions;
+
+/* Fills @options with the defaults (clamp, perceptual, stride x size, GEGL threads). */
+void tconv_upscale_options_init (TconvUpscaleOptions *options);
+
+/**
+ * tconv_pipeline_output_size:
+ * The output size for an input of @in_width x @in_height under @options; fails (naming the
+ * value and the rule) when it is beyond TCONV_MAX_SIDE per side.
+ */
+gboolean tconv_pipeline_output_size (const TconvUpscaleOptions *options,
+                                     gint                       in_width,
+                                     gint                       in_height,
+                                     gint                      *out_width,
+                                     gint                      *out_height,
+                                     GError                   **error);
+
+/**
+ * tconv_pipeline_stride_for_size:
+ * The stride at which to run the transposed convolution for an output of @out_size samples
+ * from @in_size along one axis: ceil (@out_size / @in_size), within 1..16 (the range of the
+ * analytic kernels; beyond 16 the exact-size step also enlarges).
+ */
+gint tconv_pipeline_stride_for_size (gint in_size, gint out_size);
+
+/**
+ * tconv_pipeline_upscale:
+ * @src:  input pixels; its extent is the image (x, y may be non-zero); any babl format with
+ *        Y, Y'A, RGB or RGBA components at any precision.
+ * @dst:  output buffer whose extent is the output size from tconv_pipeline_output_size(),
+ *        usually in the source's format (same precision and components). Written in full on
+ *        success; on error its content is unspecified (callers write into a fresh buffer).
+ *
+ * Exact stride x up-sampling runs the transposed convolution directly. Any other size runs it
+ * at the kernel's stride (callers pick kernels of stride tconv_pipeline_stride_for_size() per
+ * axis, i.e. ceil (out / in)) and then reduces to the exact size with an antialiased
+ * separable Keys-cubic (a = -0.5) resampler whose support is widened by the reduction factor
+ * (plain Keys when it still has to enlarge), with output pixel centres aligned as in the
+ * kernel: output x sits at input coordinate (x + 0.5) * in / out - 0.5. The reduction reads
+ * beyond the edges of the stride x image with the same @border mode, and runs on the same
+ * premultiplied values, fused with the convolution band by band.
+ *
+ * Bands of whole output rows are handed to the threads; each one reads its input rows plus a
+ * halo of ceil (K / s) rows and columns, filled by the border mode. Every output pixel is
+ * computed by the same arithmetic whatever the band or thread, so the bytes do not depend on
+ * @options->threads or @options->memory_budget. Fails with TCONV_PIPELINE_ERROR_TOO_LARGE
+ * when one band row of working memory per thread does not fit in the memory budget.
+ */
+gboolean tconv_pipeline_upscale (GeglBuffer                *src,
+                                 GeglBuffer                *dst,
+                                 const TconvUpscaleOptions *options,
+                                 GError                   **error);
+
+G_END_DECLS
+
+#endif /* TCONV_PIPELINE_H */

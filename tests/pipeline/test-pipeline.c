@@ -1,0 +1,600 @@
+/* The GEGL pipeline (pipeline/tconv-pipeline.c) against independent computations done here:
+ * whole-image references built with the core's scatter oracle (tconv_upsample_ref) on an
+ * input extended by the border mode, and a dense double-precision exact-size resampler.
+ * Covers bands and halos (tiny memory budgets force one-row bands), every border mode,
+ * constant images for every analytic kernel, premultiplied alpha, 16-bit buffers, thread
+ * counts, a source whose extent does not start at (0, 0), and the error paths. Prints TAP. */
+#include <math.h>
+#include <string.h>
+
+#include <gegl.h>
+
+#include "test-util.h"
+#include "tconv-pipeline.h"
+
+static const char *const border_names[] = { "clamp", "mirror", "wrap", "zero" };
+
+/* ---- references ---------------------------------------------------------------------------- */
+
+static long
+map_index (TconvBorder border, long i, long n)
+{
+  if (i >= 0 && i < n)
+    return i;
+  switch (border)
+    {
+    case TCONV_BORDER_CLAMP:
+      return i < 0 ? 0 : n - 1;
+    case TCONV_BORDER_WRAP:
+      return ((i % n) + n) % n;
+    case TCONV_BORDER_MIRROR:
+      {
+        long p = 2 * (n - 1), j;
+        if (n == 1)
+          return 0;
+        j = ((i % p) + p) % p;
+        return j < n ? j : p - j;
+      }
+    default:
+      return -1;
+    }
+}
+
+/* Exact s x up-sample of an interleaved h x w x c float image, by the definition: the
+ * scatter oracle on the input extended by @border far enough that every output pixel sees
+ * all its taps. Returns out_h x out_w x c floats. */
+static float *
+reference_tconv (const tconv_kernel *k, TconvBorder border, const float *img, long h, long w,
+                 long c, long *out_h, long *out_w)
+{
+  const long     m = 2 + (long) (k->k_h > k->k_w ? k->k_h : k->k_w);
+  const long     eh = h + 2 * m, ew = w + 2 * m;
+  float         *ext = test_malloc (sizeof (float) * (size_t) (c * eh * ew));
+  float         *wt = test_malloc (sizeof (float) * (size_t) c * k->k_h * k->k_w);
+  tconv_params   p;
+  tconv_geometry g;
+  tconv_error    err;
+  size_t         work_len;
+
+  /* planar, extended */
+  for (long ch = 0; ch < c; ch++)
+    for (long y = 0; y < eh; y++)
+      for (long x = 0; x < ew; x++)
+        {
+          long sy = map_index (border, y - m, h), sx = map_index (border, x - m, w);
+          ext[(ch * eh + y) * ew + x] = sy < 0 || sx < 0 ? 0.0f : img[(sy * w + sx) * c + ch];
+        }
+  for (long ch = 0; ch < c; ch++)
+    memcpy (wt + ch * k->k_h * k->k_w, k->weights, sizeof (float) * k->k_h * k->k_w);
+
+  tconv_params_init (&p);
+  p.in_c = p.out_c = p.groups = c;
+  p.in_h = h, p.in_w = w;
+  p.k_h = (int64_t) k->k_h, p.k_w = (int64_t) k->k_w;
+  p.stride_h = (int64_t) k->stride_h, p.stride_w = (int64_t) k->stride_w;
+  p.pad_h = (int64_t) k->pad_h, p.pad_w = (int64_t) k->pad_w;
+  p.opad_h = (int64_t) k->opad_h, p.opad_w = (int64_t) k->opad_w;
+  if (tconv_geometry_init (&g, &p, &err) != TCONV_OK)
+    abort ();
+  tconv_in_view in = { .data = ext, .y0 = -m, .x0 = -m, .h = (size_t) eh, .w = (size_t) ew,
+                       .c_stride = eh * ew, .y_stride = ew, .x_stride = 1 };
+  float *planar = test_malloc (sizeof (float) * g.out_len);
+  tconv_out_view out = tconv_out_view_planar (&g, planar);
+  tconv_ref_work_len (&g, &out, &work_len);
+  double *work = test_malloc (sizeof (double) * work_len);
+  if (tconv_upsample_ref (&g, wt, NULL, &in, &out, work, work_len) != TCONV_OK)
+    abort ();
+  float *res = test_malloc (sizeof (float) * g.out_len);
+  for (size_t ch = 0; ch < g.out_c; ch++)
+    for (size_t y = 0; y < g.out_h; y++)
+      for (size_t x = 0; x < g.out_w; x++)
+        res[(y * g.out_w + x) * g.out_c + ch] = planar[(ch * g.out_h + y) * g.out_w + x];
+  *out_h = (long) g.out_h, *out_w = (long) g.out_w;
+  free (ext), free (wt), free (planar), free (work);
+  return res;
+}
+
+static double
+keys (double t)
+{
+  t = fabs (t);
+  return t < 1 ? (1.5 * t - 2.5) * t * t + 1 : t < 2 ? ((-0.5 * t + 2.5) * t - 4) * t + 2 : 0;
+}
+
+/* The documented exact-size step, densely in double: output x at source coordinate
+ * u = (x + 0.5) * n / m - 0.5, Keys weights of (i - u) / f with f = max (1, n / m), normalised,
+ * indices outside mapped by @border. */
+static float *
+reference_resize (const float *img, long h, long w, long c, long oh, long ow, TconvBorder border)
+{
+  double *tmp = test_malloc (sizeof (double) * (size_t) (h * ow * c));
+  float  *res = test_malloc (sizeof (float) * (size_t) (oh * ow * c));
+
+  for (int pass = 0; pass < 2; pass++)
+    {
+      const long n = pass == 0 ? w : h, mo = pass == 0 ? ow : oh;
+      const double f = fmax (1.0, (double) n / (double) mo);
+      for (long o = 0; o < mo; o++)
+        {
+          const double u = (o + 0.5) * n / mo - 0.5;
+          double       wsum = 0;
+          for (long i = (long) floor (u - 2 * f) - 1; i <= (long) ceil (u + 2 * f) + 1; i++)
+            wsum += keys ((i - u) / f);
+          for (long r = 0; r < (pass == 0 ? h : ow); r++)
+            for (long ch = 0; ch < c; ch++)
+              {
+                double acc = 0;
+                for (long i = (long) floor (u - 2 * f) - 1; i <= (long) ceil (u + 2 * f) + 1; i++)
+                  {
+                    const long j = map_index (border, i, n);
+                    const double wt = keys ((i - u) / f) / wsum;
+                    if (j < 0 || wt == 0)
+                      continue;
+                    acc += wt * (pass == 0 ? img[(r * w + j) * c + ch] : tmp[(j * ow + r) * c + ch]);
+                  }
+                if (pass == 0)
+                  tmp[(r * ow + o) * c + ch] = acc;
+                else
+                  res[(o * ow + r) * c + ch] = (float) acc;
+              }
+        }
+    }
+  free (tmp);
+  return res;
+}
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static GeglBuffer *
+buffer_from (const float *px, int x0, int y0, int w, int h, const char *fmt)
+{
+  GeglBuffer *b = gegl_buffer_new (GEGL_RECTANGLE (x0, y0, w, h), babl_format (fmt));
+  gegl_buffer_set (b, GEGL_RECTANGLE (x0, y0, w, h), 0, babl_format (fmt), px, GEGL_AUTO_ROWSTRIDE);
+  return b;
+}
+
+static float *
+buffer_pixels (GeglBuffer *b, const char *fmt)
+{
+  const GeglRectangle *e = gegl_buffer_get_extent (b);
+  float *px = test_malloc ((size_t) e->width * e->height * babl_format_get_bytes_per_pixel (babl_format (fmt)));
+  gegl_buffer_get (b, e, 1.0, babl_format (fmt), px, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  return px;
+}
+
+typedef struct
+{
+  const tconv_kernel *kernel;
+  TconvBorder         border;
+  int                 out_w, out_h, threads;
+  guint64             budget;
+  gboolean            linear;
+} Run;
+
+/* Runs the pipeline from a float image into a fresh buffer of @fmt; NULL on error (@error set). */
+static GeglBuffer *
+run_pipeline (GeglBuffer *src, const Run *r, const char *fmt, GError **error)
+{
+  TconvUpscaleOptions o;
+  const GeglRectangle *e = gegl_buffer_get_extent (src);
+  int                  ow, oh;
+  GeglBuffer          *dst;
+
+  tconv_upscale_options_init (&o);
+  o.kernel = r->kernel;
+  o.border = r->border;
+  o.out_width = r->out_w, o.out_height = r->out_h;
+  o.threads = r->threads;
+  o.memory_budget = r->budget;
+  o.linear = r->linear;
+  if (!tconv_pipeline_output_size (&o, e->width, e->height, &ow, &oh, error))
+    return NULL;
+  dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, ow, oh), babl_format (fmt));
+  if (!tconv_pipeline_upscale (src, dst, &o, error))
+    g_clear_object (&dst);
+  return dst;
+}
+
+static tconv_kernel *
+analytic (tconv_analytic type, size_t s)
+{
+  tconv_kernel *k = NULL;
+  if (tconv_kernel_analytic (type, s, s, &k, NULL) != TCONV_OK)
+    abort ();
+  return k;
+}
+
+static double
+max_diff (const float *a, const float *b, size_t n, size_t *at)
+{
+  double m = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      double d = fabs ((double) a[i] - (double) b[i]);
+      if (!(d <= m))
+        m = d, *at = i;
+    }
+  return m;
+}
+
+/* ---- cases ---------------------------------------------------------------------------------- */
+
+/* Bands and halos: the pipeline equals the whole-image oracle for every border, at budgets
+ * from one-row bands to one band, for K < s, K = 2s and wide kernels. */
+static void
+borders_match_reference (test_rng *rng)
+{
+  const long h = 13, w = 17, c = 3;
+  float     *img = test_malloc (sizeof (float) * h * w * c);
+  const struct { tconv_analytic t; size_t s; } ks[] = {
+    { TCONV_ANALYTIC_NEAREST, 3 }, { TCONV_ANALYTIC_BILINEAR, 2 }, { TCONV_ANALYTIC_BICUBIC, 2 },
+    { TCONV_ANALYTIC_LANCZOS3, 3 },
+  };
+
+  for (long i = 0; i < h * w * c; i++)
+    img[i] = (float) (0.5 + 0.5 * test_rng_signed (rng));
+  GeglBuffer *src = buffer_from (img, 0, 0, w, h, "R'G'B' float");
+
+  for (size_t ki = 0; ki < G_N_ELEMENTS (ks); ki++)
+    for (int b = 0; b < TCONV_BORDER_COUNT; b++)
+      {
+        tconv_kernel *k = analytic (ks[ki].t, ks[ki].s);
+        long          oh, ow;
+        float        *want = reference_tconv (k, (TconvBorder) b, img, h, w, c, &oh, &ow);
+        const guint64 budgets[] = { 0, 12000 };
+
+        for (size_t bi = 0; bi < G_N_ELEMENTS (budgets); bi++)
+          {
+            Run         r = { k, (TconvBorder) b, 0, 0, 2, budgets[bi], FALSE };
+            GError     *error = NULL;
+            GeglBuffer *dst = run_pipeline (src, &r, "R'G'B' float", &error);
+            size_t      at = 0;
+            double      d = 1e9;
+
+            if (dst != NULL)
+              {
+                float *got = buffer_pixels (dst, "R'G'B' float");
+                d = max_diff (got, want, (size_t) (oh * ow * c), &at);
+                free (got);
+                g_object_unref (dst);
+              }
+            CHECK (d < 1e-5, "%s x%zu --border %s, budget %" G_GUINT64_FORMAT
+                   ": equals the whole-image oracle (max diff %.3g at pixel %zu)%s%s",
+                   tconv_analytic_name (ks[ki].t), ks[ki].s, border_names[b], budgets[bi], d,
+                   at / (size_t) c, error ? ": " : "", error ? error->message : "");
+            g_clear_error (&error);
+          }
+        free (want);
+        tconv_kernel_free (k);
+      }
+  g_object_unref (src);
+  free (img);
+}
+
+/* Every analytic kernel keeps a constant image constant for clamp, mirror and wrap, through
+ * the exact and the exact-size paths, with straight and translucent alpha. */
+static void
+constant_stays_constant (void)
+{
+  const long  h = 9, w = 11;
+  const float v[4] = { 0.25f, 0.5f, 0.875f, 0.6f };
+  float       img[9 * 11 * 4];
+
+  for (long i = 0; i < h * w; i++)
+    memcpy (img + 4 * i, v, sizeof v);
+  GeglBuffer *src = buffer_from (img, 0, 0, w, h, "R'G'B'A float");
+
+  for (int t = 0; t < TCONV_ANALYTIC_COUNT; t++)
+    for (int b = 0; b < TCONV_BORDER_ZERO; b++)
+      for (int sized = 0; sized < 2; sized++)
+        {
+          tconv_kernel *k = analytic ((tconv_analytic) t, 3);
+          Run           r = { k, (TconvBorder) b, sized ? 25 : 0, sized ? 31 : 0, 1, 0, FALSE };
+          GError       *error = NULL;
+          GeglBuffer   *dst = run_pipeline (src, &r, "R'G'B'A float", &error);
+          double        d = 1e9;
+
+          if (dst != NULL)
+            {
+              const GeglRectangle *e = gegl_buffer_get_extent (dst);
+              float *got = buffer_pixels (dst, "R'G'B'A float");
+              d = 0;
+              for (long i = 0; i < (long) e->width * e->height * 4; i++)
+                d = fmax (d, fabs (got[i] - v[i % 4]));
+              free (got);
+              g_object_unref (dst);
+            }
+          CHECK (d < 2e-6, "%s x3 --border %s%s: a constant RGBA image stays constant (max %.3g)%s",
+                 tconv_analytic_name ((tconv_analytic) t), border_names[b],
+                 sized ? " --size 25x31" : "", d, error ? error->message : "");
+          g_clear_error (&error);
+          tconv_kernel_free (k);
+        }
+  g_object_unref (src);
+}
+
+/* The exact-size path equals the oracle followed by the dense documented resampler. */
+static void
+size_matches_reference (test_rng *rng)
+{
+  const long h = 10, w = 14, c = 3;
+  float     *img = test_malloc (sizeof (float) * h * w * c);
+  const int  sizes[][2] = { { 37, 23 }, { 9, 6 }, { 14, 41 } };
+
+  for (long i = 0; i < h * w * c; i++)
+    img[i] = (float) (0.5 + 0.5 * test_rng_signed (rng));
+  GeglBuffer *src = buffer_from (img, 0, 0, w, h, "R'G'B' float");
+
+  for (size_t si = 0; si < G_N_ELEMENTS (sizes); si++)
+    for (int b = 0; b < TCONV_BORDER_COUNT; b++)
+      {
+        const int     ow = sizes[si][0], oh = sizes[si][1];
+        tconv_kernel *k = NULL;
+        long          mh, mw;
+        GError       *error = NULL;
+        size_t        at = 0;
+        double        d = 1e9;
+
+        tconv_kernel_analytic (TCONV_ANALYTIC_BICUBIC, (size_t) tconv_pipeline_stride_for_size ((gint) h, oh),
+                               (size_t) tconv_pipeline_stride_for_size ((gint) w, ow), &k, NULL);
+        float *mid = reference_tconv (k, (TconvBorder) b, img, h, w, c, &mh, &mw);
+        float *want = reference_resize (mid, mh, mw, c, oh, ow, (TconvBorder) b);
+        Run    r = { k, (TconvBorder) b, ow, oh, 3, 8192, FALSE };
+        GeglBuffer *dst = run_pipeline (src, &r, "R'G'B' float", &error);
+
+        if (dst != NULL)
+          {
+            float *got = buffer_pixels (dst, "R'G'B' float");
+            d = max_diff (got, want, (size_t) (oh * ow * c), &at);
+            free (got);
+            g_object_unref (dst);
+          }
+        CHECK (d < 1e-5, "--size %dx%d (stride %zux%zu) --border %s: equals the oracle plus the "
+               "documented resampler (max diff %.3g at pixel %zu)%s",
+               ow, oh, k->stride_w, k->stride_h, border_names[b], d, at / (size_t) c,
+               error ? error->message : "");
+        g_clear_error (&error);
+        free (mid), free (want);
+        tconv_kernel_free (k);
+      }
+  g_object_unref (src);
+  free (img);
+}
+
+/* 1, 2 and 7 threads and any budget give the same bytes (u8 output, RGBA, both paths). */
+static void
+threads_identical (test_rng *rng)
+{
+  const int w = 83, h = 57;
+  guint8   *img = test_malloc ((size_t) w * h * 4);
+
+  for (int i = 0; i < w * h * 4; i++)
+    img[i] = (guint8) test_rng_range (rng, 0, 255);
+  GeglBuffer *src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w, h), babl_format ("R'G'B'A u8"));
+  gegl_buffer_set (src, NULL, 0, babl_format ("R'G'B'A u8"), img, GEGL_AUTO_ROWSTRIDE);
+
+  for (int path = 0; path < 2; path++)
+    {
+      tconv_kernel *k = analytic (path ? TCONV_ANALYTIC_LANCZOS3 : TCONV_ANALYTIC_BICUBIC, 2);
+      const struct { int threads; guint64 budget; } runs[] = { { 1, 0 }, { 2, 0 }, { 7, 0 }, { 7, 80000 }, { 0, 0 } };
+      guint8 *first = NULL;
+      int     same = 1, n = 0;
+
+      for (size_t i = 0; i < G_N_ELEMENTS (runs); i++)
+        {
+          Run         r = { k, TCONV_BORDER_MIRROR, path ? 151 : 0, path ? 97 : 0, runs[i].threads, runs[i].budget, FALSE };
+          GError     *error = NULL;
+          GeglBuffer *dst = run_pipeline (src, &r, "R'G'B'A u8", &error);
+          if (dst == NULL)
+            {
+              test_diag ("run %zu: %s", i, error->message);
+              g_clear_error (&error);
+              same = 0;
+              continue;
+            }
+          const GeglRectangle *e = gegl_buffer_get_extent (dst);
+          n = e->width * e->height * 4;
+          guint8 *px = test_malloc ((size_t) n);
+          gegl_buffer_get (dst, NULL, 1.0, babl_format ("R'G'B'A u8"), px, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+          if (first == NULL)
+            first = px;
+          else
+            {
+              if (memcmp (first, px, (size_t) n) != 0)
+                {
+                  int j = 0;
+                  while (first[j] == px[j])
+                    j++;
+                  test_diag ("run %zu (threads %d, budget %" G_GUINT64_FORMAT ") differs first at "
+                             "pixel (%d, %d) channel %d: %d against %d", i, runs[i].threads,
+                             runs[i].budget, (j / 4) % e->width, (j / 4) / e->width, j % 4,
+                             px[j], first[j]);
+                  same = 0;
+                }
+              free (px);
+            }
+          g_object_unref (dst);
+        }
+      CHECK (same, "%s: 1, 2, 7 threads, an 80 kB budget (one-row bands) and GEGL's thread count give identical bytes",
+             path ? "lanczos3 --size 151x97" : "bicubic x2");
+      free (first);
+      tconv_kernel_free (k);
+    }
+  g_object_unref (src);
+  free (img);
+}
+
+/* An opaque disc on a transparent background of another colour: no fringe. */
+static void
+alpha_no_fringe (void)
+{
+  const int w = 24, h = 24;
+  float     img[24 * 24 * 4];
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        float *p = img + (y * w + x) * 4;
+        int    in = (x - 11.5) * (x - 11.5) + (y - 12.2) * (y - 12.2) < 49;
+        p[0] = in ? 1.0f : 0.0f, p[1] = in ? 0.2f : 1.0f, p[2] = in ? 0.0f : 1.0f;
+        p[3] = in ? 1.0f : 0.0f;
+      }
+  for (int linear = 0; linear < 2; linear++)
+    for (int t = TCONV_ANALYTIC_BILINEAR; t <= TCONV_ANALYTIC_LANCZOS3; t += 4)
+      {
+        GeglBuffer   *src = buffer_from (img, 0, 0, w, h, "R'G'B'A float");
+        tconv_kernel *k = analytic ((tconv_analytic) t, 3);
+        Run           r = { k, TCONV_BORDER_CLAMP, 0, 0, 2, 0, linear };
+        GeglBuffer   *dst = run_pipeline (src, &r, "R'G'B'A float", NULL);
+        double        dev = 1e9;
+        int           edge = 0;
+
+        if (dst != NULL)
+          {
+            float *got = buffer_pixels (dst, "R'G'B'A float");
+            dev = 0;
+            for (int i = 0; i < 72 * 72; i++)
+              if (got[4 * i + 3] > 1e-6f) /* below, a pixel is transparent: colour 0 */
+                {
+                  edge += got[4 * i + 3] < 0.99f;
+                  dev = fmax (dev, fabs (got[4 * i] - 1.0));
+                  dev = fmax (dev, fabs (got[4 * i + 1] - 0.2));
+                  dev = fmax (dev, fabs (got[4 * i + 2] - 0.0));
+                }
+            free (got);
+            g_object_unref (dst);
+          }
+        CHECK (dev < 1e-4 && edge > 20, "%s x3%s: every visible pixel (%d partly transparent) keeps "
+               "the disc's colour (max deviation %.3g)",
+               tconv_analytic_name ((tconv_analytic) t), linear ? " --linear" : "", edge, dev);
+        tconv_kernel_free (k);
+        g_object_unref (src);
+      }
+}
+
+/* 16-bit grey in, 16-bit out, with more than 256 levels; and a source whose extent starts
+ * elsewhere than (0, 0) gives the same pixels. */
+static void
+precision_and_origin (void)
+{
+  const int w = 300;
+  guint16   ramp[300 * 2];
+
+  for (int i = 0; i < w * 2; i++)
+    ramp[i] = (guint16) ((i % w) * 65535 / (w - 1));
+  GeglBuffer   *src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w, 2), babl_format ("Y' u16"));
+  GeglBuffer   *moved = gegl_buffer_new (GEGL_RECTANGLE (-7, 5, w, 2), babl_format ("Y' u16"));
+  tconv_kernel *k = analytic (TCONV_ANALYTIC_BILINEAR, 2);
+  Run           r = { k, TCONV_BORDER_CLAMP, 0, 0, 2, 0, FALSE };
+
+  gegl_buffer_set (src, NULL, 0, babl_format ("Y' u16"), ramp, GEGL_AUTO_ROWSTRIDE);
+  gegl_buffer_set (moved, NULL, 0, babl_format ("Y' u16"), ramp, GEGL_AUTO_ROWSTRIDE);
+  GeglBuffer *a = run_pipeline (src, &r, "Y' u16", NULL);
+  GeglBuffer *b = run_pipeline (moved, &r, "Y' u16", NULL);
+  if (a == NULL || b == NULL)
+    {
+      CHECK (0, "16-bit grey runs");
+      return;
+    }
+  guint16 pa[600 * 4], pb[600 * 4];
+  gegl_buffer_get (a, NULL, 1.0, babl_format ("Y' u16"), pa, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  gegl_buffer_get (b, NULL, 1.0, babl_format ("Y' u16"), pb, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  GHashTable *levels = g_hash_table_new (NULL, NULL);
+  for (int i = 0; i < 600; i++)
+    g_hash_table_add (levels, GINT_TO_POINTER (pa[i]));
+  CHECK (g_hash_table_size (levels) > 256, "16-bit grey ramp: %u distinct levels (> 256)",
+         g_hash_table_size (levels));
+  CHECK (memcmp (pa, pb, sizeof pa) == 0, "a source at (-7, 5) gives the same pixels as at (0, 0)");
+  g_hash_table_destroy (levels);
+  g_object_unref (a), g_object_unref (b), g_object_unref (src), g_object_unref (moved);
+  tconv_kernel_free (k);
+}
+
+static gboolean
+cancel_at_once (gdouble fraction, gpointer data)
+{
+  (void) fraction;
+  ++*(int *) data;
+  return FALSE;
+}
+
+static void
+errors (void)
+{
+  float         img[6 * 5 * 4] = { 0 };
+  GeglBuffer   *src = buffer_from (img, 0, 0, 6, 5, "R'G'B'A float");
+  tconv_kernel *k = analytic (TCONV_ANALYTIC_BICUBIC, 2), *k3 = NULL;
+  TconvUpscaleOptions o;
+  GError       *error = NULL;
+  int           ow, oh, calls = 0;
+
+  tconv_upscale_options_init (&o);
+  o.kernel = k;
+  GeglBuffer *wrong = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 11, 10), babl_format ("R'G'B'A float"));
+  CHECK (!tconv_pipeline_upscale (src, wrong, &o, &error)
+           && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID)
+           && strstr (error->message, "11x10") != NULL,
+         "a destination of the wrong size is refused, naming it (%s)", error ? error->message : "");
+  g_clear_error (&error);
+
+  o.out_width = 524289, o.out_height = 3;
+  CHECK (!tconv_pipeline_output_size (&o, 6, 5, &ow, &oh, &error)
+           && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_TOO_LARGE),
+         "an output beyond 524288 per side is refused (%s)", error ? error->message : "");
+  g_clear_error (&error);
+
+  o.out_width = o.out_height = 0;
+  o.memory_budget = 100;
+  GeglBuffer *dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 12, 10), babl_format ("R'G'B'A float"));
+  CHECK (!tconv_pipeline_upscale (src, dst, &o, &error)
+           && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_TOO_LARGE),
+         "a memory budget below one band row is refused (%s)", error ? error->message : "");
+  g_clear_error (&error);
+
+  o.memory_budget = 0;
+  tconv_kernel_new (3, 4, 4, &k3);
+  k3->stride_h = k3->stride_w = 2, k3->pad_h = k3->pad_w = 1;
+  for (int i = 0; i < 48; i++)
+    k3->weights[i] = 0.25f;
+  o.kernel = k3;
+  CHECK (!tconv_pipeline_upscale (src, dst, &o, &error)
+           && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID)
+           && strstr (error->message, "4 channels") != NULL,
+         "3 per-channel kernels on an RGBA image are refused (%s)", error ? error->message : "");
+  g_clear_error (&error);
+
+  GeglBuffer *big_src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 64, 400), babl_format ("Y' float"));
+  GeglBuffer *big_dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 128, 800), babl_format ("Y' float"));
+  o.kernel = k;
+  o.threads = 1;
+  o.progress = cancel_at_once;
+  o.progress_data = &calls;
+  CHECK (!tconv_pipeline_upscale (big_src, big_dst, &o, &error)
+           && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_CANCELLED)
+           && calls == 1,
+         "the progress callback cancels, and is not called again (%s)", error ? error->message : "");
+  g_clear_error (&error);
+
+  g_object_unref (big_src), g_object_unref (big_dst), g_object_unref (wrong);
+  g_object_unref (dst), g_object_unref (src);
+  tconv_kernel_free (k), tconv_kernel_free (k3);
+}
+
+int
+main (void)
+{
+  test_rng rng;
+
+  test_begin ("test-pipeline");
+  test_rng_init (&rng, 4);
+  gegl_init (NULL, NULL);
+  borders_match_reference (&rng);
+  constant_stays_constant ();
+  size_matches_reference (&rng);
+  threads_identical (&rng);
+  alpha_no_fringe ();
+  precision_and_origin ();
+  errors ();
+  gegl_exit ();
+  return test_end ();
+}

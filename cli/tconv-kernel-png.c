@@ -1,0 +1,470 @@
+/* The heatmap of `tconv kernel show --png`: per channel, the kernel as stored (one square cell
+ * per tap, grey lines around the s x s blocks that hold one tap of every phase) and the same
+ * taps regrouped by output phase, each phase with its DC gain, next to a colour bar. Colours
+ * are diverging (ColorBrewer RdBu: red positive, blue negative, white zero) on a scale
+ * symmetric about 0, and negative taps carry a small bar so the sign reads even where the
+ * colour is pale. Cells and lines are drawn into an RGB byte buffer here; text comes from
+ * gegl:text (skipped when GEGL lacks it) and the file from gegl:png-save, atomically. The
+ * image size depends only on the kernel's geometry and the cell size, never on fonts. */
+#define _POSIX_C_SOURCE 200809L
+#include "tconv-cli.h"
+
+#include <gegl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* Layout, in pixels. */
+#define MARGIN      18
+#define TITLE_H     26
+#define LINE_H      19
+#define HEAD_H      22
+#define LABEL_H     20
+#define PANEL_GAP   28
+#define SLOT_GAP_X  14
+#define SLOT_GAP_Y  8
+#define SLOT_MIN_W  100
+#define COL_A_MIN   210
+#define COL_B_MIN   340
+#define BAR_W       14
+#define LEGEND_W    (BAR_W + 8 + 62)
+#define BAR_MIN_H   140
+#define MIN_WIDTH   680
+
+typedef struct
+{
+  guchar  *px; /* RGB rows of 3 * w bytes */
+  int      w, h;
+  gboolean text; /* gegl:text exists */
+} Canvas;
+
+typedef struct
+{
+  guchar r, g, b;
+} Rgb;
+
+static const Rgb INK = { 0x22, 0x22, 0x22 };
+static const Rgb MUTED = { 0x66, 0x66, 0x66 };
+static const Rgb CELL_LINE = { 0xdc, 0xdc, 0xdc };
+static const Rgb BLOCK_LINE = { 0x8c, 0x8c, 0x8c };
+static const Rgb FRAME = { 0x40, 0x40, 0x40 };
+static const Rgb WARM_TEXT = { 0xb2, 0x18, 0x2b };
+static const Rgb COOL_TEXT = { 0x21, 0x66, 0xac };
+
+static void
+fill (Canvas *cv, int x, int y, int w, int h, Rgb c)
+{
+  const int x0 = MAX (x, 0), y0 = MAX (y, 0), x1 = MIN (x + w, cv->w), y1 = MIN (y + h, cv->h);
+
+  for (int j = y0; j < y1; j++)
+    for (int i = x0; i < x1; i++)
+      {
+        guchar *p = cv->px + ((gsize) j * (gsize) cv->w + (gsize) i) * 3;
+        p[0] = c.r, p[1] = c.g, p[2] = c.b;
+      }
+}
+
+static void
+frame (Canvas *cv, int x, int y, int w, int h, Rgb c)
+{
+  fill (cv, x, y, w, 1, c);
+  fill (cv, x, y + h - 1, w, 1, c);
+  fill (cv, x, y, 1, h, c);
+  fill (cv, x + w - 1, y, 1, h, c);
+}
+
+/* ColorBrewer RdBu (11 classes) from -1 (dark blue) through white at 0 to +1 (dark red). */
+static Rgb
+diverging (double t)
+{
+  static const Rgb stops[11] = {
+    { 0x05, 0x30, 0x61 }, { 0x21, 0x66, 0xac }, { 0x43, 0x93, 0xc3 }, { 0x92, 0xc5, 0xde },
+    { 0xd1, 0xe5, 0xf0 }, { 0xff, 0xff, 0xff }, { 0xfd, 0xdb, 0xc7 }, { 0xf4, 0xa5, 0x82 },
+    { 0xd6, 0x60, 0x4d }, { 0xb2, 0x18, 0x2b }, { 0x67, 0x00, 0x1f },
+  };
+  double u, f;
+  int    i;
+  Rgb    c;
+
+  if (!(t > -1.0))
+    t = -1.0;
+  if (t > 1.0)
+    t = 1.0;
+  u = (t + 1.0) * 5.0;
+  i = MIN ((int) u, 9);
+  f = u - i;
+  c.r = (guchar) lround (stops[i].r + f * (stops[i + 1].r - stops[i].r));
+  c.g = (guchar) lround (stops[i].g + f * (stops[i + 1].g - stops[i].g));
+  c.b = (guchar) lround (stops[i].b + f * (stops[i + 1].b - stops[i].b));
+  return c;
+}
+
+/* One tap: its colour, and a bar for a negative value. */
+/* Colour position of @v: signed square root of v / vmax, so that the small negative lobes
+ * (a few per cent of the peak) that decide ringing stay visible next to the peak. */
+static double
+scale (double v, double vmax)
+{
+  const double t = v / vmax;
+
+  return t < 0.0 ? -sqrt (-t) : sqrt (t);
+}
+
+static void
+draw_cell (Canvas *cv, int x, int y, int c, double v, double vmax)
+{
+  const double t = scale (v, vmax);
+
+  fill (cv, x, y, c - 1, c - 1, diverging (t));
+  if (v < 0.0 && c >= 8)
+    {
+      const int bw = MAX (3, c / 3), bh = MAX (1, (c + 7) / 16);
+      const Rgb mark = t < -0.55 ? (Rgb) { 0xff, 0xff, 0xff } : (Rgb) { 0x1d, 0x35, 0x57 };
+      fill (cv, x + (c - 1 - bw) / 2, y + (c - 1 - bh) / 2, bw, bh, mark);
+    }
+}
+
+/* Text through gegl:text, composited onto the canvas. @align: 0 left of @x, 1 centred on @x,
+ * 2 right of @x; vertically centred in the @slot_h rows from @y. */
+static void
+draw_text (Canvas *cv, const char *text, double size, gboolean bold, Rgb rgb, int x, int y,
+           int slot_h, int align)
+{
+  GeglNode     *graph, *node;
+  GeglColor    *color;
+  GeglRectangle r;
+  gchar         css[32];
+  guchar       *buf;
+
+  if (!cv->text || text == NULL || *text == '\0')
+    return;
+  snprintf (css, sizeof css, "#%02x%02x%02x", rgb.r, rgb.g, rgb.b);
+  color = gegl_color_new (css);
+  graph = gegl_node_new ();
+  node = gegl_node_new_child (graph, "operation", "gegl:text", "string", text, "font",
+                              bold ? "Sans Bold" : "Sans", "size", size, "color", color, NULL);
+  r = gegl_node_get_bounding_box (node);
+  if (r.width > 0 && r.height > 0 && r.width < 20000 && r.height < 2000)
+    {
+      /* The layout's origin is its top-left corner and @r its ink: keep baselines level by
+       * centring a line of 1.25 * size, not the ink. */
+      const int ox = align == 0 ? x + r.x : align == 1 ? x - r.width / 2 : x - r.width;
+      const int oy = y + (slot_h - (int) lround (1.25 * size)) / 2 + r.y;
+
+      buf = g_malloc ((gsize) r.width * (gsize) r.height * 4);
+      gegl_node_blit (node, 1.0, &r, babl_format ("R'G'B'A u8"), buf, r.width * 4,
+                      GEGL_BLIT_DEFAULT);
+      for (int j = 0; j < r.height; j++)
+        for (int i = 0; i < r.width; i++)
+          {
+            const guchar *s = buf + ((gsize) j * (gsize) r.width + (gsize) i) * 4;
+            const int     cx = ox + i, cy = oy + j;
+            guchar       *d;
+
+            if (s[3] == 0 || cx < 0 || cy < 0 || cx >= cv->w || cy >= cv->h)
+              continue;
+            d = cv->px + ((gsize) cy * (gsize) cv->w + (gsize) cx) * 3;
+            for (int k = 0; k < 3; k++)
+              d[k] = (guchar) ((s[k] * s[3] + d[k] * (255 - s[3]) + 127) / 255);
+          }
+      g_free (buf);
+    }
+  g_object_unref (graph);
+  g_object_unref (color);
+}
+
+/* ---- layout ---- */
+
+typedef struct
+{
+  int c;                    /* cell side */
+  int sub_h, sub_w;         /* largest phase sub-kernel */
+  int aw, ah;               /* panel A grid */
+  int col_a, col_b;         /* column widths */
+  int slot_w, slot_h, bw, bh;
+  int body_h;               /* panels and colour bar of one channel */
+  int block_h;              /* one channel with its headers */
+  int w, h;
+} Layout;
+
+static void
+layout_init (Layout *l, const tconv_kernel *k, int cell)
+{
+  const int kmax = (int) MAX (k->k_h, k->k_w);
+  const int sh = (int) k->stride_h, sw = (int) k->stride_w;
+
+  l->c = cell > 0 ? cell : CLAMP (384 / kmax, 14, 36);
+  l->sub_h = ((int) k->k_h + sh - 1) / sh;
+  l->sub_w = ((int) k->k_w + sw - 1) / sw;
+  l->aw = (int) k->k_w * l->c + 1;
+  l->ah = (int) k->k_h * l->c + 1;
+  l->slot_w = MAX (l->sub_w * l->c + 1, SLOT_MIN_W);
+  l->slot_h = l->sub_h * l->c + 1 + LABEL_H;
+  l->bw = sw * l->slot_w + (sw - 1) * SLOT_GAP_X;
+  l->bh = sh * l->slot_h + (sh - 1) * SLOT_GAP_Y;
+  l->col_a = MAX (l->aw, COL_A_MIN);
+  l->col_b = MAX (l->bw, COL_B_MIN);
+  l->body_h = MAX (MAX (l->ah, l->bh), BAR_MIN_H);
+  l->block_h = (k->channels > 1 ? LINE_H : 0) + HEAD_H + l->body_h + 14;
+  l->w = MAX (MARGIN + l->col_a + PANEL_GAP + l->col_b + PANEL_GAP + LEGEND_W + MARGIN,
+              MIN_WIDTH);
+  l->h = MARGIN + TITLE_H + LINE_H + 10 + (int) k->channels * l->block_h + 4 * LINE_H + MARGIN;
+}
+
+static gchar *
+fmt_tick (double v)
+{
+  if (fabs (v) < 1e-12)
+    return g_strdup ("0");
+  return g_strdup_printf ("%+.3g", v);
+}
+
+static void
+draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, double vmax, int y)
+{
+  const float *w = k->weights + ch * k->k_h * k->k_w;
+  const int    c = l->c, sh = (int) k->stride_h, sw = (int) k->stride_w;
+  const int    xa = MARGIN, xb = MARGIN + l->col_a + PANEL_GAP;
+  const int    xl = xb + l->col_b + PANEL_GAP;
+  double      *sums = g_new (double, (gsize) sh * (gsize) sw);
+  double       mean = 0.0;
+  gchar       *s;
+
+  if (k->channels > 1)
+    {
+      s = g_strdup_printf ("channel %zu", ch);
+      draw_text (cv, s, 13.0, TRUE, INK, xa, y, LINE_H, 0);
+      g_free (s);
+      y += LINE_H;
+    }
+
+  /* Panel A: the kernel as stored. */
+  s = g_strdup_printf ("kernel as stored, %zu\xc3\x97%zu taps", k->k_h, k->k_w);
+  draw_text (cv, s, 12.0, TRUE, INK, xa, y, HEAD_H, 0);
+  g_free (s);
+  s = g_strdup_printf ("phases (ky mod %d, kx mod %d) and their DC gain \xce\xa3", sh, sw);
+  draw_text (cv, s, 12.0, TRUE, INK, xb, y, HEAD_H, 0);
+  g_free (s);
+  y += HEAD_H;
+
+  fill (cv, xa, y, l->aw, l->ah, CELL_LINE);
+  for (gsize ky = 0; ky < k->k_h; ky++)
+    for (gsize kx = 0; kx < k->k_w; kx++)
+      draw_cell (cv, xa + 1 + (int) kx * c, y + 1 + (int) ky * c, c, w[ky * k->k_w + kx], vmax);
+  /* Lines around the s x s blocks: each block holds one tap of every phase. */
+  if (sh > 1 || sw > 1)
+    {
+      for (int ky = sh; ky < (int) k->k_h; ky += sh)
+        fill (cv, xa, y + ky * c, l->aw, 1, BLOCK_LINE);
+      for (int kx = sw; kx < (int) k->k_w; kx += sw)
+        fill (cv, xa + kx * c, y, 1, l->ah, BLOCK_LINE);
+    }
+  frame (cv, xa, y, l->aw, l->ah, FRAME);
+
+  /* Panel B: the phases, laid out like the phase-sum table. */
+  tconv_kernel_phase_sums (k, ch, sums);
+  for (int i = 0; i < sh * sw; i++)
+    mean += sums[i] / (double) (sh * sw);
+  for (int ry = 0; ry < sh; ry++)
+    for (int rx = 0; rx < sw; rx++)
+      {
+        const int    ny = ((int) k->k_h - ry + sh - 1) / sh, nx = ((int) k->k_w - rx + sw - 1) / sw;
+        const int    sx = xb + rx * (l->slot_w + SLOT_GAP_X), sy = y + ry * (l->slot_h + SLOT_GAP_Y);
+        const int    gx = sx + (l->slot_w - (l->sub_w * c + 1)) / 2;
+        const double sum = sums[ry * sw + rx];
+        const double dev = mean != 0.0 ? (sum - mean) / fabs (mean) : (sum != 0.0 ? 1.0 : 0.0);
+        gchar       *label;
+
+        if (ny > 0 && nx > 0)
+          {
+            fill (cv, gx, sy, nx * c + 1, ny * c + 1, CELL_LINE);
+            for (int j = 0; j < ny; j++)
+              for (int i = 0; i < nx; i++)
+                draw_cell (cv, gx + 1 + i * c, sy + 1 + j * c, c,
+                           w[(gsize) (ry + j * sh) * k->k_w + (gsize) (rx + i * sw)], vmax);
+            frame (cv, gx, sy, nx * c + 1, ny * c + 1, FRAME);
+          }
+        else
+          frame (cv, gx, sy, l->sub_w * c + 1, l->sub_h * c + 1, CELL_LINE);
+
+        if (fabs (dev) <= 1e-6)
+          label = g_strdup_printf ("\xce\xa3 %.5g", sum);
+        else if (fabs (dev) >= 1e-3)
+          label = g_strdup_printf ("\xce\xa3 %.4g  %+.1f%%", sum, 100.0 * dev);
+        else
+          label = g_strdup_printf ("\xce\xa3 %.7g  %+.2g%%", sum, 100.0 * dev);
+        draw_text (cv, label, 11.0, FALSE, fabs (dev) <= 1e-6 ? MUTED : dev > 0 ? WARM_TEXT : COOL_TEXT,
+                   sx + l->slot_w / 2, sy + MAX (ny, 1) * c + 1, LABEL_H, 1);
+        g_free (label);
+      }
+
+  /* Colour bar, +vmax at the top. */
+  {
+    const int bar_h = l->body_h - 12, by = y + 6;
+
+    for (int j = 0; j < bar_h; j++)
+      fill (cv, xl, by + j, BAR_W, 1, diverging (1.0 - 2.0 * j / (double) (bar_h - 1)));
+    frame (cv, xl - 1, by - 1, BAR_W + 2, bar_h + 2, FRAME);
+    for (int t = 0; t <= 4; t++)
+      {
+        /* bar position u in [-1, 1] shows the value vmax * sign(u) * u^2 */
+        const double u = 1.0 - t / 2.0;
+        const int    ty = by + (int) lround ((bar_h - 1) * t / 4.0);
+        gchar       *label = fmt_tick (vmax * (u < 0 ? -u * u : u * u));
+
+        fill (cv, xl + BAR_W + 1, ty, 4, 1, FRAME);
+        draw_text (cv, label, 11.0, FALSE, INK, xl + BAR_W + 8, ty - 9, 18, 0);
+        g_free (label);
+      }
+  }
+  g_free (sums);
+}
+
+static gboolean
+save_png (const Canvas *cv, const char *path, GError **error)
+{
+  GeglRectangle rect = { 0, 0, cv->w, cv->h };
+  GeglBuffer   *buffer;
+  GeglNode     *graph, *src, *save;
+  TconvAtomic  *f;
+  const char   *temp;
+  struct stat   st;
+  int           fd;
+
+  if ((f = tconv_atomic_open (path, error)) == NULL)
+    return FALSE;
+  temp = tconv_atomic_temp_path (f);
+  /* The saver creates the file itself (through GIO, which would otherwise write yet another
+   * temporary file next to an existing one); the name stays registered for removal. */
+  unlink (temp);
+  buffer = gegl_buffer_new (&rect, babl_format ("R'G'B' u8"));
+  gegl_buffer_set (buffer, &rect, 0, babl_format ("R'G'B' u8"), cv->px, cv->w * 3);
+  graph = gegl_node_new ();
+  src = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
+  save = gegl_node_new_child (graph, "operation", "gegl:png-save", "path", temp, "bitdepth", 8,
+                              "compression", 9, NULL);
+  gegl_node_link (src, save);
+  gegl_node_process (save);
+  g_object_unref (graph);
+  g_object_unref (buffer);
+  if (stat (temp, &st) != 0 || st.st_size == 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "cannot write '%s': gegl:png-save wrote nothing", path);
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  if ((fd = open (temp, O_RDONLY | O_CLOEXEC)) >= 0)
+    {
+      fsync (fd);
+      close (fd);
+    }
+  return tconv_atomic_commit (f, error);
+}
+
+gboolean
+tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
+                  GError **error)
+{
+  Canvas                cv = { 0 };
+  Layout                l;
+  tconv_kernel_analysis a;
+  double                vmax = 0.0;
+  const gsize           n = k->channels * k->k_h * k->k_w;
+  gboolean              ok;
+  gchar                *s;
+  gchar                 opad[64];
+  int                   y;
+
+  layout_init (&l, k, cell);
+  if ((gint64) l.w * l.h > (gint64) 1 << 28)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "heatmap of %d x %d pixels: too large; use a smaller --cell", l.w, l.h);
+      return FALSE;
+    }
+  gegl_init (NULL, NULL);
+  if (!gegl_has_operation ("gegl:png-save"))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "cannot write '%s': GEGL has no gegl:png-save operation", path);
+      gegl_exit ();
+      return FALSE;
+    }
+  cv.w = l.w, cv.h = l.h;
+  cv.text = gegl_has_operation ("gegl:text");
+  if (!cv.text)
+    g_printerr ("tconv kernel show: note: GEGL has no gegl:text operation; the heatmap has no "
+                "labels\n");
+  cv.px = g_malloc ((gsize) cv.w * (gsize) cv.h * 3);
+  memset (cv.px, 0xff, (gsize) cv.w * (gsize) cv.h * 3);
+
+  for (gsize i = 0; i < n; i++)
+    vmax = fmax (vmax, fabs ((double) k->weights[i]));
+  if (!(vmax > 0.0))
+    vmax = 1.0;
+  tconv_kernel_analyze (k, &a);
+
+  y = MARGIN;
+  g_snprintf (opad, sizeof opad, ", output padding %zu,%zu", k->opad_h, k->opad_w);
+  if (k->opad_h == 0 && k->opad_w == 0)
+    opad[0] = '\0';
+  s = g_strdup_printf ("%s \xc2\xb7 %zu\xc3\x97%zu taps \xc2\xb7 stride %zu\xc3\x97%zu \xc2\xb7 "
+                       "padding %zu,%zu%s",
+                       k->name, k->k_h, k->k_w, k->stride_h, k->stride_w, k->pad_h, k->pad_w,
+                       opad);
+  draw_text (&cv, s, 15.0, TRUE, INK, MARGIN, y, TITLE_H, 0);
+  g_free (s);
+  y += TITLE_H;
+  draw_text (&cv, k->description[0] ? k->description : "(no description)", 11.5, FALSE, MUTED,
+             MARGIN, y, LINE_H, 0);
+  y += LINE_H + 10;
+
+  for (gsize ch = 0; ch < k->channels; ch++)
+    {
+      draw_channel (&cv, &l, k, ch, vmax, y);
+      y += l.block_h;
+    }
+
+  if (a.checkerboard_risk <= 1e-6)
+    s = g_strdup_printf ("checkerboard risk 0: every phase has the same DC gain, so a flat "
+                         "image stays flat");
+  else
+    s = g_strdup_printf ("checkerboard risk %.3g: a flat image gets a %.3g%% peak-to-peak "
+                         "pattern",
+                         a.checkerboard_risk, 100.0 * a.checkerboard_risk);
+  draw_text (&cv, s, 12.0, TRUE, a.checkerboard_risk <= 1e-6 ? INK : WARM_TEXT, MARGIN, y,
+             LINE_H, 0);
+  g_free (s);
+  y += LINE_H;
+  s = g_strdup_printf ("%s \xc2\xb7 symmetric: top-bottom %s, left-right %s%s",
+                       a.separable ? "separable (rank 1)" : "not separable",
+                       a.symmetric_h ? "yes" : "no", a.symmetric_w ? "yes" : "no",
+                       k->k_h != k->k_w ? "" : a.symmetric_transpose ? ", transpose yes"
+                                                                     : ", transpose no");
+  draw_text (&cv, s, 11.5, FALSE, INK, MARGIN, y, LINE_H, 0);
+  g_free (s);
+  y += LINE_H;
+  draw_text (&cv,
+             "colour: red positive, blue negative (also marked by a bar), white 0; saturation "
+             "\xe2\x88\x9d \xe2\x88\x9a|tap|",
+             11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
+  y += LINE_H;
+  s = g_strdup_printf ("grey lines: %zu\xc3\x97%zu blocks, each holding one tap of every phase; "
+                       "right: the same taps regrouped by output phase",
+                       k->stride_h, k->stride_w);
+  draw_text (&cv, s, 11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
+  g_free (s);
+
+  ok = save_png (&cv, path, error);
+  g_free (cv.px);
+  gegl_exit ();
+  if (ok && width)
+    *width = cv.w;
+  if (ok && height)
+    *height = cv.h;
+  return ok;
+}

@@ -1,0 +1,802 @@
+/* tconv learn: least-squares kernels from high-resolution images. Each image is cropped to
+ * a multiple of the stride, reduced by one or more degradations (as 8-bit images would be,
+ * unless --no-quantize), and every (low, high) pair of BT.601 luma planes is added to the
+ * normal equations of the core learner (core/tconv-lsq.c). The file records its data,
+ * degradation and command, and is the same byte for byte on every run with the same
+ * arguments: fixed file order, no threads in the learner, double accumulation.
+ *
+ * Also here: tconv_learn_self(), the kernel that "--kernel self" learns from the input. */
+#include "tconv-cli.h"
+
+#include <gegl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Luma weights of BT.601 (65.481, 128.553, 24.966) / 219: the kernel is linear and shared by
+ * R, G and B, so its error on Y is exactly the error of the luma plane it is trained on,
+ * and Y is what the super-resolution protocol scores. */
+#define LUMA_R 0.299
+#define LUMA_G 0.587
+#define LUMA_B 0.114
+
+/* --kernel self: kernel side per unit of stride, as the learned presets (K = 6 s and plain
+ * least squares were best on the validation photographs; see presets/README-learned.md);
+ * the ridge is only used when the input alone does not determine the taps (flat or tiny
+ * images), so that such inputs still get a kernel (one that keeps flat areas flat). */
+#define TCONV_LEARN_SELF_SIZE  6
+#define TCONV_LEARN_SELF_RIDGE 1e-4
+
+typedef struct
+{
+  gint64            stride, size;
+  tconv_degradation degr[TCONV_DEGRADE_COUNT];
+  gsize             n_degr;
+  gdouble           sigma;
+  gboolean          quantize;
+} LearnSetup;
+
+/* ---- images ---- */
+
+/* The pixels of @buffer as interleaved R'G'B' floats in the buffer's own colour space
+ * (alpha dropped, grey expanded): the values the file stores, as PIL and the benchmark read
+ * them. Read as u16 and scaled here, because integer-to-integer conversions in babl are
+ * exact (an 8-bit v becomes v * 257), whereas its float paths may be approximations chosen
+ * per machine; training must not depend on that. */
+static gboolean
+buffer_rgb (GeglBuffer *buffer, const char *what, float **rgb, gsize *width, gsize *height,
+            GError **error)
+{
+  const GeglRectangle r = *gegl_buffer_get_extent (buffer);
+  guint16            *px;
+  gsize               n;
+
+  if (r.width <= 0 || r.height <= 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: no pixels", what);
+      return FALSE;
+    }
+  n = (gsize) r.width * (gsize) r.height * 3;
+  px = g_try_new (guint16, n);
+  *rgb = g_try_new (float, n);
+  if (px == NULL || *rgb == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s (%dx%d): out of memory", what,
+                   r.width, r.height);
+      g_free (px), g_free (*rgb), *rgb = NULL;
+      return FALSE;
+    }
+  gegl_buffer_get (buffer, &r, 1.0,
+                   babl_format_with_space ("R'G'B' u16",
+                                           babl_format_get_space (gegl_buffer_get_format (buffer))),
+                   px, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  for (gsize i = 0; i < n; i++)
+    (*rgb)[i] = (float) (px[i] / 65535.0);
+  g_free (px);
+  *width = (gsize) r.width;
+  *height = (gsize) r.height;
+  return TRUE;
+}
+
+/* GEGL's loaders report a failure (truncated or corrupt file) only through g_warning() and
+ * then deliver what they have; such an image must not be trained on silently. */
+static void
+collect_warning (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  GString *warnings = data;
+
+  (void) domain;
+  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0
+      && strstr (warnings->str, message) == NULL)
+    g_string_append_printf (warnings, "%s%s", warnings->len ? "; " : "", message);
+}
+
+static gboolean
+load_rgb (const char *path, float **rgb, gsize *width, gsize *height, GError **error)
+{
+  GeglNode   *graph, *load, *sink;
+  GeglBuffer *buffer = NULL;
+  gchar      *what;
+  gboolean    ok;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "image '%s': not a readable file",
+                   path);
+      return FALSE;
+    }
+  graph = gegl_node_new ();
+  load = gegl_node_new_child (graph, "operation", "gegl:load", "path", path, NULL);
+  sink = gegl_node_new_child (graph, "operation", "gegl:buffer-sink", "buffer", &buffer, NULL);
+  gegl_node_link (load, sink);
+  {
+    GString *warnings = g_string_new (NULL);
+    GLogFunc old = g_log_set_default_handler (collect_warning, warnings);
+
+    gegl_node_process (sink);
+    g_log_set_default_handler (old, NULL);
+    g_object_unref (graph);
+    if (buffer == NULL || warnings->len > 0)
+      {
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                     "image '%s': cannot be loaded (%s)", path,
+                     warnings->len ? warnings->str : "not an image GEGL can read");
+        g_string_free (warnings, TRUE);
+        g_clear_object (&buffer);
+        return FALSE;
+      }
+    g_string_free (warnings, TRUE);
+  }
+  what = g_strdup_printf ("image '%s'", path);
+  ok = buffer_rgb (buffer, what, rgb, width, height, error);
+  g_free (what);
+  g_object_unref (buffer);
+  return ok;
+}
+
+static void
+luma (const float *rgb, gsize n, float *y)
+{
+  for (gsize i = 0; i < n; i++)
+    y[i] = (float) (LUMA_R * rgb[3 * i] + LUMA_G * rgb[3 * i + 1] + LUMA_B * rgb[3 * i + 2]);
+}
+
+/* Adds the pairs of one image: its top-left crop to a multiple of @s (the protocol's
+ * "modcrop"), reduced by each degradation. @rgb is @w x @h with rows of @row floats. */
+static gboolean
+add_image (tconv_lsq *lsq, const LearnSetup *setup, const float *rgb, gsize w, gsize h,
+           gsize row, const char *what, GError **error)
+{
+  const gsize  s = (gsize) setup->stride;
+  const gsize  cw = w / s * s, ch = h / s * s, lw = cw / s, lh = ch / s;
+  float       *hr_rgb = NULL, *hr_y = NULL, *lr_rgb = NULL, *lr_y = NULL;
+  double      *work = NULL;
+  gsize        work_len = 0, need;
+  tconv_error  err = { 0 };
+  tconv_status st;
+  gboolean     ok = FALSE;
+
+  if (lw == 0 || lh == 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "%s is %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT ": smaller than the stride %"
+                   G_GSIZE_FORMAT, what, w, h, s);
+      return FALSE;
+    }
+  hr_rgb = g_try_new (float, cw * ch * 3);
+  hr_y = g_try_new (float, cw * ch);
+  lr_rgb = g_try_new (float, lw * lh * 3);
+  lr_y = g_try_new (float, lw * lh);
+  for (gsize d = 0; d < setup->n_degr; d++)
+    {
+      if (tconv_degrade_work_len (setup->degr[d], s, setup->sigma, ch, cw, &need, &err)
+          != TCONV_OK)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
+          goto out;
+        }
+      work_len = MAX (work_len, need);
+    }
+  work = g_try_new (double, work_len);
+  if (hr_rgb == NULL || hr_y == NULL || lr_rgb == NULL || lr_y == NULL || work == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: out of memory", what);
+      goto out;
+    }
+  for (gsize y = 0; y < ch; y++)
+    memcpy (hr_rgb + y * cw * 3, rgb + y * row, cw * 3 * sizeof (float));
+  luma (hr_rgb, cw * ch, hr_y);
+
+  for (gsize d = 0; d < setup->n_degr; d++)
+    {
+      for (int c = 0; c < 3; c++)
+        {
+          const tconv_plane     src = { hr_rgb + c, ch, cw, (ptrdiff_t) (cw * 3), 3 };
+          const tconv_plane_out dst = { lr_rgb + c, lh, lw, (ptrdiff_t) (lw * 3), 3 };
+
+          if ((st = tconv_degrade (setup->degr[d], s, setup->sigma, &src, &dst, work, work_len,
+                                   &err))
+              != TCONV_OK)
+            {
+              g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
+              goto out;
+            }
+        }
+      /* What an 8-bit low-resolution file holds: clamped and rounded per channel. */
+      if (setup->quantize)
+        for (gsize i = 0; i < lw * lh * 3; i++)
+          lr_rgb[i] = (float) (nearbyint (CLAMP ((double) lr_rgb[i], 0.0, 1.0) * 255.0) / 255.0);
+      luma (lr_rgb, lw * lh, lr_y);
+
+      const tconv_plane lr = { lr_y, lh, lw, (ptrdiff_t) lw, 1 };
+      const tconv_plane hr = { hr_y, ch, cw, (ptrdiff_t) cw, 1 };
+      if ((st = tconv_lsq_add_pair (lsq, &lr, &hr, &err)) != TCONV_OK)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
+          goto out;
+        }
+    }
+  ok = TRUE;
+
+out:
+  g_free (hr_rgb), g_free (hr_y), g_free (lr_rgb), g_free (lr_y), g_free (work);
+  return ok;
+}
+
+/* Centred geometry: pad = ceil ((k - s) / 2), output padding s + 2 pad - k (0 or 1). */
+static gsize
+centred_pad (gsize k, gsize s)
+{
+  return k >= s ? (k - s + 1) / 2 : 0;
+}
+
+static gboolean
+new_learner (gsize s, gsize k, tconv_lsq **lsq, GError **error)
+{
+  tconv_error err = { 0 };
+
+  if (tconv_lsq_new (s, s, k, k, centred_pad (k, s), centred_pad (k, s), lsq, &err) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--size %" G_GSIZE_FORMAT
+                   " --stride %" G_GSIZE_FORMAT ": %s", k, s, err.message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+solve (const tconv_lsq *lsq, const tconv_lsq_options *opt, tconv_kernel **kernel,
+       tconv_lsq_stats *stats, GError **error)
+{
+  tconv_error  err = { 0 };
+  tconv_status st = tconv_lsq_solve (lsq, opt, kernel, stats, &err);
+
+  if (st != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s",
+                   err.message[0] ? err.message : tconv_status_string (st));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* PSNR on BT.601 Y (16..235 for 0..1 luma), as the benchmark scores it. */
+static double
+psnr_y (double mse)
+{
+  const double k = 219.0 / 255.0;
+  return mse > 0.0 ? 10.0 * log10 (1.0 / (mse * k * k)) : INFINITY;
+}
+
+/* ---- --kernel self ---- */
+
+gboolean
+tconv_learn_self (GeglBuffer *input, gint64 stride_h, gint64 stride_w, tconv_kernel **kernel,
+                  GError **error)
+{
+  const gint64      s = stride_h;
+  const LearnSetup  setup = { .stride = s, .size = TCONV_LEARN_SELF_SIZE * s,
+                              .degr = { TCONV_DEGRADE_BICUBIC }, .n_degr = 1,
+                              .quantize = FALSE };
+  tconv_lsq        *lsq = NULL;
+  tconv_lsq_options opt;
+  tconv_lsq_stats   stats;
+  float            *rgb = NULL;
+  gsize             w, h;
+  gchar             text[256];
+  gboolean          ok;
+
+  *kernel = NULL;
+  if (stride_h != stride_w || s < 2 || s > (gint64) TCONV_MAX_STRIDE)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "kernel self at stride %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+                   ": needs one stride for both axes, 2..%u",
+                   stride_h, stride_w, TCONV_MAX_STRIDE);
+      return FALSE;
+    }
+  if (!buffer_rgb (input, "kernel self: the input", &rgb, &w, &h, error))
+    return FALSE;
+  if (!new_learner ((gsize) s, (gsize) setup.size, &lsq, error))
+    {
+      g_free (rgb);
+      return FALSE;
+    }
+  tconv_lsq_options_init (&opt);
+  opt.symmetry = TCONV_LSQ_SYM_DIHEDRAL;
+  ok = add_image (lsq, &setup, rgb, w, h, w * 3, "the input", error);
+  if (!ok)
+    g_prefix_error (error, "kernel self learns from the input reduced %" G_GINT64_FORMAT
+                           " times, which must still be larger than the kernel: ",
+                    s);
+  if (ok && tconv_lsq_solve (lsq, &opt, kernel, &stats, NULL) != TCONV_OK)
+    {
+      opt.ridge = TCONV_LEARN_SELF_RIDGE;
+      ok = solve (lsq, &opt, kernel, &stats, error);
+    }
+  tconv_lsq_free (lsq);
+  g_free (rgb);
+  if (!ok)
+    return FALSE;
+  g_snprintf (text, sizeof text, "self-x%" G_GINT64_FORMAT, s);
+  tconv_kernel_set_string (&(*kernel)->name, text);
+  g_snprintf (text, sizeof text,
+              "learned from the input itself (bicubic x1/%" G_GINT64_FORMAT " back to the input), "
+              "%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " taps",
+              s, setup.size, setup.size);
+  tconv_kernel_set_string (&(*kernel)->description, text);
+  tconv_kernel_set_string (&(*kernel)->degradation, "bicubic (MATLAB imresize, antialiased)");
+  return TRUE;
+}
+
+/* ---- the command ---- */
+
+typedef struct
+{
+  gchar   *output, *degradation, *symmetry, *name, *description;
+  gint     stride, size;
+  gdouble  ridge, sigma;
+  gboolean no_normalize, no_quantize, quiet;
+  gchar  **images;
+} LearnOptions;
+
+static gboolean
+parse_degradations (const char *text, LearnSetup *setup, GError **error)
+{
+  gchar  **parts;
+  gboolean ok = TRUE;
+
+  if (text == NULL || strcmp (text, "bicubic") == 0)
+    text = "bicubic";
+  if (strcmp (text, "mix") == 0)
+    text = "bicubic+area+gauss";
+  parts = g_strsplit (text, "+", -1);
+  setup->n_degr = 0;
+  for (gchar **p = parts; ok && *p != NULL; p++)
+    {
+      tconv_degradation d;
+      if (tconv_degradation_from_name (*p, &d) != TCONV_OK)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                       "--degradation '%s': '%s' is not one of bicubic, area, gauss (join them "
+                       "with '+', or use mix for all three)",
+                       text, *p);
+          ok = FALSE;
+        }
+      else
+        for (gsize i = 0; ok && i < setup->n_degr; i++)
+          if (setup->degr[i] == d)
+            {
+              g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                           "--degradation '%s': '%s' appears twice", text, *p);
+              ok = FALSE;
+            }
+      if (ok)
+        setup->degr[setup->n_degr++] = d;
+    }
+  if (ok && setup->n_degr == 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--degradation '': empty");
+      ok = FALSE;
+    }
+  g_strfreev (parts);
+  return ok;
+}
+
+static gboolean
+parse_symmetry (const char *text, unsigned *flags, GError **error)
+{
+  if (text == NULL || strcmp (text, "dihedral") == 0)
+    *flags = TCONV_LSQ_SYM_DIHEDRAL;
+  else if (strcmp (text, "none") == 0)
+    *flags = 0;
+  else if (strcmp (text, "flips") == 0)
+    *flags = TCONV_LSQ_SYM_FLIP_X | TCONV_LSQ_SYM_FLIP_Y;
+  else
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--symmetry '%s': must be none, flips or dihedral", text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_options (int argc, char **argv, LearnOptions *o, GError **error)
+{
+  GOptionEntry entries[] = {
+    { "stride", 's', 0, G_OPTION_ARG_INT, &o->stride, "Up-sampling factor, 1..64 (required)", "S" },
+    { "size", 'k', 0, G_OPTION_ARG_INT, &o->size, "Kernel side in taps (required; 4S..6S is useful)", "K" },
+    { "degradation", 'd', 0, G_OPTION_ARG_STRING, &o->degradation,
+      "How low-resolution inputs are made: bicubic (default), area, gauss, mix, or a '+' list", "D" },
+    { "sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->sigma,
+      "Gaussian degradation: sigma in low-resolution pixels (default 0.5)", "SIGMA" },
+    { "ridge", 'r', 0, G_OPTION_ARG_DOUBLE, &o->ridge,
+      "Ridge, relative to the mean diagonal of the normal equations (default 0)", "R" },
+    { "no-normalize", 0, 0, G_OPTION_ARG_NONE, &o->no_normalize,
+      "Do not constrain each phase to sum to 1", NULL },
+    { "symmetry", 0, 0, G_OPTION_ARG_STRING, &o->symmetry,
+      "none, flips or dihedral (default: flips and transposes)", "SYM" },
+    { "no-quantize", 0, 0, G_OPTION_ARG_NONE, &o->no_quantize,
+      "Keep low-resolution inputs in float instead of rounding them to 8 bits", NULL },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &o->name, "Kernel name (default: from the output file)", "NAME" },
+    { "description", 0, 0, G_OPTION_ARG_STRING, &o->description, "One-line description", "TEXT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "The .tconv file to write (required)", "FILE.tconv" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No progress bar", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->images, NULL, "IMAGES..." },
+    { NULL },
+  };
+  GOptionContext *ctx = g_option_context_new ("IMAGES... - learn an up-sampling kernel");
+  gboolean        ok;
+
+  o->sigma = NAN;
+  g_option_context_set_summary (
+    ctx, "Learns the S-times up-sampling kernel (K x K taps, one kernel for R, G and B) that "
+         "best restores the images from\nlow-resolution copies of them, by least squares on "
+         "BT.601 luma, one system per output phase.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  ok = g_option_context_parse (ctx, &argc, &argv, error);
+  g_option_context_free (ctx);
+  if (!ok)
+    {
+      (*error)->domain = TCONV_CLI_ERROR, (*error)->code = TCONV_EXIT_USAGE;
+      return FALSE;
+    }
+  if (o->stride < 1 || o->stride > (gint) TCONV_MAX_STRIDE)
+    {
+      if (o->stride == 0)
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--stride is required (1..%u)",
+                     TCONV_MAX_STRIDE);
+      else
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--stride %d: must be 1..%u",
+                     o->stride, TCONV_MAX_STRIDE);
+      return FALSE;
+    }
+  if (o->size < 1 || o->size > (gint) TCONV_MAX_KERNEL_SIDE)
+    {
+      if (o->size == 0)
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--size is required (e.g. %d)",
+                     6 * o->stride);
+      else
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--size %d: must be 1..%u",
+                     o->size, TCONV_MAX_KERNEL_SIDE);
+      return FALSE;
+    }
+  if (!(o->ridge >= 0.0) || !isfinite (o->ridge))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--ridge %g: must be >= 0", o->ridge);
+      return FALSE;
+    }
+  if (o->output == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "-o FILE.tconv is required");
+      return FALSE;
+    }
+  if (o->images == NULL || o->images[0] == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "no training images given");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+progress (const LearnOptions *o, double fraction, const char *what)
+{
+  static gboolean tty = -1;
+  const int       width = 30;
+  int             n = (int) (fraction * width + 0.5);
+
+  if (tty == -1)
+    tty = isatty (STDERR_FILENO);
+  if (o->quiet || !tty)
+    return;
+  fprintf (stderr, "\r[%.*s%*s] %3d%% %-40.40s", n, "##############################",
+           width - n, "", (int) (fraction * 100.0 + 0.5), what);
+  if (fraction >= 1.0)
+    fputs ("\n", stderr);
+  fflush (stderr);
+}
+
+static gchar *
+file_sha256 (const char *path, GError **error)
+{
+  gchar *bytes = NULL, *sum;
+  gsize  len = 0;
+
+  if (!tconv_read_file (path, (gsize) 1 << 31, &bytes, &len, error))
+    return NULL;
+  sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) bytes, len);
+  g_free (bytes);
+  return sum;
+}
+
+/* [a-z0-9._-]+ from the output's base name without .tconv, or NULL. */
+static gchar *
+name_from_output (const char *path)
+{
+  gchar *base = g_path_get_basename (path);
+
+  if (g_str_has_suffix (base, ".tconv"))
+    base[strlen (base) - 6] = '\0';
+  for (const char *c = base; *c; c++)
+    if (!(g_ascii_islower (*c) || g_ascii_isdigit (*c) || *c == '.' || *c == '_' || *c == '-'))
+      {
+        g_free (base);
+        return NULL;
+      }
+  if (*base == '\0' || strlen (base) > TCONV_KERNEL_NAME_MAX)
+    {
+      g_free (base);
+      return NULL;
+    }
+  return base;
+}
+
+/* The provenance strings. Base names only, so that the file does not depend on where the
+ * data or the output live (the shipped presets are reproduced byte for byte in CI). */
+static gboolean
+set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
+                unsigned symmetry, GError **error)
+{
+  GString *src = g_string_new (NULL), *cmd = g_string_new ("tconv learn"), *deg = g_string_new (NULL);
+  gsize    n = g_strv_length (o->images);
+  gboolean ok = TRUE;
+
+  g_string_append_printf (src, "%" G_GSIZE_FORMAT " image%s, BT.601 luma, top-left crop to a "
+                          "multiple of %" G_GINT64_FORMAT ":",
+                          n, n == 1 ? "" : "s", setup->stride);
+  for (gsize i = 0; ok && i < n; i++)
+    {
+      gchar *base = g_path_get_basename (o->images[i]);
+      gchar *sum = file_sha256 (o->images[i], error);
+
+      if (sum == NULL)
+        ok = FALSE;
+      else if (src->len + strlen (base) + 40 < TCONV_KERNEL_TEXT_MAX - 64)
+        g_string_append_printf (src, " %s (sha256 %.16s)", base, sum);
+      else if (i + 1 == n || src->len < TCONV_KERNEL_TEXT_MAX - 64)
+        {
+          g_string_append_printf (src, " and %" G_GSIZE_FORMAT " more", n - i);
+          break;
+        }
+      g_free (base), g_free (sum);
+    }
+
+  for (gsize d = 0; d < setup->n_degr; d++)
+    {
+      const tconv_degradation t = setup->degr[d];
+      if (d > 0)
+        g_string_append (deg, " + ");
+      if (t == TCONV_DEGRADE_BICUBIC)
+        g_string_append (deg, "bicubic (MATLAB imresize, antialiased)");
+      else if (t == TCONV_DEGRADE_AREA)
+        g_string_append (deg, "area (mean of each block)");
+      else
+        g_string_append_printf (deg, "gauss (sigma %g low-resolution pixels, sampled at block "
+                                "centres)",
+                                setup->sigma == 0.0 ? TCONV_DEGRADE_GAUSS_SIGMA : setup->sigma);
+    }
+  g_string_append_printf (deg, ", x1/%" G_GINT64_FORMAT "%s", setup->stride,
+                          setup->quantize ? ", rounded to 8 bits" : ", float");
+
+  g_string_append_printf (cmd, " --stride %d --size %d", o->stride, o->size);
+  if (o->degradation != NULL)
+    g_string_append_printf (cmd, " --degradation %s", o->degradation);
+  if (!isnan (o->sigma))
+    g_string_append_printf (cmd, " --sigma %g", o->sigma);
+  if (o->ridge > 0.0)
+    g_string_append_printf (cmd, " --ridge %g", o->ridge);
+  if (o->no_normalize)
+    g_string_append (cmd, " --no-normalize");
+  g_string_append_printf (cmd, " --symmetry %s",
+                          symmetry == 0 ? "none"
+                          : symmetry == TCONV_LSQ_SYM_DIHEDRAL ? "dihedral" : "flips");
+  if (o->no_quantize)
+    g_string_append (cmd, " --no-quantize");
+  {
+    gchar *out = g_path_get_basename (o->output);
+    g_string_append_printf (cmd, " -o %s", out);
+    g_free (out);
+  }
+  g_string_append_printf (cmd, " IMAGES (the %" G_GSIZE_FORMAT " files of source)", n);
+
+  if (ok)
+    ok = tconv_kernel_set_string (&k->source, src->str) == TCONV_OK
+         && tconv_kernel_set_string (&k->degradation, deg->str) == TCONV_OK
+         && tconv_kernel_set_string (&k->command, cmd->str) == TCONV_OK;
+  if (!ok && error != NULL && *error == NULL)
+    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+  g_string_free (src, TRUE), g_string_free (cmd, TRUE), g_string_free (deg, TRUE);
+  return ok;
+}
+
+static gboolean
+write_kernel (const tconv_kernel *k, const char *path, GError **error)
+{
+  gsize        len = 0;
+  gchar       *text;
+  TconvAtomic *f;
+  gboolean     ok;
+
+  if (tconv_kernel_write (k, NULL, 0, &len) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot encode the kernel");
+      return FALSE;
+    }
+  text = g_malloc (len + 1);
+  tconv_kernel_write (k, text, len + 1, &len);
+  if ((f = tconv_atomic_open (path, error)) == NULL)
+    {
+      g_free (text);
+      return FALSE;
+    }
+  ok = tconv_atomic_write (f, text, len, error);
+  g_free (text);
+  if (!ok)
+    {
+      tconv_atomic_abort (f);
+      return FALSE;
+    }
+  return tconv_atomic_commit (f, error);
+}
+
+static gboolean
+run_learn (LearnOptions *o, GError **error)
+{
+  LearnSetup        setup = { 0 };
+  tconv_lsq        *lsq = NULL;
+  tconv_kernel     *k = NULL, *bicubic = NULL;
+  tconv_lsq_options opt;
+  tconv_lsq_stats   stats;
+  gchar            *name = NULL, *text;
+  gboolean          ok = FALSE;
+  const gsize       n = g_strv_length (o->images);
+  unsigned          symmetry;
+  double            mse_bicubic = -1.0;
+  gboolean          gegl_started = FALSE;
+
+  setup.stride = o->stride;
+  setup.size = o->size;
+  setup.sigma = isnan (o->sigma) ? 0.0 : o->sigma;
+  setup.quantize = !o->no_quantize;
+  if (!parse_degradations (o->degradation, &setup, error)
+      || !parse_symmetry (o->symmetry, &symmetry, error))
+    return FALSE;
+  if (!isnan (o->sigma))
+    {
+      gsize       len;
+      tconv_error err = { 0 };
+      if (tconv_degrade_work_len (TCONV_DEGRADE_GAUSS, 2, o->sigma, 8, 8, &len, &err) != TCONV_OK
+          || o->sigma == 0.0)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--sigma %g: must be > 0 and <= 16",
+                       o->sigma);
+          return FALSE;
+        }
+    }
+  name = o->name ? g_strdup (o->name) : name_from_output (o->output);
+  if (name == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "output '%s' does not give a kernel name ([a-z0-9._-]+): use --name", o->output);
+      return FALSE;
+    }
+  {
+    const char *const *inputs = (const char *const *) o->images;
+    gchar             *dir = g_path_get_dirname (o->output);
+    gboolean           dir_ok = g_file_test (dir, G_FILE_TEST_IS_DIR);
+
+    /* before minutes of training, not after */
+    if (!dir_ok)
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "output '%s': the folder '%s' does not exist", o->output, dir);
+    g_free (dir);
+    if (!dir_ok || !tconv_check_not_input (o->output, inputs, error))
+      goto out;
+  }
+  if (!new_learner ((gsize) o->stride, (gsize) o->size, &lsq, error))
+    goto out;
+
+  /* GEGL only once every argument has been checked: its start-up takes a while */
+  gegl_init (NULL, NULL);
+  gegl_started = TRUE;
+  for (gsize i = 0; i < n; i++)
+    {
+      float *rgb = NULL;
+      gsize  w, h;
+      gchar *base = g_path_get_basename (o->images[i]);
+      gchar *what = g_strdup_printf ("image '%s'", o->images[i]);
+
+      progress (o, (double) i / (double) n, base);
+      ok = load_rgb (o->images[i], &rgb, &w, &h, error)
+           && add_image (lsq, &setup, rgb, w, h, w * 3, what, error);
+      g_free (rgb), g_free (base), g_free (what);
+      if (!ok)
+        goto out;
+    }
+  progress (o, 1.0, "solving");
+  ok = FALSE;
+
+  tconv_lsq_options_init (&opt);
+  opt.ridge = o->ridge;
+  opt.normalize = !o->no_normalize;
+  opt.symmetry = symmetry;
+  if (!solve (lsq, &opt, &k, &stats, error))
+    goto out;
+
+  /* the analytic bicubic kernel on the same pairs, when it fits in the learned window */
+  if (tconv_kernel_analytic (TCONV_ANALYTIC_BICUBIC, (size_t) o->stride, (size_t) o->stride,
+                             &bicubic, NULL)
+        == TCONV_OK
+      && tconv_lsq_mse (lsq, bicubic, &mse_bicubic, NULL) != TCONV_OK)
+    mse_bicubic = -1.0;
+
+  tconv_kernel_set_string (&k->name, name);
+  if (o->description != NULL)
+    text = g_strdup (o->description);
+  else
+    text = g_strdup_printf ("learned x%d up-sampling, %dx%d taps, least squares on %" G_GSIZE_FORMAT
+                            " image%s (%s degradation)",
+                            o->stride, o->size, o->size, n, n == 1 ? "" : "s",
+                            o->degradation ? o->degradation : "bicubic");
+  if (tconv_kernel_set_string (&k->description, text) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
+      g_free (text);
+      goto out;
+    }
+  g_free (text);
+  if (!set_provenance (k, o, &setup, symmetry, error))
+    goto out;
+  if (mse_bicubic >= 0.0)
+    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels (analytic "
+                            "bicubic on the same pairs: %.2f dB)",
+                            psnr_y (stats.mse), stats.samples, psnr_y (mse_bicubic));
+  else
+    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels",
+                            psnr_y (stats.mse), stats.samples);
+  tconv_kernel_set_string (&k->comments, text);
+  {
+    tconv_error err = { 0 };
+    if (tconv_kernel_validate (k, &err) != TCONV_OK)
+      {
+        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
+        g_free (text);
+        goto out;
+      }
+  }
+  if (!write_kernel (k, o->output, error))
+    {
+      g_free (text);
+      goto out;
+    }
+  printf ("%s: %s\n", o->output, text);
+  g_free (text);
+  ok = TRUE;
+
+out:
+  tconv_kernel_free (k);
+  tconv_kernel_free (bicubic);
+  tconv_lsq_free (lsq);
+  g_free (name);
+  if (gegl_started)
+    gegl_exit ();
+  return ok;
+}
+
+int
+tconv_cmd_learn (int argc, char **argv)
+{
+  LearnOptions o = { 0 };
+  GError      *error = NULL;
+  int          code = TCONV_EXIT_OK;
+
+  if (!parse_options (argc, argv, &o, &error) || !run_learn (&o, &error))
+    code = tconv_report ("learn", error);
+  g_free (o.output), g_free (o.degradation), g_free (o.symmetry), g_free (o.name);
+  g_free (o.description);
+  g_strfreev (o.images);
+  return code;
+}

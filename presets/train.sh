@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Trains the shipped learned presets, byte for byte what is committed:
+#   learned-x2/x3/x4.tconv        K = 6 s (12x12, 18x18, 24x24)
+#   learned-small-x2/x3/x4.tconv  K = 4 s (8x8, 12x12, 16x16)
+# on the training part (roles train and val) of tests/bench/split.txt, never on the
+# held-out photographs. Settings and the reasons for them: presets/README-learned.md.
+#
+#   presets/train.sh [OUT_DIR [DATA_DIR]]
+# OUT_DIR defaults to presets/, DATA_DIR to ../shared/data/train beside the repository;
+# TCONV selects the binary (default build/cli/tconv); ONLY="learned-x2 ..." makes a subset.
+# The output depends only on the image files (their order is split.txt's) and the
+# arguments: the learner is single-threaded, accumulates in double in a fixed order, and the
+# files name the images by base name and sha256 only, never by path.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/presets}
+data=${2:-$root/../shared/data/train}
+tconv=${TCONV:-$root/build/cli/tconv}
+only=${ONLY:-}
+
+images=()
+while read -r role file; do
+  case $role in
+    train | val) images+=("$data/$file") ;;
+  esac
+done < <(grep -v '^#' "$root/tests/bench/split.txt")
+
+for s in 2 3 4; do
+  for variant in learned:6 learned-small:4; do
+    name=${variant%%:*}-x$s
+    k=$((${variant##*:} * s))
+    if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
+      continue
+    fi
+    "$tconv" learn --quiet --stride "$s" --size "$k" --degradation bicubic \
+      --symmetry dihedral --name "$name" \
+      --description "learned x$s up-sampling, ${k}x$k taps (K = ${variant##*:} s), MATLAB-bicubic low resolution, the training part of the project's photographs" \
+      -o "$out/$name.tconv" "${images[@]}"
+  done
+done

@@ -1,0 +1,501 @@
+/* Drives the pipeline on the image: every layer, layer mask and channel is up-sampled into a
+ * private buffer first (progress, cancel; the image untouched), and only when all of them
+ * are done is the image scaled and written, in one undo group. Also renders preview regions
+ * (tconv and GIMP's NoHalo). */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libgimp/gimp.h>
+
+#ifdef G_OS_UNIX
+#include <sys/statvfs.h>
+#include <unistd.h>
+#endif
+
+#include "upscale.h"
+
+/* GIMP's own rounding of scaled item geometry (app/core/gimpitem.c). */
+#define UPSCALE_SIGNED_ROUND(x) ((gint) (((x) < 0) ? (x) - 0.5 : (x) + 0.5))
+
+typedef struct
+{
+  GimpDrawable *drawable;
+  gboolean      is_group;  /* a layer group: its pixels are the children's composite */
+  gint          in_w, in_h;
+  gint          out_x, out_y, out_w, out_h; /* expected after gimp_image_scale() */
+  GeglBuffer   *source;    /* private copy of the pixels before scaling */
+  GeglBuffer   *result;    /* up-sampled pixels in the drawable's format */
+} UpscaleItem;
+
+typedef struct
+{
+  const tconv_kernel  *kernel;
+  const UpscaleParams *params;
+  guint64              total; /* output pixels of all items */
+  guint64              done;  /* output pixels of the finished items */
+  guint64              current; /* output pixels of the item being computed */
+  gint                 last_percent;
+  gdouble              cancel_at; /* test hook: cancel once this fraction is reached */
+} UpscaleJob;
+
+static void
+upscale_item_clear (gpointer data)
+{
+  UpscaleItem *item = data;
+
+  g_clear_object (&item->source);
+  g_clear_object (&item->result);
+}
+
+/* Every drawable of @image whose pixels follow the image size, in a fixed order (the same
+ * for an image and its duplicate): layers depth first (groups before their children), each
+ * followed by its mask, then the channels. */
+static void
+upscale_collect_layers (GimpItem **items,
+                        GArray    *out)
+{
+  for (gint i = 0; items != NULL && items[i] != NULL; i++)
+    {
+      GimpLayer     *layer = GIMP_LAYER (items[i]);
+      GimpLayerMask *mask  = gimp_layer_get_mask (layer);
+      UpscaleItem    item  = { 0 };
+
+      item.drawable = GIMP_DRAWABLE (layer);
+      item.is_group = gimp_item_is_group (items[i]);
+      g_array_append_val (out, item);
+      if (mask != NULL)
+        {
+          UpscaleItem m = { 0 };
+
+          m.drawable = GIMP_DRAWABLE (mask);
+          g_array_append_val (out, m);
+        }
+      if (item.is_group)
+        {
+          GimpItem **children = gimp_item_get_children (items[i]);
+
+          upscale_collect_layers (children, out);
+          g_free (children);
+        }
+    }
+}
+
+static GArray *
+upscale_collect (GimpImage *image)
+{
+  GArray        *items = g_array_new (FALSE, TRUE, sizeof (UpscaleItem));
+  GimpLayer    **layers = gimp_image_get_layers (image);
+  GimpChannel  **channels = gimp_image_get_channels (image);
+
+  g_array_set_clear_func (items, upscale_item_clear);
+  upscale_collect_layers ((GimpItem **) layers, items);
+  for (gint i = 0; channels != NULL && channels[i] != NULL; i++)
+    {
+      UpscaleItem item = { 0 };
+
+      item.drawable = GIMP_DRAWABLE (channels[i]);
+      g_array_append_val (items, item);
+    }
+  g_free (channels);
+  g_free (layers);
+  return items;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Computing
+ */
+
+/* The results wait in GEGL buffers (which swap to disk) while GIMP holds a scaled copy: refuse
+ * a job that cannot fit in RAM plus the free disk where GEGL swaps, before any work. */
+static gboolean
+upscale_check_memory (guint64   need,
+                      GError  **error)
+{
+#ifdef G_OS_UNIX
+  const long     pages = sysconf (_SC_PHYS_PAGES), page = sysconf (_SC_PAGESIZE);
+  guint64        have  = pages > 0 && page > 0 ? (guint64) pages * (guint64) page : 0;
+  gchar         *swap  = NULL;
+  struct statvfs vfs;
+
+  g_object_get (gegl_config (), "swap", &swap, NULL);
+  if (swap != NULL && *swap != '\0' && g_strcmp0 (swap, "RAM") != 0)
+    {
+      gchar *dir = g_strdup (swap);
+
+      /* GEGL makes the folder when it first swaps: measure the nearest existing parent. */
+      while (statvfs (dir, &vfs) != 0 && strchr (dir, G_DIR_SEPARATOR) != NULL
+             && strcmp (dir, G_DIR_SEPARATOR_S) != 0)
+        {
+          gchar *up = g_path_get_dirname (dir);
+
+          g_free (dir);
+          dir = up;
+        }
+      if (statvfs (dir, &vfs) == 0)
+        have += (guint64) vfs.f_bavail * (guint64) vfs.f_frsize;
+      g_free (dir);
+    }
+  g_free (swap);
+
+  if (have > 0 && need > have)
+    {
+      gchar *n = g_format_size_full (need, G_FORMAT_SIZE_IEC_UNITS);
+      gchar *h = g_format_size_full (have, G_FORMAT_SIZE_IEC_UNITS);
+
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_TOO_LARGE,
+                   _("The up-sampled image needs about %s, more than the memory plus the free "
+                     "swap disk space (%s)"),
+                   n, h);
+      g_free (n);
+      g_free (h);
+      return FALSE;
+    }
+#endif
+  return TRUE;
+}
+
+static gboolean
+upscale_job_progress (gdouble  fraction,
+                      gpointer data)
+{
+  UpscaleJob   *job = data;
+  const gdouble all = job->total
+                      ? ((gdouble) job->done + fraction * (gdouble) job->current) / job->total
+                      : fraction;
+  const gint    percent = (gint) (all * 100.0);
+
+  /* Each update is a round trip to GIMP: one per percent. */
+  if (percent != job->last_percent)
+    {
+      job->last_percent = percent;
+      gimp_progress_update (all);
+    }
+  return ! (job->cancel_at >= 0.0 && all >= job->cancel_at);
+}
+
+/* Up-samples @source into a new @out_w x @out_h buffer of @format. */
+static GeglBuffer *
+upscale_compute (UpscaleJob  *job,
+                 GeglBuffer  *source,
+                 const Babl  *format,
+                 gint         out_w,
+                 gint         out_h,
+                 GError     **error)
+{
+  TconvUpscaleOptions options;
+  GeglBuffer         *result;
+
+  tconv_upscale_options_init (&options);
+  options.kernel           = job->kernel;
+  options.border           = job->params->border;
+  options.linear           = job->params->linear;
+  options.normalize_phases = job->params->normalize_phases;
+  options.out_width        = out_w;
+  options.out_height       = out_h;
+  options.progress         = upscale_job_progress;
+  options.progress_data    = job;
+
+  result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), format);
+  if (! tconv_pipeline_upscale (source, result, &options, error))
+    g_clear_object (&result);
+  return result;
+}
+
+/* A private copy of the drawable's pixels, at (0, 0): worker threads read it freely, and it
+ * outlives the scaling of the drawable. */
+static GeglBuffer *
+upscale_copy_source (GimpDrawable *drawable)
+{
+  GeglBuffer *buffer = gimp_drawable_get_buffer (drawable);
+  GeglBuffer *copy   = gegl_buffer_dup (buffer);
+
+  g_object_unref (buffer);
+  return copy;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Applying
+ */
+
+static gboolean
+upscale_write (UpscaleJob   *job,
+               UpscaleItem  *item,
+               GError      **error)
+{
+  GimpDrawable *drawable = item->drawable;
+  const gint    w = gimp_drawable_get_width (drawable);
+  const gint    h = gimp_drawable_get_height (drawable);
+  GeglBuffer   *buffer;
+
+  if (item->result == NULL
+      || gegl_buffer_get_width (item->result) != w || gegl_buffer_get_height (item->result) != h)
+    {
+      /* GIMP sized it otherwise than predicted (a layer group's mask follows the group's new
+       * bounds): compute it again at the size it has now. */
+      g_clear_object (&item->result);
+      item->result = upscale_compute (job, item->source, gimp_drawable_get_format (drawable),
+                                      w, h, error);
+      if (item->result == NULL)
+        return FALSE;
+    }
+
+  buffer = gimp_drawable_get_buffer (drawable);
+  gegl_buffer_copy (item->result, NULL, GEGL_ABYSS_NONE, buffer, NULL);
+  g_object_unref (buffer); /* sends the tiles to GIMP */
+  gimp_drawable_update (drawable, 0, 0, w, h);
+  return TRUE;
+}
+
+GimpImage *
+upscale_render_image (GimpImage           *image,
+                      GimpDrawable        *self_src,
+                      const UpscaleParams *params,
+                      GError             **error)
+{
+  const gint    in_w = gimp_image_get_width (image);
+  const gint    in_h = gimp_image_get_height (image);
+  UpscaleJob    job  = { 0 };
+  tconv_kernel *kernel = NULL;
+  GArray       *items = NULL;
+  GimpImage    *target = NULL;
+  /* Test hook (tests/gimp3/test-cancel.py): cancel once this fraction is done, as the
+   * progress bar's Cancel would, without GIMP killing the plug-in. */
+  const gchar  *cancel_at = g_getenv ("TCONV_UPSCALE_CANCEL_AT");
+  gint          out_w, out_h;
+  gdouble       fx, fy;
+  guint64       bytes = 0;
+  gboolean      ok = FALSE;
+
+  gimp_progress_init (_("Upscaling (transposed convolution)"));
+  if (! upscale_prepare (params, in_w, in_h, self_src, NULL, &kernel, &out_w, &out_h, error))
+    goto out;
+
+  job.kernel       = kernel;
+  job.params       = params;
+  job.last_percent = -1;
+  job.cancel_at    = cancel_at != NULL ? g_ascii_strtod (cancel_at, NULL) : -1.0;
+
+  /* Predict each drawable's geometry as gimp_image_scale() will make it. */
+  fx = (gdouble) out_w / in_w;
+  fy = (gdouble) out_h / in_h;
+  items = upscale_collect (image);
+  for (guint i = 0; i < items->len; i++)
+    {
+      UpscaleItem *item = &g_array_index (items, UpscaleItem, i);
+      gint         x, y;
+
+      item->in_w = gimp_drawable_get_width (item->drawable);
+      item->in_h = gimp_drawable_get_height (item->drawable);
+      gimp_drawable_get_offsets (item->drawable, &x, &y);
+      item->out_x = UPSCALE_SIGNED_ROUND (fx * x);
+      item->out_y = UPSCALE_SIGNED_ROUND (fy * y);
+      item->out_w = UPSCALE_SIGNED_ROUND (fx * (x + item->in_w)) - item->out_x;
+      item->out_h = UPSCALE_SIGNED_ROUND (fy * (y + item->in_h)) - item->out_y;
+      if (item->out_w < 1 || item->out_h < 1)
+        {
+          gchar *name = gimp_item_get_name (GIMP_ITEM (item->drawable));
+
+          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                       _("'%s' (%d×%d) would be scaled to nothing at %d×%d"), name,
+                       item->in_w, item->in_h, out_w, out_h);
+          g_free (name);
+          goto out;
+        }
+      if (! item->is_group)
+        {
+          job.total += (guint64) item->out_w * (guint64) item->out_h;
+          bytes += (guint64) item->out_w * (guint64) item->out_h
+                   * babl_format_get_bytes_per_pixel (gimp_drawable_get_format (item->drawable));
+        }
+    }
+  /* Ours, and GIMP's scaled copy. */
+  if (! upscale_check_memory (2 * bytes, error))
+    goto out;
+
+  /* All the pixels first: a failure or a cancel here leaves the image as it was. */
+  for (guint i = 0; i < items->len; i++)
+    {
+      UpscaleItem *item = &g_array_index (items, UpscaleItem, i);
+
+      if (item->is_group)
+        continue; /* GIMP recomposes groups; only their masks are pixels of their own */
+      item->source = upscale_copy_source (item->drawable);
+      job.current  = (guint64) item->out_w * (guint64) item->out_h;
+      item->result = upscale_compute (&job, item->source,
+                                      gimp_drawable_get_format (item->drawable),
+                                      item->out_w, item->out_h, error);
+      if (item->result == NULL)
+        goto out;
+      job.done += job.current;
+      job.current = 0;
+    }
+  /* From here on nothing may be cancelled halfway: end the progress and its Cancel button. */
+  gimp_progress_update (1.0);
+  gimp_progress_end ();
+
+  target = image;
+  if (params->new_image)
+    {
+      GArray *copies;
+
+      target = gimp_image_duplicate (image);
+      gimp_image_undo_disable (target);
+      copies = upscale_collect (target);
+      for (guint i = 0; i < items->len && i < copies->len; i++)
+        g_array_index (items, UpscaleItem, i).drawable
+          = g_array_index (copies, UpscaleItem, i).drawable;
+      if (copies->len != items->len)
+        {
+          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                       _("The duplicate image has %u drawables, the image %u"),
+                       copies->len, items->len);
+          g_array_free (copies, TRUE);
+          gimp_image_delete (target);
+          target = NULL;
+          goto out;
+        }
+      g_array_free (copies, TRUE);
+    }
+  else
+    {
+      gimp_image_undo_group_start (image);
+    }
+
+  /* GIMP scales everything consistently (offsets, masks, channels, selection, paths,
+   * guides); no interpolation, since every pixel is overwritten next. */
+  gimp_context_push ();
+  gimp_context_set_interpolation (GIMP_INTERPOLATION_NONE);
+  ok = gimp_image_scale (target, out_w, out_h);
+  gimp_context_pop ();
+  if (! ok)
+    g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                 _("GIMP could not scale the image to %d×%d: %s"), out_w, out_h,
+                 gimp_pdb_get_last_error (gimp_get_pdb ()));
+
+  for (guint i = 0; ok && i < items->len; i++)
+    {
+      UpscaleItem *item = &g_array_index (items, UpscaleItem, i);
+
+      if (! item->is_group)
+        ok = upscale_write (&job, item, error);
+    }
+
+  if (params->new_image)
+    {
+      gimp_image_undo_enable (target);
+      if (! ok)
+        {
+          gimp_image_delete (target);
+          target = NULL;
+        }
+    }
+  else
+    {
+      gimp_image_undo_group_end (image);
+      if (! ok)
+        g_prefix_error (error, _("The image is partly up-sampled; Edit ▸ Undo restores it: "));
+    }
+
+out:
+  gimp_progress_end ();
+  if (items != NULL)
+    g_array_free (items, TRUE);
+  tconv_kernel_free (kernel);
+  return ok ? target : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Preview regions
+ */
+
+gboolean
+upscale_render_region (GimpDrawable        *drawable G_GNUC_UNUSED,
+                       GeglBuffer          *source,
+                       const tconv_kernel  *kernel,
+                       const UpscaleParams *params,
+                       gint                 out_w,
+                       gint                 out_h,
+                       const GeglRectangle *roi,
+                       const Babl          *format,
+                       guchar              *buf,
+                       gint                 rowstride,
+                       GError             **error)
+{
+  const GeglRectangle *extent = gegl_buffer_get_extent (source);
+  const gint           in_w = extent->width, in_h = extent->height;
+  const gdouble        fx = (gdouble) out_w / in_w, fy = (gdouble) out_h / in_h;
+  TconvUpscaleOptions  options;
+  GeglRectangle        sub_rect;
+  GeglBuffer          *sub, *result;
+  gint                 halo, x0, y0, x1, y1, ox, oy, sub_w, sub_h;
+  gboolean             ok;
+
+  /* Input pixels that can reach the region: the kernel's reach plus the exact-size
+   * resampler's (widened when reducing); beyond an image edge the border mode is exact. */
+  halo = (gint) ((MAX (kernel->k_h, kernel->k_w) + MIN (kernel->stride_h, kernel->stride_w) - 1)
+                 / MIN (kernel->stride_h, kernel->stride_w))
+         + 2 * (gint) ceil (MAX ((gdouble) kernel->stride_w / fx, (gdouble) kernel->stride_h / fy))
+         + 3;
+  x0 = MAX (0, (gint) floor (roi->x / fx) - halo);
+  y0 = MAX (0, (gint) floor (roi->y / fy) - halo);
+  x1 = MIN (in_w, (gint) ceil ((roi->x + roi->width) / fx) + halo);
+  y1 = MIN (in_h, (gint) ceil ((roi->y + roi->height) / fy) + halo);
+  sub_rect = *GEGL_RECTANGLE (extent->x + x0, extent->y + y0, x1 - x0, y1 - y0);
+
+  /* Output placement of the sub-image: exact when fx and fy are integers. */
+  ox    = (gint) floor (x0 * fx + 0.5);
+  oy    = (gint) floor (y0 * fy + 0.5);
+  sub_w = MAX (1, (gint) floor (x1 * fx + 0.5) - ox);
+  sub_h = MAX (1, (gint) floor (y1 * fy + 0.5) - oy);
+
+  tconv_upscale_options_init (&options);
+  options.kernel           = kernel;
+  options.border           = params->border;
+  options.linear           = params->linear;
+  options.normalize_phases = params->normalize_phases;
+  options.out_width        = sub_w;
+  options.out_height       = sub_h;
+
+  sub    = gegl_buffer_create_sub_buffer (source, &sub_rect);
+  result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, sub_w, sub_h), format);
+  ok = tconv_pipeline_upscale (sub, result, &options, error);
+  if (ok)
+    gegl_buffer_get (result,
+                     GEGL_RECTANGLE (roi->x - ox, roi->y - oy, roi->width, roi->height),
+                     1.0, format, buf, rowstride, GEGL_ABYSS_CLAMP);
+  g_object_unref (result);
+  g_object_unref (sub);
+  return ok;
+}
+
+void
+upscale_render_region_nohalo (GeglBuffer          *source,
+                              gint                 in_w,
+                              gint                 in_h,
+                              gint                 out_w,
+                              gint                 out_h,
+                              const GeglRectangle *roi,
+                              const Babl          *format,
+                              guchar              *buf,
+                              gint                 rowstride)
+{
+  GeglNode *graph = gegl_node_new ();
+  GeglNode *input, *scale;
+
+  /* What Image ▸ Scale Image does with NoHalo (gimp_gegl_apply_scale). */
+  input = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", source,
+                               NULL);
+  scale = gegl_node_new_child (graph, "operation", "gegl:scale-ratio",
+                               "origin-x", 0.0, "origin-y", 0.0,
+                               "sampler", GEGL_SAMPLER_NOHALO,
+                               "abyss-policy", GEGL_ABYSS_CLAMP,
+                               "x", (gdouble) out_w / in_w,
+                               "y", (gdouble) out_h / in_h,
+                               NULL);
+  gegl_node_link (input, scale);
+  gegl_node_blit (scale, 1.0, roi, format, buf, rowstride, GEGL_BLIT_DEFAULT);
+  g_object_unref (graph);
+}

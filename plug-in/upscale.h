@@ -1,0 +1,163 @@
+/* The GIMP 3 plug-in "Upscale (Transposed Convolution)": what its files share. State is passed
+ * explicitly (UpscaleParams, UpscaleKernelCache); there are no globals. */
+#ifndef UPSCALE_H
+#define UPSCALE_H
+
+#include <glib/gi18n.h>
+#include <libgimp/gimp.h>
+
+#include "tconv.h"
+#include "tconv-pipeline.h"
+
+G_BEGIN_DECLS
+
+#define PLUG_IN_PROC   "plug-in-tconv-upscale"
+#define PLUG_IN_BINARY "tconv-upscale"
+#define PLUG_IN_ROLE   "tconv-upscale"
+
+#define UPSCALE_MAX_STRIDE 16 /* the analytic kernels' range, as in `tconv upscale` */
+
+/* Choice nicks of the "kernel" argument that are not presets. */
+#define UPSCALE_KERNEL_SELF "self"
+#define UPSCALE_KERNEL_FILE "file"
+
+/* ---------------------------------------------------------------------------------------------
+ * upscale-main.c
+ */
+
+#define UPSCALE_TYPE (upscale_get_type ())
+G_DECLARE_FINAL_TYPE (Upscale, upscale, UPSCALE, PLUG_IN, GimpPlugIn)
+
+/* The procedure's arguments, read once from the config. */
+typedef struct
+{
+  gchar      *kernel;      /* choice nick: a preset name, "self" or "file" */
+  GFile      *kernel_file; /* nullable; used when kernel is "file" */
+  gint        stride;      /* 1..16 */
+  gint        width;       /* 0: stride x input */
+  gint        height;      /* 0: stride x input */
+  TconvBorder border;
+  gboolean    linear;
+  gboolean    normalize_phases;
+  gboolean    new_image;
+} UpscaleParams;
+
+void upscale_params_from_config (UpscaleParams *params, GimpProcedureConfig *config);
+void upscale_params_clear (UpscaleParams *params);
+
+/* The only place where a core status becomes a GError: "@what: message (line:column)". */
+void upscale_set_status_error (GError           **error,
+                               tconv_status       status,
+                               const tconv_error *err,
+                               const gchar       *what);
+
+/* ---------------------------------------------------------------------------------------------
+ * upscale-presets.c: the kernel choice, finding and loading kernels
+ */
+
+typedef struct
+{
+  const gchar *nick;  /* the PDB value */
+  const gchar *label; /* N_() */
+  const gchar *help;  /* N_() */
+} UpscaleKernelInfo;
+
+/* Every value of the "kernel" argument, presets first, then "self" and "file". */
+const UpscaleKernelInfo *upscale_kernels (gsize *n);
+GimpChoice              *upscale_kernel_choice (void);
+
+/* The folders searched for .tconv presets, most specific first (NULL-terminated). */
+gchar **upscale_preset_dirs (void);
+
+/* A learned "self" kernel is expensive; the dialog keeps the last one. */
+typedef struct
+{
+  gint          stride_h, stride_w;
+  tconv_kernel *kernel;
+} UpscaleKernelCache;
+
+void upscale_kernel_cache_clear (UpscaleKernelCache *cache);
+
+/**
+ * upscale_prepare:
+ * @params:   the arguments.
+ * @in_w, @in_h: the image size.
+ * @self_src: (nullable): the drawable "self" learns from.
+ * @cache:    (nullable): reused and updated for "self".
+ * @kernel:   (out): a new kernel: a file's own, or a preset / learned one at the kernel
+ *            stride ceil (out / in) per axis (the stride argument when width and height are 0).
+ * @out_w, @out_h: (out): the output size: width and height, a 0 side being kernel stride x
+ *            input.
+ *
+ * Everything is checked here, before any pixel is touched; errors name the value and the rule.
+ */
+gboolean upscale_prepare (const UpscaleParams *params,
+                          gint                 in_w,
+                          gint                 in_h,
+                          GimpDrawable        *self_src,
+                          UpscaleKernelCache  *cache,
+                          tconv_kernel       **kernel,
+                          gint                *out_w,
+                          gint                *out_h,
+                          GError             **error);
+
+/* ---------------------------------------------------------------------------------------------
+ * upscale-render.c
+ */
+
+/**
+ * upscale_render_image:
+ * Up-samples every layer, layer mask and channel of @image. All pixels are computed first,
+ * with progress and cancel; only then is the image (or a new duplicate, with
+ * @params->new_image) scaled and written, inside one undo group. On error or cancel the
+ * image is unchanged and @error is set (TCONV_PIPELINE_ERROR_CANCELLED for a cancel).
+ *
+ * Returns: (transfer none): @image, or the new image, or NULL on error.
+ */
+GimpImage *upscale_render_image (GimpImage           *image,
+                                 GimpDrawable        *self_src,
+                                 const UpscaleParams *params,
+                                 GError             **error);
+
+/**
+ * upscale_render_region:
+ * For the preview: the output pixels (@roi, in output coordinates of the whole drawable,
+ * whose output size is @out_w x @out_h) of @drawable up-sampled with @kernel, as
+ * @format into @buf (@rowstride bytes per row). Exact for an exact stride x up-sample; for
+ * other sizes within a fraction of an output pixel of the final placement.
+ */
+gboolean upscale_render_region (GimpDrawable        *drawable,
+                                GeglBuffer          *source,
+                                const tconv_kernel  *kernel,
+                                const UpscaleParams *params,
+                                gint                 out_w,
+                                gint                 out_h,
+                                const GeglRectangle *roi,
+                                const Babl          *format,
+                                guchar              *buf,
+                                gint                 rowstride,
+                                GError             **error);
+
+/* The same region scaled by GIMP's NoHalo sampler (as Image ▸ Scale Image does). */
+void upscale_render_region_nohalo (GeglBuffer          *source,
+                                   gint                 in_w,
+                                   gint                 in_h,
+                                   gint                 out_w,
+                                   gint                 out_h,
+                                   const GeglRectangle *roi,
+                                   const Babl          *format,
+                                   guchar              *buf,
+                                   gint                 rowstride);
+
+/* ---------------------------------------------------------------------------------------------
+ * upscale-dialog.c
+ */
+
+gboolean upscale_dialog (GimpProcedure       *procedure,
+                         GimpProcedureConfig *config,
+                         GimpImage           *image,
+                         GimpDrawable        *drawable);
+
+G_END_DECLS
+
+#endif /* UPSCALE_H */

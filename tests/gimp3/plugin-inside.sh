@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs inside the GIMP 3 chroot (tests/gimp3/test-plugin.sh calls it through `host.sh run`):
+# builds tconv and the plug-in with meson, installs the plug-in into the run's throw-away GIMP
+# profile, then runs the batch tests (test-plugin.py, test-cancel.py) and the dialog test
+# under Xvfb (test-dialog.sh). Prints "TAP ok - ..." / "TAP not ok - ..." / "TAP # ..." lines
+# for the driver to number; everything else goes to logs in /work-out.
+#
+# /work-out is the host's artifacts folder: the build folder there is reused by the next run.
+set -u
+OUT=/work-out
+B=$OUT/build
+PLUGDIR=$GIMP3_DIRECTORY/plug-ins
+TIMEOUT=${TCONV_PLUGIN_TIMEOUT:-420}
+
+tap() {  # tap STATUS DESCRIPTION [LOG]: STATUS 0 passes; a failure shows the log's tail
+  if [ "$1" = 0 ]; then echo "TAP ok - $2"; return 0; fi
+  echo "TAP not ok - $2"
+  [ -z "${3:-}" ] || [ ! -f "$3" ] || tail -n 30 "$3" | sed 's/^/TAP #   /'
+  return 1
+}
+secs() { echo $(($(date +%s) - $1)); }
+
+# ---- build and install ----
+t0=$(date +%s)
+rc=0
+if [ ! -f "$B/build.ninja" ]; then
+  meson setup "$B" /src -Dplugindir="$PLUGDIR" -Dprefix=/tmp/prefix -Dtests=disabled \
+    >"$OUT/meson-setup.log" 2>&1 || rc=$?
+else
+  meson configure "$B" -Dplugindir="$PLUGDIR" -Dprefix=/tmp/prefix >"$OUT/meson-setup.log" 2>&1 ||
+    rc=$?
+fi
+[ $rc = 0 ] && { ninja -C "$B" >"$OUT/ninja.log" 2>&1 || rc=$?; }
+tap $rc "meson builds tconv and the plug-in against GIMP $(pkg-config --modversion gimp-3.0) ($(secs "$t0") s)" "$OUT/ninja.log" ||
+  exit 1
+grep -E 'plug-in/.*warning' "$OUT/ninja.log" | sed 's/^/TAP # /'
+tap "$(grep -c -E 'plug-in/.*warning' "$OUT/ninja.log" | grep -qx 0; echo $?)" \
+  "the plug-in compiles without warnings (warning_level=3)"
+
+rc=0
+meson install -C "$B" --no-rebuild >"$OUT/meson-install.log" 2>&1 || rc=$?
+P=$PLUGDIR/tconv-upscale
+[ $rc = 0 ] && [ -x "$P/tconv-upscale" ] && [ -f "$P/presets/learned-x2.tconv" ] &&
+  [ -f "$P/help/en/gimp-help.xml" ] && [ -f /tmp/prefix/share/metainfo/tconv-upscale.metainfo.xml ]
+tap $? "meson install puts plug-ins/tconv-upscale/tconv-upscale, its presets and help in the profile" \
+  "$OUT/meson-install.log"
+
+# ---- batch tests ----
+export TCONV="$B/cli/tconv" TCONV_SRC=/src TCONV_WORK=/tmp/work
+mkdir -p "$TCONV_WORK"
+gimp_batch() {  # gimp_batch LOG FILE.py [ENV=VALUE...]
+  log=$1 py=$2
+  shift 2
+  env "$@" timeout -k 10 "$TIMEOUT" gimp-console-3.0 -i --quit \
+    --batch-interpreter=python-fu-eval -b - <"$py" >"$log" 2>&1
+}
+
+t0=$(date +%s)
+gimp_batch "$OUT/batch.log" /src/tests/gimp3/test-plugin.py
+rc=$?
+grep '^TAP ' "$OUT/batch.log"
+grep -q '^TAP # done' "$OUT/batch.log"
+tap $? "the batch tests ran to the end in gimp-console-3.0 (rc $rc, $(secs "$t0") s)" "$OUT/batch.log"
+
+t0=$(date +%s)
+gimp_batch "$OUT/cancel.log" /src/tests/gimp3/test-cancel.py TCONV_UPSCALE_CANCEL_AT=0.5
+grep '^TAP ' "$OUT/cancel.log"
+grep -q '^TAP # done' "$OUT/cancel.log"
+tap $? "the cancel test ran to the end ($(secs "$t0") s)" "$OUT/cancel.log"
+
+# ---- dialog under Xvfb ----
+if [ "${TCONV_SKIP_DIALOG:-0}" != 1 ]; then
+  sh /src/tests/gimp3/test-dialog.sh
+fi
+
+# ---- benchmark (on request: it takes a few minutes) ----
+if [ "${TCONV_PLUGIN_BENCH:-0}" = 1 ]; then
+  gimp_batch "$OUT/bench.log" /src/tests/gimp3/bench-plugin.py
+  grep '^TAP \|^BENCH' "$OUT/bench.log"
+fi
+exit 0

@@ -15,6 +15,9 @@ typedef struct
 static const Subcommand subcommands[] = {
   { "apply", tconv_cmd_apply, "transposed convolution of .npy tensors (PyTorch semantics)" },
   { "matrix", tconv_cmd_matrix, "show a transposed convolution as the transpose of a matrix" },
+  { "upscale", tconv_cmd_upscale, "enlarge an image file (PNG, JPEG, TIFF, ...) through GEGL" },
+  { "learn", tconv_cmd_learn, "learn a kernel by least squares from high-resolution images" },
+  { "kernel", tconv_cmd_kernel, "list, show, make, import and normalize up-sampling kernels" },
   { "bench", tconv_cmd_bench, "kernel-only timings against the memory-bandwidth floor" },
 };
 

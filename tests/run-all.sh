@@ -55,7 +55,9 @@ if [ "${TCONV_QUICK:-0}" != 1 ]; then
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   # GLib, GEGL and babl keep global caches alive until exit: not ours to report.
   export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  # Full unwinding so that the suppressions match frames inside libraries built without
+  # frame pointers (fontconfig, ICU under GEGL).
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0
   if build "$root/build-asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
        -Dplugin=disabled; then
     run_meson "sanitizers" "$root/build-asan" --no-suite gimp3 --timeout-multiplier 3

@@ -60,6 +60,7 @@ results = []
 
 def check(cond, desc):
     results.append(bool(cond))
+    desc = " | ".join(str(desc).splitlines())  # one TAP line per result
     print(("ok" if cond else "not ok") + " %d - %s" % (len(results), desc), flush=True)
 
 

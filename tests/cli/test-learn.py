@@ -31,6 +31,7 @@ def check(cond, desc):
     n_tests += 1
     if not cond:
         failed += 1
+    desc = " | ".join(str(desc).splitlines())  # one TAP line per result
     print(("ok" if cond else "not ok") + f" {n_tests} - {desc}", flush=True)
 
 

@@ -66,9 +66,14 @@ store_u8 (uint8_t *dst, float v)
             const IN    *ip = (const IN *) rp->irow[r] + m * (C);                              \
             const float *wp = rp->packed + r * J * (S) * (C);                                  \
             for (size_t j = 0; j < J; j++, ip -= (C), wp += (S) * (C))                         \
-              for (size_t p = 0; p < (S); p++)                                                 \
-                for (size_t c = 0; c < (C); c++)                                               \
-                  acc[p * (C) + c] += wp[p * (C) + c] * (float) ip[c];                         \
+              {                                                                                \
+                /* exactly one pixel per load: left alone, GCC's SLP widens these loads */     \
+                IN v[C];                                                                       \
+                memcpy (v, ip, sizeof v);                                                      \
+                for (size_t p = 0; p < (S); p++)                                               \
+                  for (size_t c = 0; c < (C); c++)                                             \
+                    acc[p * (C) + c] += wp[p * (C) + c] * (float) v[c];                        \
+              }                                                                                \
           }                                                                                    \
         for (size_t l = 0; l < (S) * (C); l++)                                                 \
           STORE (dst + l, acc[l]);                                                             \

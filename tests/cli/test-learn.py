@@ -35,10 +35,13 @@ def check(cond, desc):
     print(("ok" if cond else "not ok") + f" {n_tests} - {desc}", flush=True)
 
 
-def run(*args):
+def run(*args, gegl=True):
+    """Runs tconv. Valgrind (TCONV_WRAPPER) wraps only runs that stop before GEGL starts:
+    valgrind cannot run GEGL's own code cleanly, and the sanitizer build covers those."""
     env = dict(os.environ, TCONV_PRESET_DIR=PRESETS)
-    return subprocess.run(WRAP + [TCONV, *args], capture_output=True, text=True, env=env,
-                          timeout=120 * (10 if WRAP else 1))
+    wrap = [] if gegl else WRAP
+    return subprocess.run(wrap + [TCONV, *args], capture_output=True, text=True, env=env,
+                          timeout=120 * (10 if wrap else 1))
 
 
 def parse_tconv(path):
@@ -93,27 +96,27 @@ def main():
         out = os.path.join(tmp, "k.tconv")
 
         # ---- option errors ----
-        r = run("learn", "--size", "8", "-o", out, *imgs)
+        r = run("learn", "--size", "8", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--stride is required" in r.stderr, f"missing --stride: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "-o", out, *imgs)
+        r = run("learn", "--stride", "2", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--size is required" in r.stderr, f"missing --size: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", *imgs, gegl=False)
         check(r.returncode == 2 and "-o" in r.stderr, f"missing -o: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "-o", out)
+        r = run("learn", "--stride", "2", "--size", "8", "-o", out, gegl=False)
         check(r.returncode == 2 and "no training images" in r.stderr, f"no images: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "--degradation", "bilinear", "-o", out, *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", "--degradation", "bilinear", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "'bilinear'" in r.stderr, f"unknown degradation: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "--symmetry", "rot", "-o", out, *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", "--symmetry", "rot", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "'rot'" in r.stderr, f"unknown symmetry: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "--ridge", "-1", "-o", out, *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", "--ridge", "-1", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--ridge -1" in r.stderr, f"negative ridge: {r.stderr.strip()}")
-        r = run("learn", "--stride", "99", "--size", "8", "-o", out, *imgs)
+        r = run("learn", "--stride", "99", "--size", "8", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--stride 99" in r.stderr, f"stride out of range: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "--sigma", "0", "-d", "gauss", "-o", out, *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", "--sigma", "0", "-d", "gauss", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--sigma 0" in r.stderr, f"sigma 0: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "-o", imgs[0], *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", "-o", imgs[0], *imgs, gegl=False)
         check(r.returncode == 2 and "also an input" in r.stderr, f"output = input refused: {r.stderr.strip()}")
-        r = run("learn", "--stride", "2", "--size", "8", "-o", os.path.join(tmp, "no", "k.tconv"), *imgs)
+        r = run("learn", "--stride", "2", "--size", "8", "-o", os.path.join(tmp, "no", "k.tconv"), *imgs, gegl=False)
         check(r.returncode == 1 and "does not exist" in r.stderr, f"missing output folder: {r.stderr.strip()}")
         r = run("learn", "--stride", "2", "--size", "8", "-o", out, os.path.join(tmp, "nope.png"))
         check(r.returncode == 1 and "nope.png" in r.stderr and not os.path.exists(out),

@@ -521,7 +521,7 @@ def script_fu_case():
     img, layer = new_image(30, 20, 'u8', 'RGB', seed=11)
     code = ('(plug-in-tconv-upscale #:run-mode RUN-NONINTERACTIVE #:image %d '
             '#:drawables (vector %d) #:kernel "lanczos3" #:stride 3 #:border "mirror" '
-            '#:linear #t #:normalize-phases #t)' % (img.get_id(), layer.get_id()))
+            '#:linear TRUE #:normalize-phases TRUE)' % (img.get_id(), layer.get_id()))
     sf = PDB.lookup_procedure('plug-in-script-fu-eval')
     cfg = sf.create_config()
     cfg.set_property('run-mode', Gimp.RunMode.NONINTERACTIVE)

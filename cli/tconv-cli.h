@@ -117,6 +117,53 @@ gboolean tconv_read_file (const char *path, gsize max_bytes, gchar **contents, g
  * loader pads a truncated file with grey without a word, so callers check first. */
 gboolean tconv_jpeg_check_complete (const char *path, GError **error);
 
+/* ---- image files (tconv-image.c) ----
+ * An input image, read in three steps so that every check comes before the costly one:
+ * tconv_source_probe() needs no GEGL (a readable, non-empty regular file and its first
+ * bytes); tconv_source_open() picks the loader from those bytes, never from the file's name,
+ * and reads the size and pixel format from the header; tconv_source_read() decodes the
+ * pixels. A loader's warnings during open or read make them fail with the file's name and
+ * the warning. Should a decoder end the process itself (libjpeg's exit() on a broken
+ * header), an exit handler still prints "tconv SUB: cannot read 'PATH': ...". */
+typedef struct
+{
+  const char   *sub;  /* the subcommand, for that last message; not owned */
+  const char   *path; /* not owned: must outlive the source */
+  GeglNode     *graph, *load;
+  const gchar  *loader; /* e.g. "gegl:png-load", set by tconv_source_open() */
+  GeglRectangle box;    /* the image's extent, set by tconv_source_open() */
+  const Babl   *format; /* of the decoded pixels, from the header */
+  guchar        head[64];
+  gsize         head_len;
+} TconvSource;
+
+/* Fills @source from @path (errors: cannot open, not a regular file, empty). No GEGL needed. */
+gboolean tconv_source_probe (TconvSource *source, const char *sub, const char *path,
+                             GError **error);
+/* GEGL initialised: the loader, box and format. JPEG and Radiance HDR files are first checked
+ * complete (GEGL pads a truncated JPEG with grey and reads past the end of a short HDR file,
+ * both in silence). On failure nothing is left to clear. */
+gboolean tconv_source_open (TconvSource *source, GError **error);
+/* After tconv_source_open(): the decoded pixels (a new reference), or NULL when the loader
+ * warned (truncated or corrupt data) or gave nothing. */
+GeglBuffer *tconv_source_read (TconvSource *source, GError **error);
+/* Frees the graph of tconv_source_open(); safe on a probed-only or cleared source. */
+void tconv_source_clear (TconvSource *source);
+
+/* Collects the g_log warnings, criticals and errors of any thread (each distinct message
+ * once) from _begin() to _end(), instead of printing them. _end() returns them joined by
+ * "; " (free it), or NULL when there were none. Not nested. */
+void   tconv_log_capture_begin (void);
+gchar *tconv_log_capture_end (void);
+/* A GPrintFunc for g_set_printerr_handler() that adds to the capture: savers report write
+ * errors (ENOSPC, EFBIG) only through g_printerr() and then finish "successfully". */
+void   tconv_log_capture_printerr (const gchar *message);
+
+/* Makes GEGL register the file handlers of every loader and saver it has (they register when
+ * their class is first used) without printing its fallback warnings, so that
+ * gegl_operation_handlers_get_loader()/_get_saver() know them all. GEGL initialised. */
+void tconv_gegl_handlers_init (void);
+
 /* An .npy file as native floats. */
 typedef struct
 {

@@ -79,56 +79,23 @@ buffer_rgb (GeglBuffer *buffer, const char *what, float **rgb, gsize *width, gsi
   return TRUE;
 }
 
-/* GEGL's loaders report a failure (truncated or corrupt file) only through g_warning() and
- * then deliver what they have; such an image must not be trained on silently. */
-static void
-collect_warning (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  GString *warnings = data;
-
-  (void) domain;
-  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0
-      && strstr (warnings->str, message) == NULL)
-    g_string_append_printf (warnings, "%s%s", warnings->len ? "; " : "", message);
-}
-
+/* Decodes a probed image through tconv-image.c: the loader follows the file's first bytes,
+ * not its name, JPEGs are checked complete first, and a loader's warning (truncated or corrupt
+ * data, which GEGL still delivers, padded) is an error: such an image must not be trained on. */
 static gboolean
-load_rgb (const char *path, float **rgb, gsize *width, gsize *height, GError **error)
+load_rgb (TconvSource *src, float **rgb, gsize *width, gsize *height, GError **error)
 {
-  GeglNode   *graph, *load, *sink;
-  GeglBuffer *buffer = NULL;
+  GeglBuffer *buffer;
   gchar      *what;
   gboolean    ok;
 
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "image '%s': not a readable file",
-                   path);
-      return FALSE;
-    }
-  graph = gegl_node_new ();
-  load = gegl_node_new_child (graph, "operation", "gegl:load", "path", path, NULL);
-  sink = gegl_node_new_child (graph, "operation", "gegl:buffer-sink", "buffer", &buffer, NULL);
-  gegl_node_link (load, sink);
-  {
-    GString *warnings = g_string_new (NULL);
-    GLogFunc old = g_log_set_default_handler (collect_warning, warnings);
-
-    gegl_node_process (sink);
-    g_log_set_default_handler (old, NULL);
-    g_object_unref (graph);
-    if (buffer == NULL || warnings->len > 0)
-      {
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                     "image '%s': cannot be loaded (%s)", path,
-                     warnings->len ? warnings->str : "not an image GEGL can read");
-        g_string_free (warnings, TRUE);
-        g_clear_object (&buffer);
-        return FALSE;
-      }
-    g_string_free (warnings, TRUE);
-  }
-  what = g_strdup_printf ("image '%s'", path);
+  if (!tconv_source_open (src, error))
+    return FALSE;
+  buffer = tconv_source_read (src, error);
+  tconv_source_clear (src);
+  if (buffer == NULL)
+    return FALSE;
+  what = g_strdup_printf ("image '%s'", src->path);
   ok = buffer_rgb (buffer, what, rgb, width, height, error);
   g_free (what);
   g_object_unref (buffer);
@@ -656,6 +623,7 @@ run_learn (LearnOptions *o, GError **error)
   unsigned          symmetry;
   double            mse_bicubic = -1.0;
   gboolean          gegl_started = FALSE;
+  TconvSource      *sources = NULL;
 
   setup.stride = o->stride;
   setup.size = o->size;
@@ -696,6 +664,11 @@ run_learn (LearnOptions *o, GError **error)
     if (!dir_ok || !tconv_check_not_input (o->output, inputs, error))
       goto out;
   }
+  /* every image readable and not empty before GEGL starts and training begins */
+  sources = g_new0 (TconvSource, n);
+  for (gsize i = 0; i < n; i++)
+    if (!tconv_source_probe (&sources[i], "learn", o->images[i], error))
+      goto out;
   if (!new_learner ((gsize) o->stride, (gsize) o->size, &lsq, error))
     goto out;
 
@@ -710,7 +683,7 @@ run_learn (LearnOptions *o, GError **error)
       gchar *what = g_strdup_printf ("image '%s'", o->images[i]);
 
       progress (o, (double) i / (double) n, base);
-      ok = load_rgb (o->images[i], &rgb, &w, &h, error)
+      ok = load_rgb (&sources[i], &rgb, &w, &h, error)
            && add_image (lsq, &setup, rgb, w, h, w * 3, what, error);
       g_free (rgb), g_free (base), g_free (what);
       if (!ok)
@@ -781,6 +754,7 @@ out:
   tconv_kernel_free (bicubic);
   tconv_lsq_free (lsq);
   g_free (name);
+  g_free (sources);
   if (gegl_started)
     gegl_exit ();
   return ok;

@@ -1,16 +1,14 @@
 /* tconv upscale: enlarges an image file with a transposed convolution, through the GEGL
  * pipeline. The input is recognised by its first bytes (never by its name), checked and sized
- * before any pixel is decoded; the output keeps the input's bit depth and channels, goes to a
+ * before any pixel is decoded (tconv-image.c); the output keeps the input's bit depth and channels, goes to a
  * temporary file renamed at the end, and never replaces the input. */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -18,7 +16,6 @@
 
 #include <gegl.h>
 #include <operation/gegl-operation-handlers.h>
-#include <operation/gegl-operation.h>
 
 #include "tconv-pipeline.h"
 
@@ -179,274 +176,6 @@ human_bytes (guint64 b)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * GEGL warnings: loaders and savers report failure only through g_warning(), so they are
- * collected while one runs and turned into an error.
- */
-
-static GMutex   capture_lock;
-static GString *captured;
-
-static void
-capture_handler (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  (void) domain, (void) data;
-  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) == 0)
-    return;
-  g_mutex_lock (&capture_lock);
-  if (captured != NULL && strstr (captured->str, message) == NULL) /* each message once */
-    g_string_append_printf (captured, "%s%s", captured->len ? "; " : "", message);
-  g_mutex_unlock (&capture_lock);
-}
-
-static void
-capture_begin (void)
-{
-  g_mutex_lock (&capture_lock);
-  captured = g_string_new (NULL);
-  g_mutex_unlock (&capture_lock);
-  g_log_set_default_handler (capture_handler, NULL);
-}
-
-/* Savers report write errors (ENOSPC, EFBIG) only through g_printerr(), e.g. gegl:png-save's
- * "write_fn: Error writing to file", and then finish "successfully" with a truncated file. */
-static void
-capture_printerr (const gchar *message)
-{
-  gchar *m = g_strchomp (g_strdup (message));
-  capture_handler (NULL, G_LOG_LEVEL_WARNING, m, NULL);
-  g_free (m);
-}
-
-/* Returns what was captured, or NULL when nothing was. */
-static gchar *
-capture_end (void)
-{
-  gchar *s;
-
-  g_log_set_default_handler (g_log_default_handler, NULL);
-  g_mutex_lock (&capture_lock);
-  s = captured->len ? g_string_free (captured, FALSE) : (g_string_free (captured, TRUE), NULL);
-  captured = NULL;
-  g_mutex_unlock (&capture_lock);
-  return s;
-}
-
-/* Makes GEGL register the file handlers of every loader and saver it has (they register when
- * their class is first used), without printing its fallback warnings. */
-static void
-init_handlers (void)
-{
-  static gboolean done;
-  guint           n = 0;
-  gchar         **ops;
-
-  if (done)
-    return;
-  ops = gegl_list_operations (&n);
-  for (guint i = 0; i < n; i++)
-    if (g_str_has_suffix (ops[i], "-load") || g_str_has_suffix (ops[i], "-save"))
-      gegl_operation_get_key (ops[i], "name");
-  g_free (ops);
-  done = TRUE;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Input
- */
-
-/* A decoder may end the process itself (libjpeg calls exit() on a broken header): say which
- * file it was, so that even then the user gets a tconv message. No output exists yet then. */
-static const char *volatile decoding;
-
-static void
-report_decoder_exit (void)
-{
-  if (decoding != NULL)
-    fprintf (stderr, "tconv upscale: cannot read '%s': its decoder gave up (the file is corrupt "
-                     "or not what its first bytes say)\n",
-             decoding);
-}
-
-static void
-decoding_begin (const char *path)
-{
-  static gboolean registered;
-
-  if (!registered)
-    registered = atexit (report_decoder_exit) == 0;
-  decoding = path;
-}
-
-typedef struct
-{
-  GeglNode     *graph, *load;
-  const gchar  *loader;
-  GeglRectangle box;
-  const Babl   *format; /* of the decoded pixels, from the header */
-  guchar        head[64];
-  gsize         head_len;
-} Source;
-
-/* The loader for a file, from its first bytes. Mismatched loaders are not only wrong but
- * dangerous: GEGL's JPEG loader exits the process on a file that is not a JPEG. */
-static const gchar *
-sniff_loader (const guchar *b, gsize n, const char *path)
-{
-  static const struct
-  {
-    const char *magic;
-    gsize       len, offset;
-    const char *op;
-  } magic[] = {
-    { "\x89PNG\r\n\x1a\n", 8, 0, "gegl:png-load" },
-    { "\xff\xd8\xff", 3, 0, "gegl:jpg-load" },
-    { "II*\0", 4, 0, "gegl:tiff-load" },
-    { "MM\0*", 4, 0, "gegl:tiff-load" },
-    { "II+\0", 4, 0, "gegl:tiff-load" },
-    { "MM\0+", 4, 0, "gegl:tiff-load" },
-    { "GIF87a", 6, 0, "gegl:gif-load" },
-    { "GIF89a", 6, 0, "gegl:gif-load" },
-    { "WEBP", 4, 8, "gegl:webp-load" },
-    { "v/1\x01", 4, 0, "gegl:exr-load" },
-    { "#?RADIANCE", 10, 0, "gegl:rgbe-load" },
-    { "#?RGBE", 6, 0, "gegl:rgbe-load" },
-  };
-  gboolean     uncertain = TRUE;
-  gchar       *type;
-  const gchar *op = NULL;
-
-  for (guint i = 0; i < G_N_ELEMENTS (magic); i++)
-    if (n >= magic[i].offset + magic[i].len
-        && memcmp (b + magic[i].offset, magic[i].magic, magic[i].len) == 0
-        && (magic[i].offset == 0 || memcmp (b, "RIFF", 4) == 0))
-      return gegl_has_operation (magic[i].op) ? magic[i].op : NULL;
-  /* Netpbm: P2, P3, P5 or P6 and a blank */
-  if (n >= 3 && b[0] == 'P' && strchr ("2356", b[1]) != NULL && g_ascii_isspace (b[2]))
-    return "gegl:ppm-load";
-
-  /* Anything else GEGL has a loader for, by content type (never the JPEG or PNG loaders,
-   * whose magic did not match, nor the ImageMagick fallback GEGL picks for unknown types). */
-  type = g_content_type_guess (path, b, n, &uncertain);
-  if (!uncertain && type != NULL)
-    {
-      gchar *mime = g_content_type_get_mime_type (type);
-      if (mime != NULL && g_str_has_prefix (mime, "image/"))
-        {
-          init_handlers ();
-          capture_begin ();
-          op = gegl_operation_handlers_get_loader (mime);
-          g_free (capture_end ());
-        }
-      g_free (mime);
-    }
-  g_free (type);
-  if (op != NULL
-      && (strcmp (op, "gegl:magick-load") == 0 || strcmp (op, "gegl:jpg-load") == 0
-          || strcmp (op, "gegl:png-load") == 0 || !gegl_has_operation (op)))
-    op = NULL;
-  return op;
-}
-
-/* The checks that need no GEGL: a readable regular file, and its first bytes. */
-static gboolean
-source_probe (Source *s, const char *path, GError **error)
-{
-  struct stat st;
-  ssize_t     got;
-  int         fd;
-
-  memset (s, 0, sizeof *s);
-  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
-                   g_strerror (errno));
-      return FALSE;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
-      close (fd);
-      return FALSE;
-    }
-  do
-    got = read (fd, s->head, sizeof s->head);
-  while (got < 0 && errno == EINTR);
-  close (fd);
-  if (got <= 0)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
-                   got < 0 ? g_strerror (errno) : "the file is empty");
-      return FALSE;
-    }
-  s->head_len = (gsize) got;
-  return TRUE;
-}
-
-/* The loader and the image's size and format, from its header (GEGL initialised). */
-static gboolean
-source_open (Source *s, const char *path, GError **error)
-{
-  gchar *warn;
-
-  if ((s->loader = sniff_loader (s->head, s->head_len, path)) == NULL)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                   "'%s' is not an image in a format tconv recognises: expected an image GEGL "
-                   "can read (PNG, JPEG, TIFF, WebP, GIF, OpenEXR, Radiance HDR, PPM, ...)",
-                   path);
-      return FALSE;
-    }
-
-  /* GEGL's JPEG loader pads a truncated file with grey without a warning */
-  if (strcmp (s->loader, "gegl:jpg-load") == 0 && !tconv_jpeg_check_complete (path, error))
-    return FALSE;
-
-  s->graph = gegl_node_new ();
-  s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", path, NULL);
-  capture_begin ();
-  decoding_begin (path);
-  s->box = gegl_node_get_bounding_box (s->load);
-  s->format = gegl_operation_get_format (gegl_node_get_gegl_operation (s->load), "output");
-  decoding = NULL;
-  warn = capture_end ();
-  if (s->box.width <= 0 || s->box.height <= 0 || s->format == NULL || warn != NULL)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s' (%s): %s", path,
-                   s->loader, warn ? warn : "no image in the file");
-      g_free (warn);
-      g_clear_object (&s->graph);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Decodes the pixels. Loaders warn, and still give a buffer, on truncated or corrupt data. */
-static GeglBuffer *
-source_read (Source *s, const char *path, GError **error)
-{
-  GeglBuffer *buffer = NULL;
-  GeglNode   *sink = gegl_node_new_child (s->graph, "operation", "gegl:buffer-sink", "buffer",
-                                          &buffer, NULL);
-  gchar      *warn;
-
-  gegl_node_link (s->load, sink);
-  capture_begin ();
-  decoding_begin (path);
-  gegl_node_process (sink);
-  decoding = NULL;
-  warn = capture_end ();
-  if (buffer == NULL || warn != NULL)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                   "cannot read '%s' (%s): %s (the file may be truncated or corrupt)", path,
-                   s->loader, warn ? warn : "no pixels");
-      g_free (warn);
-      g_clear_object (&buffer);
-    }
-  return buffer;
-}
-
-/* ---------------------------------------------------------------------------------------------
  * Output
  */
 
@@ -462,10 +191,10 @@ saver_for (const char *path)
   if (dot == NULL || (slash != NULL && dot < slash) || dot[1] == '\0')
     return NULL;
   ext = g_ascii_strdown (dot, -1);
-  init_handlers ();
-  capture_begin ();
+  tconv_gegl_handlers_init ();
+  tconv_log_capture_begin ();
   op = gegl_operation_handlers_get_saver (ext);
-  g_free (capture_end ());
+  g_free (tconv_log_capture_end ());
   /* GEGL falls back to its PNG saver for extensions it does not know */
   if (op != NULL && strcmp (op, "gegl:png-save") == 0 && strcmp (ext, ".png") != 0)
     op = NULL;
@@ -500,11 +229,11 @@ save_image (GeglBuffer *buffer, const char *path, const gchar *saver, GError **e
       && strcmp (saver, "gegl:tiff-save") != 0)
     gegl_node_set (save, "bitdepth", type == babl_type ("u8") ? 8 : 16, NULL);
   gegl_node_link (source, save);
-  capture_begin ();
-  g_set_printerr_handler (capture_printerr);
+  tconv_log_capture_begin ();
+  g_set_printerr_handler (tconv_log_capture_printerr);
   gegl_node_process (save);
   g_set_printerr_handler (NULL);
-  warn = capture_end ();
+  warn = tconv_log_capture_end ();
   g_object_unref (graph);
 
   if (warn != NULL || stat (temp, &st) != 0 || st.st_size == 0)
@@ -601,7 +330,7 @@ static gboolean
 run_upscale (const UpscaleOptions *o, GError **error)
 {
   TconvUpscaleOptions opt;
-  Source              src = { 0 };
+  TconvSource         src = { 0 };
   GeglBuffer         *in = NULL, *out = NULL;
   tconv_kernel       *kernel = NULL;
   const gchar        *saver;
@@ -653,7 +382,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
       return FALSE;
     }
   g_free (dir);
-  if (!source_probe (&src, o->input, error))
+  if (!tconv_source_probe (&src, "upscale", o->input, error))
     return FALSE;
 
   /* GEGL loads all its modules here: a few tenths of a second. */
@@ -668,7 +397,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     }
 
   /* The input's size, from its header only. */
-  if (!source_open (&src, o->input, error))
+  if (!tconv_source_open (&src, error))
     goto out;
 
   /* Stride: given, or what the requested size needs, or the kernel's default. */
@@ -747,7 +476,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
       }
   }
 
-  if ((in = source_read (&src, o->input, error)) == NULL)
+  if ((in = tconv_source_read (&src, error)) == NULL)
     goto out;
   if (self)
     {
@@ -780,7 +509,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
 out:
   g_clear_object (&in);
   g_clear_object (&out);
-  g_clear_object (&src.graph);
+  tconv_source_clear (&src);
   tconv_kernel_free (kernel);
   g_free (where);
   gegl_exit ();

@@ -60,6 +60,7 @@ def check(cond, desc, todo=None):
     """A TAP line; with @todo, a known limitation (TAP "# TODO": reported, not counted)."""
     global n_tests, n_failed
     n_tests += 1
+    desc = " | ".join(str(desc).splitlines())
     if not cond and todo is None:
         n_failed += 1
     print(("ok" if cond else "not ok") + f" {n_tests} - {desc}"
@@ -357,6 +358,10 @@ def images():
         ("PPM header of 100000x100000", b"P6\n100000 100000\n255\n" + b"\0" * 64, ".ppm"),
     ]
     for desc, data, ext in absurd:
+        if ext == ".tif" and SANITIZED:
+            # minutes inside GEGL's (uninstrumented) tiff-load: see the TODO of the plain build
+            diag(f"sanitizer build: '{desc}' left out")
+            continue
         p = put(f"img-{len(tried):02d}{ext}", data)
         bad("upscale", desc, ["-i", p, "-o", out("o.png"), "-k", "bicubic"], absurd=True)
 
@@ -375,6 +380,10 @@ def images():
         ("OpenEXR magic and garbage", b"v/1\x01" + b"\xff" * 60, ".exr"),
         ("Radiance HDR header and garbage", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 9 +X 9\n"
          + b"\xff" * 30, ".hdr"),
+        # gegl:rgbe-load decodes both without a bounds check: tconv walks the scanlines first
+        ("Radiance HDR whose run-length run overruns its scanline",
+         b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 8\n\x02\x02\x00\x08" + b"\xff\x01" * 8,
+         ".hdr"),
         ("a text file named .png", b"hello, this is text\n" * 4, ".png"),
         ("a PNG named .jpg, truncated", GOOD_PNG[:60], ".jpg"),
     ]
@@ -395,9 +404,7 @@ def images():
         diag("PIL not installed: the three JPEG cases are left out")
     for desc, data, ext in others:
         p = put(f"img-{len(tried):02d}{ext}", data)
-        # GEGL's rgbe-load decodes garbage pixel data without any warning
-        todo = "gegl:rgbe-load accepts garbage pixel data silently" if ext == ".hdr" else None
-        bad("upscale", desc, ["-i", p, "-o", out("o.png"), "-k", "bicubic"], todo=todo)
+        bad("upscale", desc, ["-i", p, "-o", out("o.png"), "-k", "bicubic"])
 
     # options of upscale
     opts = [
@@ -551,11 +558,12 @@ def learn():
         ("--name with a slash", [good, "--name", "a/b"]),
         ("output = input", [good, "-o", good]),
     ]
-    todo = {}
-    named_jpg = put("learn-png-named.jpg", png(32, 32, seed=7))
-    cases.append(("a PNG named .jpg", [named_jpg]))
-    todo["a PNG named .jpg"] = ("learn picks the loader by extension: libjpeg prints 'Not a JPEG "
-                                "file' and calls exit(1)")
+    # the loader follows the first bytes, not the name: a whole PNG named .jpg is a good input
+    # (below), a truncated one is refused by the PNG loader instead of killing the process in
+    # libjpeg's exit(1)
+    named_jpg = png(32, 32, seed=7)
+    cases.append(("a truncated PNG named .jpg",
+                  [put("learn-png-named-trunc.jpg", named_jpg[:len(named_jpg) // 2])]))
     if Image is not None:
         import io
         buf = io.BytesIO()
@@ -563,8 +571,6 @@ def learn():
             .save(buf, "JPEG", quality=90)
         cases.append(("a JPEG cut in half", [put("learn-half.jpg",
                                                   buf.getvalue()[:len(buf.getvalue()) // 2])]))
-        todo["a JPEG cut in half"] = ("learn does not check JPEG completeness "
-                                      "(tconv_jpeg_check_complete) and learns from grey padding")
     for desc, args in cases:
         argv = ["learn", "-q"]
         if "--stride" not in args:
@@ -574,7 +580,16 @@ def learn():
         argv += args
         if "-o" not in args:
             argv += ["-o", out("l.tconv")]
-        bad("learn", desc, argv, absurd="100000" in desc, todo=todo.get(desc))
+        bad("learn", desc, argv, absurd="100000" in desc)
+
+    ok_dir = os.path.join(W, "learn-named-jpg")
+    os.mkdir(ok_dir)
+    kernel = os.path.join(ok_dir, "l.tconv")
+    rc, err, _ = run(["learn", "-q", "--stride", "2", "--size", "8", "-o", kernel,
+                      put("learn-png-named.jpg", named_jpg)], cwd=ok_dir)
+    check(rc == 0 and os.path.isfile(kernel),
+          f"learn: a whole PNG named .jpg is read as the PNG it is (exit {rc}: "
+          f"{err.strip()[-160:]})")
 
 
 # ---- NaN and Inf in float images: the documented behaviour -----------------------------

@@ -1,0 +1,380 @@
+/* Reading image files through GEGL, for every subcommand that takes one. The loader is chosen
+ * from the file's first bytes, never its name (a mismatched loader can end the process), and
+ * every warning a loader prints while it runs is caught and becomes the error it stands for:
+ * GEGL's loaders report failure only that way, then hand over what they decoded. JPEG and
+ * Radiance HDR files are checked complete first: those two loaders do not even warn. */
+#define _POSIX_C_SOURCE 200809L
+#include "tconv-cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gegl.h>
+#include <operation/gegl-operation-handlers.h>
+#include <operation/gegl-operation.h>
+
+/* ---------------------------------------------------------------------------------------------
+ * GEGL warnings: loaders and savers report failure only through g_warning(), so they are
+ * collected while one runs and turned into an error.
+ */
+
+static GMutex   capture_lock;
+static GString *captured;
+
+static void
+capture_handler (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  gchar *m;
+
+  (void) domain, (void) data;
+  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) == 0)
+    return;
+  /* some end in a newline (rgbe-load's "... fail at row 0\n"): the error stays one line */
+  m = g_strchomp (g_strdup (message));
+  g_mutex_lock (&capture_lock);
+  if (captured != NULL && strstr (captured->str, m) == NULL) /* each message once */
+    g_string_append_printf (captured, "%s%s", captured->len ? "; " : "", m);
+  g_mutex_unlock (&capture_lock);
+  g_free (m);
+}
+
+void
+tconv_log_capture_begin (void)
+{
+  g_mutex_lock (&capture_lock);
+  captured = g_string_new (NULL);
+  g_mutex_unlock (&capture_lock);
+  g_log_set_default_handler (capture_handler, NULL);
+}
+
+void
+tconv_log_capture_printerr (const gchar *message)
+{
+  capture_handler (NULL, G_LOG_LEVEL_WARNING, message, NULL);
+}
+
+gchar *
+tconv_log_capture_end (void)
+{
+  gchar *s;
+
+  g_log_set_default_handler (g_log_default_handler, NULL);
+  g_mutex_lock (&capture_lock);
+  s = captured->len ? g_string_free (captured, FALSE) : (g_string_free (captured, TRUE), NULL);
+  captured = NULL;
+  g_mutex_unlock (&capture_lock);
+  return s;
+}
+
+void
+tconv_gegl_handlers_init (void)
+{
+  static gboolean done;
+  guint           n = 0;
+  gchar         **ops;
+
+  if (done)
+    return;
+  ops = gegl_list_operations (&n);
+  for (guint i = 0; i < n; i++)
+    if (g_str_has_suffix (ops[i], "-load") || g_str_has_suffix (ops[i], "-save"))
+      gegl_operation_get_key (ops[i], "name");
+  g_free (ops);
+  done = TRUE;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Input
+ */
+
+/* A decoder may end the process itself (libjpeg calls exit() on a broken header): say which
+ * file it was, so that even then the user gets a tconv message. No output exists yet then. */
+static const TconvSource *volatile decoding;
+
+static void
+report_decoder_exit (void)
+{
+  const TconvSource *s = decoding;
+
+  if (s != NULL)
+    fprintf (stderr, "tconv %s: cannot read '%s': its decoder gave up (the file is corrupt "
+                     "or not what its first bytes say)\n",
+             s->sub, s->path);
+}
+
+static void
+decoding_begin (const TconvSource *s)
+{
+  static gboolean registered;
+
+  if (!registered)
+    registered = atexit (report_decoder_exit) == 0;
+  decoding = s;
+}
+
+/* The loader for a file, from its first bytes. Mismatched loaders are not only wrong but
+ * dangerous: GEGL's JPEG loader exits the process on a file that is not a JPEG. */
+static const gchar *
+sniff_loader (const guchar *b, gsize n, const char *path)
+{
+  static const struct
+  {
+    const char *magic;
+    gsize       len, offset;
+    const char *op;
+  } magic[] = {
+    { "\x89PNG\r\n\x1a\n", 8, 0, "gegl:png-load" },
+    { "\xff\xd8\xff", 3, 0, "gegl:jpg-load" },
+    { "II*\0", 4, 0, "gegl:tiff-load" },
+    { "MM\0*", 4, 0, "gegl:tiff-load" },
+    { "II+\0", 4, 0, "gegl:tiff-load" },
+    { "MM\0+", 4, 0, "gegl:tiff-load" },
+    { "GIF87a", 6, 0, "gegl:gif-load" },
+    { "GIF89a", 6, 0, "gegl:gif-load" },
+    { "WEBP", 4, 8, "gegl:webp-load" },
+    { "v/1\x01", 4, 0, "gegl:exr-load" },
+    { "#?RADIANCE", 10, 0, "gegl:rgbe-load" },
+    { "#?RGBE", 6, 0, "gegl:rgbe-load" },
+  };
+  gboolean     uncertain = TRUE;
+  gchar       *type;
+  const gchar *op = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (magic); i++)
+    if (n >= magic[i].offset + magic[i].len
+        && memcmp (b + magic[i].offset, magic[i].magic, magic[i].len) == 0
+        && (magic[i].offset == 0 || memcmp (b, "RIFF", 4) == 0))
+      return gegl_has_operation (magic[i].op) ? magic[i].op : NULL;
+  /* Netpbm: P2, P3, P5 or P6 and a blank */
+  if (n >= 3 && b[0] == 'P' && strchr ("2356", b[1]) != NULL && g_ascii_isspace (b[2]))
+    return "gegl:ppm-load";
+
+  /* Anything else GEGL has a loader for, by content type (never the JPEG or PNG loaders,
+   * whose magic did not match, nor the ImageMagick fallback GEGL picks for unknown types). */
+  type = g_content_type_guess (path, b, n, &uncertain);
+  if (!uncertain && type != NULL)
+    {
+      gchar *mime = g_content_type_get_mime_type (type);
+      if (mime != NULL && g_str_has_prefix (mime, "image/"))
+        {
+          tconv_gegl_handlers_init ();
+          tconv_log_capture_begin ();
+          op = gegl_operation_handlers_get_loader (mime);
+          g_free (tconv_log_capture_end ());
+        }
+      g_free (mime);
+    }
+  g_free (type);
+  if (op != NULL
+      && (strcmp (op, "gegl:magick-load") == 0 || strcmp (op, "gegl:jpg-load") == 0
+          || strcmp (op, "gegl:png-load") == 0 || !gegl_has_operation (op)))
+    op = NULL;
+  return op;
+}
+
+/* Reads "[+-]<axis> N" at @p (at most @end) into @n, 1..65535 (GEGL keeps 16 bits of a side). */
+static const guchar *
+rgbe_axis (const guchar *p, const guchar *end, char axis, guint *n)
+{
+  guint v = 0;
+
+  if (end - p < 4 || (p[0] != '-' && p[0] != '+') || g_ascii_toupper (p[1]) != axis
+      || p[2] != ' ' || !g_ascii_isdigit (p[3]))
+    return NULL;
+  for (p += 3; p < end && g_ascii_isdigit (*p); p++)
+    if ((v = v * 10 + (guint) (*p - '0')) > G_MAXUINT16)
+      return NULL;
+  *n = v;
+  return v > 0 ? p : NULL;
+}
+
+/* Checks that the Radiance HDR file @path holds every scanline its header announces, walking
+ * them as gegl:rgbe-load will: it reads past the end of a short file without a word (garbage
+ * pixels, or a crash) and lets a run overrun its scanline. Flat, and run-length scanlines
+ * (2, 2, width) whose runs add up to the width exactly, are accepted; old-style run-length
+ * scanlines (1, 1, 1), which the loader cannot read, are refused here. */
+static gboolean
+rgbe_check_complete (const char *path, GError **error)
+{
+  GError       *err = NULL;
+  GMappedFile  *file = g_mapped_file_new (path, FALSE, &err);
+  const guchar *p, *end, *nl;
+  const char   *why = NULL;
+  guint         h = 0, w = 0;
+
+  if (file == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+                   err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  p = (const guchar *) g_mapped_file_get_contents (file); /* NULL when empty */
+  end = p != NULL ? p + g_mapped_file_get_length (file) : NULL;
+
+  /* the header: "#?..." then variable lines up to a blank line, then "-Y H +X W" */
+  nl = p != NULL ? memchr (p, '\n', (gsize) (end - p)) : NULL;
+  while (nl != NULL && nl + 1 < end && nl[1] != '\n')
+    nl = memchr (nl + 1, '\n', (gsize) (end - nl - 1));
+  if (nl == NULL || nl + 1 >= end)
+    why = "truncated: its header has no end (a blank line)";
+  else if ((p = rgbe_axis (nl + 2, end, 'Y', &h)) == NULL || p >= end || *p++ != ' '
+           || (p = rgbe_axis (p, end, 'X', &w)) == NULL || p >= end || *p++ != '\n')
+    why = "the resolution line after the header is not '-Y HEIGHT +X WIDTH' with sides of "
+          "1 to 65535";
+
+  for (guint y = 0; why == NULL && y < h; y++)
+    {
+      if (end - p < 4)
+        why = "truncated: it ends before its last scanline";
+      else if (p[0] == 1 && p[1] == 1 && p[2] == 1)
+        why = "old-style run-length scanlines, which GEGL's loader cannot read";
+      else if (p[0] == 2 && p[1] == 2)
+        {
+          if ((guint) (p[2] << 8 | p[3]) != w)
+            why = "a run-length scanline is not as long as the image is wide";
+          p += 4;
+          /* four planes (R, G, B, exponent) of runs "128 + n, byte" and dumps "n, n bytes" */
+          for (int c = 0; why == NULL && c < 4; c++)
+            for (guint x = 0; why == NULL && x < w;)
+              {
+                const guint code = p < end ? *p++ : 0, len = code & 0x7F ? code & 0x7F : 128;
+                const gsize need = (code & 0x80) != 0 && code != 0x80 ? 1 : len;
+
+                if (p == end || (gsize) (end - p) < need)
+                  why = "truncated: it ends inside a run-length scanline";
+                else if ((x += len) > w)
+                  why = "a run of a run-length scanline goes past its end";
+                else
+                  p += need;
+              }
+        }
+      else if ((gsize) (end - p) / 4 < w)
+        why = "truncated: it ends inside a scanline";
+      else
+        p += (gsize) w * 4;
+    }
+  g_mapped_file_unref (file);
+  if (why != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "Radiance HDR file '%s' is corrupt: %s", path, why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **error)
+{
+  struct stat st;
+  ssize_t     got;
+  int         fd;
+
+  memset (s, 0, sizeof *s);
+  s->sub = sub;
+  s->path = path;
+  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
+      close (fd);
+      return FALSE;
+    }
+  do
+    got = read (fd, s->head, sizeof s->head);
+  while (got < 0 && errno == EINTR);
+  close (fd);
+  if (got <= 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+                   got < 0 ? g_strerror (errno) : "the file is empty");
+      return FALSE;
+    }
+  s->head_len = (gsize) got;
+  return TRUE;
+}
+
+gboolean
+tconv_source_open (TconvSource *s, GError **error)
+{
+  gchar *warn;
+
+  if ((s->loader = sniff_loader (s->head, s->head_len, s->path)) == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "'%s' is not an image in a format tconv recognises: expected an image GEGL "
+                   "can read (PNG, JPEG, TIFF, WebP, GIF, OpenEXR, Radiance HDR, PPM, ...)",
+                   s->path);
+      return FALSE;
+    }
+
+  /* GEGL's JPEG loader pads a truncated file with grey without a warning */
+  if (strcmp (s->loader, "gegl:jpg-load") == 0 && !tconv_jpeg_check_complete (s->path, error))
+    return FALSE;
+  /* and its Radiance HDR loader reads past the end of a short file */
+  if (strcmp (s->loader, "gegl:rgbe-load") == 0 && !rgbe_check_complete (s->path, error))
+    return FALSE;
+
+  s->graph = gegl_node_new ();
+  s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", s->path, NULL);
+  tconv_log_capture_begin ();
+  decoding_begin (s);
+  s->box = gegl_node_get_bounding_box (s->load);
+  s->format = gegl_operation_get_format (gegl_node_get_gegl_operation (s->load), "output");
+  decoding = NULL;
+  warn = tconv_log_capture_end ();
+  if (s->box.width <= 0 || s->box.height <= 0 || s->format == NULL || warn != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s' (%s): %s",
+                   s->path, s->loader, warn ? warn : "no image in the file");
+      g_free (warn);
+      g_clear_object (&s->graph);
+      s->load = NULL;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GeglBuffer *
+tconv_source_read (TconvSource *s, GError **error)
+{
+  GeglBuffer *buffer = NULL;
+  GeglNode   *sink = gegl_node_new_child (s->graph, "operation", "gegl:buffer-sink", "buffer",
+                                          &buffer, NULL);
+  gchar      *warn;
+
+  gegl_node_link (s->load, sink);
+  tconv_log_capture_begin ();
+  decoding_begin (s);
+  gegl_node_process (sink);
+  decoding = NULL;
+  warn = tconv_log_capture_end ();
+  if (buffer == NULL || warn != NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "cannot read '%s' (%s): %s (the file may be truncated or corrupt)", s->path,
+                   s->loader, warn ? warn : "no pixels");
+      g_free (warn);
+      g_clear_object (&buffer);
+    }
+  return buffer;
+}
+
+void
+tconv_source_clear (TconvSource *s)
+{
+  g_clear_object (&s->graph);
+  s->load = NULL;
+}

@@ -135,6 +135,7 @@ typedef struct
   const Babl   *format; /* of the decoded pixels, from the header */
   guchar        head[64];
   gsize         head_len;
+  guint64       file_size; /* bytes, from tconv_source_probe() */
 } TconvSource;
 
 /* Fills @source from @path (errors: cannot open, not a regular file, empty). No GEGL needed. */
@@ -142,7 +143,8 @@ gboolean tconv_source_probe (TconvSource *source, const char *sub, const char *p
                              GError **error);
 /* GEGL initialised: the loader, box and format. JPEG and Radiance HDR files are first checked
  * complete (GEGL pads a truncated JPEG with grey and reads past the end of a short HDR file,
- * both in silence). On failure nothing is left to clear. */
+ * both in silence), and a header claiming far more pixels than the file could encode is
+ * refused. On failure nothing is left to clear. */
 gboolean tconv_source_open (TconvSource *source, GError **error);
 /* After tconv_source_open(): the decoded pixels (a new reference), or NULL when the loader
  * warned (truncated or corrupt data) or gave nothing. */

@@ -303,6 +303,7 @@ tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **
       return FALSE;
     }
   s->head_len = (gsize) got;
+  s->file_size = (guint64) st.st_size;
   return TRUE;
 }
 
@@ -343,6 +344,29 @@ tconv_source_open (TconvSource *s, GError **error)
       g_clear_object (&s->graph);
       s->load = NULL;
       return FALSE;
+    }
+
+  /* A TIFF header can claim any size, and GEGL's tiff-load fills its whole buffer (in the
+   * swap, for minutes) before noticing that the strips are missing: a 100000x100000 image
+   * over a 64-byte strip. TIFF's codecs expand data by at most a few 10^5 (CCITT G4 on a
+   * blank page; deflate 1032:1, zstd about 32000:1), so a claim of more than 10^7 decoded
+   * bytes per file byte is refused at once. (Not for other formats: a constant WebP can be
+   * all but empty.) */
+  if (strcmp (s->loader, "gegl:tiff-load") == 0)
+    {
+      const double decoded = (double) s->box.width * (double) s->box.height
+                             * (double) babl_format_get_bytes_per_pixel (s->format);
+      if (decoded > 1e7 * (double) s->file_size + 1e8)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                       "TIFF file '%s' claims %d×%d pixels but is only %" G_GUINT64_FORMAT
+                       " bytes long: no TIFF compression expands data that far (at most 10^7 "
+                       "decoded bytes per file byte)", s->path, s->box.width, s->box.height,
+                       s->file_size);
+          g_clear_object (&s->graph);
+          s->load = NULL;
+          return FALSE;
+        }
     }
   return TRUE;
 }

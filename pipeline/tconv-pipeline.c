@@ -11,7 +11,9 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
+#include "tconv-fast8.h"
 #include "tconv-resample.h"
 
 G_DEFINE_QUARK (tconv-pipeline-error-quark, tconv_pipeline_error)
@@ -120,6 +122,19 @@ tconv_pipeline_output_size (const TconvUpscaleOptions *options, gint in_width, g
  * The job
  */
 
+enum
+{
+  SCRATCH_IN,  /* input rows with halo */
+  SCRATCH_SEP, /* separable pass 1 */
+  SCRATCH_MID, /* rows of the stride x image (resample path) */
+  SCRATCH_TMP, /* one vertically reduced row (resample path) */
+  SCRATCH_OUT, /* output rows */
+  SCRATCH_IN8, /* 8-bit path: input rows with halo, 8-bit */
+  SCRATCH_EXP, /* 8-bit path: the same rows expanded (tconv_fast8_expand) */
+  SCRATCH_PTR, /* 8-bit path: pointers to them */
+  SCRATCH_COUNT
+};
+
 typedef struct
 {
   /* source and destination */
@@ -144,13 +159,20 @@ typedef struct
   gsize          in_cols;   /* input columns held per row, halo included */
   gint          *col_map;   /* in_cols source columns after the border mapping, -1 = zero */
 
+  /* the 8-bit path (tconv-fast8.c), for opaque 8-bit images in the working encoding at an
+   * exact stride x: input rows of f8_cols pixels from column f8_lo, as 8-bit samples */
+  tconv_fast8   *fast8;
+  gint64         f8_lo;
+  gsize          f8_cols;
+  gint          *f8_map;   /* source column of each, after the border mapping; -1 = zero */
+
   /* the exact-size reduction, when out != mid */
   gboolean       resample;
   TconvResampler rx, ry;
 
   /* bands */
   gint           band_rows, n_bands;
-  gsize          scratch_floats[5];
+  gsize          scratch_floats[SCRATCH_COUNT];
 
   /* shared state */
   gint           next_band;  /* atomic */
@@ -160,22 +182,27 @@ typedef struct
   gint           done_bands; /* under lock */
   gint           running;    /* under lock */
   GError        *error;      /* under lock: the first error */
+
+  /* TCONV_PROFILE=1: microseconds per phase, summed over the threads (atomic) */
+  gboolean       profile;
+  gint64         prof_us[4]; /* read, compute, narrow, write */
 } Job;
 
-enum
-{
-  SCRATCH_IN,  /* input rows with halo */
-  SCRATCH_SEP, /* separable pass 1 */
-  SCRATCH_MID, /* rows of the stride x image (resample path) */
-  SCRATCH_TMP, /* one vertically reduced row (resample path) */
-  SCRATCH_OUT, /* output rows */
-  SCRATCH_COUNT
-};
 
 typedef struct
 {
   gfloat *buf[SCRATCH_COUNT];
 } Scratch;
+
+/* TCONV_PROFILE: this thread's CPU time in microseconds. */
+static gint64
+prof_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static gint64
 floor_div (gint64 a, gint64 b)
@@ -235,6 +262,21 @@ scratch_sizes (const Job *job, gsize rows, gsize sizes[SCRATCH_COUNT])
   gsize       m = rows, n_in;
 
   memset (sizes, 0, SCRATCH_COUNT * sizeof sizes[0]);
+  if (job->fast8 != NULL)
+    {
+      /* sizes in floats, rounded up from bytes */
+      n_in = input_rows_max (job, rows);
+      if (!g_size_checked_mul (&sizes[SCRATCH_IN8], n_in, job->f8_cols)
+          || !g_size_checked_mul (&sizes[SCRATCH_IN8], sizes[SCRATCH_IN8], C)
+          || !g_size_checked_mul (&sizes[SCRATCH_EXP], n_in, tconv_fast8_row_floats (job->fast8))
+          || !g_size_checked_mul (&sizes[SCRATCH_OUT], rows, (gsize) job->out_w)
+          || !g_size_checked_mul (&sizes[SCRATCH_OUT], sizes[SCRATCH_OUT], C))
+        return FALSE;
+      sizes[SCRATCH_IN8] = sizes[SCRATCH_IN8] / sizeof (gfloat) + 1;
+      sizes[SCRATCH_OUT] = sizes[SCRATCH_OUT] / sizeof (gfloat) + 1;
+      sizes[SCRATCH_PTR] = n_in * sizeof (gpointer) / sizeof (gfloat) + 1;
+      return TRUE;
+    }
   if (job->resample)
     {
       m = mid_rows_max (job, rows);
@@ -344,10 +386,14 @@ fill_input (const Job *job, gint64 lo, gsize n, gfloat *buf)
   const gsize  row_floats = job->in_cols * C;
   const gint64 left = -job->ix_lo; /* halo columns before image column 0 */
   const gint64 a = MAX (lo, 0), b = MIN (lo + (gint64) n, (gint64) job->in_h);
+  const gint64 t0 = job->profile ? prof_now () : 0;
 
   if (a < b)
     fetch_rows (job, a, b - a, buf + (gsize) (a - lo) * row_floats + (gsize) left * C,
                 row_floats);
+  if (job->profile)
+    __atomic_add_fetch ((gint64 *) &job->prof_us[0], prof_now () - t0,
+                        __ATOMIC_RELAXED);
 
   for (gsize r = 0; r < n; r++)
     {
@@ -529,6 +575,100 @@ unpremultiply (const Job *job, gfloat *p, gsize n_pixels)
     }
 }
 
+/* Input rows [lo, lo + n) for the 8-bit path: columns [f8_lo, f8_lo + f8_cols) in the
+ * source's own 8-bit format, everything outside the image filled by the border mode. */
+static void
+fill_input8 (const Job *job, gint64 lo, gsize n, guint8 *buf)
+{
+  const gsize  C = job->C;
+  const gsize  stride = job->f8_cols * C;
+  const gsize  left = (gsize) -job->f8_lo; /* columns before image column 0 */
+  const gsize  image = (gsize) job->in_w * C;
+  const gint64 a = MAX (lo, 0), b = MIN (lo + (gint64) n, (gint64) job->in_h);
+
+  if (a < b)
+    gegl_buffer_get (job->src,
+                     GEGL_RECTANGLE (job->src_x, job->src_y + (gint) a, job->in_w, (gint) (b - a)),
+                     1.0, job->src_fmt, buf + (gsize) (a - lo) * stride + left * C,
+                     (gint) stride, GEGL_ABYSS_NONE);
+  for (gsize r = 0; r < n; r++)
+    {
+      const gint64 iy = lo + (gint64) r;
+      guint8      *row = buf + r * stride;
+
+      if (iy < 0 || iy >= job->in_h)
+        {
+          const gint64 m = tconv_border_map (job->border, iy, job->in_h);
+
+          if (m < 0)
+            {
+              memset (row, 0, stride);
+              continue;
+            }
+          if (m >= a && m < b)
+            memcpy (row + left * C, buf + (gsize) (m - lo) * stride + left * C, image);
+          else
+            gegl_buffer_get (job->src,
+                             GEGL_RECTANGLE (job->src_x, job->src_y + (gint) m, job->in_w, 1),
+                             1.0, job->src_fmt, row + left * C, GEGL_AUTO_ROWSTRIDE,
+                             GEGL_ABYSS_NONE);
+        }
+      for (gsize x = 0; x < job->f8_cols; x++)
+        {
+          if (x == left && job->in_w > 0)
+            {
+              x += (gsize) job->in_w - 1; /* the image columns are there already */
+              continue;
+            }
+          if (job->f8_map[x] < 0)
+            memset (row + x * C, 0, C);
+          else
+            memcpy (row + x * C, row + (left + (gsize) job->f8_map[x]) * C, C);
+        }
+    }
+}
+
+/* One band through the 8-bit path: read, expand, convolve, write; no float image in memory. */
+static void
+process_band8 (Job *job, Scratch *s, gint band)
+{
+  const gint   y0 = band * job->band_rows;
+  const gint   y1 = MIN (y0 + job->band_rows, job->out_h);
+  const gsize  row_floats = tconv_fast8_row_floats (job->fast8);
+  guint8      *in8 = (guint8 *) s->buf[SCRATCH_IN8];
+  guint8      *out8 = (guint8 *) s->buf[SCRATCH_OUT];
+  const gfloat **rows = (const gfloat **) s->buf[SCRATCH_PTR];
+  gint64       lo, t0 = job->profile ? prof_now () : 0, t1;
+  gsize        n;
+
+  input_rows (job, y0, y1, &lo, &n);
+  fill_input8 (job, lo, n, in8);
+  if (job->profile)
+    {
+      t1 = prof_now ();
+      __atomic_add_fetch (&job->prof_us[0], t1 - t0, __ATOMIC_RELAXED);
+      t0 = t1;
+    }
+  for (gsize r = 0; r < n; r++)
+    {
+      gfloat *e = s->buf[SCRATCH_EXP] + r * row_floats;
+
+      tconv_fast8_expand (job->fast8, in8 + r * job->f8_cols * job->C, e);
+      rows[r] = e;
+    }
+  tconv_fast8_rows (job->fast8, rows, lo, y0, y1, out8, (gsize) job->out_w * job->C);
+  if (job->profile)
+    {
+      t1 = prof_now ();
+      __atomic_add_fetch (&job->prof_us[1], t1 - t0, __ATOMIC_RELAXED);
+      t0 = t1;
+    }
+  gegl_buffer_set (job->dst, GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
+                   job->dst_fmt, out8, GEGL_AUTO_ROWSTRIDE);
+  if (job->profile)
+    __atomic_add_fetch (&job->prof_us[3], prof_now () - t0, __ATOMIC_RELAXED);
+}
+
 static void
 process_band (Job *job, Scratch *s, gint band)
 {
@@ -536,11 +676,19 @@ process_band (Job *job, Scratch *s, gint band)
   const gint y1 = MIN (y0 + job->band_rows, job->out_h);
   gfloat    *out = s->buf[SCRATCH_OUT];
 
+  gint64     t0 = job->profile ? prof_now () : 0, t1;
+
   if (job->resample)
     resample_rows (job, s, y0, y1, out);
   else
     convolve_rows (job, s, y0, y1, out);
   unpremultiply (job, out, (gsize) (y1 - y0) * (gsize) job->out_w);
+  if (job->profile)
+    {
+      t1 = prof_now ();
+      __atomic_add_fetch (&job->prof_us[1], t1 - t0, __ATOMIC_RELAXED);
+      t0 = t1;
+    }
   if (job->write_bytes != 0)
     {
       /* narrowed in place, rounded to nearest and clamped as babl does (NaN gives 0) */
@@ -555,6 +703,12 @@ process_band (Job *job, Scratch *s, gint band)
           else
             ((guint16 *) out)[i] = (guint16) (v * scale + 0.5f);
         }
+      if (job->profile)
+        {
+          t1 = prof_now ();
+          __atomic_add_fetch (&job->prof_us[2], t1 - t0, __ATOMIC_RELAXED);
+          t0 = t1;
+        }
       gegl_buffer_set (job->dst,
                        GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
                        job->dst_fmt, out, GEGL_AUTO_ROWSTRIDE);
@@ -563,6 +717,8 @@ process_band (Job *job, Scratch *s, gint band)
     gegl_buffer_set (job->dst,
                      GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
                      job->write_fmt, out, GEGL_AUTO_ROWSTRIDE);
+  if (job->profile)
+    __atomic_add_fetch (&job->prof_us[3], prof_now () - t0, __ATOMIC_RELAXED);
 }
 
 static void
@@ -599,7 +755,10 @@ worker (gpointer data)
 
       if (band >= job->n_bands)
         break;
-      process_band (job, &s, band);
+      if (job->fast8 != NULL)
+        process_band8 (job, &s, band);
+      else
+        process_band (job, &s, band);
       g_mutex_lock (&job->lock);
       job->done_bands++;
       g_cond_signal (&job->cond);
@@ -825,6 +984,33 @@ set_columns (Job *job)
     job->col_map[x] = (gint) tconv_border_map (job->border, job->ix_lo + (gint64) x, job->in_w);
 }
 
+/* The 8-bit path applies when the source and destination are 8-bit in the working encoding
+ * (read_bytes == write_bytes == 1: perceptual, same space, exactly the working components)
+ * and opaque: then the float path's result is the rounded convolution of the 8-bit values
+ * divided by 255, which this path computes on the values themselves. With alpha the colours
+ * are premultiplied first, which 8 bits cannot hold exactly. TCONV_PIPELINE_NO_FAST8=1 turns
+ * it off (tests compare the two). */
+static void
+set_fast8 (Job *job)
+{
+  int64_t lo;
+  size_t  n;
+
+  if (job->read_bytes != 1 || job->write_bytes != 1 || job->alpha
+      || g_getenv ("TCONV_PIPELINE_NO_FAST8") != NULL)
+    return;
+  tconv_fast8_columns (&job->geom, &lo, &n);
+  /* the whole image row is always held, as in set_columns() */
+  job->f8_lo = MIN (lo, 0);
+  job->f8_cols = (gsize) (MAX (lo + (gint64) n, (gint64) job->in_w) - job->f8_lo);
+  job->fast8 = tconv_fast8_new (&job->geom, job->weight, job->bias, job->f8_lo, job->f8_cols);
+  if (job->fast8 == NULL)
+    return; /* a geometry it does not handle: the float path */
+  job->f8_map = g_new (gint, job->f8_cols);
+  for (gsize x = 0; x < job->f8_cols; x++)
+    job->f8_map[x] = (gint) tconv_border_map (job->border, job->f8_lo + (gint64) x, job->in_w);
+}
+
 /* Band height and thread count from the memory budget. */
 static gboolean
 plan_bands (Job *job, gint threads, guint64 budget, GError **error)
@@ -868,6 +1054,8 @@ job_clear (Job *job)
   g_free (job->col);
   g_free (job->row);
   g_free (job->col_map);
+  g_free (job->f8_map);
+  tconv_fast8_free (job->fast8);
   tconv_resampler_clear (&job->rx);
   tconv_resampler_clear (&job->ry);
   g_mutex_clear (&job->lock);
@@ -886,10 +1074,13 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
   GThread             *pool[MAX_THREADS];
   gint                 n_pool = 0, reported = -1;
   gboolean             ok = FALSE;
+  gint64               t_start;
 
   g_return_val_if_fail (GEGL_IS_BUFFER (src) && GEGL_IS_BUFFER (dst) && options != NULL, FALSE);
 
   memset (&job, 0, sizeof job);
+  job.profile = g_getenv ("TCONV_PROFILE") != NULL;
+  t_start = g_get_monotonic_time ();
   g_mutex_init (&job.lock);
   g_cond_init (&job.cond);
 
@@ -931,6 +1122,8 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
     goto out;
   set_columns (&job);
   job.resample = out_w != job.mid_w || out_h != job.mid_h;
+  if (!job.resample)
+    set_fast8 (&job);
   if (job.resample
       && (!tconv_resampler_init (&job.rx, job.mid_w, out_w, job.border)
           || !tconv_resampler_init (&job.ry, job.mid_h, out_h, job.border)))
@@ -1010,6 +1203,15 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
   if (options->progress != NULL && reported != job.n_bands)
     options->progress (1.0, options->progress_data);
   ok = TRUE;
+  if (job.profile)
+    g_printerr ("tconv-profile: pipeline %dx%d -> %dx%d C=%" G_GSIZE_FORMAT " %s, read %d/%d B, "
+                "%d threads, %d bands of %d rows: %.3f s wall; thread CPU s: read %.3f "
+                "(compute includes it) compute %.3f narrow %.3f write %.3f\n",
+                job.in_w, job.in_h, job.out_w, job.out_h, job.C,
+                job.fast8 != NULL ? "8-bit path" : "float path", (gint) job.read_bytes,
+                (gint) job.write_bytes, n_pool, job.n_bands, job.band_rows,
+                (g_get_monotonic_time () - t_start) / 1e6, job.prof_us[0] / 1e6,
+                job.prof_us[1] / 1e6, job.prof_us[2] / 1e6, job.prof_us[3] / 1e6);
 
 out:
   job_clear (&job);

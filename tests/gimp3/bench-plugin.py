@@ -3,7 +3,9 @@
 # 12-megapixel RGB image (GIMP's splash picture enlarged to 4000x3000) x2 to 8000x6000.
 # Each method runs on a fresh duplicate with undo disabled, REPEAT times; the median wall
 # time of the PDB call is printed as "BENCH method seconds". Run it with
-# TCONV_PLUGIN_BENCH=1 tests/gimp3/test-plugin.sh.
+# TCONV_PLUGIN_BENCH=1 tests/gimp3/test-plugin.sh. TCONV_BENCH_METHODS (comma-separated
+# words, e.g. "learned,cubic") keeps only the methods whose name contains one of them;
+# TCONV_BENCH_REPEAT sets the runs per method (default 3).
 import os
 import statistics
 import time
@@ -58,7 +60,10 @@ METHODS = [
     ('gimp-image-scale cubic', lambda img: scale(img, Gimp.InterpolationType.CUBIC)),
 ]
 
+ONLY = [w for w in os.environ.get('TCONV_BENCH_METHODS', '').split(',') if w]
 for name, run in METHODS:
+    if ONLY and not any(w in name for w in ONLY):
+        continue
     times = []
     for _ in range(REPEAT):
         img = base.duplicate()

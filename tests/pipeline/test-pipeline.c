@@ -5,6 +5,7 @@
  * constant images for every analytic kernel, premultiplied alpha, 16-bit buffers, thread
  * counts, a source whose extent does not start at (0, 0), and the error paths. Prints TAP. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gegl.h>
@@ -424,6 +425,165 @@ threads_identical (test_rng *rng)
   free (img);
 }
 
+/* The 8-bit path (opaque 8-bit images in their own perceptual encoding): equals the oracle
+ * within 1 LSB and the float path within 1 LSB, for one and three channels, odd sizes down to
+ * 1x1, every border, K < s, K % s != 0 and strides whose weight pattern does not fit one vector
+ * (3 channels at stride 3), with the same bytes for any thread count and band height. */
+static tconv_kernel *
+random_kernel (test_rng *rng, size_t k, size_t s, size_t pad, size_t opad)
+{
+  tconv_kernel *kr = NULL;
+
+  if (tconv_kernel_new (1, k, k, &kr) != TCONV_OK)
+    abort ();
+  kr->stride_h = kr->stride_w = s;
+  kr->pad_h = kr->pad_w = pad;
+  kr->opad_h = kr->opad_w = opad;
+  for (size_t i = 0; i < k * k; i++)
+    kr->weights[i] = (float) (test_rng_signed (rng) * 2.0 / (double) (k * k / (s * s) + 1));
+  if (k == 5)
+    {
+      kr->bias = malloc (sizeof (float)); /* freed by tconv_kernel_free() */
+      kr->bias[0] = 0.1f;
+    }
+  return kr;
+}
+
+static guint8 *
+run_u8 (GeglBuffer *src, const Run *r, const char *fmt, gboolean fast, int *n, GError **error)
+{
+  GeglBuffer *dst;
+  guint8     *px;
+
+  if (!fast)
+    g_setenv ("TCONV_PIPELINE_NO_FAST8", "1", TRUE);
+  dst = run_pipeline (src, r, fmt, error);
+  g_unsetenv ("TCONV_PIPELINE_NO_FAST8");
+  if (dst == NULL)
+    return NULL;
+  const GeglRectangle *e = gegl_buffer_get_extent (dst);
+  *n = e->width * e->height * babl_format_get_bytes_per_pixel (babl_format (fmt));
+  px = test_malloc ((size_t) *n);
+  gegl_buffer_get (dst, NULL, 1.0, babl_format (fmt), px, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  g_object_unref (dst);
+  return px;
+}
+
+static void
+u8_path_matches_reference (test_rng *rng)
+{
+  const struct { int w, h; } sizes[] = { { 37, 23 }, { 1, 1 }, { 5, 2 }, { 2, 9 } };
+  const char *const fmts[] = { NULL, "Y' u8", NULL, "R'G'B' u8" };
+
+  for (int kc = 0; kc < 6; kc++)
+    {
+      const char   *kname[] = { "bicubic x2", "nearest x3", "lanczos3 x3", "random K=5 x2 + bias",
+                                "random K=7 x3", "random K=6 x4" };
+      tconv_kernel *k = kc == 0 ? analytic (TCONV_ANALYTIC_BICUBIC, 2)
+                        : kc == 1 ? analytic (TCONV_ANALYTIC_NEAREST, 3)
+                        : kc == 2 ? analytic (TCONV_ANALYTIC_LANCZOS3, 3)
+                        : kc == 3 ? random_kernel (rng, 5, 2, 2, 1)
+                        : kc == 4 ? random_kernel (rng, 7, 3, 2, 0)
+                                  : random_kernel (rng, 6, 4, 1, 0);
+
+      for (long c = 1; c <= 3; c += 2)
+        for (size_t si = 0; si < G_N_ELEMENTS (sizes); si++)
+          {
+            const int   w = sizes[si].w, h = sizes[si].h;
+            const char *fmt = fmts[c];
+            guint8     *img = test_malloc ((size_t) (w * h * c));
+            float      *f = test_malloc (sizeof (float) * (size_t) (w * h * c));
+            GeglBuffer *src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w, h), babl_format (fmt));
+
+            for (long i = 0; i < w * h * c; i++)
+              {
+                img[i] = (guint8) test_rng_range (rng, 0, 255);
+                f[i] = img[i] / 255.0f;
+              }
+            gegl_buffer_set (src, NULL, 0, babl_format (fmt), img, GEGL_AUTO_ROWSTRIDE);
+            for (int b = 0; b < TCONV_BORDER_COUNT; b++)
+              {
+                long    oh, ow;
+                float  *want = reference_tconv (k, (TconvBorder) b, f, h, w, c, &oh, &ow);
+                Run     r1 = { k, (TconvBorder) b, 0, 0, 1, 0, FALSE };
+                Run     r3 = { k, (TconvBorder) b, 0, 0, 3, 20000, FALSE }; /* thin bands */
+                GError *error = NULL;
+                int     n = 0, n3 = 0, nf = 0, worst = 0, worst_f = 0, at = -1;
+                guint8 *got = run_u8 (src, &r1, fmt, TRUE, &n, &error);
+                guint8 *got3 = got ? run_u8 (src, &r3, fmt, TRUE, &n3, &error) : NULL;
+                guint8 *flt = got3 ? run_u8 (src, &r1, fmt, FALSE, &nf, &error) : NULL;
+
+                if (flt != NULL && n == oh * ow * c)
+                  for (int i = 0; i < n; i++)
+                    {
+                      const float u = want[i] + (k->bias != NULL ? k->bias[0] : 0.0f);
+                      const float v = u < 0 ? 0 : u > 1 ? 1 : u;
+                      const int   d = abs ((int) got[i] - (int) (v * 255.0f + 0.5f));
+                      if (d > worst)
+                        worst = d, at = i;
+                      worst_f = MAX (worst_f, abs ((int) got[i] - (int) flt[i]));
+                    }
+                else
+                  worst = 999;
+                CHECK (worst <= 1 && worst_f <= 1 && got3 != NULL && memcmp (got, got3, (size_t) n) == 0,
+                       "8-bit path, %s, %ld channel(s), %dx%d, --border %s: within 1 LSB of the "
+                       "oracle (max %d at pixel (%ld, %ld)) and of the float path (max %d); 1 "
+                       "thread and 3 threads with a 20 kB budget give the same bytes%s%s",
+                       kname[kc], c, w, h, border_names[b], worst,
+                       at < 0 ? -1L : (at / c) % ow, at < 0 ? -1L : (at / c) / ow, worst_f,
+                       error ? ": " : "", error ? error->message : "");
+                g_clear_error (&error);
+                free (got), free (got3), free (flt), free (want);
+              }
+            g_object_unref (src);
+            free (img), free (f);
+          }
+      tconv_kernel_free (k);
+    }
+}
+
+/* Translucent 8-bit RGBA must not take the 8-bit path (premultiplied colour does not fit in
+ * 8 bits): the result is the premultiplied convolution, un-premultiplied, within 1 LSB. */
+static void
+u8_alpha_is_premultiplied (test_rng *rng)
+{
+  const int     w = 19, h = 11, c = 4;
+  guint8        img[19 * 11 * 4];
+  float         f[19 * 11 * 4];
+  tconv_kernel *k = analytic (TCONV_ANALYTIC_BICUBIC, 2);
+  GeglBuffer   *src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w, h), babl_format ("R'G'B'A u8"));
+  long          oh, ow;
+  int           n = 0, worst = 0;
+
+  for (int i = 0; i < w * h * c; i++)
+    img[i] = (guint8) test_rng_range (rng, 0, 255);
+  for (int i = 0; i < w * h; i++)
+    for (int ch = 0; ch < c; ch++)
+      f[i * c + ch] = img[i * c + ch] / 255.0f * (ch < 3 ? img[i * c + 3] / 255.0f : 1.0f);
+  gegl_buffer_set (src, NULL, 0, babl_format ("R'G'B'A u8"), img, GEGL_AUTO_ROWSTRIDE);
+  float  *want = reference_tconv (k, TCONV_BORDER_CLAMP, f, h, w, c, &oh, &ow);
+  Run     r = { k, TCONV_BORDER_CLAMP, 0, 0, 2, 0, FALSE };
+  guint8 *got = run_u8 (src, &r, "R'G'B'A u8", TRUE, &n, NULL);
+
+  for (long i = 0; got != NULL && i < oh * ow; i++)
+    {
+      const float a = want[i * c + 3];
+      for (int ch = 0; ch < c; ch++)
+        {
+          float v = ch == 3 ? a : a > 1e-7f ? want[i * c + ch] / a : 0.0f;
+          v = v < 0 ? 0 : v > 1 ? 1 : v;
+          if (ch < 3 && a < 2.0f / 255.0f)
+            continue; /* colour of a nearly transparent pixel: ill-conditioned */
+          worst = MAX (worst, abs ((int) got[i * c + ch] - (int) (v * 255.0f + 0.5f)));
+        }
+    }
+  CHECK (got != NULL && worst <= 1, "translucent R'G'B'A u8 x2: premultiplied convolution within "
+         "1 LSB (max %d), not the straight 8-bit path", worst);
+  free (got), free (want);
+  g_object_unref (src);
+  tconv_kernel_free (k);
+}
+
 /* An opaque disc on a transparent background of another colour: no fringe. */
 static void
 alpha_no_fringe (void)
@@ -592,6 +752,8 @@ main (void)
   constant_stays_constant ();
   size_matches_reference (&rng);
   threads_identical (&rng);
+  u8_path_matches_reference (&rng);
+  u8_alpha_is_premultiplied (&rng);
   alpha_no_fringe ();
   precision_and_origin ();
   errors ();

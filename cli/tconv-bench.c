@@ -19,13 +19,14 @@ typedef struct
   const char *what;
   gsize       side, channels, stride, k;
   gboolean    u8;
+  const char *preset; /* shipped kernel file to time, or NULL for the stand-in kernel */
 } Workload;
 
 static const Workload workloads[] = {
-  { "W1", "2048x2048x4 float32, x2, K=4 depthwise", 2048, 4, 2, 4, FALSE },
-  { "W2", "2048x2048x4 float32, x4, K=8 depthwise", 2048, 4, 4, 8, FALSE },
-  { "W3", "2048x2048x3 uint8, x2 bilinear (K=4)", 2048, 3, 2, 4, TRUE },
-  { "W4", "2048x2048x4 float32, x2, K=12 (learned size)", 2048, 4, 2, 12, FALSE },
+  { "W1", "2048x2048x4 float32, x2, K=4 depthwise", 2048, 4, 2, 4, FALSE, NULL },
+  { "W2", "2048x2048x4 float32, x4, K=8 depthwise", 2048, 4, 4, 8, FALSE, NULL },
+  { "W3", "2048x2048x3 uint8, x2 bilinear (K=4)", 2048, 3, 2, 4, TRUE, NULL },
+  { "W4", "2048x2048x4 float32, x2, learned K=12", 2048, 4, 2, 12, FALSE, "learned-x2.tconv" },
 };
 
 static double
@@ -190,6 +191,41 @@ job_once (gpointer data)
     run_bands (job_bands, j, j->g.out_h, j->threads);
 }
 
+/* The shipped kernel @file (one kernel for every channel, or one per channel) as @C
+ * per-channel weights of its own size; NULL with a message on stderr when it is missing or
+ * unusable, so the caller falls back to the stand-in. */
+static tconv_kernel *
+load_preset (const char *file, const Workload *wl)
+{
+  gchar        *path = tconv_preset_locate (file, NULL);
+  tconv_kernel *kernel = NULL;
+  GError       *error = NULL;
+
+  if (path == NULL)
+    {
+      gchar **dirs = tconv_preset_dirs (NULL), *list = g_strjoinv (":", dirs);
+      g_printerr ("bench: %s: %s not found in the preset path (%s); timing a tent K=%" G_GSIZE_FORMAT
+                  " stand-in instead\n", wl->name, file, list, wl->k);
+      g_strfreev (dirs), g_free (list);
+      return NULL;
+    }
+  if (!tconv_preset_load (path, (gint64) wl->stride, (gint64) wl->stride, &kernel, &error))
+    {
+      g_printerr ("bench: %s: %s; timing a tent K=%" G_GSIZE_FORMAT " stand-in instead\n",
+                  wl->name, error->message, wl->k);
+      g_clear_error (&error);
+    }
+  else if (kernel->channels != 1 && kernel->channels != wl->channels)
+    {
+      g_printerr ("bench: %s: %s has %" G_GSIZE_FORMAT " channel kernels, the workload %"
+                  G_GSIZE_FORMAT " channels; timing a tent K=%" G_GSIZE_FORMAT " stand-in instead\n",
+                  wl->name, path, kernel->channels, wl->channels, wl->k);
+      g_clear_pointer (&kernel, tconv_kernel_free);
+    }
+  g_free (path);
+  return kernel;
+}
+
 static void
 make_kernel (float *w, gsize C, gsize k, gsize s)
 {
@@ -261,6 +297,8 @@ tconv_cmd_bench (int argc, char **argv)
       const Workload *wl = &workloads[i];
       tconv_params    p;
       Job             j = { .threads = threads };
+      tconv_kernel   *kernel = NULL;
+      gchar          *what;
 
       if (only && g_ascii_strcasecmp (only, wl->name) != 0)
         continue;
@@ -270,10 +308,33 @@ tconv_cmd_bench (int argc, char **argv)
       p.k_h = p.k_w = (gint64) wl->k;
       p.stride_h = p.stride_w = (gint64) wl->stride;
       p.pad_h = p.pad_w = (gint64) (wl->k - wl->stride) / 2;
+      if (wl->preset != NULL && (kernel = load_preset (wl->preset, wl)) != NULL)
+        {
+          p.k_h = (gint64) kernel->k_h, p.k_w = (gint64) kernel->k_w;
+          p.pad_h = (gint64) kernel->pad_h, p.pad_w = (gint64) kernel->pad_w;
+          p.opad_h = (gint64) kernel->opad_h, p.opad_w = (gint64) kernel->opad_w;
+        }
       if (tconv_geometry_init (&j.g, &p, NULL) != TCONV_OK)
-        continue;
+        {
+          tconv_kernel_free (kernel);
+          continue;
+        }
       j.w = g_new (float, j.g.weight_len);
-      make_kernel (j.w, wl->channels, wl->k, wl->stride);
+      if (kernel != NULL)
+        {
+          const gsize taps = j.g.k_h * j.g.k_w;
+          for (gsize c = 0; c < wl->channels; c++)
+            memcpy (j.w + c * taps, kernel->weights + (kernel->channels == 1 ? 0 : c * taps),
+                    taps * sizeof (float));
+          what = g_strdup_printf ("2048x2048x4 float32, x2, %s K=%" G_GSIZE_FORMAT, kernel->name,
+                                  j.g.k_w);
+        }
+      else
+        {
+          make_kernel (j.w, wl->channels, wl->k, wl->stride);
+          what = g_strdup (wl->preset != NULL ? "2048x2048x4 float32, x2, tent K=12 (stand-in)"
+                                              : wl->what);
+        }
 
       double in_bytes, out_bytes;
       if (wl->u8)
@@ -297,16 +358,18 @@ tconv_cmd_bench (int argc, char **argv)
       const double ms = median_ms (job_once, &j, runs);
       const double floor_ms = in_bytes / read_gbs / 1e6 + out_bytes / write_gbs / 1e6;
       /* useful flops: 2 per tap that meets a real input, (K/s)^2 taps per output value */
-      const double taps = (double) (wl->k * wl->k) / (double) (wl->stride * wl->stride);
+      const double taps = (double) (j.g.k_h * j.g.k_w) / (double) (wl->stride * wl->stride);
       const double gflops = 2.0 * taps * (double) j.g.out_len / (ms * 1e6);
 
       if (json)
-        printf ("{\"workload\": \"%s\", \"threads\": %d, \"median_ms\": %.2f, \"floor_ms\": %.2f, "
-                "\"ratio\": %.3f, \"gflops\": %.2f}\n",
-                wl->name, threads, ms, floor_ms, ms / floor_ms, gflops);
+        printf ("{\"workload\": \"%s\", \"what\": \"%s\", \"threads\": %d, \"median_ms\": %.2f, "
+                "\"floor_ms\": %.2f, \"ratio\": %.3f, \"gflops\": %.2f}\n",
+                wl->name, what, threads, ms, floor_ms, ms / floor_ms, gflops);
       else
-        printf ("%-4s %-46s %10.2f %10.2f %7.2f %8.1f\n", wl->name, wl->what, ms, floor_ms,
+        printf ("%-4s %-46s %10.2f %10.2f %7.2f %8.1f\n", wl->name, what, ms, floor_ms,
                 ms / floor_ms, gflops);
+      g_free (what);
+      tconv_kernel_free (kernel);
       fflush (stdout);
       g_free (j.w), g_free (j.in), g_free (j.out), g_free (j.in8), g_free (j.out8);
     }

@@ -4,18 +4,27 @@
  * Along a row, write t = x + pad_w = m * s + p. Output x then takes input columns m - j
  * through taps kx = p + j * s, for j = 0 .. J-1 with J = ceil(k_w / s): every phase p uses
  * the same input offsets. So one input position m produces a contiguous block of s * C output
- * floats (all phases, all channels), computed as a sum over (kernel row, j) of a packed weight
- * vector times the C input values at m - j repeated s times. The block length s * C and the
- * channel count are compile-time constants in the specialised loops below, so the compiler
- * turns each block into a few SIMD multiply-adds; target_clones adds an x86-64-v3 (AVX2, FMA) build chosen
- * at run time. Accumulation order is the same for every pixel, whatever the region, so results
- * do not depend on how callers split the work. */
+ * values (all phases, all channels), a sum over (kernel row, j) of a packed weight vector times
+ * the C input values at m - j repeated s times. Row kernels (tconv_dw_run) compute runs of whole
+ * blocks: hand-written AVX2 ones in tconv-depthwise-avx2.c, and below compiler-vectorised ones
+ * with s and C as compile-time constants (target_clones adds an x86-64-v3 build chosen at run
+ * time) and a generic one.
+ *
+ * Blocks at the edges of the region or of the input view run through the same kernel on a
+ * zero-padded copy of their input, so every output value comes from the same operations in the
+ * same order whichever region computes it: results do not depend on how callers split the work
+ * (tests/test-phase.c checks this bit for bit). */
 #include "tconv-private.h"
 
+#include <math.h>
 #include <string.h>
 
-/* Packed weights for one output row live on the stack: rows * J * s * C floats. */
-#define MAX_PACKED 4096
+#define MAX_PACKED TCONV_DW_MAX_PACKED
+
+/* Scratch for the zero-padded edge blocks: input bytes and output elements. The generic kernel
+ * (unit 1, no over-read) always fits: n_rows * C * J * 4 <= MAX_PACKED * 4 bytes. */
+#define PAD_BYTES (MAX_PACKED * 4)
+#define PAD_OUT   2048
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang_analyzer__) \
   && !defined(TCONV_NO_CLONES)
@@ -23,16 +32,6 @@
 #else
 #define TCONV_CLONES
 #endif
-
-typedef struct
-{
-  const void  *irow[TCONV_MAX_KERNEL_SIDE]; /* input row (float or uint8) of each kernel row */
-  size_t       n_rows;
-  size_t       J;                           /* input offsets per phase */
-  size_t       s, C;                        /* stride along x, channels */
-  float        packed[MAX_PACKED];          /* [row][j][p][c] */
-  float        bias[TCONV_MAX_STRIDE * 4];  /* [p][c], used when s * C <= its length */
-} row_plan;
 
 /* Stores of one output value: float as it is; uint8 rounded to nearest and clamped (NaN -> 0),
  * so 8-bit images never pass through a float buffer in memory. */
@@ -52,10 +51,13 @@ store_u8 (uint8_t *dst, float v)
 /* A run of full blocks for constant S and C: m_local from m0 to m1 (exclusive), every input
  * offset inside the view. IN and OUT are the element types (float or uint8_t). */
 #define DEFINE_RUN_T(NAME, S, C, IN, OUT, STORE)                                               \
-  TCONV_CLONES static void NAME (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1, void *dstv)  \
+  TCONV_CLONES static size_t NAME (const tconv_dw_plan *rp, const void *const *irow,         \
+                                   ptrdiff_t row_len, ptrdiff_t m0, ptrdiff_t m1, void *dstv,  \
+                                   tconv_dw_store store)                                       \
   {                                                                                            \
     const size_t n_rows = rp->n_rows, J = rp->J;                                               \
     OUT         *dst = dstv;                                                                   \
+    (void) row_len, (void) store;                                                              \
     for (ptrdiff_t m = m0; m < m1; m++, dst += (S) * (C))                                      \
       {                                                                                        \
         float acc[(S) * (C)];                                                                  \
@@ -63,8 +65,8 @@ store_u8 (uint8_t *dst, float v)
           acc[l] = rp->bias[l];                                                                \
         for (size_t r = 0; r < n_rows; r++)                                                    \
           {                                                                                    \
-            const IN    *ip = (const IN *) rp->irow[r] + m * (C);                              \
-            const float *wp = rp->packed + r * J * (S) * (C);                                  \
+            const IN    *ip = (const IN *) irow[r] + m * (C);                                  \
+            const float *wp = rp->w + r * J * (S) * (C);                                       \
             for (size_t j = 0; j < J; j++, ip -= (C), wp += (S) * (C))                         \
               {                                                                                \
                 /* exactly one pixel per load: left alone, GCC's SLP widens these loads */     \
@@ -78,6 +80,7 @@ store_u8 (uint8_t *dst, float v)
         for (size_t l = 0; l < (S) * (C); l++)                                                 \
           STORE (dst + l, acc[l]);                                                             \
       }                                                                                        \
+    return (size_t) (m1 - m0);                                                                 \
   }
 
 #define DEFINE_RUN(S, C)                                                                       \
@@ -86,10 +89,12 @@ store_u8 (uint8_t *dst, float v)
 
 /* Any s and C (the compiler cannot vectorise it as well). */
 #define DEFINE_RUN_GENERIC(NAME, IN, OUT, STORE)                                               \
-  static void NAME (const row_plan *rp, ptrdiff_t m0, ptrdiff_t m1, void *dstv)                \
+  static size_t NAME (const tconv_dw_plan *rp, const void *const *irow, ptrdiff_t row_len,    \
+                       ptrdiff_t m0, ptrdiff_t m1, void *dstv, tconv_dw_store store)           \
   {                                                                                            \
     const size_t L = rp->s * rp->C;                                                            \
     OUT         *dst = dstv;                                                                   \
+    (void) row_len, (void) store;                                                              \
     for (ptrdiff_t m = m0; m < m1; m++, dst += L)                                              \
       {                                                                                        \
         float acc[TCONV_MAX_STRIDE * 4];                                                       \
@@ -97,14 +102,15 @@ store_u8 (uint8_t *dst, float v)
         for (size_t r = 0; r < rp->n_rows; r++)                                                \
           for (size_t j = 0; j < rp->J; j++)                                                   \
             {                                                                                  \
-              const IN    *ip = (const IN *) rp->irow[r] + (m - (ptrdiff_t) j) * (ptrdiff_t) rp->C; \
-              const float *wp = rp->packed + (r * rp->J + j) * L;                              \
+              const IN    *ip = (const IN *) irow[r] + (m - (ptrdiff_t) j) * (ptrdiff_t) rp->C; \
+              const float *wp = rp->w + (r * rp->J + j) * L;                                   \
               for (size_t l = 0; l < L; l++)                                                   \
                 acc[l] += wp[l] * (float) ip[l % rp->C];                                       \
             }                                                                                  \
         for (size_t l = 0; l < L; l++)                                                         \
           STORE (dst + l, acc[l]);                                                             \
       }                                                                                        \
+    return (size_t) (m1 - m0);                                                                 \
   }
 
 DEFINE_RUN_GENERIC (run_generic, float, float, store_f32)
@@ -127,99 +133,7 @@ DEFINE_RUN (4, 2)
 DEFINE_RUN (4, 3)
 DEFINE_RUN (4, 4)
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define HAVE_AVX2_RGBA 1
-
-/* RGBA (C = 4), any stride up to 8, hand-written for AVX2 + FMA: one 256-bit load holds the
- * pixels m and m+1, accumulator p holds phase p of both blocks, and the weights of (row, j, p)
- * are the 4 channel weights repeated in both halves. Stores interleave the phases back with
- * 128-bit lane shuffles; large outputs use streaming stores, which skip the read-for-ownership
- * of lines that are only written. */
-__attribute__ ((target ("avx2,fma"))) static void
-run_rgba_avx2 (const row_plan *rp, const float *packed2, ptrdiff_t m0, ptrdiff_t m1, float *dst,
-               int stream)
-{
-  const size_t n_rows = rp->n_rows, J = rp->J, S = rp->s;
-  ptrdiff_t    m = m0;
-
-  stream = stream && (uintptr_t) dst % 16 == 0; /* RGBA float rows always are */
-  for (; m + 1 < m1; m += 2, dst += 8 * S)
-    {
-      __m256 acc[8];
-      for (size_t p = 0; p < S; p++)
-        acc[p] = _mm256_castps128_ps256 (_mm_loadu_ps (rp->bias + p * 4)),
-        acc[p] = _mm256_insertf128_ps (acc[p], _mm_loadu_ps (rp->bias + p * 4), 1);
-      for (size_t r = 0; r < n_rows; r++)
-        {
-          const float *ip = (const float *) rp->irow[r] + m * 4;
-          const float *wp = packed2 + r * J * S * 8;
-          for (size_t j = 0; j < J; j++, ip -= 4, wp += S * 8)
-            {
-              const __m256 v = _mm256_loadu_ps (ip);
-              for (size_t p = 0; p < S; p++)
-                acc[p] = _mm256_fmadd_ps (_mm256_loadu_ps (wp + p * 8), v, acc[p]);
-            }
-        }
-      /* block m = low halves of acc[0..S-1], block m+1 = high halves */
-      if (stream)
-        for (size_t p = 0; p < S; p++)
-          {
-            _mm_stream_ps (dst + p * 4, _mm256_castps256_ps128 (acc[p]));
-            _mm_stream_ps (dst + S * 4 + p * 4, _mm256_extractf128_ps (acc[p], 1));
-          }
-      else
-        for (size_t p = 0; p + 1 < S; p += 2)
-          {
-            _mm256_storeu_ps (dst + p * 4, _mm256_permute2f128_ps (acc[p], acc[p + 1], 0x20));
-            _mm256_storeu_ps (dst + S * 4 + p * 4,
-                              _mm256_permute2f128_ps (acc[p], acc[p + 1], 0x31));
-          }
-      if (!stream && S % 2)
-        {
-          _mm_storeu_ps (dst + (S - 1) * 4, _mm256_castps256_ps128 (acc[S - 1]));
-          _mm_storeu_ps (dst + S * 4 + (S - 1) * 4, _mm256_extractf128_ps (acc[S - 1], 1));
-        }
-    }
-  for (; m < m1; m++, dst += 4 * S)
-    {
-      __m128 a[8];
-      for (size_t p = 0; p < S; p++)
-        a[p] = _mm_loadu_ps (rp->bias + p * 4);
-      for (size_t r = 0; r < n_rows; r++)
-        {
-          const float *ip = (const float *) rp->irow[r] + m * 4;
-          const float *wp = packed2 + r * J * S * 8;
-          for (size_t j = 0; j < J; j++, ip -= 4, wp += S * 8)
-            {
-              const __m128 v = _mm_loadu_ps (ip);
-              for (size_t p = 0; p < S; p++)
-                a[p] = _mm_fmadd_ps (_mm_loadu_ps (wp + p * 8), v, a[p]);
-            }
-        }
-      for (size_t p = 0; p < S; p++)
-        _mm_storeu_ps (dst + p * 4, a[p]);
-    }
-  if (stream)
-    _mm_sfence ();
-}
-
-static int
-have_avx2_fma (void)
-{
-  static int cached = -1; /* benign race: every thread computes the same value */
-  if (cached < 0)
-    {
-      __builtin_cpu_init ();
-      cached = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-    }
-  return cached;
-}
-#endif
-
-typedef void (*run_func) (const row_plan *, ptrdiff_t, ptrdiff_t, void *);
-
-static const run_func runs[2][4][4] = {
+static const tconv_dw_run runs[2][4][4] = {
   { { run_1_1, run_1_2, run_1_3, run_1_4 },
     { run_2_1, run_2_2, run_2_3, run_2_4 },
     { run_3_1, run_3_2, run_3_3, run_3_4 },
@@ -229,25 +143,6 @@ static const run_func runs[2][4][4] = {
     { run8_3_1, run8_3_2, run8_3_3, run8_3_4 },
     { run8_4_1, run8_4_2, run8_4_3, run8_4_4 } },
 };
-
-/* One output element (edge blocks and partial blocks): bounds-checked. */
-static float
-edge_value (const row_plan *rp, int u8, ptrdiff_t m_local, size_t p, size_t c, size_t in_w)
-{
-  float acc = rp->bias[p * rp->C + c];
-  for (size_t r = 0; r < rp->n_rows; r++)
-    for (size_t j = 0; j < rp->J; j++)
-      {
-        const ptrdiff_t ix = m_local - (ptrdiff_t) j;
-        if (ix >= 0 && (size_t) ix < in_w)
-          {
-            const ptrdiff_t i = ix * (ptrdiff_t) rp->C + (ptrdiff_t) c;
-            acc += rp->packed[((r * rp->J + j) * rp->s + p) * rp->C + c]
-                   * (u8 ? (float) ((const uint8_t *) rp->irow[r])[i] : ((const float *) rp->irow[r])[i]);
-          }
-      }
-  return acc;
-}
 
 int
 tconv_depthwise_applies (const tconv_geometry *g, const tconv_in_view *in,
@@ -275,103 +170,321 @@ typedef struct
   ptrdiff_t   y_stride; /* in elements */
 } any_view;
 
+/* The row kernel chosen for a call, with its granularity: it computes multiples of @unit
+ * blocks and may read up to @slack pixels past a run's last block (never past row_len). */
+typedef struct
+{
+  tconv_dw_run run;
+  size_t       unit, slack;
+} dw_kernel;
+
+static size_t
+gcd_size (size_t a, size_t b)
+{
+  while (b)
+    {
+      size_t t = a % b;
+      a = b, b = t;
+    }
+  return a;
+}
+
+/* The 8-bit fixed-point kernel applies when every weight and the bias are integers / 2^q
+ * with q <= 14 and no partial sum of an output can leave int16: 255 * sum |w| * 2^q plus the
+ * bias and the rounding half stays below 2^15 for every phase and channel. Fills the
+ * call-wide part of @fx (masks, lane offsets, bias); returns 0 when it does not apply. */
+static int
+fx_plan (const tconv_geometry *g, const float *weight, const float *bias, tconv_dw_fx *fx)
+{
+  const size_t C = g->in_c, s = g->stride_w, T = s * C, kh = g->k_h, kw = g->k_w;
+  const size_t J = (kw + s - 1) / s, rows = (kh + g->stride_h - 1) / g->stride_h;
+  const size_t n_w = C * kh * kw;
+  unsigned     q;
+
+  for (q = 0; q <= 14; q++)
+    {
+      const float sc = (float) (1u << q);
+      size_t      i = 0;
+      for (; i < n_w + (bias ? C : 0); i++)
+        {
+          const float v = (i < n_w ? weight[i] : bias[i - n_w]) * sc;
+          if (!(v >= -32767.0f && v <= 32767.0f && v == (float) (int32_t) v)) /* NaN too */
+            break;
+        }
+      if (i == n_w + (bias ? C : 0))
+        break;
+    }
+  if (q > 14)
+    return 0;
+  const double sc = (double) (1u << q);
+  for (size_t c = 0; c < C; c++)
+    for (size_t py = 0; py < g->stride_h; py++)
+      for (size_t px = 0; px < s; px++)
+        {
+          double sum = 0;
+          for (size_t ky = py; ky < kh; ky += g->stride_h)
+            for (size_t kx = px; kx < kw; kx += s)
+              sum += fabs (weight[(c * kh + ky) * kw + kx]) * sc;
+          if (255.0 * sum + (bias ? fabs (bias[c]) * sc : 0) + sc / 2 > 32767.0)
+            return 0;
+        }
+
+  /* A period is lcm (T, 32) samples: an even number nv of 16-sample vectors. */
+  const size_t P = T / gcd_size (T, 32) * 32;
+  fx->q = q, fx->nv = P / 16, fx->bp = P / T;
+  if (fx->nv > TCONV_DW_FX_MAX_NV || J * fx->nv > TCONV_DW_FX_MAX_MASK
+      || rows * J * fx->nv > TCONV_DW_FX_MAX_VEC)
+    return 0;
+  fx->load_end = 0;
+  for (size_t u = 0; u < fx->nv; u++)
+    for (size_t h = 0; h < 2; h++)
+      {
+        const size_t    q0 = u * 16 + h * 8;
+        const ptrdiff_t b0 = (ptrdiff_t) (q0 / T), base = (b0 - (ptrdiff_t) J + 1) * (ptrdiff_t) C;
+        fx->lane_off[u][h] = base;
+        if (base + 16 > fx->load_end)
+          fx->load_end = base + 16;
+        for (size_t i = 0; i < 8; i++)
+          {
+            const size_t qi = q0 + i, c = qi % C;
+            const ptrdiff_t b = (ptrdiff_t) (qi / T);
+            /* the largest offset (j = 0) must lie inside the 16 bytes loaded */
+            if ((b - b0 + (ptrdiff_t) J - 1) * (ptrdiff_t) C + (ptrdiff_t) c > 15)
+              return 0;
+            for (size_t j = 0; j < J; j++)
+              {
+                const ptrdiff_t off = (b - (ptrdiff_t) j) * (ptrdiff_t) C + (ptrdiff_t) c - base;
+                fx->mask[j * fx->nv + u][h * 16 + 2 * i] = (uint8_t) off;
+                fx->mask[j * fx->nv + u][h * 16 + 2 * i + 1] = 0x80; /* high byte zero */
+              }
+            fx->init[u][h * 8 + i]
+              = (int16_t) ((bias ? (int32_t) (bias[c] * (float) sc) : 0) + (q ? 1 << (q - 1) : 0));
+          }
+      }
+  return 1;
+}
+
+/* The row kernel for this call: hand-written AVX2 where it exists, else the compile-time
+ * specialisations, else the generic loop. A kernel whose padded edge chunk would not fit the
+ * scratch gives way to the unit-1 kernels, which always fit. */
+static dw_kernel
+choose_kernel (const tconv_geometry *g, const float *weight, const float *bias, int u8,
+               tconv_dw_plan *rp)
+{
+  const size_t s = g->stride_w, C = g->in_c, J = rp->J;
+  const size_t rows = (g->k_h + g->stride_h - 1) / g->stride_h;
+  dw_kernel    k = { (s <= 4 && C <= 4) ? runs[u8][s - 1][C - 1]
+                                        : (u8 ? run8_generic : run_generic), 1, 0 };
+#ifdef TCONV_DW_HAVE_AVX2
+  if (tconv_dw_have_avx2 ())
+    {
+      dw_kernel f = { NULL, 0, 0 };
+      if (!u8 && C == 4 && s % 2 == 0 && s <= 8)
+        f = (dw_kernel) { tconv_dw_rgba_even_avx2, tconv_dw_rgba_even_unit (s), 0 };
+      else if (!u8 && C == 4 && s <= 7)
+        f = (dw_kernel) { tconv_dw_rgba_odd_avx2, 1, 0 };
+      else if (u8 && fx_plan (g, weight, bias, &rp->k.fx))
+        f = (dw_kernel) { tconv_dw_u8fx_avx2, rp->k.fx.bp, 16 };
+      const size_t esz = u8 ? 1 : sizeof (float);
+      if (f.run != NULL && rows * C * (J - 1 + f.unit + f.slack) * esz <= PAD_BYTES
+          && f.unit * s * C <= PAD_OUT)
+        k = f;
+    }
+#else
+  (void) weight, (void) bias;
+#endif
+  return k;
+}
+
+/* Packs kernel rows ky0, ky0 + stride_h, ... (n of them) at row index @at of the tables the
+ * kernel reads: [row][j][p][c] floats, and the layouts of the AVX2 kernels. */
+static void
+pack_rows (const tconv_geometry *g, const float *weight, const dw_kernel *k, tconv_dw_plan *rp,
+           size_t at, size_t ky0, size_t n)
+{
+  const size_t s = rp->s, C = rp->C, J = rp->J, kw = g->k_w, kh = g->k_h, L = J * s * C;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      const size_t ky = ky0 + i * g->stride_h;
+      float       *d = rp->packed + (at + i) * L;
+      for (size_t j = 0; j < J; j++)
+        for (size_t p = 0; p < s; p++)
+          for (size_t c = 0; c < C; c++)
+            {
+              const size_t kx = p + j * s;
+              d[(j * s + p) * C + c] = kx < kw ? weight[(c * kh + ky) * kw + kx] : 0.0f;
+            }
+#ifdef TCONV_DW_HAVE_AVX2
+      if (k->run == tconv_dw_rgba_odd_avx2)
+        for (size_t t = 0; t < J * s; t++)
+          for (size_t c = 0; c < 4; c++)
+            rp->k.packed2[((at + i) * J * s + t) * 8 + c]
+              = rp->k.packed2[((at + i) * J * s + t) * 8 + 4 + c] = d[t * 4 + c];
+      if (k->run == tconv_dw_u8fx_avx2)
+        {
+          tconv_dw_fx *fx = &rp->k.fx;
+          const float  sc = (float) (1u << fx->q);
+          for (size_t j = 0; j < J; j++)
+            for (size_t u = 0; u < fx->nv; u++)
+              for (size_t l = 0; l < 16; l++)
+                fx->w[((at + i) * J + j) * fx->nv + u][l]
+                  = (int16_t) (d[j * s * C + (u * 16 + l) % (s * C)] * sc);
+        }
+#else
+      (void) k;
+#endif
+    }
+}
+
+/* Blocks [a, b) (absolute input columns) that the fast run left: the same kernel on a
+ * zero-padded copy of their input, in chunks, keeping the outputs with t in [ta, tb). */
+static void
+run_padded (const tconv_dw_plan *rp, const dw_kernel *k, const void *const *irow,
+            const any_view *in, size_t esz, int64_t a, int64_t b, int64_t ta, int64_t tb,
+            char *orow)
+{
+  const size_t s = rp->s, C = rp->C, J = rp->J, px = C * esz;
+  const size_t rows = rp->n_rows ? rp->n_rows : 1;
+  union
+  {
+    float   f[PAD_BYTES / sizeof (float)]; /* alignment for the float kernels */
+    uint8_t b[PAD_BYTES];
+  } pad;
+  union
+  {
+    float   f[PAD_OUT];
+    uint8_t b[PAD_OUT * sizeof (float)];
+  } tmp;
+  const void *prow[TCONV_MAX_KERNEL_SIDE];
+  size_t      ch = PAD_BYTES / (rows * px) - (J - 1) - k->slack;
+
+  if (ch > PAD_OUT / (s * C))
+    ch = PAD_OUT / (s * C);
+  ch -= ch % k->unit;
+  TCONV_ASSERT (ch >= k->unit); /* choose_kernel() checked the sizes */
+  for (int64_t m = a; m < b;)
+    {
+      const size_t  n = (size_t) (b - m) < ch ? (size_t) (b - m) : ch;
+      const size_t  nr = (n + k->unit - 1) / k->unit * k->unit, len = J - 1 + nr + k->slack;
+      const int64_t c0 = m - (int64_t) (J - 1) - in->x0; /* view column of pad pixel 0 */
+      for (size_t r = 0; r < rp->n_rows; r++)
+        {
+          uint8_t      *d = pad.b + r * len * px;
+          const int64_t lo = c0 < 0 ? 0 : c0;
+          const int64_t hi = c0 + (int64_t) len < (int64_t) in->w ? c0 + (int64_t) len
+                                                                  : (int64_t) in->w;
+          memset (d, 0, len * px);
+          if (hi > lo)
+            memcpy (d + (size_t) (lo - c0) * px, (const char *) irow[r] + (size_t) lo * px,
+                    (size_t) (hi - lo) * px);
+          prow[r] = d;
+        }
+      const size_t done = k->run (rp, prow, (ptrdiff_t) len, (ptrdiff_t) (J - 1),
+                                  (ptrdiff_t) (J - 1 + nr), tmp.b, TCONV_DW_STORE_PLAIN);
+      TCONV_ASSERT (done == nr);
+      (void) done;
+      const int64_t t0 = m * (int64_t) s > ta ? m * (int64_t) s : ta;
+      const int64_t t1 = (m + (int64_t) n) * (int64_t) s < tb ? (m + (int64_t) n) * (int64_t) s : tb;
+      memcpy (orow + (size_t) (t0 - ta) * px, tmp.b + (size_t) (t0 - m * (int64_t) s) * px,
+              (size_t) (t1 - t0) * px);
+      m += (int64_t) n;
+    }
+}
+
 static void
 depthwise (const tconv_geometry *g, const float *weight, const float *bias, int u8,
            const any_view *in, const any_view *out)
 {
-  const size_t s = g->stride_w, C = g->in_c, kw = g->k_w, kh = g->k_h;
-  const size_t J = (kw + s - 1) / s, esz = u8 ? 1 : sizeof (float);
-  row_plan     rp;
-  run_func     run = (s <= 4 && C <= 4) ? runs[u8][s - 1][C - 1]
-                                        : (u8 ? run8_generic : run_generic);
-#ifdef HAVE_AVX2_RGBA
-  /* [row][j][p][8]: the 4 channel weights twice, for the two pixels of a 256-bit load */
-  float        packed2[2 * MAX_PACKED];
-  const int    avx = !u8 && C == 4 && s <= 8 && have_avx2_fma ();
-  /* stream (non-temporal) stores when the whole output is far larger than the caches */
-  const int    stream = g->out_h * g->out_w * C * sizeof (float) > ((size_t) 32 << 20);
-#endif
+  const size_t  s = g->stride_w, C = g->in_c, kw = g->k_w, kh = g->k_h;
+  const size_t  J = (kw + s - 1) / s, esz = u8 ? 1 : sizeof (float);
+  tconv_dw_plan rp; /* not zeroed: 50 KiB, every field used is set below */
+  const void   *irow[TCONV_MAX_KERNEL_SIDE];
+  /* Outputs far larger than the caches: non-temporal stores where the CPU gains from them,
+   * else plain stores with lines fetched for writing ahead. */
+  tconv_dw_store store = g->out_h * g->out_w * C * esz > ((size_t) 32 << 20)
+                           ? TCONV_DW_STORE_PREFETCH : TCONV_DW_STORE_PLAIN;
+  /* Output columns [xa, xb) as t = x + pad = m * s + p: blocks [ma, mb) touch the region,
+   * [mf0, mf1) lie wholly inside it, and [mi0, mi1) read only columns inside the view. */
+  const int64_t ta = out->x0 + (int64_t) g->pad_w, tb = ta + (int64_t) out->w;
+  const int64_t ma = tconv_floor_div (ta, (int64_t) s);
+  const int64_t mb = tconv_floor_div (tb + (int64_t) s - 1, (int64_t) s);
+  const int64_t mf0 = tconv_floor_div (ta + (int64_t) s - 1, (int64_t) s);
+  const int64_t mf1 = tconv_floor_div (tb, (int64_t) s);
+  const int64_t mi0 = in->x0 + (int64_t) J - 1, mi1 = in->x0 + (int64_t) in->w;
+  int64_t       f0 = mf0 > mi0 ? mf0 : mi0;
+  const int64_t f1 = mf1 < mi1 ? mf1 : mi1;
+  const int     fast = f1 > f0;
 
-  rp.J = J, rp.s = s, rp.C = C;
+  rp.J = J, rp.s = s, rp.C = C, rp.w = rp.w2 = NULL, rp.fxw = NULL;
   for (size_t p = 0; p < s; p++)
     for (size_t c = 0; c < C; c++)
       rp.bias[p * C + c] = bias ? bias[c] : 0.0f;
+  const dw_kernel k = choose_kernel (g, weight, bias, u8, &rp);
+#ifdef TCONV_DW_HAVE_AVX2
+  if (store == TCONV_DW_STORE_PREFETCH && !u8 && tconv_dw_stream_pays ())
+    store = TCONV_DW_STORE_STREAM;
+#endif
+  if (!fast)
+    f0 = ma; /* no fast blocks: all padded */
+
+  /* Whole kernel packed once, grouped by vertical phase, when it fits: phase py holds kernel
+   * rows py, py + stride_h, ... from row index first[py] on. Else each output row packs its
+   * own rows. */
+  size_t    first[TCONV_MAX_STRIDE + 1];
+  const int table = kh * J * s * C <= MAX_PACKED
+#ifdef TCONV_DW_HAVE_AVX2
+                    && (k.run != tconv_dw_u8fx_avx2 || kh * J * rp.k.fx.nv <= TCONV_DW_FX_MAX_VEC)
+#endif
+    ;
+  first[0] = 0;
+  for (size_t py = 0; py < g->stride_h; py++)
+    {
+      const size_t n = py < kh ? (kh - py + g->stride_h - 1) / g->stride_h : 0;
+      if (table)
+        pack_rows (g, weight, &k, &rp, first[py], py, n);
+      first[py + 1] = first[py] + n;
+    }
 
   for (size_t y = 0; y < out->h; y++)
     {
       const int64_t oy = out->y0 + (int64_t) y;
       char         *orow = out->wdata + (ptrdiff_t) y * out->y_stride * (ptrdiff_t) esz;
+      const size_t  py = (size_t) tconv_floor_mod (oy + (int64_t) g->pad_h, (int64_t) g->stride_h);
+      size_t        ky0 = 0, at = 0;
 
-      /* Kernel rows that reach this output row, with their input rows inside the view. */
+      /* Kernel rows that reach this output row, with their input rows inside the view: a
+       * run ky0, ky0 + stride_h, ... of phase py. */
       rp.n_rows = 0;
-      for (size_t ky = 0; ky < kh; ky++)
+      for (size_t ky = py; ky < kh; ky += g->stride_h)
         {
-          const int64_t t = oy + (int64_t) g->pad_h - (int64_t) ky;
-          if (tconv_floor_mod (t, (int64_t) g->stride_h) != 0)
-            continue;
-          const int64_t iy = tconv_floor_div (t, (int64_t) g->stride_h) - in->y0;
+          const int64_t iy = tconv_floor_div (oy + (int64_t) g->pad_h - (int64_t) ky,
+                                              (int64_t) g->stride_h) - in->y0;
           if (iy < 0 || iy >= (int64_t) in->h)
             continue;
-          const size_t r = rp.n_rows++;
-          rp.irow[r] = in->data + (ptrdiff_t) iy * in->y_stride * (ptrdiff_t) esz;
-          for (size_t j = 0; j < J; j++)
-            for (size_t p = 0; p < s; p++)
-              for (size_t c = 0; c < C; c++)
-                {
-                  const size_t kx = p + j * s;
-                  rp.packed[((r * J + j) * s + p) * C + c]
-                    = kx < kw ? weight[(c * kh + ky) * kw + kx] : 0.0f;
-                }
+          if (rp.n_rows == 0)
+            ky0 = ky;
+          irow[rp.n_rows++] = in->data + (ptrdiff_t) iy * in->y_stride * (ptrdiff_t) esz;
         }
-
-      /* Output columns [xa, xb) as t = x + pad = m * s + p; m_local = m - in->x0. */
-      const int64_t xa = out->x0, xb = xa + (int64_t) out->w;
-      const int64_t ta = xa + (int64_t) g->pad_w, tb = xb + (int64_t) g->pad_w;
-      int64_t       m_full0 = tconv_floor_div (ta + (int64_t) s - 1, (int64_t) s); /* first whole block */
-      int64_t       m_full1 = tconv_floor_div (tb, (int64_t) s);                   /* end of whole blocks */
-      /* Whole blocks whose inputs m - (J-1) .. m all lie inside the view. */
-      int64_t       m_in0 = in->x0 + (int64_t) J - 1, m_in1 = in->x0 + (int64_t) in->w;
-      int64_t       f0 = m_full0 > m_in0 ? m_full0 : m_in0;
-      int64_t       f1 = m_full1 < m_in1 ? m_full1 : m_in1;
-
-      if (f1 < f0)
-        f0 = f1 = m_full0; /* no fast blocks */
-
-      /* Edges: every output outside the fast blocks, one element at a time. */
-      for (int64_t x = xa; x < xb; x++)
-        {
-          const int64_t t = x + (int64_t) g->pad_w, m = tconv_floor_div (t, (int64_t) s);
-          if (m >= f0 && m < f1)
-            {
-              x = f1 * (int64_t) s - (int64_t) g->pad_w - 1; /* skip to after the fast run */
-              continue;
-            }
-          const size_t    p = (size_t) tconv_floor_mod (t, (int64_t) s);
-          const ptrdiff_t o = (ptrdiff_t) (x - xa) * (ptrdiff_t) C;
-          for (size_t c = 0; c < C; c++)
-            {
-              const float v = edge_value (&rp, u8, (ptrdiff_t) (m - in->x0), p, c, in->w);
-              if (u8)
-                store_u8 ((uint8_t *) orow + o + (ptrdiff_t) c, v);
-              else
-                store_f32 ((float *) orow + o + (ptrdiff_t) c, v);
-            }
-        }
-      if (f1 <= f0)
-        continue;
-      char *fast_dst = orow + (ptrdiff_t) (f0 * (int64_t) s - ta) * (ptrdiff_t) (C * esz);
-#ifdef HAVE_AVX2_RGBA
-      if (avx)
-        {
-          for (size_t q = 0; q < rp.n_rows * J * s; q++)
-            for (size_t c = 0; c < 4; c++)
-              packed2[q * 8 + c] = packed2[q * 8 + 4 + c] = rp.packed[q * 4 + c];
-          run_rgba_avx2 (&rp, packed2, (ptrdiff_t) (f0 - in->x0), (ptrdiff_t) (f1 - in->x0),
-                         (float *) fast_dst, stream);
-          continue;
-        }
+      if (table)
+        at = first[py] + (ky0 - py) / g->stride_h;
+      else
+        pack_rows (g, weight, &k, &rp, 0, ky0, rp.n_rows);
+      rp.w = rp.packed + at * J * s * C;
+#ifdef TCONV_DW_HAVE_AVX2
+      if (k.run == tconv_dw_rgba_odd_avx2)
+        rp.w2 = rp.k.packed2 + at * J * s * 8;
+      if (k.run == tconv_dw_u8fx_avx2)
+        rp.fxw = rp.k.fx.w + at * J * rp.k.fx.nv;
 #endif
-      run (&rp, (ptrdiff_t) (f0 - in->x0), (ptrdiff_t) (f1 - in->x0), fast_dst);
+
+      size_t done = 0;
+      if (fast)
+        done = k.run (&rp, irow, (ptrdiff_t) in->w, (ptrdiff_t) (f0 - in->x0),
+                      (ptrdiff_t) (f1 - in->x0),
+                      orow + (ptrdiff_t) (f0 * (int64_t) s - ta) * (ptrdiff_t) (C * esz), store);
+      run_padded (&rp, &k, irow, in, esz, ma, f0, ta, tb, orow);
+      run_padded (&rp, &k, irow, in, esz, f0 + (int64_t) done, mb, ta, tb, orow);
     }
 }
 

@@ -101,4 +101,79 @@ void tconv_depthwise_upsample (const tconv_geometry *geom, const float *weight,
                                const float *bias, const tconv_in_view *in,
                                const tconv_out_view *out);
 
+/* ---- Depthwise internals, shared by tconv-depthwise.c and its SIMD sibling files ---- */
+
+#define TCONV_DW_MAX_PACKED 4096 /* floats of packed weights per output row */
+#define TCONV_DW_FX_MAX_NV  32   /* 16-sample vectors per period of the 8-bit fixed-point kernel */
+#define TCONV_DW_FX_MAX_MASK 64  /* J * nv shuffle masks */
+#define TCONV_DW_FX_MAX_VEC 512  /* n_rows * J * nv weight vectors */
+
+/* The 8-bit fixed-point kernel: weights and bias are exact integers / 2^q (bilinear x2 is
+ * sixteenths), so 16-bit integer sums are exact. Output samples repeat their (phase, channel,
+ * input offset) pattern every bp blocks = nv vectors of 16 samples. */
+typedef struct tconv_dw_fx
+{
+  unsigned  q;
+  size_t    nv, bp;
+  ptrdiff_t lane_off[TCONV_DW_FX_MAX_NV][2]; /* byte offset of each 128-bit lane's load from
+                                               * the period's first block */
+  ptrdiff_t load_end;                         /* bytes past that block the loads reach */
+  uint8_t   mask[TCONV_DW_FX_MAX_MASK][32];   /* [j * nv + u]: pshufb to 16-bit samples */
+  int16_t   init[TCONV_DW_FX_MAX_NV][16];     /* bias * 2^q + rounding half */
+  int16_t   w[TCONV_DW_FX_MAX_VEC][16];       /* [(kernel row * J + j) * nv + u] */
+} tconv_dw_fx;
+
+/* What a row kernel needs for one output row. The weights of the row's kernel rows are
+ * consecutive in the tables, which hold either every kernel row, grouped by vertical phase
+ * (packed once per call), or just this output row's (packed per row when the whole kernel
+ * does not fit). */
+typedef struct tconv_dw_plan
+{
+  size_t         n_rows;   /* kernel rows that meet an input row in the view */
+  size_t         J;        /* input offsets per column phase */
+  size_t         s, C;     /* stride along x, channels */
+  const float   *w;        /* [row][j][p][c] for this output row */
+  const float   *w2;       /* odd-stride RGBA: [row][j][p][c c] */
+  const int16_t (*fxw)[16]; /* fixed point: [(row * J + j) * nv + u] */
+  float          bias[TCONV_MAX_STRIDE * 4]; /* [p][c] */
+  float          packed[TCONV_DW_MAX_PACKED];
+  union
+  {
+    float       packed2[2 * TCONV_DW_MAX_PACKED];
+    tconv_dw_fx fx;
+  } k;
+} tconv_dw_plan;
+
+/* A row kernel computes whole blocks m in [m0, m1) (view-local input column m gives the s * C
+ * outputs of block m; it reads columns m - J + 1 .. m of every row in @irow, each @row_len
+ * pixels long) into @dst and returns how many it did from m0 on, a multiple of its unit. Every
+ * output value comes from the same operations in the same order wherever its block lies, so
+ * callers may run the kernel on zero-padded copies at the edges. @store says how outputs far
+ * larger than the caches are written (kernels may ignore it). */
+typedef enum
+{
+  TCONV_DW_STORE_PLAIN,    /* output stays in cache, or is small */
+  TCONV_DW_STORE_PREFETCH, /* plain stores, lines fetched for writing a few KiB ahead */
+  TCONV_DW_STORE_STREAM    /* non-temporal stores */
+} tconv_dw_store;
+
+typedef size_t (*tconv_dw_run) (const tconv_dw_plan *rp, const void *const *irow,
+                                 ptrdiff_t row_len, ptrdiff_t m0, ptrdiff_t m1, void *dst,
+                                 tconv_dw_store store);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TCONV_DW_HAVE_AVX2 1
+/* tconv-depthwise-avx2.c; call only when tconv_dw_have_avx2 () says so. */
+int    tconv_dw_have_avx2 (void);
+/* Whether non-temporal stores beat plain ones for outputs far larger than the caches. */
+int    tconv_dw_stream_pays (void);
+size_t tconv_dw_rgba_even_unit (size_t s);
+size_t tconv_dw_rgba_even_avx2 (const tconv_dw_plan *, const void *const *, ptrdiff_t, ptrdiff_t,
+                                ptrdiff_t, void *, tconv_dw_store);
+size_t tconv_dw_rgba_odd_avx2 (const tconv_dw_plan *, const void *const *, ptrdiff_t, ptrdiff_t,
+                               ptrdiff_t, void *, tconv_dw_store);
+size_t tconv_dw_u8fx_avx2 (const tconv_dw_plan *, const void *const *, ptrdiff_t, ptrdiff_t,
+                           ptrdiff_t, void *, tconv_dw_store);
+#endif
+
 #endif /* TCONV_PRIVATE_H */

@@ -183,13 +183,9 @@ tconv_fast8_expand (const tconv_fast8 *p, const uint8_t *src, float *dst)
 #if defined(__GNUC__)
 typedef float v8f __attribute__ ((vector_size (LANES * sizeof (float))));
 
-static inline v8f
-load8 (const float *p)
-{
-  v8f v;
-  memcpy (&v, p, sizeof v);
-  return v;
-}
+/* A macro, not a function: clang refuses 256-bit vectors passed or returned across a call
+ * in code built without AVX (the default clone), GCC splits them. */
+#define LOAD8(v, p) memcpy (&(v), (p), sizeof (v))
 #endif
 
 /* Rounded to nearest and clamped to 0..255; NaN gives 0. A plain loop over a fixed count,
@@ -221,18 +217,23 @@ row_span (const tconv_fast8 *p, const tap *taps, size_t n_taps, const float *con
       const size_t v = L / LANES;
       const size_t k0 = (v % U) * LANES, k1 = ((v + 1) % U) * LANES;
       const size_t k2 = ((v + 2) % U) * LANES, k3 = ((v + 3) % U) * LANES;
-      v8f          a0 = load8 (p->bias + k0), a1 = load8 (p->bias + k1);
-      v8f          a2 = load8 (p->bias + k2), a3 = load8 (p->bias + k3);
+      v8f          a0, a1, a2, a3;
       float        acc[STRIP];
 
+      LOAD8 (a0, p->bias + k0), LOAD8 (a1, p->bias + k1);
+      LOAD8 (a2, p->bias + k2), LOAD8 (a3, p->bias + k3);
       for (size_t t = 0; t < n_taps; t++)
         {
           const float *xi = x[t] + L, *w = taps[t].w;
+          v8f          w0, w1, w2, w3, x0, x1, x2, x3;
 
-          a0 += load8 (w + k0) * load8 (xi);
-          a1 += load8 (w + k1) * load8 (xi + LANES);
-          a2 += load8 (w + k2) * load8 (xi + 2 * LANES);
-          a3 += load8 (w + k3) * load8 (xi + 3 * LANES);
+          LOAD8 (w0, w + k0), LOAD8 (w1, w + k1), LOAD8 (w2, w + k2), LOAD8 (w3, w + k3);
+          LOAD8 (x0, xi), LOAD8 (x1, xi + LANES), LOAD8 (x2, xi + 2 * LANES);
+          LOAD8 (x3, xi + 3 * LANES);
+          a0 += w0 * x0;
+          a1 += w1 * x1;
+          a2 += w2 * x2;
+          a3 += w3 * x3;
         }
       memcpy (acc, &a0, sizeof a0);
       memcpy (acc + LANES, &a1, sizeof a1);

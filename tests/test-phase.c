@@ -172,11 +172,155 @@ depthwise_fast_path_matches_ref (test_rng *rng)
     }
 }
 
+/* One depthwise problem for the bit-exact checks below: interleaved input of the whole image
+ * (as the pipeline passes it), random weights, optional bias. */
+static int
+random_depthwise (test_rng *rng, test_case *tc, int64_t max_c, int64_t max_s, int64_t max_k,
+                  int64_t max_w)
+{
+  tconv_params p;
+  tconv_params_init (&p);
+  p.in_c = p.out_c = p.groups = test_rng_range (rng, 1, max_c);
+  p.stride_h = test_rng_range (rng, 1, max_s), p.stride_w = test_rng_range (rng, 1, max_s);
+  p.k_h = test_rng_range (rng, 1, max_k), p.k_w = test_rng_range (rng, 1, max_k);
+  p.pad_h = test_rng_range (rng, 0, p.k_h), p.pad_w = test_rng_range (rng, 0, p.k_w);
+  p.opad_h = test_rng_range (rng, 0, p.stride_h - 1);
+  p.opad_w = test_rng_range (rng, 0, p.stride_w - 1);
+  p.in_h = test_rng_range (rng, 1, 7), p.in_w = test_rng_range (rng, 1, max_w);
+  *tc = (test_case) { .params = p };
+  if (tconv_geometry_init (&tc->geom, &p, NULL) != TCONV_OK)
+    return 0;
+  tc->x = test_malloc (tc->geom.in_len * sizeof (float));
+  tc->w = test_malloc (tc->geom.weight_len * sizeof (float));
+  test_rng_fill (rng, tc->x, tc->geom.in_len);
+  test_rng_fill (rng, tc->w, tc->geom.weight_len);
+  if (test_rng_range (rng, 0, 1))
+    {
+      tc->bias = test_malloc (tc->geom.out_c * sizeof (float));
+      test_rng_fill (rng, tc->bias, tc->geom.out_c);
+    }
+  return 1;
+}
+
+static void
+depthwise_bits_independent_of_roi (test_rng *rng)
+{
+  /* Callers split the output into bands and tiles of any size (threads, preview), so every
+   * output value must come out bit for bit the same whichever region computes it: a pixel
+   * near a region edge takes the edge path in one split and a vector kernel in another.
+   * Widths up to 70 give the vector kernels whole blocks and remainders; s = 2 and 4 with
+   * C = 4 are the RGBA kernels. */
+  for (int iter = 0; iter < 300; iter++)
+    {
+      test_case tc;
+      if (!random_depthwise (rng, &tc, 5, 5, 12, 70))
+        {
+          iter--;
+          continue;
+        }
+      if (iter % 3 == 0)
+        {
+          /* RGBA, even stride: the broadcast kernel */
+          test_case_clear (&tc);
+          do
+            {
+              if (!random_depthwise (rng, &tc, 4, 4, 12, 70))
+                continue;
+              if (tc.geom.in_c == 4 && tc.geom.stride_w % 2 == 0)
+                break;
+              test_case_clear (&tc);
+            }
+          while (1);
+        }
+      const tconv_geometry *g = &tc.geom;
+      const size_t          C = g->in_c, n = C * g->out_h * g->out_w;
+      float                *full = test_alloc_poisoned (n);
+      tconv_in_view in = { .data = tc.x, .h = g->in_h, .w = g->in_w, .c_stride = 1,
+                           .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (g->in_w * C) };
+      tconv_out_view out = { .data = full, .h = g->out_h, .w = g->out_w, .c_stride = 1,
+                             .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (g->out_w * C) };
+      int ok = tconv_upsample (g, tc.w, tc.bias, &in, &out) == TCONV_OK;
+      for (int r = 0; ok && r < 12; r++)
+        {
+          const size_t x0 = (size_t) test_rng_range (rng, 0, (int64_t) g->out_w - 1);
+          const size_t y0 = (size_t) test_rng_range (rng, 0, (int64_t) g->out_h - 1);
+          const size_t w = (size_t) test_rng_range (rng, 1, (int64_t) (g->out_w - x0));
+          const size_t h = (size_t) test_rng_range (rng, 1, (int64_t) (g->out_h - y0));
+          float       *part = test_alloc_poisoned (C * h * w);
+          tconv_out_view o = { .data = part, .y0 = y0, .x0 = x0, .h = h, .w = w, .c_stride = 1,
+                               .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (w * C) };
+          ok = tconv_upsample (g, tc.w, tc.bias, &in, &o) == TCONV_OK;
+          for (size_t y = 0; ok && y < h; y++)
+            for (size_t i = 0; ok && i < w * C; i++)
+              {
+                const float a = part[y * w * C + i], b = full[(y0 + y) * g->out_w * C + x0 * C + i];
+                if (!(a == b))
+                  {
+                    ok = 0;
+                    test_diag ("roi %zu,%zu+%zux%zu: at y=%zu x=%zu c=%zu got %.9g, full output %.9g",
+                               y0, x0, h, w, y0 + y, x0 + i / C, i % C, a, b);
+                  }
+              }
+          free (part);
+        }
+      CHECK (ok, "same bits whatever the region: %s", test_case_describe (&tc));
+      free (full);
+      test_case_clear (&tc);
+    }
+}
+
+static void
+depthwise_rgba_strides_and_big_kernels (test_rng *rng)
+{
+  /* RGBA at strides 1-8 (the AVX2 kernels: even strides 2-8, odd ones up to 7), kernels up to
+   * 24, widths up to 40; then kernels up to 64 whose packed table or padded edge scratch no
+   * longer fits (per-row packing, fallback to the unit-1 kernels). ROIs and halo views. */
+  for (int iter = 0; iter < 300; iter++)
+    {
+      const int big = iter >= 240;
+      tconv_params   p;
+      tconv_geometry g;
+      tconv_params_init (&p);
+      p.in_c = p.out_c = p.groups = big && iter % 2 ? test_rng_range (rng, 1, 3) : 4;
+      p.stride_h = test_rng_range (rng, 1, 8), p.stride_w = test_rng_range (rng, 1, 8);
+      p.k_h = test_rng_range (rng, 1, big ? 64 : 24), p.k_w = test_rng_range (rng, 1, big ? 64 : 24);
+      p.pad_h = test_rng_range (rng, 0, p.k_h - 1), p.pad_w = test_rng_range (rng, 0, p.k_w - 1);
+      p.in_h = test_rng_range (rng, 1, 6), p.in_w = test_rng_range (rng, 1, 40);
+      if (tconv_geometry_init (&g, &p, NULL) != TCONV_OK)
+        {
+          iter--;
+          continue;
+        }
+      test_case tc = { .params = p, .geom = g };
+      tc.w = test_malloc (g.weight_len * sizeof (float));
+      test_rng_fill (rng, tc.w, g.weight_len);
+      if (iter % 3 == 0)
+        {
+          tc.bias = test_malloc (g.out_c * sizeof (float));
+          test_rng_fill (rng, tc.bias, g.out_c);
+        }
+      const int64_t y0 = test_rng_range (rng, -2, 0), x0 = test_rng_range (rng, -2, 0);
+      const size_t  h = g.in_h + (size_t) test_rng_range (rng, 0, 3);
+      const size_t  w = g.in_w + (size_t) test_rng_range (rng, 0, 3);
+      float        *store = test_malloc ((g.in_c * h * w + 1) * sizeof (float));
+      test_rng_fill (rng, store, g.in_c * h * w + 1);
+      tconv_in_view in = { .data = store + 1, .y0 = y0, .x0 = x0, .h = h, .w = w, .c_stride = 1,
+                           .x_stride = (ptrdiff_t) g.in_c, .y_stride = (ptrdiff_t) (w * g.in_c) };
+      const size_t oy = (size_t) test_rng_range (rng, 0, (int64_t) g.out_h - 1);
+      const size_t ox = iter % 2 ? (size_t) test_rng_range (rng, 0, (int64_t) g.out_w - 1) : 0;
+      same_on_views (&tc, &in, oy, ox, g.out_h - oy, g.out_w - ox, 1,
+                     big ? "depthwise big kernel" : "depthwise RGBA strides 1-8");
+      free (store);
+      test_case_clear (&tc);
+    }
+}
+
 static void
 large_output_streaming_stores (void)
 {
-  /* An output over 32 MiB takes the streaming-store branch of the RGBA path: odd sizes,
-   * a halo view, compared with the reference over the whole output. */
+  /* An output over 32 MiB takes the streaming-store branch of the RGBA path on CPUs where
+   * streaming pays (not AMD: tconv_dw_stream_pays): odd sizes, a halo view, compared with the
+   * reference over the whole output. */
   tconv_params   p;
   tconv_geometry g;
   test_rng       rng;
@@ -234,6 +378,8 @@ main (void)
   roi_at_edges_and_interleaved (&rng);
   views_with_border_halo (&rng);
   depthwise_fast_path_matches_ref (&rng);
+  depthwise_bits_independent_of_roi (&rng);
+  depthwise_rgba_strides_and_big_kernels (&rng);
   large_output_streaming_stores ();
   rejects_bad_views ();
   return test_end ();

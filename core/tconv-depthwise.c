@@ -451,7 +451,7 @@ depthwise (const tconv_geometry *g, const float *weight, const float *bias, int 
       const int64_t oy = out->y0 + (int64_t) y;
       char         *orow = out->wdata + (ptrdiff_t) y * out->y_stride * (ptrdiff_t) esz;
       const size_t  py = (size_t) tconv_floor_mod (oy + (int64_t) g->pad_h, (int64_t) g->stride_h);
-      size_t        ky0 = 0, at = 0;
+      size_t        ky0 = py, at = 0; /* ky0 stays py when no kernel row reaches the view */
 
       /* Kernel rows that reach this output row, with their input rows inside the view: a
        * run ky0, ky0 + stride_h, ... of phase py. */

@@ -1,7 +1,7 @@
 # Benchmark, in one GIMP session (python-fu-eval batch): the plug-in against Image ▸ Scale
 # Image (gimp-image-scale) with NoHalo, LoHalo and cubic interpolation, each enlarging the same
 # 12-megapixel RGB image (GIMP's splash picture enlarged to 4000x3000) x2 to 8000x6000.
-# Each method runs on a fresh duplicate with undo disabled, REPEAT times; the median wall
+# Each method runs on a fresh duplicate with undo disabled (unless it says "undo on"), REPEAT times; the median wall
 # time of the PDB call is printed as "BENCH method seconds". Run it with
 # TCONV_PLUGIN_BENCH=1 tests/gimp3/test-plugin.sh. TCONV_BENCH_METHODS (comma-separated
 # words, e.g. "learned,cubic") keeps only the methods whose name contains one of them;
@@ -53,11 +53,15 @@ def scale(img, interpolation):
 
 METHODS = [
     ('plug-in learned', lambda img: plugin(img, 'learned')),
+    # as from the dialog: undo on, so GIMP also scales every pixel before they are replaced
+    ('plug-in learned, undo on', lambda img: (img.undo_enable(), plugin(img, 'learned'))),
     ('plug-in learned-small', lambda img: plugin(img, 'learned-small')),
     ('plug-in bicubic', lambda img: plugin(img, 'bicubic')),
     ('gimp-image-scale NoHalo', lambda img: scale(img, Gimp.InterpolationType.NOHALO)),
     ('gimp-image-scale LoHalo', lambda img: scale(img, Gimp.InterpolationType.LOHALO)),
     ('gimp-image-scale cubic', lambda img: scale(img, Gimp.InterpolationType.CUBIC)),
+    ('gimp-image-scale cubic, undo on',
+     lambda img: (img.undo_enable(), scale(img, Gimp.InterpolationType.CUBIC))),
 ]
 
 ONLY = [w for w in os.environ.get('TCONV_BENCH_METHODS', '').split(',') if w]
@@ -73,7 +77,7 @@ for name, run in METHODS:
         times.append(time.monotonic() - t0)
         assert (img.get_width(), img.get_height()) == (W * S, H * S)
         img.delete()
-    print('BENCH %-24s %6.2f s  (runs: %s)' % (name, statistics.median(times),
+    print('BENCH %-32s %6.2f s  (runs: %s)' % (name, statistics.median(times),
                                                ', '.join('%.2f' % t for t in times)),
           flush=True)
 base.delete()

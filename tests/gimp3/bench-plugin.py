@@ -1,8 +1,8 @@
 # Benchmark, in one GIMP session (python-fu-eval batch): the plug-in against Image ▸ Scale
 # Image (gimp-image-scale) with NoHalo, LoHalo and cubic interpolation, each enlarging the same
 # 12-megapixel RGB image (GIMP's splash picture enlarged to 4000x3000) x2 to 8000x6000.
-# Each method runs on a fresh duplicate with undo disabled (unless it says "undo on"), REPEAT times; the median wall
-# time of the PDB call is printed as "BENCH method seconds". Run it with
+# Each method runs on a fresh duplicate with undo disabled (unless it says "undo on"),
+# REPEAT times; the median wall time of the PDB call is printed as "BENCH method seconds". Run it with
 # TCONV_PLUGIN_BENCH=1 tests/gimp3/test-plugin.sh. TCONV_BENCH_METHODS (comma-separated
 # words, e.g. "learned,cubic") keeps only the methods whose name contains one of them;
 # TCONV_BENCH_REPEAT sets the runs per method (default 3).

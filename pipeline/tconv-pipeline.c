@@ -356,10 +356,19 @@ fetch_rows (const Job *job, gint64 y, gint64 n, gfloat *dst, gsize row_floats)
             }
         }
     }
-  else
+  else if (job->src_fmt == job->read_fmt)
     gegl_buffer_get (job->src,
                      GEGL_RECTANGLE (job->src_x, job->src_y + (gint) y, job->in_w, (gint) n), 1.0,
                      job->read_fmt, dst, (gint) (row_floats * sizeof (gfloat)), GEGL_ABYSS_NONE);
+  else
+    /* babl converts a run of pixels in groups of 4, and a group with a huge or non-finite
+     * value takes a slower path that rounds its other pixels differently: one row at a time
+     * keeps the groups the same whatever band reads the row */
+    for (gint64 r = 0; r < n; r++)
+      gegl_buffer_get (job->src,
+                       GEGL_RECTANGLE (job->src_x, job->src_y + (gint) (y + r), job->in_w, 1), 1.0,
+                       job->read_fmt, dst + (gsize) r * row_floats, GEGL_AUTO_ROWSTRIDE,
+                       GEGL_ABYSS_NONE);
   if (!job->alpha)
     return;
   for (gint64 r = 0; r < n; r++)
@@ -713,10 +722,17 @@ process_band (Job *job, Scratch *s, gint band)
                        GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
                        job->dst_fmt, out, GEGL_AUTO_ROWSTRIDE);
     }
-  else
+  else if (job->dst_fmt == job->write_fmt)
     gegl_buffer_set (job->dst,
                      GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
                      job->write_fmt, out, GEGL_AUTO_ROWSTRIDE);
+  else
+    /* one row at a time, for the same groups of 4 pixels in babl whatever the band (see
+     * fetch_rows()) */
+    for (gint y = y0; y < y1; y++)
+      gegl_buffer_set (job->dst, GEGL_RECTANGLE (job->dst_x, job->dst_y + y, job->out_w, 1), 0,
+                       job->write_fmt, out + (gsize) (y - y0) * (gsize) job->out_w * job->C,
+                       GEGL_AUTO_ROWSTRIDE);
   if (job->profile)
     __atomic_add_fetch (&job->prof_us[3], prof_now () - t0, __ATOMIC_RELAXED);
 }

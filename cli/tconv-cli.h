@@ -161,6 +161,11 @@ gchar *tconv_log_capture_end (void);
  * errors (ENOSPC, EFBIG) only through g_printerr() and then finish "successfully". */
 void   tconv_log_capture_printerr (const gchar *message);
 
+/* gegl_init() and gegl_exit() for the subcommands, without babl's shared conversion cache
+ * (see tconv-image.c: loading it costs seconds and hundreds of MB). */
+void tconv_gegl_start (void);
+void tconv_gegl_stop (void);
+
 /* Makes GEGL register the file handlers of every loader and saver it has (they register when
  * their class is first used) without printing its fallback warnings, so that
  * gegl_operation_handlers_get_loader()/_get_saver() know them all. GEGL initialised. */

@@ -386,12 +386,12 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
                    "heatmap of %d x %d pixels: too large; use a smaller --cell", l.w, l.h);
       return FALSE;
     }
-  gegl_init (NULL, NULL);
+  tconv_gegl_start ();
   if (!gegl_has_operation ("gegl:png-save"))
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
                    "cannot write '%s': GEGL has no gegl:png-save operation", path);
-      gegl_exit ();
+      tconv_gegl_stop ();
       return FALSE;
     }
   cv.w = l.w, cv.h = l.h;
@@ -461,7 +461,7 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
 
   ok = save_png (&cv, path, error);
   g_free (cv.px);
-  gegl_exit ();
+  tconv_gegl_stop ();
   if (ok && width)
     *width = cv.w;
   if (ok && height)

@@ -673,7 +673,7 @@ run_learn (LearnOptions *o, GError **error)
     goto out;
 
   /* GEGL only once every argument has been checked: its start-up takes a while */
-  gegl_init (NULL, NULL);
+  tconv_gegl_start ();
   gegl_started = TRUE;
   for (gsize i = 0; i < n; i++)
     {
@@ -756,7 +756,7 @@ out:
   g_free (name);
   g_free (sources);
   if (gegl_started)
-    gegl_exit ();
+    tconv_gegl_stop ();
   return ok;
 }
 

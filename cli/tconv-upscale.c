@@ -386,7 +386,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     return FALSE;
 
   /* GEGL loads all its modules here: a few tenths of a second. */
-  gegl_init (NULL, NULL);
+  tconv_gegl_start ();
   if ((saver = saver_for (o->output)) == NULL)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
@@ -512,7 +512,7 @@ out:
   tconv_source_clear (&src);
   tconv_kernel_free (kernel);
   g_free (where);
-  gegl_exit ();
+  tconv_gegl_stop ();
   return ok;
 }
 

@@ -159,7 +159,8 @@ signal_case () {
       t=$((t + 1))
     done
   else
-    sleep 1
+    # past GEGL's start-up (a few tenths of a second), before the output file exists
+    sleep 0.4
     if kill -0 "$pid" 2>/dev/null && ! compgen -G "$dir/.tconv-*" >/dev/null; then
       kill -s "$sig" "$pid" 2>/dev/null && sent=1
     fi

@@ -73,20 +73,52 @@ tconv_log_capture_end (void)
   return s;
 }
 
-/* babl 0.1.98 keeps the conversions it has planned in $HOME/.cache/babl/babl-fishes, shared
- * with GIMP. Loading a cache that lists 8-bit conversions makes it first time lookup tables on
- * 400 MB of scratch memory: 1.2 s and 330 MB of peak memory on every start (measured), more
- * than a whole 12-megapixel upscale computes. So babl gets a HOME of its own while GEGL starts
- * and stops: an empty temporary folder, removed at the end. (A HOME where babl cannot create
- * its folder is no better: GEGL's start-up then plans an 8-bit conversion that times the
- * tables anyway.) GLib's user folders (presets, GEGL's swap) are looked up first, under the
- * real HOME, and GLib keeps them. */
+/* babl 0.1.98 keeps the conversions it has planned in $XDG_CACHE_HOME/babl/babl-fishes (else
+ * $HOME/.cache/babl/babl-fishes), shared with GIMP. Loading a cache that lists 8-bit
+ * conversions makes it first time lookup tables on 400 MB of scratch memory: 1.2 s and 330 MB
+ * of peak memory on every start (measured), more than a whole 12-megapixel upscale computes.
+ * So babl gets a cache folder of its own while GEGL starts and stops: an empty temporary
+ * folder, removed again as soon as each is done, so that even a run killed meanwhile leaves
+ * nothing behind. (A folder where babl cannot create its own is no better: GEGL's start-up
+ * then plans an 8-bit conversion that times the tables anyway.) GLib's user folders (presets,
+ * GEGL's swap) are looked up first, under the real HOME and XDG_CACHE_HOME, and GLib keeps
+ * them. */
 static gchar *babl_home;
+
+/* Removes what babl makes there (its folder, the cache and the cache's temporary copy) and
+ * the folder itself. */
+static void
+remove_babl_home (void)
+{
+  static const char *const made[] = { "babl/babl-fishes", "babl/babl-fishes~", "babl",
+                                      ".cache/babl/babl-fishes", ".cache/babl/babl-fishes~",
+                                      ".cache/babl", ".cache", "" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (made); i++)
+    {
+      gchar *p = g_build_filename (babl_home, made[i], NULL);
+      g_remove (p);
+      g_free (p);
+    }
+}
+
+/* Sets @name to @value (NULL: unsets it) and returns its old value (g_free). */
+static gchar *
+swap_env (const char *name, const char *value)
+{
+  gchar *old = g_strdup (g_getenv (name));
+
+  if (value != NULL)
+    g_setenv (name, value, TRUE);
+  else
+    g_unsetenv (name);
+  return old;
+}
 
 static void
 with_babl_home (gboolean start)
 {
-  gchar *home = g_strdup (g_getenv ("HOME"));
+  gchar *home = NULL, *cache = NULL;
 
   (void) g_get_home_dir ();
   (void) g_get_user_cache_dir ();
@@ -95,16 +127,23 @@ with_babl_home (gboolean start)
   if (start && babl_home == NULL)
     babl_home = g_dir_make_tmp ("tconv-babl-XXXXXX", NULL);
   if (babl_home != NULL)
-    g_setenv ("HOME", babl_home, TRUE);
+    {
+      /* at exit babl makes the folder again to write its cache there */
+      home = swap_env ("HOME", babl_home);
+      cache = swap_env ("XDG_CACHE_HOME", babl_home);
+    }
   if (start)
     gegl_init (NULL, NULL);
   else
     gegl_exit ();
-  if (home != NULL)
-    g_setenv ("HOME", home, TRUE);
-  else
-    g_unsetenv ("HOME");
-  g_free (home);
+  if (babl_home != NULL)
+    {
+      g_free (swap_env ("HOME", home));
+      g_free (swap_env ("XDG_CACHE_HOME", cache));
+      g_free (home);
+      g_free (cache);
+      remove_babl_home ();
+    }
 }
 
 void
@@ -117,19 +156,7 @@ void
 tconv_gegl_stop (void)
 {
   with_babl_home (FALSE);
-  if (babl_home != NULL)
-    {
-      /* what babl wrote at exit: .cache/babl/babl-fishes */
-      static const char *const made[] = { ".cache/babl/babl-fishes", ".cache/babl", ".cache", "" };
-
-      for (gsize i = 0; i < G_N_ELEMENTS (made); i++)
-        {
-          gchar *p = g_build_filename (babl_home, made[i], NULL);
-          g_remove (p);
-          g_free (p);
-        }
-      g_clear_pointer (&babl_home, g_free);
-    }
+  g_clear_pointer (&babl_home, g_free);
 }
 
 void

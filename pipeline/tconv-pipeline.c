@@ -1287,8 +1287,15 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
       job.error = NULL;
       goto out;
     }
-  if (options->progress != NULL && reported != job.n_bands)
-    options->progress (1.0, options->progress_data);
+  /* a stop asked for at the very end still counts: nothing has been handed over yet, and
+   * a job quicker than the reporting loop would otherwise never be cancelled */
+  if (options->progress != NULL && reported != job.n_bands
+      && !options->progress (1.0, options->progress_data))
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_CANCELLED,
+                   "cancelled at %d of %d bands", job.n_bands, job.n_bands);
+      goto out;
+    }
   ok = TRUE;
   if (job.profile)
     g_printerr ("tconv-profile: pipeline %dx%d -> %dx%d C=%" G_GSIZE_FORMAT " %s, read %d/%d B, "

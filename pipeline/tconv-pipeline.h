@@ -48,8 +48,9 @@ typedef enum
 const gchar *tconv_border_name (TconvBorder border);
 gboolean     tconv_border_from_name (const gchar *name, TconvBorder *border);
 
-/* Called from the calling thread between bands with the fraction done (0..1); returning
- * FALSE cancels the job (error TCONV_PIPELINE_ERROR_CANCELLED, nothing more written). */
+/* Called from the calling thread between bands with the fraction done (0..1), last with 1;
+ * returning FALSE cancels the job (error TCONV_PIPELINE_ERROR_CANCELLED, nothing more
+ * written), even from that last call: the caller then discards @dst. */
 typedef gboolean (*TconvProgressFunc) (gdouble fraction, gpointer user_data);
 
 typedef struct

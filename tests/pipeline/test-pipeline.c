@@ -678,6 +678,14 @@ cancel_at_once (gdouble fraction, gpointer data)
   return FALSE;
 }
 
+/* Lets every band through and stops at the end (fraction 1). */
+static gboolean
+cancel_at_end (gdouble fraction, gpointer data)
+{
+  ++*(int *) data;
+  return fraction < 1.0;
+}
+
 static void
 errors (void)
 {
@@ -734,6 +742,20 @@ errors (void)
            && calls == 1,
          "the progress callback cancels, and is not called again (%s)", error ? error->message : "");
   g_clear_error (&error);
+
+  /* a tiny job, done before any report between bands: the last call (fraction 1) still
+   * cancels it */
+  GeglBuffer *tiny_src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 3, 2), babl_format ("Y' float"));
+  GeglBuffer *tiny_dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 6, 4), babl_format ("Y' float"));
+  calls = 0;
+  o.progress = cancel_at_end;
+  gboolean tiny_ok = tconv_pipeline_upscale (tiny_src, tiny_dst, &o, &error);
+  CHECK (!tiny_ok && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_CANCELLED)
+           && calls >= 1,
+         "a stop asked for at the last progress call (fraction 1) cancels (%d calls: %s)", calls,
+         error ? error->message : "no error");
+  g_clear_error (&error);
+  g_object_unref (tiny_src), g_object_unref (tiny_dst);
 
   g_object_unref (big_src), g_object_unref (big_dst), g_object_unref (wrong);
   g_object_unref (dst), g_object_unref (src);

@@ -506,10 +506,14 @@ def part_threads():
             if r.returncode == 0:
                 digests[t] = sha(out)
                 pixels[t] = read_png(out)[0]
+            else:
+                diag(f"--threads {t}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
         out = path("threads-budget.png")
         r = run("-i", inp, "-o", out, "--threads", "2", "--memory-budget", "4M", *extra)
         if r.returncode == 0:
             digests["budget"] = sha(out)
+        else:
+            diag(f"--memory-budget 4M: exit {r.returncode}: {r.stderr.strip()[-400:]}")
         check(len(digests) == 4 and len(set(digests.values())) == 1,
               f"{label}: 1, 2 and 7 threads and a 4 MiB budget give identical bytes")
         if len(pixels) == 3:

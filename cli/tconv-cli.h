@@ -5,6 +5,7 @@
 
 #include <gegl.h>
 #include <glib.h>
+#include <sys/stat.h>
 
 #include "tconv.h"
 
@@ -107,6 +108,10 @@ gboolean tconv_parse_pair (const char *option, const char *text, gint64 *a, gint
                            GError **error);
 gboolean tconv_parse_int (const char *option, const char *text, gint64 lo, gint64 hi,
                           gint64 *value, GError **error);
+
+/* Opens @path for reading and fills @st; -1 with an error naming the path unless it is a
+ * regular file. */
+int tconv_open_regular (const char *path, struct stat *st, GError **error);
 
 /* Reads a whole regular file of at most @max_bytes. */
 gboolean tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len,

@@ -367,18 +367,8 @@ tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **
   memset (s, 0, sizeof *s);
   s->sub = sub;
   s->path = path;
-  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
-                   g_strerror (errno));
-      return FALSE;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
-      close (fd);
-      return FALSE;
-    }
+  if ((fd = tconv_open_regular (path, &st, error)) < 0)
+    return FALSE;
   do
     got = read (fd, s->head, sizeof s->head);
   while (got < 0 && errno == EINTR);

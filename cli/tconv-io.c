@@ -79,26 +79,36 @@ tconv_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b, GE
   return ok;
 }
 
-gboolean
-tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len, GError **error)
+int
+tconv_open_regular (const char *path, struct stat *st, GError **error)
 {
-  struct stat st;
-  int         fd = open (path, O_RDONLY | O_CLOEXEC);
-  gchar      *buf;
-  gsize       got = 0;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
 
   if (fd < 0)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
                    g_strerror (errno));
-      return FALSE;
+      return -1;
     }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+  if (fstat (fd, st) != 0 || !S_ISREG (st->st_mode))
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
       close (fd);
-      return FALSE;
+      return -1;
     }
+  return fd;
+}
+
+gboolean
+tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len, GError **error)
+{
+  struct stat st;
+  int         fd = tconv_open_regular (path, &st, error);
+  gchar      *buf;
+  gsize       got = 0;
+
+  if (fd < 0)
+    return FALSE;
   if ((guint64) st.st_size > max_bytes)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,

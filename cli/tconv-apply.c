@@ -23,7 +23,7 @@ parse_options (int argc, char **argv, ApplyOptions *o, GError **error)
     { "output-padding", 0, 0, G_OPTION_ARG_STRING, &o->output_padding, "Output padding (default 0)", "O|OH,OW" },
     { "dilation", 0, 0, G_OPTION_ARG_STRING, &o->dilation, "Dilation (default 1)", "D|DH,DW" },
     { "groups", 0, 0, G_OPTION_ARG_STRING, &o->groups, "Groups (default 1)", "G" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new ("- transposed convolution of .npy tensors");
   gboolean        ok;

@@ -251,7 +251,7 @@ tconv_cmd_bench (int argc, char **argv)
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads (default: all cores)", "N" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Timed runs per figure (median; default 9)", "N" },
     { "workload", 0, 0, G_OPTION_ARG_STRING, &only, "Only this workload (W1..W4)", "W" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new ("- kernel-only timings against the memory-bandwidth floor");
   GError         *error = NULL;

@@ -352,7 +352,7 @@ cmd_list (int argc, char **argv, GError **error)
   GOptionEntry entries[] = {
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       "Show the preset folders, then every file with its path", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   GPtrArray   *list;
 
@@ -671,7 +671,7 @@ cmd_show (int argc, char **argv, GError **error)
       "PX" },
     { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy,
       "Write the weights as a (C, 1, kH, kW) float32 .npy (ConvTranspose2d.weight)", "FILE.npy" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   tconv_kernel *k = NULL;
   gchar        *path = NULL;
@@ -740,7 +740,7 @@ cmd_make (int argc, char **argv, GError **error)
       "S|SH,SW" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The .tconv file to write (required)",
       "FILE" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   tconv_kernel  *k = NULL;
   tconv_analytic type;
@@ -876,7 +876,7 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
     { "description", 'd', 0, G_OPTION_ARG_STRING, &description, "One-line description", "TEXT" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The .tconv file to write (required)",
       "FILE" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   TconvArray    w = { 0 }, b = { 0 };
   tconv_kernel *k = NULL;
@@ -1091,7 +1091,7 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
       "Stride of a named kernel (default 2); a file's must match", "S|SH,SW" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The .tconv file to write (required)",
       "FILE" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   tconv_kernel         *k = NULL;
   gchar                *path = NULL, *note = NULL, *comments = NULL;

@@ -392,7 +392,7 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "The .tconv file to write (required)", "FILE.tconv" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No progress bar", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->images, NULL, "IMAGES..." },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new ("IMAGES... - learn an up-sampling kernel");
   gboolean        ok;

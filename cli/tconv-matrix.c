@@ -77,7 +77,7 @@ tconv_cmd_matrix (int argc, char **argv)
     { "padding", 0, 0, G_OPTION_ARG_STRING, &pad_s, "Padding (default 0, at most 2)", "P" },
     { "weights", 0, 0, G_OPTION_ARG_STRING, &weights_s, "K*K kernel values, row-major (default 1,2,...)", "w1,w2,..." },
     { "input", 0, 0, G_OPTION_ARG_STRING, &input_s, "Values of the transposed convolution's input (default 1,2,...)", "x1,x2,..." },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new ("- a transposed convolution as the transpose of a matrix");
   GError         *error = NULL;

@@ -47,7 +47,7 @@ parse_options (int argc, char **argv, UpscaleOptions *o, GError **error)
     { "normalize-phases", 0, 0, G_OPTION_ARG_NONE, &o->normalize_phases, "Give every output phase the same DC gain", NULL },
     { "threads", 0, 0, G_OPTION_ARG_STRING, &o->threads, "Worker threads (default: GEGL's, one per core)", "N" },
     { "memory-budget", 0, 0, G_OPTION_ARG_STRING, &o->budget, "RAM plus swap the job may use (default: RAM + free disk for GEGL's swap)", "BYTES[K|M|G|T]" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   GOptionContext *ctx = g_option_context_new ("- enlarge an image by transposed convolution");
   gboolean        ok;

@@ -475,7 +475,8 @@ depthwise (const tconv_geometry *g, const float *weight, const float *bias, int 
       if (k.run == tconv_dw_rgba_odd_avx2)
         rp.w2 = rp.k.packed2 + at * J * s * 8;
       if (k.run == tconv_dw_u8fx_avx2)
-        rp.fxw = rp.k.fx.w + at * J * rp.k.fx.nv;
+        /* before C23, adding const to a pointer to arrays takes a cast */
+        rp.fxw = (const int16_t (*)[16]) (rp.k.fx.w + at * J * rp.k.fx.nv);
 #endif
 
       size_t done = 0;

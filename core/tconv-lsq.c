@@ -728,11 +728,13 @@ tconv_lsq_solve (const tconv_lsq *lsq, const tconv_lsq_options *options, tconv_k
   for (size_t t = 0; t < ntaps; t++)
     if (!isfinite (w[t]) || fabs (w[t]) > FLT_MAX)
       {
+        const double bad = w[t]; /* w lives in block */
+
         free (block);
         return tconv_fail (err, TCONV_ERR_SINGULAR, 0, 0,
                            "tap (%zu, %zu) came out as %g: the system is too ill-conditioned; "
                            "use a ridge > 0",
-                           t / kw, t % kw, w[t]);
+                           t / kw, t % kw, bad);
       }
 
   if ((st = tconv_kernel_new (1, kh, kw, &k)) != TCONV_OK)

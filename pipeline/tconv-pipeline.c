@@ -371,10 +371,6 @@ fetch_rows (const Job *job, gint64 y, gint64 n, gfloat *dst, gsize row_floats)
             }
         }
     }
-  else if (job->src_fmt == job->read_fmt)
-    gegl_buffer_get (job->src,
-                     GEGL_RECTANGLE (job->src_x, job->src_y + (gint) y, job->in_w, (gint) n), 1.0,
-                     job->read_fmt, dst, (gint) (row_floats * sizeof (gfloat)), GEGL_ABYSS_NONE);
   else
     /* babl converts a run of pixels in groups of 4, and a group with a huge or non-finite
      * value takes a slower path that rounds its other pixels differently: one row at a time
@@ -737,10 +733,6 @@ process_band (Job *job, Scratch *s, gint band)
                        GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
                        job->dst_fmt, out, GEGL_AUTO_ROWSTRIDE);
     }
-  else if (job->dst_fmt == job->write_fmt)
-    gegl_buffer_set (job->dst,
-                     GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
-                     job->write_fmt, out, GEGL_AUTO_ROWSTRIDE);
   else
     /* one row at a time, for the same groups of 4 pixels in babl whatever the band (see
      * fetch_rows()) */
@@ -886,24 +878,20 @@ native_bytes (const Job *job, const Babl *fmt, const Babl *space_of, gboolean li
  * first (2 s for any image). The ramp's formats (3 or 6 bytes to 12, 2 or 4 to 8) are not
  * ones babl makes a table for. Sets read_table and read_bytes, or leaves them. */
 static void
-set_read_table (Job *job, gboolean linear)
+set_read_table (Job *job)
 {
-  static const gchar *const models[] = { NULL, "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
-  const Babl  *type = babl_format_get_type (job->src_fmt, 0);
-  const gsize  bytes = type == babl_type ("u8") ? 1 : type == babl_type ("u16") ? 2 : 0;
-  const gsize  levels = bytes == 1 ? 256 : 65536, colours = job->C - job->alpha;
+  /* the samples a perceptual job would read as they are */
+  const gsize    bytes = native_bytes (job, job->src_fmt, job->src_fmt, FALSE);
+  const gsize    levels = bytes == 1 ? 256 : 65536, colours = job->C - job->alpha;
   const gboolean gray = colours == 1;
-  const gchar *ramp_name, *lin_name;
-  gpointer     ramp;
-  gfloat      *lin;
+  const gsize    rc = gray ? 2 : 3; /* ramp components: grey with alpha, or RGB */
+  gpointer       ramp;
+  gfloat        *lin;
 
-  if (!linear || bytes == 0 || job->C > 4
-      || strcmp (babl_get_name (babl_format_get_model (job->src_fmt)), models[job->C]) != 0)
+  if (bytes == 0)
     return;
-  ramp_name = gray ? (bytes == 1 ? "Y'A u8" : "Y'A u16") : (bytes == 1 ? "R'G'B' u8" : "R'G'B' u16");
-  lin_name = gray ? "YA float" : "RGB float";
-  ramp = g_try_malloc (levels * (gray ? 2 : 3) * bytes);
-  lin = g_try_new (gfloat, levels * (gray ? 2 : 3));
+  ramp = g_try_malloc (levels * rc * bytes);
+  lin = g_try_new (gfloat, levels * rc);
   job->read_table = g_try_new (gfloat, levels * colours);
   if (ramp == NULL || lin == NULL || job->read_table == NULL)
     {
@@ -913,20 +901,22 @@ set_read_table (Job *job, gboolean linear)
       return;
     }
   for (gsize i = 0; i < levels; i++)
-    for (gsize c = 0; c < (gray ? 2 : 3); c++)
+    for (gsize c = 0; c < rc; c++)
       {
         const gsize v = gray && c == 1 ? levels - 1 : i; /* opaque grey */
         if (bytes == 1)
-          ((guint8 *) ramp)[i * (gray ? 2 : 3) + c] = (guint8) v;
+          ((guint8 *) ramp)[i * rc + c] = (guint8) v;
         else
-          ((guint16 *) ramp)[i * (gray ? 2 : 3) + c] = (guint16) v;
+          ((guint16 *) ramp)[i * rc + c] = (guint16) v;
       }
-  babl_process (babl_fish (babl_format_with_space (ramp_name, job->src_fmt),
-                           babl_format_with_space (lin_name, job->src_fmt)),
+  babl_process (babl_fish (babl_format_with_space (gray ? (bytes == 1 ? "Y'A u8" : "Y'A u16")
+                                                        : (bytes == 1 ? "R'G'B' u8" : "R'G'B' u16"),
+                                                   job->src_fmt),
+                           babl_format_with_space (gray ? "YA float" : "RGB float", job->src_fmt)),
                 ramp, lin, (long) levels);
   for (gsize c = 0; c < colours; c++)
     for (gsize i = 0; i < levels; i++)
-      job->read_table[c * levels + i] = lin[i * (gray ? 2 : 3) + c];
+      job->read_table[c * levels + i] = lin[i * rc + c];
   job->read_bytes = bytes;
   g_free (ramp);
   g_free (lin);
@@ -1203,8 +1193,8 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
   job.dst_fmt = gegl_buffer_get_format (dst);
   job.read_bytes = native_bytes (&job, job.src_fmt, job.src_fmt, options->linear);
   job.write_bytes = native_bytes (&job, job.dst_fmt, job.src_fmt, options->linear);
-  if (job.read_bytes == 0)
-    set_read_table (&job, options->linear);
+  if (options->linear)
+    set_read_table (&job);
   if (!set_kernel (&job, options->kernel, options->normalize_phases, error))
     goto out;
   set_columns (&job);

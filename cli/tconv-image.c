@@ -85,8 +85,9 @@ tconv_log_capture_end (void)
  * them. */
 static gchar *babl_home;
 
-/* Removes what babl makes there (its folder, the cache and the cache's temporary copy) and
- * the folder itself. */
+/* Removes what babl makes there (its folder, the cache and the cache's temporary copy: under
+ * XDG_CACHE_HOME as Debian's babl does, or under HOME/.cache as upstream's does) and the
+ * folder itself. */
 static void
 remove_babl_home (void)
 {

@@ -818,6 +818,22 @@ tconv_status tconv_lsq_add_pair (tconv_lsq         *lsq,
                                  const tconv_plane *hr,
                                  tconv_error       *err);
 
+/**
+ * tconv_lsq_merge:
+ * @weight: > 0, finite: every statistic of @src counts @weight times.
+ *
+ * Adds the statistics of @src to @dst, which must have the same strides, kernel size and
+ * padding: learning from pairs added to two accumulators and merged with weight 1 equals
+ * learning from all of them in one (up to the order of the additions). Weights other than 1
+ * give a weighted least squares, e.g. one that balances images of unequal difficulty.
+ *
+ * Returns: %TCONV_OK or %TCONV_ERR_INVALID_ARG, @dst unchanged.
+ */
+tconv_status tconv_lsq_merge (tconv_lsq       *dst,
+                              const tconv_lsq *src,
+                              double           weight,
+                              tconv_error     *err);
+
 /* Training samples (output pixels) accumulated so far. */
 uint64_t tconv_lsq_samples (const tconv_lsq *lsq);
 
@@ -885,6 +901,32 @@ tconv_status tconv_lsq_solve (const tconv_lsq         *lsq,
                               tconv_kernel           **kernel,
                               tconv_lsq_stats         *stats,
                               tconv_error             *err);
+
+/**
+ * tconv_lsq_solve_balanced:
+ * @parts:   @n accumulators of the same geometry, typically one per image.
+ * @passes:  reweighting passes; 0 gives the pooled solution (tconv_lsq_solve() on the sum of
+ *           @parts). One pass is nearly converged on photographs; 3 is plenty.
+ * @kernel:  (out), @stats (nullable): as tconv_lsq_solve(); @stats is the pooled, unweighted
+ *           error of the returned kernel over all parts.
+ *
+ * Least squares that counts each part by its own relative error: starting from the pooled
+ * solution, each pass weights part i by 1 / SSE_i of the previous kernel (geometric mean of
+ * the weights 1; SSE floored at 1e-12 of the mean squared target) and solves again. A fixed
+ * point minimises the sum of log SSE_i, i.e. maximises the mean per-image PSNR, instead of
+ * letting the parts with the largest errors (text, line art) decide the kernel. The result
+ * does not change when a part's samples are repeated. Deterministic, like tconv_lsq_solve().
+ *
+ * Returns: as tconv_lsq_solve(), or %TCONV_ERR_INVALID_ARG when @parts is empty, a part has no
+ * samples or the parts differ in geometry.
+ */
+tconv_status tconv_lsq_solve_balanced (const tconv_lsq *const  *parts,
+                                       size_t                   n,
+                                       unsigned                 passes,
+                                       const tconv_lsq_options *options,
+                                       tconv_kernel           **kernel,
+                                       tconv_lsq_stats         *stats,
+                                       tconv_error             *err);
 
 /**
  * tconv_lsq_mse:

@@ -433,6 +433,173 @@ strided_planes (test_rng *rng)
   tconv_lsq_free (a), tconv_lsq_free (b);
 }
 
+/* Pair i: LR random, HR = planted kernel @w upsampled plus uniform noise of amplitude @noise. */
+static void
+noisy_pair (test_rng *rng, const geo *g, const float *w, double noise, float *lr, size_t h,
+            size_t wd, float *hr)
+{
+  test_rng_fill (rng, lr, h * wd);
+  upsample (g, w, lr, h, wd, hr);
+  for (size_t i = 0; i < h * wd * g->s_h * g->s_w; i++)
+    hr[i] += (float) (noise * test_rng_signed (rng));
+}
+
+static double
+max_kernel_diff (const tconv_kernel *a, const tconv_kernel *b)
+{
+  if (a == NULL || b == NULL || a->k_h != b->k_h || a->k_w != b->k_w)
+    return INFINITY;
+  return max_diff (a->weights, b->weights, a->k_h * a->k_w);
+}
+
+/* Merging accumulators equals accumulating in one (up to the order of the sums); a weight
+ * of 2 equals adding the pair twice; bad merges are refused and change nothing. */
+static void
+merge_equals_accumulation (test_rng *rng)
+{
+  const geo    g = make_geo (2, 2, 8, 8);
+  const size_t h = 19, wd = 22;
+  float        w[64], lr_a[19 * 22], hr_a[38 * 44], lr_b[19 * 22], hr_b[38 * 44];
+  tconv_lsq   *one = new_lsq (&g), *pa = new_lsq (&g), *pb = new_lsq (&g), *m = new_lsq (&g);
+  tconv_lsq   *twice = new_lsq (&g), *m2 = new_lsq (&g), *other = NULL;
+  tconv_kernel *k1 = NULL, *km = NULL, *kt = NULL, *km2 = NULL;
+  tconv_error  err = { 0 };
+  const geo    g3 = make_geo (3, 3, 12, 12);
+
+  random_kernel (rng, &g, 1, w);
+  noisy_pair (rng, &g, w, 0.2, lr_a, h, wd, hr_a);
+  noisy_pair (rng, &g, w, 0.05, lr_b, h, wd, hr_b);
+  add (one, lr_a, h, wd, hr_a, 2, 2), add (one, lr_b, h, wd, hr_b, 2, 2);
+  add (pa, lr_a, h, wd, hr_a, 2, 2), add (pb, lr_b, h, wd, hr_b, 2, 2);
+  CHECK_STATUS (tconv_lsq_merge (m, pa, 1.0, &err));
+  CHECK_STATUS (tconv_lsq_merge (m, pb, 1.0, &err));
+  tconv_lsq_solve (one, NULL, &k1, NULL, NULL);
+  tconv_lsq_solve (m, NULL, &km, NULL, NULL);
+  CHECK (max_kernel_diff (k1, km) < 1e-6 && tconv_lsq_samples (m) == tconv_lsq_samples (one),
+         "merge of two accumulators == one accumulator fed both pairs (max |diff| %.2g)",
+         max_kernel_diff (k1, km));
+
+  add (twice, lr_a, h, wd, hr_a, 2, 2), add (twice, lr_a, h, wd, hr_a, 2, 2);
+  add (twice, lr_b, h, wd, hr_b, 2, 2);
+  CHECK_STATUS (tconv_lsq_merge (m2, pa, 2.0, &err));
+  CHECK_STATUS (tconv_lsq_merge (m2, pb, 1.0, &err));
+  tconv_lsq_solve (twice, NULL, &kt, NULL, NULL);
+  tconv_lsq_solve (m2, NULL, &km2, NULL, NULL);
+  CHECK (max_kernel_diff (kt, km2) < 1e-6 && max_kernel_diff (kt, k1) > 1e-4,
+         "weight 2 == the pair added twice (max |diff| %.2g; %.2g from weight 1)",
+         max_kernel_diff (kt, km2), max_kernel_diff (kt, k1));
+
+  const uint64_t before = tconv_lsq_samples (m);
+  CHECK (tconv_lsq_merge (m, pa, 0.0, &err) == TCONV_ERR_INVALID_ARG
+           && strstr (err.message, "weight 0") != NULL,
+         "weight 0 refused: \"%s\"", err.message);
+  CHECK (tconv_lsq_merge (m, pa, -1.0, &err) == TCONV_ERR_INVALID_ARG, "negative weight refused");
+  CHECK (tconv_lsq_merge (m, pa, NAN, &err) == TCONV_ERR_INVALID_ARG, "NaN weight refused");
+  CHECK (tconv_lsq_merge (m, pa, INFINITY, &err) == TCONV_ERR_INVALID_ARG, "infinite weight refused");
+  other = new_lsq (&g3);
+  CHECK (tconv_lsq_merge (m, other, 1.0, &err) == TCONV_ERR_INVALID_ARG
+           && strstr (err.message, "different") != NULL,
+         "accumulators of another geometry refused: \"%s\"", err.message);
+  CHECK (tconv_lsq_merge (NULL, pa, 1.0, &err) == TCONV_ERR_INVALID_ARG, "NULL refused");
+  tconv_kernel *again = NULL;
+  tconv_lsq_solve (m, NULL, &again, NULL, NULL);
+  CHECK (tconv_lsq_samples (m) == before && max_kernel_diff (again, km) == 0.0,
+         "refused merges change nothing");
+  tconv_kernel_free (again);
+  tconv_kernel_free (k1), tconv_kernel_free (km), tconv_kernel_free (kt), tconv_kernel_free (km2);
+  tconv_lsq_free (one), tconv_lsq_free (pa), tconv_lsq_free (pb), tconv_lsq_free (m);
+  tconv_lsq_free (twice), tconv_lsq_free (m2), tconv_lsq_free (other);
+}
+
+/* Per-image balancing. Two "images" planted with different kernels, one easy (little noise)
+ * and one hard (much noise): the pooled fit follows the hard one. The balanced kernel must
+ *  - be a fixed point of its definition: the weighted least squares with weights 1 / SSE_i
+ *    of itself, solved here by the test from separately weighted merges;
+ *  - not change when the hard image's samples are repeated (the pooled one does);
+ *  - have a lower mean log error than the pooled kernel, and a higher pooled error. */
+static void
+balanced_per_image (test_rng *rng)
+{
+  const geo    g = make_geo (2, 2, 8, 8);
+  const size_t h = 24, wd = 26;
+  float        wa[64], wb[64], lr_a[24 * 26], hr_a[48 * 52], lr_b[24 * 26], hr_b[48 * 52];
+  tconv_lsq   *pa = new_lsq (&g), *pb = new_lsq (&g), *pb2 = new_lsq (&g), *ref = new_lsq (&g);
+  tconv_kernel *kp = NULL, *kb = NULL, *kb2 = NULL, *kp2 = NULL, *kref = NULL, *k0 = NULL;
+  tconv_lsq_stats st = { 0 };
+  tconv_error  err = { 0 };
+  double       mse_a, mse_b, pmse_a, pmse_b;
+
+  /* kernels that differ by a perturbation (images of one kind, not of opposite kinds: the
+   * mean log error of two unrelated kernels has one minimum per kernel) */
+  random_kernel (rng, &g, 1, wa);
+  random_kernel (rng, &g, 0, wb);
+  for (size_t i = 0; i < 64; i++)
+    wb[i] = wa[i] + 0.1f * wb[i];
+  noisy_pair (rng, &g, wa, 0.05, lr_a, h, wd, hr_a);
+  noisy_pair (rng, &g, wb, 0.3, lr_b, h, wd, hr_b);
+  add (pa, lr_a, h, wd, hr_a, 2, 2);
+  add (pb, lr_b, h, wd, hr_b, 2, 2);
+  add (pb2, lr_b, h, wd, hr_b, 2, 2), add (pb2, lr_b, h, wd, hr_b, 2, 2);
+
+  const tconv_lsq *parts[2] = { pa, pb }, *parts2[2] = { pa, pb2 };
+  CHECK_STATUS (tconv_lsq_solve_balanced (parts, 2, 0, NULL, &kp, NULL, &err));
+  CHECK_STATUS (tconv_lsq_solve_balanced (parts, 2, 20, NULL, &kb, &st, &err));
+  CHECK_STATUS (tconv_lsq_solve_balanced (parts2, 2, 20, NULL, &kb2, NULL, &err));
+  CHECK_STATUS (tconv_lsq_solve_balanced (parts2, 2, 0, NULL, &kp2, NULL, &err));
+  if (kp == NULL || kb == NULL || kb2 == NULL || kp2 == NULL)
+    goto out;
+
+  /* the fixed point, weights computed here */
+  tconv_lsq_mse (pa, kb, &mse_a, NULL), tconv_lsq_mse (pb, kb, &mse_b, NULL);
+  tconv_lsq_merge (ref, pa, 1.0 / (mse_a * (double) tconv_lsq_samples (pa)), NULL);
+  tconv_lsq_merge (ref, pb, 1.0 / (mse_b * (double) tconv_lsq_samples (pb)), NULL);
+  tconv_lsq_solve (ref, NULL, &kref, NULL, NULL);
+  CHECK (max_kernel_diff (kb, kref) < 1e-5,
+         "balanced kernel is the least squares weighted by 1 / its own SSE per image "
+         "(max |diff| %.2g)", max_kernel_diff (kb, kref));
+  CHECK (max_kernel_diff (kb, kb2) < 1e-5 && max_kernel_diff (kp, kp2) > 1e-3,
+         "repeating an image's samples: balanced unchanged (%.2g), pooled moves (%.2g)",
+         max_kernel_diff (kb, kb2), max_kernel_diff (kp, kp2));
+  tconv_lsq_mse (pa, kp, &pmse_a, NULL), tconv_lsq_mse (pb, kp, &pmse_b, NULL);
+  const double n_a = (double) tconv_lsq_samples (pa), n_b = (double) tconv_lsq_samples (pb);
+  CHECK (log (mse_a) + log (mse_b) < log (pmse_a) + log (pmse_b) - 0.1
+           && mse_a * n_a + mse_b * n_b > pmse_a * n_a + pmse_b * n_b,
+         "balanced: mean log error %.4f < pooled %.4f; pooled SSE lower (%.4f < %.4f)",
+         0.5 * (log (mse_a) + log (mse_b)), 0.5 * (log (pmse_a) + log (pmse_b)),
+         pmse_a * n_a + pmse_b * n_b, mse_a * n_a + mse_b * n_b);
+  CHECK (st.samples == tconv_lsq_samples (pa) + tconv_lsq_samples (pb)
+           && fabs (st.mse - (mse_a * n_a + mse_b * n_b) / (n_a + n_b)) <= 1e-12 * st.mse,
+         "balanced stats are the pooled error of the balanced kernel (%.6g)", st.mse);
+
+  /* passes 0 is the pooled solution */
+  tconv_lsq_free (ref), ref = new_lsq (&g);
+  tconv_lsq_merge (ref, pa, 1.0, NULL), tconv_lsq_merge (ref, pb, 1.0, NULL);
+  tconv_lsq_solve (ref, NULL, &k0, NULL, NULL);
+  CHECK (max_kernel_diff (kp, k0) == 0.0, "0 passes == pooled least squares");
+
+  tconv_kernel *bad = NULL;
+  tconv_lsq    *empty = new_lsq (&g), *other = NULL;
+  const geo     g3 = make_geo (3, 3, 12, 12);
+  const tconv_lsq *with_empty[2] = { pa, empty };
+  CHECK (tconv_lsq_solve_balanced (with_empty, 2, 3, NULL, &bad, NULL, &err) == TCONV_ERR_INVALID_ARG
+           && bad == NULL && strstr (err.message, "accumulator 1 has no training samples") != NULL,
+         "an empty part refused: \"%s\"", err.message);
+  CHECK (tconv_lsq_solve_balanced (parts, 0, 3, NULL, &bad, NULL, &err) == TCONV_ERR_INVALID_ARG
+           && bad == NULL, "no parts refused: \"%s\"", err.message);
+  other = new_lsq (&g3);
+  add (other, lr_a, h, wd, (float[72 * 78]) { 0 }, 3, 3);
+  const tconv_lsq *mixed[2] = { pa, other };
+  CHECK (tconv_lsq_solve_balanced (mixed, 2, 3, NULL, &bad, NULL, &err) == TCONV_ERR_INVALID_ARG
+           && bad == NULL && strstr (err.message, "different") != NULL,
+         "parts of different geometry refused: \"%s\"", err.message);
+  tconv_lsq_free (empty), tconv_lsq_free (other);
+
+out:
+  tconv_kernel_free (kp), tconv_kernel_free (kb), tconv_kernel_free (kb2);
+  tconv_kernel_free (kp2), tconv_kernel_free (kref), tconv_kernel_free (k0);
+  tconv_lsq_free (pa), tconv_lsq_free (pb), tconv_lsq_free (pb2), tconv_lsq_free (ref);
+}
+
 static void
 rejects_bad_arguments (void)
 {
@@ -490,6 +657,8 @@ main (void)
   rank_deficient_is_singular (&rng);
   stats_and_mse (&rng);
   strided_planes (&rng);
+  merge_equals_accumulation (&rng);
+  balanced_per_image (&rng);
   rejects_bad_arguments ();
   return test_end ();
 }

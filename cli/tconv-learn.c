@@ -28,6 +28,10 @@
 #define TCONV_LEARN_SELF_SIZE  6
 #define TCONV_LEARN_SELF_RIDGE 1e-4
 
+/* --weighting per-image: reweighting passes (one is converged to 0.01 dB on the validation
+ * photographs; tconv_lsq_solve_balanced()). */
+#define BALANCE_PASSES 3
+
 typedef struct
 {
   gint64            stride, size;
@@ -305,6 +309,7 @@ typedef struct
   gint     stride, size;
   gdouble  ridge, sigma;
   gboolean no_normalize, no_quantize, quiet;
+  gchar   *weighting;
   gchar  **images;
 } LearnOptions;
 
@@ -385,6 +390,9 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
       "Do not constrain each phase to sum to 1", NULL },
     { "symmetry", 0, 0, G_OPTION_ARG_STRING, &o->symmetry,
       "none, flips or dihedral (default: flips and transposes)", "SYM" },
+    { "weighting", 0, 0, G_OPTION_ARG_STRING, &o->weighting,
+      "pooled (default: every pixel counts the same) or per-image (every image by its own "
+      "relative error: the mean PSNR over the images is maximised)", "W" },
     { "no-quantize", 0, 0, G_OPTION_ARG_NONE, &o->no_quantize,
       "Keep low-resolution inputs in float instead of rounding them to 8 bits", NULL },
     { "name", 'n', 0, G_OPTION_ARG_STRING, &o->name, "Kernel name (default: from the output file)", "NAME" },
@@ -562,6 +570,8 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
                           : symmetry == TCONV_LSQ_SYM_DIHEDRAL ? "dihedral" : "flips");
   if (o->no_quantize)
     g_string_append (cmd, " --no-quantize");
+  if (o->weighting != NULL && strcmp (o->weighting, "per-image") == 0)
+    g_string_append (cmd, " --weighting per-image");
   {
     gchar *out = g_path_get_basename (o->output);
     g_string_append_printf (cmd, " -o %s", out);
@@ -624,6 +634,8 @@ run_learn (LearnOptions *o, GError **error)
   double            mse_bicubic = -1.0;
   gboolean          gegl_started = FALSE;
   TconvSource      *sources = NULL;
+  tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
+  gboolean          per_image = FALSE;
 
   setup.stride = o->stride;
   setup.size = o->size;
@@ -632,6 +644,14 @@ run_learn (LearnOptions *o, GError **error)
   if (!parse_degradations (o->degradation, &setup, error)
       || !parse_symmetry (o->symmetry, &symmetry, error))
     return FALSE;
+  if (o->weighting != NULL && strcmp (o->weighting, "per-image") == 0)
+    per_image = TRUE;
+  else if (o->weighting != NULL && strcmp (o->weighting, "pooled") != 0)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+                   "--weighting '%s': expected pooled or per-image", o->weighting);
+      return FALSE;
+    }
   if (!isnan (o->sigma))
     {
       gsize       len;
@@ -671,6 +691,7 @@ run_learn (LearnOptions *o, GError **error)
       goto out;
   if (!new_learner ((gsize) o->stride, (gsize) o->size, &lsq, error))
     goto out;
+  each = g_new0 (tconv_lsq *, n);
 
   /* GEGL only once every argument has been checked: its start-up takes a while */
   tconv_gegl_start ();
@@ -684,7 +705,11 @@ run_learn (LearnOptions *o, GError **error)
 
       progress (o, (double) i / (double) n, base);
       ok = load_rgb (&sources[i], &rgb, &w, &h, error)
-           && add_image (lsq, &setup, rgb, w, h, w * 3, what, error);
+           && (!per_image || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
+           && add_image (per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what, error);
+      /* the pooled statistics still serve for the bicubic comparison */
+      if (ok && per_image)
+        ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;
       g_free (rgb), g_free (base), g_free (what);
       if (!ok)
         goto out;
@@ -696,7 +721,19 @@ run_learn (LearnOptions *o, GError **error)
   opt.ridge = o->ridge;
   opt.normalize = !o->no_normalize;
   opt.symmetry = symmetry;
-  if (!solve (lsq, &opt, &k, &stats, error))
+  if (per_image)
+    {
+      tconv_error  err = { 0 };
+      tconv_status st = tconv_lsq_solve_balanced ((const tconv_lsq *const *) each, n,
+                                                  BALANCE_PASSES, &opt, &k, &stats, &err);
+      if (st != TCONV_OK)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s",
+                       err.message[0] ? err.message : tconv_status_string (st));
+          goto out;
+        }
+    }
+  else if (!solve (lsq, &opt, &k, &stats, error))
     goto out;
 
   /* the analytic bicubic kernel on the same pairs, when it fits in the learned window */
@@ -753,6 +790,9 @@ out:
   tconv_kernel_free (k);
   tconv_kernel_free (bicubic);
   tconv_lsq_free (lsq);
+  for (gsize i = 0; each != NULL && i < n; i++)
+    tconv_lsq_free (each[i]);
+  g_free (each);
   g_free (name);
   g_free (sources);
   if (gegl_started)
@@ -770,7 +810,7 @@ tconv_cmd_learn (int argc, char **argv)
   if (!parse_options (argc, argv, &o, &error) || !run_learn (&o, &error))
     code = tconv_report ("learn", error);
   g_free (o.output), g_free (o.degradation), g_free (o.symmetry), g_free (o.name);
-  g_free (o.description);
+  g_free (o.description), g_free (o.weighting);
   g_strfreev (o.images);
   return code;
 }

@@ -15,6 +15,7 @@ trap 'rm -rf "$out"' EXIT
 mapfile -t fit < <(awk '$1 == "train" { print $2 }' "$root/tests/bench/split.txt")
 fit_paths=()
 for f in "${fit[@]}"; do fit_paths+=("$data/$f"); done
+photo_paths=("$data/r04_brick_texture.png" "$data/r11_retina_medical.png")
 
 variants=("$@")
 if [ ${#variants[@]} -eq 0 ]; then
@@ -26,6 +27,10 @@ if [ ${#variants[@]} -eq 0 ]; then
     "k6-float-lr=--symmetry dihedral --no-quantize"
     "k8-dihedral=--symmetry dihedral KMUL=8"
     "k4-dihedral=--symmetry dihedral KMUL=4"
+    "k6-per-image=--symmetry dihedral --weighting per-image"
+    "k4-per-image=--symmetry dihedral --weighting per-image KMUL=4"
+    "k6-photos=--symmetry dihedral PHOTOS"
+    "k4-photos=--symmetry dihedral PHOTOS KMUL=4"
   )
 fi
 
@@ -35,10 +40,13 @@ for v in "${variants[@]}"; do
   opts=${v#*=}
   kmul=6
   if [[ $opts == *KMUL=* ]]; then kmul=${opts##*KMUL=}; opts=${opts%KMUL=*}; fi
+  paths=("${fit_paths[@]}")
+  # PHOTOS: fit on the photographs of the training part only (no text, line art or wheel)
+  if [[ $opts == *PHOTOS* ]]; then opts=${opts/PHOTOS/}; paths=("${photo_paths[@]}"); fi
   for s in 2 3 4; do
     # shellcheck disable=SC2086
     "$tconv" learn --quiet --stride $s --size $((kmul * s)) $opts -o "$out/$name-x$s.tconv" \
-      "${fit_paths[@]}" >/dev/null
+      "${paths[@]}" >/dev/null
   done
   kernels+=",$out/$name-x{s}.tconv"
 done

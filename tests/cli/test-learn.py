@@ -68,6 +68,25 @@ def phase_sums(w, s):
     return [w[ry::s, rx::s].sum() for ry in range(s) for rx in range(s)]
 
 
+def luma_mse_x2_area(rgb, w):
+    """Mean squared luma error of kernel w (8x8, stride 2, padding 3, as tconv learn makes
+    it) on the pair (2x2 box average of rgb, rgb), over the outputs whose taps all read
+    inside the image: a plain numpy ConvTranspose2d, independent of the learner."""
+    y = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    lr_rgb = rgb.reshape(rgb.shape[0] // 2, 2, rgb.shape[1] // 2, 2, 3).mean(axis=(1, 3))
+    lr_rgb = np.round(np.clip(lr_rgb, 0, 1) * 255) / 255
+    lr = 0.299 * lr_rgb[..., 0] + 0.587 * lr_rgb[..., 1] + 0.114 * lr_rgb[..., 2]
+    s, k, pad = 2, 8, 3
+    h, wd = lr.shape
+    full = np.zeros(((h - 1) * s + k, (wd - 1) * s + k))
+    for iy in range(h):
+        for ix in range(wd):
+            full[iy * s:iy * s + k, ix * s:ix * s + k] += lr[iy, ix] * w
+    out = full[pad:pad + h * s, pad:pad + wd * s]
+    m = k  # margin: every output farther than k from the border reads only real inputs
+    return float(np.mean((out[m:-m, m:-m] - y[m:-m, m:-m]) ** 2))
+
+
 def ints(text):
     return [int(v) for v in text.split()]
 
@@ -110,6 +129,9 @@ def main():
         check(r.returncode == 2 and "'rot'" in r.stderr, f"unknown symmetry: {r.stderr.strip()}")
         r = run("learn", "--stride", "2", "--size", "8", "--ridge", "-1", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--ridge -1" in r.stderr, f"negative ridge: {r.stderr.strip()}")
+        r = run("learn", "--stride", "2", "--size", "8", "--weighting", "equal", "-o", out, *imgs, gegl=False)
+        check(r.returncode == 2 and "--weighting 'equal'" in r.stderr and "per-image" in r.stderr,
+              f"unknown weighting: {r.stderr.strip()}")
         r = run("learn", "--stride", "99", "--size", "8", "-o", out, *imgs, gegl=False)
         check(r.returncode == 2 and "--stride 99" in r.stderr, f"stride out of range: {r.stderr.strip()}")
         r = run("learn", "--stride", "2", "--size", "8", "--sigma", "0", "-d", "gauss", "-o", out, *imgs, gegl=False)
@@ -153,6 +175,38 @@ def main():
         first = open(out, "rb").read()
         r = run("learn", "--stride", "2", "--size", "8", "-d", "mix", "-o", out, *imgs)
         check(r.returncode == 0 and open(out, "rb").read() == first, "a second run writes the same bytes")
+
+        # ---- per-image weighting ----
+        # One sharp random image (large error) and one smooth one (small error): pooled least
+        # squares follows the sharp one; per-image weighting must give the smooth one more say,
+        # which shows as a lower error on it and a higher mean PSNR over the two (scored here
+        # with numpy: the kernel applied by the test's own transposed convolution).
+        sharp = os.path.join(tmp, "sharp.png")
+        smooth = os.path.join(tmp, "smooth.png")
+        rng = np.random.default_rng(11)
+        save(sharp, rng.uniform(0, 255, (96, 96, 3)))
+        save(smooth, smooth_noise(rng, 96, 96, passes=6))
+        pooled_k = os.path.join(tmp, "pooled.tconv")
+        per_k = os.path.join(tmp, "per.tconv")
+        r1 = run("learn", "-s", "2", "-k", "8", "-d", "area", "-o", pooled_k, sharp, smooth)
+        r2 = run("learn", "-s", "2", "-k", "8", "-d", "area", "--weighting", "per-image", "-o", per_k, sharp, smooth)
+        check(r1.returncode == 0 and r2.returncode == 0, f"learn pooled / per-image: {r1.stderr.strip()} {r2.stderr.strip()}")
+        if r1.returncode == 0 and r2.returncode == 0:
+            fp, wp = parse_tconv(pooled_k)
+            fi, wi = parse_tconv(per_k)
+            check("--weighting per-image" in fi.get("command", "") and "--weighting" not in fp.get("command", ""),
+                  f"weighting recorded in the command: {fi.get('command')}")
+            check(max(abs(v - 1) for v in phase_sums(wi, 2)) < 1e-6 and np.array_equal(wi, wi.T),
+                  "per-image: phases sum to 1, symmetric")
+            errs = {}
+            for name, w in (("pooled", wp), ("per-image", wi)):
+                errs[name] = [luma_mse_x2_area(np.asarray(Image.open(p).convert("RGB"), dtype=np.float64) / 255.0, w)
+                              for p in (sharp, smooth)]
+            mean_psnr = {n: np.mean([-10 * np.log10(e) for e in v]) for n, v in errs.items()}
+            check(errs["per-image"][1] < errs["pooled"][1] and mean_psnr["per-image"] > mean_psnr["pooled"]
+                  and errs["per-image"][0] >= errs["pooled"][0],
+                  "per-image: lower error on the smooth image (%.3g < %.3g), mean PSNR %.2f > pooled %.2f"
+                  % (errs["per-image"][1], errs["pooled"][1], mean_psnr["per-image"], mean_psnr["pooled"]))
 
         r = run("learn", "-s", "3", "-k", "10", "--no-normalize", "--symmetry", "none", "--ridge", "1e-3",
                 "-o", out, *imgs)

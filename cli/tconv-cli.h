@@ -204,6 +204,12 @@ void         tconv_atomic_abort (TconvAtomic *file);                   /* frees 
 /* The temporary path, for writers (GEGL savers) that want a file name rather than bytes. */
 const char  *tconv_atomic_temp_path (TconvAtomic *file);
 
+/* Writes @buffer as a PNG into @file (tconv-png.c): the pixels and colour chunks of
+ * gegl:png-save (8-bit for u8 buffers, else 16-bit), rows filtered "up" and deflated at zlib
+ * @level on @threads threads. */
+gboolean tconv_png_write (GeglBuffer *buffer, TconvAtomic *file, gint threads, gint level,
+                          GError **error);
+
 /* Writes a float32 C-order array as .npy, atomically. */
 gboolean tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,
                          GError **error);

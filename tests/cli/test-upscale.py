@@ -711,9 +711,123 @@ def part_babl():
                   f"{os.listdir(tmp)}")
 
 
+def png_chunks(p):
+    """[(type, data, crc ok)] of a PNG file, read independently of any decoder."""
+    with open(p, "rb") as f:
+        b = f.read()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, out = 8, []
+    while pos < len(b):
+        n, t = struct.unpack(">I4s", b[pos:pos + 8])
+        d = b[pos + 8:pos + 8 + n]
+        crc, = struct.unpack(">I", b[pos + 8 + n:pos + 12 + n])
+        out.append((t.decode("latin-1"), d, crc == zlib.crc32(t + d)))
+        pos += 12 + n
+    return out
+
+
+def matrix_icc(primaries, white=(0.9642, 1.0, 0.8249), gamma=2.2):
+    """A minimal ICC v2 RGB matrix/TRC display profile: D50-adapted XYZ columns of the
+    primaries, one gamma curve for all three channels."""
+    def s15(v):
+        return struct.pack(">i", int(round(v * 65536)))
+
+    def xyz(v):
+        return b"XYZ \0\0\0\0" + b"".join(s15(c) for c in v)
+    desc_text = b"tconv test RGB\0"
+    tags = [(b"desc", b"desc\0\0\0\0" + struct.pack(">I", len(desc_text)) + desc_text
+             + b"\0" * 4 + b"\0" * 4 + b"\0" * 3 + b"\0" * 67),
+            (b"wtpt", xyz(white)), (b"rXYZ", xyz(primaries[0])), (b"gXYZ", xyz(primaries[1])),
+            (b"bXYZ", xyz(primaries[2]))]
+    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, int(round(gamma * 256))) + b"\0\0"
+    tags += [(b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+    table, body, offset = [], b"", 128 + 4 + 12 * len(tags)
+    for sig, data in tags:
+        while len(data) % 4:
+            data += b"\0"
+        table.append(struct.pack(">4sII", sig, offset + len(body), len(data)))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\0\0\0\0" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+              + b"\0" * 12 + b"acsp" + b"\0" * 28 + s15(0.9642) + s15(1.0) + s15(0.8249) + b"\0" * 48)
+    return header + struct.pack(">I", len(tags)) + b"".join(table) + body
+
+
+def part_png_writer():
+    # Large enough for several deflate segments (2 MiB of rows each) and IDAT chunks (1 MiB):
+    # noise does not compress. Pixels are compared with the same run written by GEGL's PPM
+    # saver; the file is checked chunk by chunk (CRCs, order, one zlib stream whose Adler-32
+    # Python's zlib verifies).
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 256, (700, 1100, 3), dtype=np.uint8)
+    inp, out, ppm = path("noise.png"), path("noise-out.png"), path("noise-out.ppm")
+    write_png(inp, src)
+    if upscale_ok(["-i", inp, "-o", out, "--kernel", "bicubic"], out, "noise x2 to PNG") \
+            and upscale_ok(["-i", inp, "-o", ppm, "--kernel", "bicubic"], ppm, "noise x2 to PPM"):
+        chunks = png_chunks(out)
+        types = [t for t, _, _ in chunks]
+        check(all(ok for _, _, ok in chunks), "every chunk's CRC is right")
+        check(types[:5] == ["IHDR", "gAMA", "sRGB", "cHRM", "bKGD"] and types[-1] == "IEND"
+              and set(types[5:-1]) == {"IDAT"} and len(types[5:-1]) > 3,
+              f"chunks as gegl:png-save writes them, several IDAT: {types[:6]} .. {len(types)}")
+        raw = zlib.decompress(b"".join(d for t, d, _ in chunks if t == "IDAT"))
+        check(len(raw) == 1400 * (2200 * 3 + 1), f"one zlib stream of 1400 filtered rows ({len(raw)} bytes)")
+        got = np.asarray(Image.open(out))
+        want = np.asarray(Image.open(ppm))
+        check(got.shape == (1400, 2200, 3) and np.array_equal(got, want),
+              "the PNG holds the pixels GEGL's PPM saver writes for the same run")
+        out1 = path("noise-out-1t.png")
+        if upscale_ok(["-i", inp, "-o", out1, "--kernel", "bicubic", "--threads", "1"], out1, "1 thread"):
+            check(open(out1, "rb").read() == open(out, "rb").read(), "the same bytes on 1 thread as on all")
+
+    # grey and grey + alpha: no colour chunks, a grey background
+    for c, ctype in ((1, 0), (2, 4)):
+        a = rng.integers(0, 256, (20, 30, c), dtype=np.uint8)
+        if c == 2:
+            a[:, :, 1] = 255  # opaque: with alpha < 1 the pipeline rounds through premultiplied values
+        inp, out = path(f"grey{c}.png"), path(f"grey{c}-out.png")
+        write_png(inp, a)
+        if upscale_ok(["-i", inp, "-o", out, "--kernel", "nearest"], out, f"grey, {c} channel(s)"):
+            chunks = png_chunks(out)
+            types = [t for t, _, _ in chunks]
+            got, depth, ct = read_png(out)
+            check(types[:2] == ["IHDR", "bKGD"] and ct == ctype and depth == 8
+                  and np.array_equal(got, np.repeat(np.repeat(a, 2, 0), 2, 1)),
+                  f"grey ({c} channel(s)): colour type {ct}, chunks {types[:3]}, nearest x2 exact")
+
+    # a colour space other than sRGB: its profile travels on as iCCP (with gAMA and cHRM)
+    adobe = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+    icc = matrix_icc(adobe)
+    a = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    inp, out = path("adobe.png"), path("adobe-out.png")
+    raw = a.reshape(16, -1)
+    data = b"".join(b"\0" + raw[y].tobytes() for y in range(16))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(inp, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 24, 16, 8, 2, 0, 0, 0))
+                + chunk(b"iCCP", b"test\0\0" + zlib.compress(icc)) + chunk(b"IDAT", zlib.compress(data))
+                + chunk(b"IEND", b""))
+    if upscale_ok(["-i", inp, "-o", out, "--kernel", "nearest"], out, "Adobe-RGB-like input"):
+        chunks = png_chunks(out)
+        types = [t for t, _, _ in chunks]
+        prof = [d for t, d, _ in chunks if t == "iCCP"]
+        ok = len(prof) == 1 and prof[0].index(b"\0") <= 79
+        if ok:
+            body = zlib.decompress(prof[0][prof[0].index(b"\0") + 2:])
+            tags = {body[132 + 12 * i:136 + 12 * i]: struct.unpack(">II", body[136 + 12 * i:144 + 12 * i])
+                    for i in range(struct.unpack(">I", body[128:132])[0])}
+            o, _ = tags.get(b"rXYZ", (0, 0))
+            rx = struct.unpack(">i", body[o + 8:o + 12])[0] / 65536 if o else 0
+        check(ok and types[:4] == ["IHDR", "gAMA", "iCCP", "cHRM"] and abs(rx - 0.6097) < 2e-3
+              and np.array_equal(read_png(out)[0], np.repeat(np.repeat(a, 2, 0), 2, 1)),
+              f"non-sRGB input: chunks {types[:5]}, profile red X {rx if ok else None}, pixels as they were")
+
+
 def main():
     for part in [part_interpolation, part_borders, part_alpha, part_precision, part_threads,
-                 part_size, part_errors, part_sample, part_babl]:
+                 part_size, part_errors, part_sample, part_babl, part_png_writer]:
         diag(part.__name__)
         try:
             part()

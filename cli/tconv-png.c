@@ -20,6 +20,9 @@
 #define SEGMENT_BYTES (2u << 20)
 /* IDAT chunk payload (any size is valid; libpng reads chunks of any length). */
 #define IDAT_BYTES (1u << 20)
+/* Segments compressed ahead of the one being written, per thread: bounds the memory held to
+ * a few segments whatever the image size. */
+#define AHEAD_PER_THREAD 4
 
 typedef struct
 {
@@ -29,13 +32,22 @@ typedef struct
   gsize         bpp, row_bytes;
   gboolean      swap16;
   gint          level;
-  gsize         rows_per_segment, n_segments;
-  /* results, one per segment */
+  gsize         rows_per_segment, n_segments, ahead;
+  /* results, one per segment, freed as soon as they are written */
   GByteArray  **data;
   uLong        *adler;
   gsize        *raw_len;
-  gint          next; /* atomic: the next segment to take */
-  gint          failed;
+  gboolean     *done;
+  /* under lock: the next segment to take, the next to write, stop on any failure */
+  GMutex        lock;
+  GCond         cond;
+  gsize         next, written;
+  gboolean      failed, stop, writing;
+  /* the output, touched only by the thread that holds "writing" */
+  TconvAtomic  *file;
+  GByteArray   *idat;
+  uLong         stream_adler;
+  GError       *error;
 } PngJob;
 
 static void
@@ -107,18 +119,6 @@ deflate_segment (PngJob *job, gsize seg)
   return ok;
 }
 
-static gpointer
-worker (gpointer data)
-{
-  PngJob *job = data;
-  gint    seg;
-
-  while ((seg = g_atomic_int_add (&job->next, 1)) < (gint) job->n_segments)
-    if (!deflate_segment (job, (gsize) seg))
-      g_atomic_int_set (&job->failed, 1);
-  return NULL;
-}
-
 /* One chunk: length, type, data, CRC of type and data. */
 static gboolean
 put_chunk (TconvAtomic *f, const char *type, const guchar *data, gsize len, GError **error)
@@ -142,6 +142,79 @@ put_chunk (TconvAtomic *f, const char *type, const guchar *data, gsize len, GErr
   tail[2] = (guchar) (crc >> 8), tail[3] = (guchar) crc;
   return tconv_atomic_write (f, head, 8, error) && (len == 0 || tconv_atomic_write (f, data, len, error))
          && tconv_atomic_write (f, tail, 4, error);
+}
+
+/* Appends segment @seg to the zlib stream, writing full IDAT chunks. */
+static gboolean
+write_segment (PngJob *job, gsize seg)
+{
+  const guchar *p = job->data[seg]->data;
+  gsize         left = job->data[seg]->len;
+  gboolean      ok = TRUE;
+
+  job->stream_adler = adler32_combine (job->stream_adler, job->adler[seg], (z_off_t) job->raw_len[seg]);
+  while (ok && left > 0)
+    {
+      const gsize take = MIN (left, IDAT_BYTES - job->idat->len);
+
+      g_byte_array_append (job->idat, p, (guint) take);
+      p += take, left -= take;
+      if (job->idat->len == IDAT_BYTES)
+        {
+          ok = put_chunk (job->file, "IDAT", job->idat->data, job->idat->len, &job->error);
+          g_byte_array_set_size (job->idat, 0);
+        }
+    }
+  return ok;
+}
+
+/* Each thread deflates the next segment; whichever finds the segment due for output done
+ * and nobody writing, writes it and any that follow it done (no thread waits to write). */
+static gpointer
+worker (gpointer data)
+{
+  PngJob *job = data;
+
+  g_mutex_lock (&job->lock);
+  for (;;)
+    {
+      gsize    seg;
+      gboolean ok;
+
+      while (!job->stop && !job->writing && job->written < job->n_segments && job->done[job->written])
+        {
+          GByteArray *out = job->data[job->written];
+
+          job->writing = TRUE;
+          g_mutex_unlock (&job->lock);
+          ok = write_segment (job, job->written);
+          g_byte_array_unref (out);
+          g_mutex_lock (&job->lock);
+          job->data[job->written] = NULL;
+          job->written++;
+          job->writing = FALSE;
+          if (!ok)
+            job->stop = TRUE;
+          g_cond_broadcast (&job->cond);
+        }
+      if (job->stop || job->next >= job->n_segments)
+        break;
+      if (job->next >= job->written + job->ahead)
+        {
+          g_cond_wait (&job->cond, &job->lock);
+          continue;
+        }
+      seg = job->next++;
+      g_mutex_unlock (&job->lock);
+      ok = deflate_segment (job, seg);
+      g_mutex_lock (&job->lock);
+      job->done[seg] = TRUE;
+      if (!ok)
+        job->failed = job->stop = TRUE;
+      g_cond_broadcast (&job->cond);
+    }
+  g_mutex_unlock (&job->lock);
+  return NULL;
 }
 
 static void
@@ -221,7 +294,6 @@ tconv_png_write (GeglBuffer *buffer, TconvAtomic *f, gint threads, gint level, G
   GThread     **pool;
   guchar        ihdr[13], bkgd[6];
   guchar        zhead[2] = { 0x78, 0x5e }, ztail[4];
-  uLong         adler;
   gboolean      ok = TRUE;
 
   job.buffer = buffer;
@@ -243,70 +315,71 @@ tconv_png_write (GeglBuffer *buffer, TconvAtomic *f, gint threads, gint level, G
   threads = CLAMP (threads, 1, 64);
   job.rows_per_segment = MAX (1, SEGMENT_BYTES / (job.row_bytes + 1));
   job.n_segments = ((gsize) job.extent.height + job.rows_per_segment - 1) / job.rows_per_segment;
+  job.ahead = (gsize) threads * AHEAD_PER_THREAD;
   job.data = g_new0 (GByteArray *, job.n_segments);
   job.adler = g_new0 (uLong, job.n_segments);
   job.raw_len = g_new0 (gsize, job.n_segments);
+  job.done = g_new0 (gboolean, job.n_segments);
+  g_mutex_init (&job.lock);
+  g_cond_init (&job.cond);
 
-  pool = g_new0 (GThread *, threads);
-  for (gint t = 1; t < threads; t++)
-    pool[t] = g_thread_new ("tconv-png", worker, &job);
-  worker (&job);
-  for (gint t = 1; t < threads; t++)
-    g_thread_join (pool[t]);
-  g_free (pool);
-  if (job.failed)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: deflate failed (out of memory?)");
-      ok = FALSE;
-    }
-
-  /* signature, header, colour chunks, background, data, end */
+  /* signature, header, colour chunks, background */
   be32 (ihdr, (guint32) job.extent.width);
   be32 (ihdr + 4, (guint32) job.extent.height);
   ihdr[8] = (guchar) depth;
   ihdr[9] = grey ? (alpha ? 4 : 0) : (alpha ? 6 : 2);
   ihdr[10] = ihdr[11] = ihdr[12] = 0;
-  ok = ok && tconv_atomic_write (f, "\x89PNG\r\n\x1a\n", 8, error)
+  ok = tconv_atomic_write (f, "\x89PNG\r\n\x1a\n", 8, error)
        && put_chunk (f, "IHDR", ihdr, 13, error) && (grey || put_colour_chunks (f, space, error));
   /* white background, as png-save (whose 16-bit value is 0x00ff: written here as white) */
   for (int i = 0; i < 3; i++)
     bkgd[2 * i] = depth == 16 ? 0xff : 0, bkgd[2 * i + 1] = 0xff;
   ok = ok && put_chunk (f, "bKGD", bkgd, grey ? 2 : 6, error);
 
+  /* The zlib stream: header, the segments in order as they are done, Adler-32 of all the
+   * filtered rows. */
   if (ok)
     {
-      /* the zlib stream: header, the segments, Adler-32 of all the filtered rows */
-      GByteArray *idat = g_byte_array_sized_new (IDAT_BYTES);
-
-      adler = adler32 (0L, Z_NULL, 0);
-      g_byte_array_append (idat, zhead, 2);
-      for (gsize s = 0; ok && s < job.n_segments; s++)
+      job.file = f;
+      job.idat = g_byte_array_sized_new (IDAT_BYTES);
+      job.stream_adler = adler32 (0L, Z_NULL, 0);
+      g_byte_array_append (job.idat, zhead, 2);
+      pool = g_new0 (GThread *, threads);
+      for (gint t = 1; t < threads; t++)
+        pool[t] = g_thread_new ("tconv-png", worker, &job);
+      worker (&job);
+      for (gint t = 1; t < threads; t++)
+        g_thread_join (pool[t]);
+      g_free (pool);
+      /* the last segment is written by whichever thread finished last: all are now */
+      if (job.failed)
         {
-          const guchar *p = job.data[s]->data;
-          gsize         left = job.data[s]->len;
-
-          adler = adler32_combine (adler, job.adler[s], (z_off_t) job.raw_len[s]);
-          while (ok && left > 0)
-            {
-              const gsize take = MIN (left, IDAT_BYTES - idat->len);
-              g_byte_array_append (idat, p, (guint) take);
-              p += take, left -= take;
-              if (idat->len == IDAT_BYTES)
-                {
-                  ok = put_chunk (f, "IDAT", idat->data, idat->len, error);
-                  g_byte_array_set_size (idat, 0);
-                }
-            }
+          g_clear_error (&job.error);
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: deflate failed (out of memory?)");
+          ok = FALSE;
         }
-      be32 (ztail, (guint32) adler);
-      g_byte_array_append (idat, ztail, 4);
-      ok = ok && put_chunk (f, "IDAT", idat->data, idat->len, error)
+      else if (job.error != NULL)
+        {
+          g_propagate_error (error, job.error);
+          ok = FALSE;
+        }
+      else if (job.written != job.n_segments)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: %" G_GSIZE_FORMAT " of %"
+                       G_GSIZE_FORMAT " row segments written", job.written, job.n_segments);
+          ok = FALSE;
+        }
+      be32 (ztail, (guint32) job.stream_adler);
+      g_byte_array_append (job.idat, ztail, 4);
+      ok = ok && put_chunk (f, "IDAT", job.idat->data, job.idat->len, error)
            && put_chunk (f, "IEND", NULL, 0, error);
-      g_byte_array_unref (idat);
+      g_byte_array_unref (job.idat);
     }
   for (gsize s = 0; s < job.n_segments; s++)
     if (job.data[s] != NULL)
       g_byte_array_unref (job.data[s]);
-  g_free (job.data), g_free (job.adler), g_free (job.raw_len);
+  g_free (job.data), g_free (job.adler), g_free (job.raw_len), g_free (job.done);
+  g_mutex_clear (&job.lock);
+  g_cond_clear (&job.cond);
   return ok;
 }

@@ -39,6 +39,7 @@ typedef struct
   gsize             n_degr;
   gdouble           sigma;
   gboolean          quantize;
+  gboolean          per_image; /* --weighting per-image */
 } LearnSetup;
 
 /* ---- images ---- */
@@ -216,12 +217,18 @@ new_learner (gsize s, gsize k, tconv_lsq **lsq, GError **error)
   return TRUE;
 }
 
+/* Solves the pooled statistics @lsq, or with @parts (one accumulator per image) weights
+ * each image by its own error (tconv_lsq_solve_balanced()). */
 static gboolean
-solve (const tconv_lsq *lsq, const tconv_lsq_options *opt, tconv_kernel **kernel,
-       tconv_lsq_stats *stats, GError **error)
+solve (const tconv_lsq *lsq, tconv_lsq *const *parts, gsize n_parts,
+       const tconv_lsq_options *opt, tconv_kernel **kernel, tconv_lsq_stats *stats,
+       GError **error)
 {
   tconv_error  err = { 0 };
-  tconv_status st = tconv_lsq_solve (lsq, opt, kernel, stats, &err);
+  tconv_status st = parts != NULL
+                      ? tconv_lsq_solve_balanced ((const tconv_lsq *const *) parts, n_parts,
+                                                  BALANCE_PASSES, opt, kernel, stats, &err)
+                      : tconv_lsq_solve (lsq, opt, kernel, stats, &err);
 
   if (st != TCONV_OK)
     {
@@ -284,7 +291,7 @@ tconv_learn_self (GeglBuffer *input, gint64 stride_h, gint64 stride_w, tconv_ker
   if (ok && tconv_lsq_solve (lsq, &opt, kernel, &stats, NULL) != TCONV_OK)
     {
       opt.ridge = TCONV_LEARN_SELF_RIDGE;
-      ok = solve (lsq, &opt, kernel, &stats, error);
+      ok = solve (lsq, NULL, 0, &opt, kernel, &stats, error);
     }
   tconv_lsq_free (lsq);
   g_free (rgb);
@@ -570,7 +577,7 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
                           : symmetry == TCONV_LSQ_SYM_DIHEDRAL ? "dihedral" : "flips");
   if (o->no_quantize)
     g_string_append (cmd, " --no-quantize");
-  if (o->weighting != NULL && strcmp (o->weighting, "per-image") == 0)
+  if (setup->per_image)
     g_string_append (cmd, " --weighting per-image");
   {
     gchar *out = g_path_get_basename (o->output);
@@ -635,7 +642,6 @@ run_learn (LearnOptions *o, GError **error)
   gboolean          gegl_started = FALSE;
   TconvSource      *sources = NULL;
   tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
-  gboolean          per_image = FALSE;
 
   setup.stride = o->stride;
   setup.size = o->size;
@@ -645,7 +651,7 @@ run_learn (LearnOptions *o, GError **error)
       || !parse_symmetry (o->symmetry, &symmetry, error))
     return FALSE;
   if (o->weighting != NULL && strcmp (o->weighting, "per-image") == 0)
-    per_image = TRUE;
+    setup.per_image = TRUE;
   else if (o->weighting != NULL && strcmp (o->weighting, "pooled") != 0)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
@@ -705,10 +711,10 @@ run_learn (LearnOptions *o, GError **error)
 
       progress (o, (double) i / (double) n, base);
       ok = load_rgb (&sources[i], &rgb, &w, &h, error)
-           && (!per_image || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
-           && add_image (per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what, error);
+           && (!setup.per_image || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
+           && add_image (setup.per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what, error);
       /* the pooled statistics still serve for the bicubic comparison */
-      if (ok && per_image)
+      if (ok && setup.per_image)
         ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;
       g_free (rgb), g_free (base), g_free (what);
       if (!ok)
@@ -721,19 +727,7 @@ run_learn (LearnOptions *o, GError **error)
   opt.ridge = o->ridge;
   opt.normalize = !o->no_normalize;
   opt.symmetry = symmetry;
-  if (per_image)
-    {
-      tconv_error  err = { 0 };
-      tconv_status st = tconv_lsq_solve_balanced ((const tconv_lsq *const *) each, n,
-                                                  BALANCE_PASSES, &opt, &k, &stats, &err);
-      if (st != TCONV_OK)
-        {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s",
-                       err.message[0] ? err.message : tconv_status_string (st));
-          goto out;
-        }
-    }
-  else if (!solve (lsq, &opt, &k, &stats, error))
+  if (!solve (lsq, setup.per_image ? each : NULL, n, &opt, &k, &stats, error))
     goto out;
 
   /* the analytic bicubic kernel on the same pairs, when it fits in the learned window */

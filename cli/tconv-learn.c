@@ -40,6 +40,7 @@ typedef struct
   gdouble           sigma;
   gboolean          quantize;
   gboolean          per_image; /* --weighting per-image */
+  gboolean          shifts;    /* --shifts: every crop offset, not only the top-left one */
 } LearnSetup;
 
 /* ---- images ---- */
@@ -196,6 +197,26 @@ out:
   return ok;
 }
 
+/* --shifts: the image at each of the s x s crop offsets (dx, dy), so that every pixel is at
+ * every position of its low-resolution block once: s^2 different low-resolution images of
+ * the same photograph. Offsets that leave less than one block are skipped. */
+static gboolean
+add_image_shifts (tconv_lsq *lsq, const LearnSetup *setup, const float *rgb, gsize w, gsize h,
+                  gsize row, const char *what, GError **error)
+{
+  const gsize s = (gsize) setup->stride, n = setup->shifts ? s : 1;
+
+  for (gsize dy = 0; dy < n; dy++)
+    for (gsize dx = 0; dx < n; dx++)
+      {
+        if ((dx > 0 || dy > 0) && (w - dx < s || h - dy < s))
+          continue;
+        if (!add_image (lsq, setup, rgb + dy * row + dx * 3, w - dx, h - dy, row, what, error))
+          return FALSE;
+      }
+  return TRUE;
+}
+
 /* Centred geometry: pad = ceil ((k - s) / 2), output padding s + 2 pad - k (0 or 1). */
 static gsize
 centred_pad (gsize k, gsize s)
@@ -315,7 +336,7 @@ typedef struct
   gchar   *output, *degradation, *symmetry, *name, *description;
   gint     stride, size;
   gdouble  ridge, sigma;
-  gboolean no_normalize, no_quantize, quiet;
+  gboolean no_normalize, no_quantize, shifts, quiet;
   gchar   *weighting;
   gchar  **images;
 } LearnOptions;
@@ -400,6 +421,8 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
     { "weighting", 0, 0, G_OPTION_ARG_STRING, &o->weighting,
       "pooled (default: every pixel counts the same) or per-image (every image by its own "
       "relative error: the mean PSNR over the images is maximised)", "W" },
+    { "shifts", 0, 0, G_OPTION_ARG_NONE, &o->shifts,
+      "Train on every one of the S x S crop offsets of each image, not only the top-left one", NULL },
     { "no-quantize", 0, 0, G_OPTION_ARG_NONE, &o->no_quantize,
       "Keep low-resolution inputs in float instead of rounding them to 8 bits", NULL },
     { "name", 'n', 0, G_OPTION_ARG_STRING, &o->name, "Kernel name (default: from the output file)", "NAME" },
@@ -526,9 +549,10 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
   gsize    n = g_strv_length (o->images);
   gboolean ok = TRUE;
 
-  g_string_append_printf (src, "%" G_GSIZE_FORMAT " image%s, BT.601 luma, top-left crop to a "
+  g_string_append_printf (src, "%" G_GSIZE_FORMAT " image%s, BT.601 luma, %s crop to a "
                           "multiple of %" G_GINT64_FORMAT ":",
-                          n, n == 1 ? "" : "s", setup->stride);
+                          n, n == 1 ? "" : "s",
+                          setup->shifts ? "every offset's" : "top-left", setup->stride);
   for (gsize i = 0; ok && i < n; i++)
     {
       gchar *base = g_path_get_basename (o->images[i]);
@@ -579,12 +603,15 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
     g_string_append (cmd, " --no-quantize");
   if (setup->per_image)
     g_string_append (cmd, " --weighting per-image");
+  if (setup->shifts)
+    g_string_append (cmd, " --shifts");
   {
     gchar *out = g_path_get_basename (o->output);
     g_string_append_printf (cmd, " -o %s", out);
     g_free (out);
   }
-  g_string_append_printf (cmd, " IMAGES (the %" G_GSIZE_FORMAT " files of source)", n);
+  g_string_append_printf (cmd, " IMAGES (the %" G_GSIZE_FORMAT " file%s of source)", n,
+                          n == 1 ? "" : "s");
 
   if (ok)
     ok = tconv_kernel_set_string (&k->source, src->str) == TCONV_OK
@@ -647,6 +674,7 @@ run_learn (LearnOptions *o, GError **error)
   setup.size = o->size;
   setup.sigma = isnan (o->sigma) ? 0.0 : o->sigma;
   setup.quantize = !o->no_quantize;
+  setup.shifts = o->shifts;
   if (!parse_degradations (o->degradation, &setup, error)
       || !parse_symmetry (o->symmetry, &symmetry, error))
     return FALSE;
@@ -712,7 +740,8 @@ run_learn (LearnOptions *o, GError **error)
       progress (o, (double) i / (double) n, base);
       ok = load_rgb (&sources[i], &rgb, &w, &h, error)
            && (!setup.per_image || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
-           && add_image (setup.per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what, error);
+           && add_image_shifts (setup.per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what,
+                                error);
       /* the pooled statistics still serve for the bicubic comparison */
       if (ok && setup.per_image)
         ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;

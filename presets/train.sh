@@ -33,11 +33,12 @@ for s in 2 3 4; do
       continue
     fi
     # per-image weighting scored higher on the validation photographs for every preset
-    # but learned-x2 (presets/README-learned.md)
+    # but learned-x2, and --shifts (all s x s crop offsets) for every preset
+    # (presets/README-learned.md)
     weighting=per-image
     [ "$name" = learned-x2 ] && weighting=pooled
     "$tconv" learn --quiet --stride "$s" --size "$k" --degradation bicubic \
-      --symmetry dihedral --weighting "$weighting" --name "$name" \
+      --symmetry dihedral --weighting "$weighting" --shifts --name "$name" \
       --description "learned x$s up-sampling, ${k}x$k taps (K = ${variant##*:} s), MATLAB-bicubic low resolution, the training part of the project's photographs" \
       -o "$out/$name.tconv" "${images[@]}"
   done

@@ -126,6 +126,7 @@ def main():
     ap.add_argument('--lr', default='bicubic,area', help='low-resolution kinds: bicubic, area')
     ap.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--json', default=None, help='also write all per-image scores here')
+    ap.add_argument('--digits', type=int, default=2, help='decimals of the PSNR means (default 2)')
     args = ap.parse_args()
 
     images = pick_images(args.folder, args.split)
@@ -192,7 +193,7 @@ def main():
                 if r is None or any(v is None for v in r):
                     cells.append('n/a')
                 else:
-                    cells.append('%.2f / %.4f' % (np.mean([v[0] for v in r]), np.mean([v[1] for v in r])))
+                    cells.append('%.*f / %.4f' % (args.digits, np.mean([v[0] for v in r]), np.mean([v[1] for v in r])))
             print('| %s | %s |' % (k, ' | '.join(cells)))
     for (kind, k, s), e in sorted(errors.items()):
         print('# %s x%d (%s LR): %s' % (k, s, kind, e), file=sys.stderr)

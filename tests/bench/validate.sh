@@ -3,6 +3,7 @@
 # kernels fitted on the 'train' images of split.txt only, compared on the 'val' images,
 # never on 'heldout'. Prints one quality table per variant group.
 #   tests/bench/validate.sh [DATA_DIR] [VARIANT...]
+# DIGITS=3 prints the PSNR means with 3 decimals.
 # VARIANT is NAME=OPTIONS, e.g. 'sym-none=--symmetry none'; without any, the standard set.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,5 +51,5 @@ for v in "${variants[@]}"; do
   done
   kernels+=",$out/$name-x{s}.tconv"
 done
-/usr/bin/python3 "$root/tests/bench/quality.py" --split val --kernels "$kernels" "$data" \
+/usr/bin/python3 "$root/tests/bench/quality.py" --split val --digits "${DIGITS:-2}" --kernels "$kernels" "$data" \
   | sed "s#$out/##g"

@@ -208,6 +208,33 @@ def main():
                   "per-image: lower error on the smooth image (%.3g < %.3g), mean PSNR %.2f > pooled %.2f"
                   % (errs["per-image"][1], errs["pooled"][1], mean_psnr["per-image"], mean_psnr["pooled"]))
 
+        # ---- --shifts: the s x s crop offsets of each image ----
+        # The reference: the same image cropped at every offset (dx, dy) by numpy, saved as
+        # separate files and learned without --shifts (pooled, so one sum of the same pairs).
+        src = np.asarray(Image.open(imgs[0]).convert("RGB"), dtype=np.float64)
+        crops = []
+        for dy in range(3):
+            for dx in range(3):
+                p = os.path.join(tmp, f"crop{dy}{dx}.png")
+                save(p, src[dy:, dx:])
+                crops.append(p)
+        shift_k = os.path.join(tmp, "shifts.tconv")
+        crops_k = os.path.join(tmp, "crops.tconv")
+        r1 = run("learn", "-s", "3", "-k", "9", "-d", "area", "--symmetry", "none", "--shifts", "-o", shift_k, imgs[0])
+        r2 = run("learn", "-s", "3", "-k", "9", "-d", "area", "--symmetry", "none", "-o", crops_k, *crops)
+        check(r1.returncode == 0 and r2.returncode == 0, f"learn --shifts / crops: {r1.stderr.strip()} {r2.stderr.strip()}")
+        if r1.returncode == 0 and r2.returncode == 0:
+            fs, ws = parse_tconv(shift_k)
+            _, wc = parse_tconv(crops_k)
+            check(np.abs(ws - wc).max() < 1e-5,
+                  "--shifts equals learning the 9 offset crops as files (max diff %.2g)" % np.abs(ws - wc).max())
+            check("--shifts" in fs.get("command", "") and "every offset" in fs.get("source", ""),
+                  f"--shifts recorded: {fs.get('command')} / {fs.get('source', '')[:60]}")
+        r = run("learn", "-s", "3", "-k", "9", "-d", "area", "--symmetry", "none", "-o", shift_k, imgs[0])
+        if r.returncode == 0 and r1.returncode == 0:
+            _, w1 = parse_tconv(shift_k)
+            check(np.abs(w1 - ws).max() > 1e-4, "without --shifts the kernel differs (the option does something)")
+
         r = run("learn", "-s", "3", "-k", "10", "--no-normalize", "--symmetry", "none", "--ridge", "1e-3",
                 "-o", out, *imgs)
         f, w = parse_tconv(out)

@@ -157,6 +157,15 @@ GeglBuffer *tconv_source_read (TconvSource *source, GError **error);
 /* Frees the graph of tconv_source_open(); safe on a probed-only or cleared source. */
 void tconv_source_clear (TconvSource *source);
 
+/* PNG input decoded by libpng on its own thread (tconv-png-read.c), for the common kinds of
+ * file only. _start() after tconv_source_probe(), before GEGL starts: NULL when the file is
+ * not a PNG. _finish() joins the thread and frees @read; after tconv_source_open(), the
+ * pixels as GEGL's loader would give them, or NULL: then tconv_source_read() decodes (any
+ * other kind of PNG, any libpng warning or error, a format other than the header's). */
+typedef struct TconvPngRead TconvPngRead;
+TconvPngRead *tconv_png_read_start (const TconvSource *source);
+GeglBuffer   *tconv_png_read_finish (TconvPngRead *read, const TconvSource *source);
+
 /* Collects the g_log warnings, criticals and errors of any thread (each distinct message
  * once) from _begin() to _end(), instead of printing them. _end() returns them joined by
  * "; " (free it), or NULL when there were none. Not nested. */
@@ -206,9 +215,10 @@ const char  *tconv_atomic_temp_path (TconvAtomic *file);
 
 /* Writes @buffer as a PNG into @file (tconv-png.c): the pixels and colour chunks of
  * gegl:png-save (8-bit for u8 buffers, else 16-bit), rows filtered "up" and deflated at zlib
- * @level on @threads threads. */
-gboolean tconv_png_write (GeglBuffer *buffer, TconvAtomic *file, gint threads, gint level,
-                          GError **error);
+ * @level on @threads threads. With @pixels (nullable) the rows are read from there instead,
+ * in @buffer's format, @stride bytes apart; @buffer then only gives the format and size. */
+gboolean tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride,
+                          TconvAtomic *file, gint threads, gint level, GError **error);
 
 /* Writes a float32 C-order array as .npy, atomically. */
 gboolean tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,

@@ -27,6 +27,9 @@
 typedef struct
 {
   GeglBuffer   *buffer;
+  const guint8 *pixels;    /* nullable: the rows, in the buffer's format (tconv_png_write) */
+  gsize         stride;
+  const Babl   *fish;      /* the buffer's format -> format, for pixels */
   GeglRectangle extent;
   const Babl   *format;
   gsize         bpp, row_bytes;
@@ -57,8 +60,13 @@ get_row (PngJob *job, gsize y, guchar *dst)
 
   /* one row per call, as png-save: babl's result for a pixel must not depend on its
    * neighbours in the call (it can, for non-finite floats) */
-  gegl_buffer_get (job->buffer, &r, 1.0, job->format, dst, GEGL_AUTO_ROWSTRIDE,
-                   GEGL_ABYSS_NONE);
+  if (job->pixels == NULL)
+    gegl_buffer_get (job->buffer, &r, 1.0, job->format, dst, GEGL_AUTO_ROWSTRIDE,
+                     GEGL_ABYSS_NONE);
+  else if (job->fish == NULL)
+    memcpy (dst, job->pixels + y * job->stride, job->row_bytes);
+  else
+    babl_process (job->fish, job->pixels + y * job->stride, dst, job->extent.width);
   if (job->swap16)
     for (gsize i = 0; i + 1 < job->row_bytes; i += 2)
       {
@@ -280,7 +288,8 @@ put_colour_chunks (TconvAtomic *f, const Babl *space, GError **error)
 }
 
 gboolean
-tconv_png_write (GeglBuffer *buffer, TconvAtomic *f, gint threads, gint level, GError **error)
+tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, TconvAtomic *f,
+                 gint threads, gint level, GError **error)
 {
   const Babl   *bformat = gegl_buffer_get_format (buffer);
   const Babl   *space = babl_format_get_space (bformat);
@@ -303,6 +312,10 @@ tconv_png_write (GeglBuffer *buffer, TconvAtomic *f, gint threads, gint level, G
               depth == 8 ? "u8" : "u16");
   job.format = babl_format_with_space (fmt, space);
   job.bpp = (gsize) babl_format_get_bytes_per_pixel (job.format);
+  job.pixels = pixels;
+  job.stride = stride;
+  if (pixels != NULL && job.format != bformat)
+    job.fish = babl_fish (bformat, job.format);
   job.swap16 = depth == 16 && G_BYTE_ORDER == G_LITTLE_ENDIAN;
   if (job.extent.width <= 0 || job.extent.height <= 0
       || !g_size_checked_mul (&job.row_bytes, (gsize) job.extent.width, job.bpp)

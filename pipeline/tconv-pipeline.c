@@ -144,6 +144,9 @@ typedef struct
   const Babl    *read_fmt;  /* straight float in the working encoding (premultiplied here) */
   const Babl    *write_fmt; /* the same, for the output */
   const Babl    *src_fmt, *dst_fmt; /* the buffers' own formats */
+  guint8        *dst_pixels;        /* options->dst_pixels: rows go here, not into dst */
+  gsize          dst_rowstride;
+  const Babl    *write_fish;        /* write_fmt -> dst_fmt, for dst_pixels */
   gsize          read_bytes, write_bytes; /* 1 or 2: 8/16-bit samples converted here */
   gfloat        *read_table; /* with read_bytes, for a linear job on perceptual samples:
                               * linear light of each level, per colour channel; or NULL */
@@ -649,6 +652,33 @@ fill_input8 (const Job *job, gint64 lo, gsize n, guint8 *buf)
 }
 
 /* One band through the 8-bit path: read, expand, convolve, write; no float image in memory. */
+/* Stores rows @y0..@y1 of @pixels (packed, in @fmt: dst_fmt, or write_fmt one row at a
+ * time) in the output: the caller's memory or the destination buffer. */
+static void
+store_rows (Job *job, gint y0, gint y1, const Babl *fmt, const void *pixels)
+{
+  if (job->dst_pixels == NULL)
+    {
+      gegl_buffer_set (job->dst, GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0),
+                       0, fmt, pixels, GEGL_AUTO_ROWSTRIDE);
+      return;
+    }
+  {
+    const gsize in_row = (gsize) job->out_w * (gsize) babl_format_get_bytes_per_pixel (fmt);
+
+    for (gint y = y0; y < y1; y++)
+      {
+        const guint8 *from = (const guint8 *) pixels + (gsize) (y - y0) * in_row;
+        guint8       *to = job->dst_pixels + (gsize) y * job->dst_rowstride;
+
+        if (fmt == job->dst_fmt)
+          memcpy (to, from, in_row);
+        else
+          babl_process (job->write_fish, from, to, job->out_w);
+      }
+  }
+}
+
 static void
 process_band8 (Job *job, Scratch *s, gint band)
 {
@@ -683,8 +713,7 @@ process_band8 (Job *job, Scratch *s, gint band)
       __atomic_add_fetch (&job->prof_us[1], t1 - t0, __ATOMIC_RELAXED);
       t0 = t1;
     }
-  gegl_buffer_set (job->dst, GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
-                   job->dst_fmt, out8, GEGL_AUTO_ROWSTRIDE);
+  store_rows (job, y0, y1, job->dst_fmt, out8);
   if (job->profile)
     __atomic_add_fetch (&job->prof_us[3], prof_now () - t0, __ATOMIC_RELAXED);
 }
@@ -729,17 +758,13 @@ process_band (Job *job, Scratch *s, gint band)
           __atomic_add_fetch (&job->prof_us[2], t1 - t0, __ATOMIC_RELAXED);
           t0 = t1;
         }
-      gegl_buffer_set (job->dst,
-                       GEGL_RECTANGLE (job->dst_x, job->dst_y + y0, job->out_w, y1 - y0), 0,
-                       job->dst_fmt, out, GEGL_AUTO_ROWSTRIDE);
+      store_rows (job, y0, y1, job->dst_fmt, out);
     }
   else
     /* one row at a time, for the same groups of 4 pixels in babl whatever the band (see
      * fetch_rows()) */
     for (gint y = y0; y < y1; y++)
-      gegl_buffer_set (job->dst, GEGL_RECTANGLE (job->dst_x, job->dst_y + y, job->out_w, 1), 0,
-                       job->write_fmt, out + (gsize) (y - y0) * (gsize) job->out_w * job->C,
-                       GEGL_AUTO_ROWSTRIDE);
+      store_rows (job, y, y + 1, job->write_fmt, out + (gsize) (y - y0) * (gsize) job->out_w * job->C);
   if (job->profile)
     __atomic_add_fetch (&job->prof_us[3], prof_now () - t0, __ATOMIC_RELAXED);
 }
@@ -1191,6 +1216,21 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
   choose_formats (&job, gegl_buffer_get_format (src), options->linear);
   job.src_fmt = gegl_buffer_get_format (src);
   job.dst_fmt = gegl_buffer_get_format (dst);
+  job.write_fish = babl_fish (job.write_fmt, job.dst_fmt);
+  if (options->dst_pixels != NULL)
+    {
+      const gsize bpp = (gsize) babl_format_get_bytes_per_pixel (job.dst_fmt);
+
+      if (options->dst_rowstride / bpp < (gsize) out_w)
+        {
+          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                       "output rowstride %" G_GSIZE_FORMAT ": must be at least %d pixels of %"
+                       G_GSIZE_FORMAT " bytes", options->dst_rowstride, out_w, bpp);
+          goto out;
+        }
+      job.dst_pixels = options->dst_pixels;
+      job.dst_rowstride = options->dst_rowstride;
+    }
   job.read_bytes = native_bytes (&job, job.src_fmt, job.src_fmt, options->linear);
   job.write_bytes = native_bytes (&job, job.dst_fmt, job.src_fmt, options->linear);
   if (options->linear)

@@ -69,6 +69,11 @@ typedef struct
                                       * threads and thinner bands are used to stay within it */
   TconvProgressFunc   progress;    /* nullable */
   gpointer            progress_data;
+  guint8             *dst_pixels;  /* nullable: the output rows go here, in @dst's format,
+                                    * row y at dst_pixels + y * dst_rowstride, instead of into
+                                    * @dst, which then only gives the format and size; the
+                                    * same bytes as @dst would hold. Caller-owned */
+  gsize               dst_rowstride; /* at least width x bytes per pixel */
 } TconvUpscaleOptions;
 
 /* Fills @options with the defaults (clamp, perceptual, stride x size, GEGL threads). */

@@ -825,9 +825,71 @@ def part_png_writer():
               f"non-sRGB input: chunks {types[:5]}, profile red X {rx if ok else None}, pixels as they were")
 
 
+def part_png_reader():
+    # The common PNGs are decoded by libpng on a thread of tconv's own (cli/tconv-png-read.c);
+    # TCONV_PROFILE=1 names the way taken. Every kind must give the pixels PIL (or the
+    # decoder above) reads, doubled by nearest x2; the others take GEGL's loader.
+    rng = np.random.default_rng(12)
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    def png(p, a, depth, ctype, extra=b""):
+        h, w = a.shape[:2]
+        raw = a.astype(">u2" if depth == 16 else "u1").reshape(h, -1).view(np.uint8)
+        data = b"".join(b"\0" + raw[y].tobytes() for y in range(h))
+        with open(p, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
+                    + extra + chunk(b"IDAT", zlib.compress(data, 6)) + chunk(b"IEND", b""))
+
+    srgb = chunk(b"sRGB", b"\0") + chunk(b"gAMA", struct.pack(">I", 45455))
+    icc = chunk(b"iCCP", b"test\0\0" + zlib.compress(matrix_icc(
+        ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446)))))
+    u8 = lambda c: rng.integers(0, 256, (13, 17, c), dtype=np.uint8)  # noqa: E731
+    opaque = lambda a: np.concatenate([a[:, :, :-1], np.full(a.shape[:2] + (1,), 255, np.uint8)], 2)  # noqa: E731
+    cases = [
+        ("rgb8", u8(3), 8, 2, b"", True),
+        ("rgba8", opaque(u8(4)), 8, 6, b"", True),
+        ("grey8", u8(1), 8, 0, b"", True),
+        ("greya8", opaque(u8(2)), 8, 4, b"", True),
+        ("rgb16", rng.integers(0, 65536, (13, 17, 3), dtype=np.uint16), 16, 2, b"", True),
+        ("grey16", rng.integers(0, 65536, (13, 17, 1), dtype=np.uint16), 16, 0, b"", True),
+        ("rgb8-srgb", u8(3), 8, 2, srgb, True),
+        ("rgb8-icc", u8(3), 8, 2, icc, True),
+        # left to GEGL's loader
+        ("rgb8-gama-only", u8(3), 8, 2, chunk(b"gAMA", struct.pack(">I", 45455)), False),
+        ("grey8-trns", u8(1), 8, 0, chunk(b"tRNS", struct.pack(">H", 7)), False),
+    ]
+    for name, a, depth, ctype, extra, fast in cases:
+        inp, out = path(f"read-{name}.png"), path(f"read-{name}-out.png")
+        png(inp, a, depth, ctype, extra)
+        r = subprocess.run([TCONV, "upscale", "-i", inp, "-o", out, "--kernel", "nearest"],
+                           capture_output=True, text=True, env={**ENV, "TCONV_PROFILE": "1"})
+        used = "read input (libpng)" in r.stderr
+        if r.returncode != 0 or not os.path.exists(out):
+            check(False, f"{name}: tconv upscale failed: {r.stderr.strip()[-200:]}")
+            continue
+        got = read_png(out)[0]
+        want = np.repeat(np.repeat(a, 2, 0), 2, 1)
+        if ctype == 0 and extra.startswith(struct.pack(">I", 2) + b"tRNS"):
+            got = got[:, :, :1]  # GEGL adds the alpha that tRNS implies
+        check(used == fast and np.array_equal(got.reshape(want.shape), want),
+              f"{name}: {'libpng on its own thread' if fast else 'GEGL loader'} "
+              f"({'as expected' if used == fast else 'NOT as expected'}), nearest x2 exact")
+    # a truncated file fails with the loader's message, as before
+    inp = path("read-rgb8.png")
+    cut = path("read-cut.png")
+    data = open(inp, "rb").read()
+    open(cut, "wb").write(data[:len(data) - 40])
+    r = run("-i", cut, "-o", path("read-cut-out.png"), "--kernel", "nearest")
+    check(r.returncode == 1 and "read-cut.png" in r.stderr and not os.path.exists(path("read-cut-out.png")),
+          f"truncated PNG: error, no output: {r.stderr.strip()[-160:]}")
+
+
 def main():
     for part in [part_interpolation, part_borders, part_alpha, part_precision, part_threads,
-                 part_size, part_errors, part_sample, part_babl, part_png_writer]:
+                 part_size, part_errors, part_sample, part_babl, part_png_writer,
+                 part_png_reader]:
         diag(part.__name__)
         try:
             part()

@@ -826,6 +826,115 @@ linear_from_integer_samples (test_rng *rng)
   tconv_kernel_free (k);
 }
 
+/* options->dst_pixels: the rows written to the caller's memory are the bytes the destination
+ * buffer gets (whose own paths are checked against the references above), for each way rows
+ * are stored: the 8-bit path, narrowing in place (16-bit), and float rows converted to the
+ * buffer's format (linear light, exact-size resampling); rows padded, the padding untouched;
+ * a rowstride below one row is refused. */
+static void
+memory_output_matches_buffer (test_rng *rng)
+{
+  const int w = 83, h = 57;
+  const struct
+  {
+    const char *fmt, *what;
+    gboolean    linear;
+    int         out_w, out_h;
+  } cases[] = {
+    { "R'G'B' u8", "8-bit path", FALSE, 0, 0 },
+    { "R'G'B'A u16", "16-bit, narrowed in place", FALSE, 0, 0 },
+    { "R'G'B'A u8", "linear light, converted rows", TRUE, 0, 0 },
+    { "Y' u8", "exact size 151x97 (resampled)", FALSE, 151, 97 },
+  };
+  guint16 *img = test_malloc ((size_t) w * h * 4 * sizeof (guint16));
+
+  for (int i = 0; i < w * h * 4; i++)
+    img[i] = (guint16) test_rng_range (rng, 0, 65535);
+  for (size_t c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      const Babl   *fmt = babl_format (cases[c].fmt);
+      const int     bpp = babl_format_get_bytes_per_pixel (fmt);
+      tconv_kernel *k = analytic (TCONV_ANALYTIC_LANCZOS3, 2);
+      GeglBuffer   *src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w, h), fmt);
+      Run           r = { k, TCONV_BORDER_MIRROR, cases[c].out_w, cases[c].out_h, 2, 0, cases[c].linear };
+      GError       *error = NULL;
+      GeglBuffer   *dst;
+      int           ok = 0;
+
+      gegl_buffer_set (src, NULL, 0, babl_format ("R'G'B'A u16"), img, GEGL_AUTO_ROWSTRIDE);
+      dst = run_pipeline (src, &r, cases[c].fmt, &error);
+      if (dst != NULL)
+        {
+          const GeglRectangle *e = gegl_buffer_get_extent (dst);
+          const size_t         row = (size_t) e->width * (size_t) bpp, stride = row + 7;
+          guint8              *want = test_malloc (row * (size_t) e->height);
+          guint8              *mem = test_malloc (stride * (size_t) e->height);
+          TconvUpscaleOptions  o;
+          GeglBuffer          *shape = gegl_buffer_new (e, fmt);
+
+          gegl_buffer_get (dst, NULL, 1.0, fmt, want, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+          memset (mem, 0xa5, stride * (size_t) e->height);
+          tconv_upscale_options_init (&o);
+          o.kernel = k, o.border = r.border, o.out_width = r.out_w, o.out_height = r.out_h;
+          o.threads = 2, o.linear = r.linear;
+          o.dst_pixels = mem, o.dst_rowstride = stride;
+          if (!tconv_pipeline_upscale (src, shape, &o, &error))
+            test_diag ("memory run: %s", error->message);
+          else
+            {
+              ok = 1;
+              for (int y = 0; y < e->height && ok; y++)
+                {
+                  if (memcmp (mem + (size_t) y * stride, want + (size_t) y * row, row) != 0)
+                    {
+                      test_diag ("row %d differs", y);
+                      ok = 0;
+                    }
+                  for (size_t b = row; b < stride && ok; b++)
+                    if (mem[(size_t) y * stride + b] != 0xa5)
+                      {
+                        test_diag ("row %d: padding byte %zu written", y, b - row);
+                        ok = 0;
+                      }
+                }
+              /* the buffer given only for its shape stays unwritten (all zero) */
+              guint8 *blank = test_malloc (row * (size_t) e->height);
+              gegl_buffer_get (shape, NULL, 1.0, fmt, blank, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+              for (size_t b = 0; b < row * (size_t) e->height && ok; b++)
+                if (blank[b] != 0)
+                  {
+                    test_diag ("the destination buffer was written at byte %zu", b);
+                    ok = 0;
+                  }
+              free (blank);
+            }
+          g_clear_error (&error);
+          o.dst_rowstride = row - 1;
+          {
+            gboolean refused = !tconv_pipeline_upscale (src, shape, &o, &error)
+                               && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID)
+                               && strstr (error->message, "rowstride") != NULL;
+            CHECK (refused, "%s: a rowstride of one row minus a byte is refused (%s)", cases[c].what,
+                   error ? error->message : "no error");
+          }
+          g_clear_error (&error);
+          g_object_unref (shape);
+          free (want), free (mem);
+          g_object_unref (dst);
+        }
+      else
+        {
+          test_diag ("buffer run: %s", error->message);
+          g_clear_error (&error);
+        }
+      CHECK (ok, "%s (%s): rows in caller memory equal the destination buffer's bytes, padding untouched",
+             cases[c].what, cases[c].fmt);
+      g_object_unref (src);
+      tconv_kernel_free (k);
+    }
+  free (img);
+}
+
 int
 main (void)
 {
@@ -838,6 +947,7 @@ main (void)
   constant_stays_constant ();
   size_matches_reference (&rng);
   threads_identical (&rng);
+  memory_output_matches_buffer (&rng);
   u8_path_matches_reference (&rng);
   u8_alpha_is_premultiplied (&rng);
   alpha_no_fringe ();

@@ -2,7 +2,8 @@
  * start-up (loading its modules, about 0.3 s) and the decoding (about as long for 12
  * megapixels) then overlap. Only the common files take this way: 8- or 16-bit grey, grey +
  * alpha, RGB or RGBA, not interlaced, without palette or tRNS, whose colour is sRGB (no
- * colour chunk, or an sRGB chunk) or an ICC profile. The pixels and format are those of
+ * colour chunk, or an sRGB chunk) or an ICC profile, up to 512 MiB of pixels (larger ones
+ * go to GEGL, whose buffers can swap). The pixels and format are those of
  * gegl:png-load for such files; the caller also checks the format against the one GEGL's
  * loader reports from the header (tconv_source_open()). Any other file, and any libpng
  * warning or error, is left to GEGL's loader (tconv_source_read()), which gives the usual
@@ -15,10 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Larger images are left to GEGL's loader, whose buffer can swap to disk. */
+#define PNG_READ_MAX ((gsize) 512 << 20)
+
 struct TconvPngRead
 {
   GThread *thread;
   gchar   *path;
+  guint64  file_size;
   /* set by the thread; valid once it is joined */
   gboolean ok;
   guint32  width, height;
@@ -112,8 +117,11 @@ decode (gpointer data)
       png_set_swap (png);
     png_read_update_info (png, info);
     row = png_get_rowbytes (png, info);
+    /* deflate shrinks at most 1032 times: a header that claims more than the file could
+     * hold is left to tconv_source_open(), which refuses it, before any memory is taken */
     if (row != (gsize) w * (gsize) r->channels * (gsize) depth / 8
-        || !g_size_checked_mul (&total, row, h))
+        || !g_size_checked_mul (&total, row, h) || total / 1032 > r->file_size
+        || total > PNG_READ_MAX)
       goto out;
     r->pixels = g_try_malloc (total);
     rows = g_try_new (guint8 *, h);
@@ -149,6 +157,7 @@ tconv_png_read_start (const TconvSource *source)
     return NULL;
   r = g_new0 (TconvPngRead, 1);
   r->path = g_strdup (source->path);
+  r->file_size = source->file_size;
   r->thread = g_thread_try_new ("tconv-png-read", decode, r, NULL);
   if (r->thread == NULL)
     {

@@ -3,7 +3,6 @@
  * before any pixel is decoded (tconv-image.c); the output keeps the input's bit depth and channels, goes to a
  * temporary file renamed at the end, and never replaces the input. */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE /* madvise (MADV_HUGEPAGE) */
 #include "tconv-cli.h"
 
 #include <errno.h>
@@ -20,15 +19,12 @@
 
 #include "tconv-pipeline.h"
 
-#include <stdlib.h>
-#include <sys/mman.h>
-
 #define MAX_THREADS 64
 #define ANALYTIC_MAX_STRIDE 16
 /* zlib level of PNG output: gegl:png-save's default, a good speed/size balance for photographs */
 #define PNG_LEVEL 3
-/* Largest output kept in plain memory for the PNG writer (run_upscale): a 12-megapixel RGB
- * image x2 is 144 MB; larger ones go through a GEGL buffer, which swaps. */
+/* Largest output kept in plain memory (run_upscale): a 12-megapixel RGB image x2 is 144 MB;
+ * larger ones go through a GEGL buffer, which swaps. */
 #define MEMORY_OUTPUT_MAX ((gsize) 512 << 20)
 
 typedef struct
@@ -347,24 +343,6 @@ on_progress (gdouble fraction, gpointer data)
  * The command
  */
 
-/* Memory for the output rows, in transparent huge pages where the kernel offers them: the
- * first write to each 4 KiB page of a fresh 144 MB costs more than the convolution (one
- * page fault each; 2 MiB pages take 512 times fewer). Freed with free(). */
-static guint8 *
-output_memory (gsize bytes)
-{
-  void *p = NULL;
-
-#if defined(MADV_HUGEPAGE)
-  if (posix_memalign (&p, (gsize) 2 << 20, bytes) != 0)
-    return NULL;
-  madvise (p, bytes, MADV_HUGEPAGE); /* advice only: no huge pages is still correct */
-#else
-  p = malloc (bytes);
-#endif
-  return p;
-}
-
 /* TCONV_PROFILE=1: the wall time of each stage on stderr, as the pipeline prints its own. */
 static void
 profile_stage (const char *what, gint64 *t0)
@@ -391,7 +369,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
   TconvBorder         border = TCONV_BORDER_CLAMP;
   guint64             budget = 0, need, bpp;
   gint64              t0;
-  guint8             *pixels = NULL; /* the output rows, when not in a GEGL buffer */
+  guint8             *pixels = NULL; /* out's memory, when it is a memory buffer */
   TconvPngRead       *png_read = NULL;
   gsize               pixels_stride = 0;
   gchar              *where = NULL, *dir;
@@ -549,22 +527,23 @@ run_upscale (const UpscaleOptions *o, GError **error)
       tconv_kernel_free (kernel);
       opt.kernel = kernel = learned;
     }
-  out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), gegl_buffer_get_format (in));
-  /* PNG output of moderate size: the rows go to plain memory that tconv's PNG writer reads,
-   * instead of through a GEGL buffer (whose writes cost more than the convolution; GEGL's
-   * buffer stays for larger outputs and memory budgets, since it can swap to disk). */
-  if (strcmp (saver, "gegl:png-save") == 0 && budget == 0)
+  /* Outputs of moderate size go to plain memory that the pipeline writes and tconv's PNG
+   * writer reads directly (GEGL buffer writes cost more than the convolution); larger ones
+   * and memory budgets keep a GEGL buffer, which can swap to disk. */
+  if (budget == 0
+      && (guint64) out_w * (guint64) out_h
+             * (guint64) babl_format_get_bytes_per_pixel (gegl_buffer_get_format (in))
+           <= MEMORY_OUTPUT_MAX
+      && (out = tconv_pipeline_memory_buffer (out_w, out_h, gegl_buffer_get_format (in), &pixels,
+                                              &pixels_stride)) != NULL)
     {
-      const gsize bpp = (gsize) babl_format_get_bytes_per_pixel (gegl_buffer_get_format (in));
-      gsize       bytes;
-
-      if (g_size_checked_mul (&pixels_stride, (gsize) out_w, bpp)
-          && g_size_checked_mul (&bytes, pixels_stride, (gsize) out_h)
-          && bytes <= MEMORY_OUTPUT_MAX && (pixels = output_memory (bytes)) != NULL)
-        {
-          opt.dst_pixels = pixels;
-          opt.dst_rowstride = pixels_stride;
-        }
+      opt.dst_pixels = pixels;
+      opt.dst_rowstride = pixels_stride;
+    }
+  else
+    {
+      pixels = NULL;
+      out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), gegl_buffer_get_format (in));
     }
 
   progress.start = g_get_monotonic_time ();
@@ -594,8 +573,7 @@ out:
       tconv_png_read_finish (png_read, &src);
     }
   g_clear_object (&in);
-  g_clear_object (&out);
-  free (pixels);
+  g_clear_object (&out); /* frees pixels too */
   tconv_source_clear (&src);
   tconv_kernel_free (kernel);
   g_free (where);

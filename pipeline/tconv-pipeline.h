@@ -127,6 +127,15 @@ gboolean tconv_pipeline_upscale (GeglBuffer                *src,
                                  const TconvUpscaleOptions *options,
                                  GError                   **error);
 
+/* A new linear buffer of @width x @height in @format over plain memory, returned in @pixels
+ * with its @rowstride, for TconvUpscaleOptions.dst_pixels: the pipeline then writes rows
+ * straight into it, and the buffer reads them like any other (GEGL buffer writes from many
+ * threads cost more than an 8-bit convolution). The memory is not initialised and lives as
+ * long as the buffer; it cannot swap, so callers keep this for outputs that fit in RAM. NULL
+ * when the memory is not available or the size overflows. */
+GeglBuffer *tconv_pipeline_memory_buffer (gint width, gint height, const Babl *format,
+                                          guint8 **pixels, gsize *rowstride);
+
 G_END_DECLS
 
 #endif /* TCONV_PIPELINE_H */

@@ -29,6 +29,9 @@ upscale_profile (const gchar *what,
   *t0 = now;
 }
 
+/* Largest result kept in plain memory rather than a GEGL buffer (upscale_compute()). */
+#define UPSCALE_MEMORY_MAX ((guint64) 512 << 20)
+
 /* GIMP's own rounding of scaled item geometry (app/core/gimpitem.c). */
 #define UPSCALE_SIGNED_ROUND(x) ((gint) (((x) < 0) ? (x) - 0.5 : (x) + 0.5))
 
@@ -211,7 +214,19 @@ upscale_compute (UpscaleJob  *job,
   options.progress         = upscale_job_progress;
   options.progress_data    = job;
 
-  result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), format);
+  /* Results that fit easily in memory are written by the pipeline straight into plain
+   * memory (GEGL buffer writes from the worker threads cost more than the convolution);
+   * larger ones stay in GEGL buffers, which can swap. */
+  result = NULL;
+  if ((guint64) out_w * (guint64) out_h * babl_format_get_bytes_per_pixel (format)
+      <= UPSCALE_MEMORY_MAX)
+    result = tconv_pipeline_memory_buffer (out_w, out_h, format, &options.dst_pixels,
+                                           &options.dst_rowstride);
+  if (result == NULL)
+    {
+      options.dst_pixels = NULL;
+      result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), format);
+    }
   if (! tconv_pipeline_upscale (source, result, &options, error))
     g_clear_object (&result);
   return result;

@@ -933,6 +933,35 @@ memory_output_matches_buffer (test_rng *rng)
       tconv_kernel_free (k);
     }
   free (img);
+
+  /* tconv_pipeline_memory_buffer(): the buffer reads what is in its memory; sizes whose
+   * bytes overflow are refused */
+  {
+    guint8     *px = NULL;
+    gsize       stride = 0;
+    GeglBuffer *b = tconv_pipeline_memory_buffer (83, 57, babl_format ("R'G'B' u8"), &px, &stride);
+    int         ok = b != NULL && stride == 83 * 3;
+
+    if (ok)
+      {
+        guint8 *back = test_malloc (stride * 57);
+
+        for (gsize i = 0; i < stride * 57; i++)
+          px[i] = (guint8) (i * 7 + 3);
+        gegl_buffer_get (b, NULL, 1.0, babl_format ("R'G'B' u8"), back, GEGL_AUTO_ROWSTRIDE,
+                         GEGL_ABYSS_NONE);
+        ok = memcmp (back, px, stride * 57) == 0
+             && gegl_buffer_get_extent (b)->width == 83 && gegl_buffer_get_extent (b)->height == 57;
+        free (back);
+      }
+    CHECK (ok, "a memory buffer reads back the bytes written to its memory (83x57 RGB u8, rowstride %zu)",
+           stride);
+    g_clear_object (&b);
+    px = NULL;
+    b = tconv_pipeline_memory_buffer (G_MAXINT, G_MAXINT, babl_format ("R'G'B'A float"), &px, &stride);
+    CHECK (b == NULL && px == NULL, "a memory buffer whose rows overflow is refused");
+    g_clear_object (&b);
+  }
 }
 
 int

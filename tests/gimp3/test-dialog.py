@@ -66,20 +66,22 @@ img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
 img.undo_disable()
 img.crop(640, 360, 700, 380)
 bg = img.get_layers()[0]
-top = bg.copy()
-top.set_name('offset copy')
-img.insert_layer(top, None, 0)
-top.resize(200, 120, -50, -40)
-top.set_offsets(37, 21)
-top.set_opacity(60.0)
+
+
+def offset_copy(name, size, crop_at, position, opacity):
+    layer = bg.copy()
+    layer.set_name(name)
+    img.insert_layer(layer, None, 0)
+    layer.resize(*size, *crop_at)
+    layer.set_offsets(*position)
+    layer.set_opacity(opacity)
+    return layer
+
+
+top = offset_copy('offset copy', (200, 120), (-50, -40), (37, 21), 60.0)
 top.add_mask(top.create_mask(Gimp.AddMaskType.WHITE))
 # an offset, translucent layer without a mask, partly outside the canvas
-side = bg.copy()
-side.set_name('offset, no mask')
-img.insert_layer(side, None, 0)
-side.resize(150, 90, -300, -100)
-side.set_offsets(520, 300)
-side.set_opacity(80.0)
+offset_copy('offset, no mask', (150, 90), (-300, -100), (520, 300), 80.0)
 chan = Gimp.Channel.new(img, 'channel', 640, 360, 50.0, Gegl.Color.new('blue'))
 img.insert_channel(chan, None, 0)
 img.undo_enable()

@@ -159,9 +159,10 @@ void tconv_source_clear (TconvSource *source);
 
 /* PNG input decoded by libpng on its own thread (tconv-png-read.c), for the common kinds of
  * file only. _start() after tconv_source_probe(), before GEGL starts: NULL when the file is
- * not a PNG. _finish() joins the thread and frees @read; after tconv_source_open(), the
- * pixels as GEGL's loader would give them, or NULL: then tconv_source_read() decodes (any
- * other kind of PNG, any libpng warning or error, a format other than the header's). */
+ * not a PNG. _finish() joins the thread and frees @read (both may be NULL); given the
+ * source after tconv_source_open(), it returns the pixels as GEGL's loader would give them,
+ * or NULL: then tconv_source_read() decodes (any other kind of PNG, any libpng warning or
+ * error, a format other than the header's). With @source NULL it only joins and frees. */
 typedef struct TconvPngRead TconvPngRead;
 TconvPngRead *tconv_png_read_start (const TconvSource *source);
 GeglBuffer   *tconv_png_read_finish (TconvPngRead *read, const TconvSource *source);

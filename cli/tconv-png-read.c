@@ -55,7 +55,7 @@ decode (gpointer data)
   FILE         *f = fopen (r->path, "rb");
   png_structp   png = NULL;
   png_infop     info = NULL;
-  guint8      **rows = NULL;
+  guint8 **volatile rows = NULL; /* set after setjmp(), freed after a longjmp() */
 
   if (f == NULL)
     return NULL;
@@ -64,9 +64,7 @@ decode (gpointer data)
     goto out;
   if (setjmp (png_jmpbuf (png)))
     {
-      g_clear_pointer (&r->pixels, g_free);
-      g_clear_pointer (&r->icc, g_free);
-      r->ok = FALSE;
+      r->ok = FALSE; /* out: frees what was taken */
       goto out;
     }
   /* as gegl:png-load */
@@ -176,7 +174,7 @@ tconv_png_read_finish (TconvPngRead *r, const TconvSource *source)
   if (r == NULL)
     return NULL;
   g_thread_join (r->thread);
-  if (r->ok && source->format != NULL) /* not before tconv_source_open(), nor without GEGL */
+  if (r->ok && source != NULL && source->format != NULL) /* after tconv_source_open() */
     {
       static const char *const names[] = { "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
       const Babl              *space = NULL;

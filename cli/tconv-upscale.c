@@ -374,7 +374,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
   gsize               pixels_stride = 0;
   gchar              *where = NULL, *dir;
   Progress            progress = { 0 };
-  gboolean            ok = FALSE, self;
+  gboolean            ok = FALSE, self, by_libpng;
   GError             *perr = NULL;
 
   /* Everything that needs no file first. */
@@ -512,12 +512,11 @@ run_upscale (const UpscaleOptions *o, GError **error)
   }
 
   profile_stage ("options, kernel", &t0);
-  in = tconv_png_read_finish (png_read, &src);
+  by_libpng = (in = tconv_png_read_finish (png_read, &src)) != NULL;
   png_read = NULL;
-  profile_stage (in != NULL ? "read input (libpng)" : "wait for libpng", &t0);
-  if (in == NULL && (in = tconv_source_read (&src, error)) == NULL)
+  if (!by_libpng && (in = tconv_source_read (&src, error)) == NULL)
     goto out;
-  profile_stage ("read input", &t0);
+  profile_stage (by_libpng ? "read input (libpng)" : "read input", &t0);
   if (self)
     {
       tconv_kernel *learned = NULL;
@@ -542,7 +541,6 @@ run_upscale (const UpscaleOptions *o, GError **error)
     }
   else
     {
-      pixels = NULL;
       out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), gegl_buffer_get_format (in));
     }
 
@@ -567,11 +565,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
   profile_stage ("write output", &t0);
 
 out:
-  if (png_read != NULL)
-    {
-      src.format = NULL; /* only joins the decoder: this run has failed */
-      tconv_png_read_finish (png_read, &src);
-    }
+  tconv_png_read_finish (png_read, NULL); /* a failed run: only joins the decoder */
   g_clear_object (&in);
   g_clear_object (&out); /* frees pixels too */
   tconv_source_clear (&src);

@@ -654,7 +654,6 @@ fill_input8 (const Job *job, gint64 lo, gsize n, guint8 *buf)
     }
 }
 
-/* One band through the 8-bit path: read, expand, convolve, write; no float image in memory. */
 /* Stores rows @y0..@y1 of @pixels (packed, in @fmt: dst_fmt, or write_fmt one row at a
  * time) in the output: the caller's memory or the destination buffer. */
 static void
@@ -682,6 +681,7 @@ store_rows (Job *job, gint y0, gint y1, const Babl *fmt, const void *pixels)
   }
 }
 
+/* One band through the 8-bit path: read, expand, convolve, write; no float image in memory. */
 static void
 process_band8 (Job *job, Scratch *s, gint band)
 {
@@ -1219,7 +1219,6 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
   choose_formats (&job, gegl_buffer_get_format (src), options->linear);
   job.src_fmt = gegl_buffer_get_format (src);
   job.dst_fmt = gegl_buffer_get_format (dst);
-  job.write_fish = babl_fish (job.write_fmt, job.dst_fmt);
   if (options->dst_pixels != NULL)
     {
       const gsize bpp = (gsize) babl_format_get_bytes_per_pixel (job.dst_fmt);
@@ -1233,6 +1232,7 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
         }
       job.dst_pixels = options->dst_pixels;
       job.dst_rowstride = options->dst_rowstride;
+      job.write_fish = babl_fish (job.write_fmt, job.dst_fmt);
     }
   job.read_bytes = native_bytes (&job, job.src_fmt, job.src_fmt, options->linear);
   job.write_bytes = native_bytes (&job, job.dst_fmt, job.src_fmt, options->linear);

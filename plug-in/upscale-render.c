@@ -277,11 +277,14 @@ upscale_shrink_layers (GimpImage *image,
       if (item->is_group || ! GIMP_IS_LAYER (item->drawable) /* masks are channels */
           || gimp_item_get_lock_position (it) || gimp_item_get_lock_content (it))
         continue;
-      gimp_drawable_get_offsets (item->drawable, &x, &y);
-      if (undo && (x != 0 || y != 0 || item->in_w != image_w || item->in_h != image_h
-                   || gimp_layer_get_mask (GIMP_LAYER (item->drawable)) != NULL
-                   || gimp_item_get_parent (it) != NULL))
-        continue;
+      if (undo)
+        {
+          gimp_drawable_get_offsets (item->drawable, &x, &y);
+          if (x != 0 || y != 0 || item->in_w != image_w || item->in_h != image_h
+              || gimp_layer_get_mask (GIMP_LAYER (item->drawable)) != NULL
+              || gimp_item_get_parent (it) != NULL)
+            continue;
+        }
       item->shrunk = gimp_layer_resize (GIMP_LAYER (item->drawable), 1, 1, 0, 0);
     }
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv apply: ConvTranspose2d on .npy tensors, exactly as PyTorch computes it. */
 #include "tconv-cli.h"
 

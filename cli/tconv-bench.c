@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv bench: kernel-only timings of the standard workloads next to a streaming-bandwidth
  * probe run in the same process, so each workload can be read as a ratio to its physical
  * floor (the bytes it must read and write divided by the bandwidth the probe measured).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The tconv command: one file per subcommand, shared helpers in tconv-io.c.
  * Exit codes: 0 success, 1 runtime error (bad file, I/O), 2 usage error (bad option). */
 #ifndef TCONV_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Reading image files through GEGL, for every subcommand that takes one. The loader is chosen
  * from the file's first bytes, never its name (a mismatched loader can end the process), and
  * every warning a loader prints while it runs is caught and becomes the error it stands for:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Shared CLI helpers: strict number options, bounded file reads, .npy loading and saving,
  * and atomic output files that never leave a partial result, even on SIGINT/SIGTERM. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv kernel: list, show, make, import and normalize up-sampling kernels (.tconv files).
  * Every output (.tconv, .npy, .png) is written atomically, and only after every check has
  * passed, so a failing command never leaves an output file. The heatmap of `show --png` is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The heatmap of `tconv kernel show --png`: per channel, the kernel as stored (one square cell
  * per tap, grey lines around the s x s blocks that hold one tap of every phase) and the same
  * taps regrouped by output phase, each phase with its DC gain, next to a colour bar. Colours

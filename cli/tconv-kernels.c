@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Kernel lookup for the commands: a name of an analytic kernel, generated at the requested
  * stride; a preset from the preset folders (NAME-xS.tconv, e.g. learned-x3.tconv for
  * "--kernel learned --stride 3"); or a path to a .tconv file. */

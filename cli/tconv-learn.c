@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv learn: least-squares kernels from high-resolution images. Each image is cropped to
  * a multiple of the stride, reduced by one or more degradations (as 8-bit images would be,
  * unless --no-quantize), and every (low, high) pair of BT.601 luma planes is added to the

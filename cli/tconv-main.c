@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The tconv command: dispatch to one subcommand. */
 #include "tconv-cli.h"
 

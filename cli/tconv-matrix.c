@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv matrix: the seed article's worked example, for learners. A convolution is a matrix C;
  * the transposed convolution is C^T. Prints C, C^T, and shows that C^T x equals the
  * transposed convolution (the scatter) of x. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* PNG input decoded with libpng on a thread of its own, started before GEGL is: GEGL's
  * start-up (loading its modules, about 0.3 s) and the decoding (about as long for 12
  * megapixels) then overlap. Only the common files take this way: 8- or 16-bit grey, grey +

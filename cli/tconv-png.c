@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* PNG output on all cores. GEGL's png-save hands one row at a time to libpng, which tries all
  * five row filters per row and deflates on one thread: on a 48-megapixel result that is most
  * of a run. Here the rows are cut into segments that worker threads read, filter ("up": the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The preset search path and preset lookup: NAME + stride -> NAME-xS.tconv in the first preset
  * folder that has it, or an analytic kernel generated at that stride. Folders, most specific
  * first: $TCONV_PRESET_DIR (colon-separated), the user's $XDG_DATA_HOME/tconv/presets, an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv upscale: enlarges an image file with a transposed convolution, through the GEGL
  * pipeline. The input is recognised by its first bytes (never by its name), checked and sized
  * before any pixel is decoded (tconv-image.c); the output keeps the input's bit depth and channels, goes to a

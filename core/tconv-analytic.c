@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Analytic interpolation kernels (box, tent, Keys cubic, Mitchell-Netravali, Lanczos, cubic
  * B-spline) sampled at the output phases of an exact s-times up-sample, and the kernel analysis:
  * per-phase DC gains, phase normalisation, rank-1 factorisation, symmetry. Only

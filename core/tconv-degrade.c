@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Degradations that make low-resolution training inputs: s-times reductions of a float plane
  * by antialiased bicubic (MATLAB imresize), box averaging, or a Gaussian blur sampled at the
  * block centres. All three are the same separable resampler with a different filter: output

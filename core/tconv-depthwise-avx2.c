@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* AVX2 + FMA row kernels of the depthwise path (see tconv-depthwise.c for the block layout):
  * RGBA floats at even and odd strides, and 8-bit samples with exact fixed-point weights.
  * Only called after tconv_dw_have_avx2 (); each output value is computed by the same

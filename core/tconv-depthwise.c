@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The depthwise fast path: one kernel per channel (groups == C_in == C_out), dilation 1,
  * channels interleaved (or a single plane), as image up-sampling uses it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Geometry: PyTorch's legality rules and output size, every product overflow-checked, plus
  * the view helpers and the checks shared by all compute paths. */
 #include "tconv-private.h"

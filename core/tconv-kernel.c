@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Kernels: lifetime (new, copy, free), string fields, and tconv_kernel_validate(), the one
  * place that states every invariant of a tconv_kernel. Analytic kernels and the analysis live
  * in tconv-analytic.c; the text format in tconv-preset.c. */

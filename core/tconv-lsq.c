@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Least-squares learning of an up-sampling kernel: the normal equations of the transposed
  * convolution, one system per output phase, solved by Cholesky with an optional ridge and
  * an optional per-phase sum-to-1 constraint (Lagrange multiplier), optionally symmetrised

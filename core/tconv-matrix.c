@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The convolution-matrix view: build C, the matrix of the strided convolution, explicitly,
  * and compute the transposed convolution as C^T x. For learners and tests (small sizes). */
 #include "tconv-private.h"

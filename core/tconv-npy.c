@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* .npy files in memory: a strict parser of the v1/v2/v3 preamble and its Python dict header,
  * conversion of the four float dtypes to native float32, and NumPy's own v1.0 header writer.
  * No I/O, no allocation; every offset and length is checked before the bytes behind it are read. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The fast path: transposed convolution as a phase-decomposed gather.
  *
  * Output row y only sees kernel rows ky with (y + pad_h - ky * dil_h) divisible by stride_h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The .tconv kernel text format (presets/README.md). The parser is strict and reports the
  * line:column of the first offending byte or token; the writer's output parses back to the
  * same kernel bit for bit. Neither depends on the C locale: numbers are scanned here and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Internal helpers of the core: checked size arithmetic, error formatting, assertions.
  * Never included outside core/ and tests/. */
 #ifndef TCONV_PRIVATE_H

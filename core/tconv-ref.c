@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The reference: transposed convolution as its definition, a one-to-many scatter. Each input
  * pixel stamps the kernel, scaled by its value, into a double accumulator. It is the oracle
  * that every other path is tested against, so it stays plain and is never optimised. */

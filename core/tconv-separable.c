@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The two-pass path for rank-1 depthwise kernels, w[c] = col[c] * row[c]^T. With the gather
  * form, output (c, y, x) = bias[c] + sum_ky col[ky] * T[c, iy(y, ky), x], where
  * T[c, iy, x] = sum_kx row[kx] * in[c, iy, ix(x, kx)] is a 1-D transposed convolution of one

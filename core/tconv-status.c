@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Status codes as text. The table is indexed by the enum; the static assertion keeps the two
  * in step when a status is added. */
 #include "tconv.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The textbook emulation of a transposed convolution: stretch the input with stride-1 zeros,
  * pad it by dil*(k-1) - pad on each side (a crop when negative) plus output_padding at the
  * bottom/right, and run a stride-1 dilated correlation with the kernel rotated 180 degrees and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv: transposed convolution (PyTorch ConvTranspose2d semantics) in plain C11.
  *
  * This is the only public header of the core library. The core knows nothing of GLib, GEGL or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The 8-bit fast path: depthwise transposed convolution from interleaved 8-bit rows to
  * interleaved 8-bit rows, vectorised along the output row itself.
  *

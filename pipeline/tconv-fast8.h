@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The 8-bit fast path of the pipeline: depthwise transposed convolution of interleaved 8-bit
  * rows straight to interleaved 8-bit rows, for opaque 8-bit images in their own encoding
  * (no premultiplication, no format conversion). Pure C: no GLib, GEGL or threads. */

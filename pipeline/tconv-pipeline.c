@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* GeglBuffer in, GeglBuffer out: the transposed convolution of whole images in bands of
  * output rows, on several threads, in premultiplied float, with border modes and an
  * optional exact-size reduction (tconv-resample.c) fused band by band.

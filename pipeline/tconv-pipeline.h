@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The pixel pipeline shared by the tconv command and the GIMP plug-in: GeglBuffer in,
  * GeglBuffer out. Float internally, in bands of output rows with an input halo, on several
  * threads with byte-identical output for any thread count, memory bounded by the band size

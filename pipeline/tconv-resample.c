@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The exact-size reduction: weight tables of a separable antialiased Keys cubic resampler,
  * and the border index mapping shared with the transposed-convolution stage. Weights are
  * computed in double and normalised per destination sample, so a flat image stays flat. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The exact-size reduction of the pipeline (private to pipeline/): a separable, antialiased
  * Keys cubic (a = -0.5) resampler along one axis, with the pipeline's pixel-centre alignment
  * and border modes. */

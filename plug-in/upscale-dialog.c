@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The dialog: a GimpProcedureDialog built from the procedure's arguments, plus a preview of
  * the result at 100 % (optionally split with GIMP's NoHalo), the output size with a chain,
  * and the kernel as a heatmap with its per-phase sums and a checkerboard warning. It only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The plug-in: registers plug-in-tconv-upscale with its arguments, and its run() validates,
  * shows the dialog, hands the work to upscale-render.c and turns errors into a PDB status.
  * This file holds the only mapping from tconv_status and pipeline errors to GError / PDB. */

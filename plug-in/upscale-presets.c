@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Kernels for the plug-in: the "kernel" choice, the preset folders, and loading a kernel
  * by name (analytic presets generated at the stride, learned presets from .tconv files),
  * from a user's file (GFile I/O stays in this file), or learned from the image itself. */

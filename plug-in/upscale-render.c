@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Drives the pipeline on the image: every layer, layer mask and channel is up-sampled into a
  * private buffer first (progress, cancel; the image untouched), and only when all of them
  * are done is the image scaled and written, in one undo group. Also renders preview regions

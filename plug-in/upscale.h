@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The GIMP 3 plug-in "Upscale (Transposed Convolution)": what its files share. State is passed
  * explicitly (UpscaleParams, UpscaleKernelCache); there are no globals. */
 #ifndef UPSCALE_H

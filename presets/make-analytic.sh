@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Writes the shipped analytic presets, byte for byte what is committed: every analytic kernel
 # (nearest bilinear bicubic mitchell lanczos2 lanczos3 bspline) at x2, x3 and x4, as
 # <type>-x<s>.tconv. Any other stride is generated on demand by the tconv command and the

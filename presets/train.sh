@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Trains the shipped learned presets, byte for byte what is committed:
 #   learned-x2/x3/x4.tconv        K = 6 s (12x12, 18x18, 24x24)
 #   learned-small-x2/x3/x4.tconv  K = 4 s (8x8, 12x12, 16x16)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Benchmark (not a test): kernel-only time of the fast path and of the reference on the
  * standard case, 2048x2048x4 float32, depthwise, x2, K=4 (padding 1), interleaved RGBA rows.
  * Buffers are allocated and touched before timing; the fast path reports the median of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The whole test suite. Builds and runs every suite, then prints one summary line
 # "N passed, M failed" over all of them (meson tests count one each). Exit 0 only when
 # nothing failed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The adjoint identity <conv(v), x> == <v, tconv(x)>, with conv2d written here from its own
  * definition (independently of the library): a transposed convolution is the transpose of the
  * strided convolution with the same weight tensor. Checked for the fast path and the reference. */

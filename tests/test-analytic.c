@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Analytic kernels against interpolation written here from the published filter formulas:
  * for every type and stride, tconv_upsample() with the kernel replicated depthwise equals a
  * direct interpolation (output x at input coordinate u = (x + 0.5)/s - 0.5, sum over inputs i

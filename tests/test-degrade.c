@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Degradations: the C resampler against (1) MATLAB's published x1/2 bicubic weights,
  * (2) fixtures made by the independent numpy port of imresize.m (tests/bench/imresize.py,
  * regenerate with tests/bench/make-degrade-fixtures.py), (3) exact properties (block means,

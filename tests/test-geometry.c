@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Geometry: output sizes by PyTorch's formula, every legality rule with its message, limits
  * and overflow refusal. Expected sizes are computed by hand or checked against torch 1.13. */
 #include "test-util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The least-squares learner: recovers planted kernels from synthetic pairs made by
  * tconv_upsample() (so the gather convention is checked against the shipped fast path),
  * phase sums, exact symmetry, algebraic symmetry == augmentation, rank deficiency, errors. */

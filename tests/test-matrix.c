@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The convolution-matrix path: C^T x equals the reference scatter on random small cases, and
  * C really is the strided convolution (checked on the seed example against a hand-written
  * matrix entry). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* .npy parsing, conversion and header writing. Valid files built by hand and by NumPy (the
  * literals below were written by numpy 1.24 np.save / write_array_header_1_0), malformed files
  * that must fail with the right status and column, and a seeded mutation sweep. Every file is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The fast path (phase-decomposed gather) against the reference scatter: random sweeps over
  * strides 1-5 per axis, kernels 1-12 (non-square, not multiples of the stride), padding,
  * output_padding, dilation and groups; output regions at every edge; planar and interleaved

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The .tconv text format: random kernels round-trip bit for bit, hand-written files parse to
  * the values they spell, and every file of the malformed catalogue in tests/data/bad-kernels
  * fails with TCONV_ERR_PARSE at the line:column listed in its expected.txt. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The reference scatter on cases small enough to compute by hand. */
 #include "test-util.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The two-pass separable path against a direct 2-D gather written here (and against
  * tconv_upsample()) with the outer-product kernel: random sweeps over strides 1-5 per axis,
  * kernels 1-12 (non-square), channels 1-4, every legal padding and output_padding, ROIs at

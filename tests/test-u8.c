@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The 8-bit path against the float reference: random depthwise cases (strides 1-5, channels
  * 1-5, kernels 1-12, halos, ROIs, odd and tiny widths) with integer samples; each output must
  * be the reference rounded to nearest and clamped to 0..255, exactly, except where the float

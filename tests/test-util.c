@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Shared test utilities; see test-util.h. */
 #include "test-util.h"
 

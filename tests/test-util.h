@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Shared test utilities: a TAP printer, CHECK macros that report coordinates, a seeded
  * xorshift PRNG (seed from TCONV_TEST_SEED), NaN-poisoned allocations. */
 #ifndef TEST_UTIL_H

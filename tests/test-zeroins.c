@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Zero-insertion emulation (stretch, pad, correlate with the rotated, channel-swapped kernel)
  * against the reference scatter on random cases. */
 #include "test-util.h"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # meson test --wrap for the valgrind run: C test programs run under valgrind; interpreters
 # (the Python CLI tests) run as they are and put valgrind on tconv through TCONV_WRAPPER.
 case "$1" in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Time and peak memory of `tconv upscale`, PNG to PNG:
 #   1. a 4000x3000 RGB photo-like image, x2 (bicubic) -> 8000x6000;
 #   2. a 10000x10000 RGB image, x2 (bilinear) -> 20000x20000 (1.2 GB of 8-bit pixels, 4.8 GB

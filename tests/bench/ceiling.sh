@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # A measurement, not a choice: how far can ONE linear kernel of the presets' sizes go on the
 # held-out photographs? Kernels are fitted on the held-out photographs themselves (an
 # oracle no shipped file or setting may use) and scored on them, next to the shipped

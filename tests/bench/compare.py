@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Speed comparison in one run: `tconv bench` against PyTorch's conv_transpose2d, OpenCV's
 resize and libvips on the standard workloads, plus an end-to-end 12-megapixel PNG x2.
 

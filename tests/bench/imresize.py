@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """MATLAB imresize (down-scaling by an integer factor, antialiasing on) in numpy.
 
 Written from imresize.m's documented algorithm, independently of core/tconv-degrade.c, so

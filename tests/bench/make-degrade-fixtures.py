@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes tests/data/degrade/*.npy: a fixed pseudo-random plane and its reductions computed by
 the numpy reference (imresize.py), which tests/test-degrade.c compares with the C code.
 Run from anywhere: /usr/bin/python3 tests/bench/make-degrade-fixtures.py"""

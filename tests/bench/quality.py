@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Quality benchmark: the standard single-image super-resolution protocol over a folder.
 
 For every image, scale s and low-resolution kind:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # TAP: presets/train.sh, re-run into a temporary folder, reproduces every committed learned
 # preset byte for byte (all six: about 10 s). Skips when the training photographs
 # (../shared/data/train beside the repository, or $TCONV_TRAIN_DATA) are absent.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The tuning experiment behind the learned presets' settings (presets/README-learned.md):
 # kernels fitted on the 'train' images of split.txt only, compared on the 'val' images,
 # never on 'heldout'. Prints one quality table per variant group.

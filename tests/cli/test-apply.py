@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tconv apply: matches torch's conv_transpose2d on the golden fixtures, and fails cleanly.
 
 Needs only numpy. The fixtures in tests/golden/cases/ come from tests/golden/make-golden.py (torch).

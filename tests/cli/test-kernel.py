@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tconv kernel list|show|make|import|normalize, the shipped presets and the preset search path.
 
 Needs numpy (and PIL for the heatmap checks, skipped without it). Every expectation comes from

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tconv learn, the learned presets and --kernel learned/self.
 
 Checks option errors (each names the bad value), the written file (provenance, phases

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tconv matrix: the seed example is printed correctly and readably; options are bounded.
 
 The expected convolution matrix is built here from the definition of a strided convolution

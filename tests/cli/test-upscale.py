@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tconv upscale: image files through the GEGL pipeline, against independent references.
 
 Every expected image is computed here from the definition: bilinear and Keys bicubic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Differential libFuzzer target for the core: the fuzz bytes become a tiny tconv_params (every
  * parameter, legal or not: groups, dilation, padding, output padding, hostile values), weights,
  * an input view with a halo or a crop, and an output ROI in a planar or interleaved layout.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libFuzzer target for the .tconv kernel parser: tconv_kernel_parse() on arbitrary bytes. A
  * failure must be a well-formed TCONV_ERR_PARSE (position inside the text, a UTF-8 message);
  * a success must validate, write, parse back to the same kernel bit for bit and write the

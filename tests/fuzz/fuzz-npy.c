@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libFuzzer target for the .npy reader: tconv_npy_parse() on arbitrary bytes; on success
  * tconv_npy_to_float() into a bounded buffer and a round trip of the shape through
  * tconv_npy_header(). A broken invariant aborts, so replay.c reports it too. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Replays fuzz inputs without libFuzzer: every regular file named on the command line, or found
  * under a directory named there (recursively, in name order, skipping dotfiles such as
  * .gitkeep), goes once through LLVMFuzzerTestOneInput(). So the seed corpus and the committed

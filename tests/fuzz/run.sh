@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Time-boxed libFuzzer run of every target (tests/fuzz/fuzz-<name>.c), as CI or a developer
 # would do it:  tests/fuzz/run.sh SECONDS   (per target)
 #

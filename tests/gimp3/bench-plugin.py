@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Benchmark, in one GIMP session (python-fu-eval batch): the plug-in against Image ▸ Scale
 # Image (gimp-image-scale) with NoHalo, LoHalo and cubic interpolation, each enlarging the same
 # 12-megapixel RGB image (GIMP's splash picture enlarged to 4000x3000) x2 to 8000x6000.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # GIMP 3 test host. Debian 12 ships only GIMP 2.10, so GIMP 3 runs in a cached Debian 13
 # (trixie) chroot that lives outside the clone.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Runs inside the GIMP 3 chroot (tests/gimp3/test-plugin.sh calls it through `host.sh run`):
 # builds tconv and the plug-in with meson, installs the plug-in into the run's throw-away GIMP
 # profile, then runs the batch tests (test-plugin.py, test-cancel.py) and the dialog test

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Cancel leaves the image as it was: run with TCONV_UPSCALE_CANCEL_AT=0.5 in GIMP's
 # environment, which makes the plug-in's progress callback ask the pipeline to stop halfway
 # (the path a click on the progress bar's Cancel takes, short of GIMP killing the plug-in).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The GIMP side of the dialog test (tests/gimp3/test-dialog.sh drives it under Xvfb with
 # xdotool). On a real picture (GIMP's own splash image) with a second, offset layer, a mask
 # and a channel, shown in a display: runs the plug-in interactively (the shell takes a

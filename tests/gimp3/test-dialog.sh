@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The dialog test, inside the GIMP 3 chroot with the plug-in installed (plugin-inside.sh):
 # under Xvfb, GIMP opens a real picture and the plug-in's dialog (test-dialog.py); this script
 # waits for the dialog, saves screenshots to /work-out/dialog.png (the dialog) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Integration tests of plug-in-tconv-upscale inside GIMP 3 (python-fu-eval batch mode).
 # Run by tests/gimp3/plugin-inside.sh in the GIMP 3 chroot; prints "TAP ok - ..." and
 # "TAP not ok - ..." lines (numbered by tests/gimp3/test-plugin.sh) among GIMP's own noise.

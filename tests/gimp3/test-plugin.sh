@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Integration tests of the GIMP 3 plug-in in a real GIMP 3.0 (Debian 13 chroot, host.sh):
 # builds and installs tconv and the plug-in inside the chroot, runs the batch tests with
 # gimp-console-3.0 (tests/gimp3/test-plugin.py, test-cancel.py) and the dialog test under

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # shellcheck disable=SC2016  # single-quoted scripts are expanded inside the chroot
 # Smoke test of the GIMP 3 test host (host.sh): chroot build, run, Script-Fu and Python
 # batch calls, exchanging files with the host. Prints TAP. The first run builds the chroot

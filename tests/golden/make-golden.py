@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes the golden fixtures for `tconv apply` into tests/golden/cases/.
 
 Run with Debian's python and torch (apt-get install python3-numpy python3-torch):

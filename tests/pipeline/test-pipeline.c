@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The GEGL pipeline (pipeline/tconv-pipeline.c) against independent computations done here:
  * whole-image references built with the core's scatter oracle (tconv_upsample_ref) on an
  * input extended by the border mode, and a dense double-precision exact-size resampler.

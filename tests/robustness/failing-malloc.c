@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* An LD_PRELOAD allocator that fails on request, for tests/robustness/test-faults.sh:
  *   TCONV_FAIL_MALLOC_ABOVE=BYTES  every allocation larger than BYTES returns NULL (ENOMEM)
  *   TCONV_FAIL_MALLOC_AFTER=N      every allocation after the first N returns NULL

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A catalogue of bad inputs across the tconv subcommands (apply, matrix, kernel, upscale,
 learn): corrupt, truncated and absurd images (PNG, JPEG, TIFF, GIF, WebP, PPM, OpenEXR,
 Radiance HDR), zero-byte files, hostile .tconv and .npy files and bad option values.

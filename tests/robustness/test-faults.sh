@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Faults lose nothing: `tconv upscale` and `tconv learn` under injected faults must leave no
 # output file, no temporary .tconv-* file (nor any other new file) in the output folder, and
 # their inputs byte for byte as they were (sha256). Faults:

@@ -359,6 +359,7 @@ static gboolean
 run_upscale (const UpscaleOptions *o, GError **error)
 {
   TconvUpscaleOptions opt;
+  TconvPipelineDest   dest = { 0 };
   TconvSource         src = { 0 };
   GeglBuffer         *in = NULL, *out = NULL;
   tconv_kernel       *kernel = NULL;
@@ -475,6 +476,8 @@ run_upscale (const UpscaleOptions *o, GError **error)
   opt.out_width = size_w;
   opt.out_height = size_h;
   opt.threads = (gint) threads;
+  if (threads > 0) /* the pipeline runs on GEGL's pool, which this many threads must fit */
+    g_object_set (gegl_config (), "threads", (gint) threads, NULL);
   if (!tconv_pipeline_output_size (&opt, src.box.width, src.box.height, &out_w, &out_h, &perr))
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
@@ -537,19 +540,21 @@ run_upscale (const UpscaleOptions *o, GError **error)
       && (out = tconv_pipeline_memory_buffer (out_w, out_h, gegl_buffer_get_format (in), &pixels,
                                               &pixels_stride)) != NULL)
     {
-      opt.dst_pixels = pixels;
-      opt.dst_rowstride = pixels_stride;
+      dest.pixels = pixels;
+      dest.rowstride = pixels_stride;
+      dest.format = gegl_buffer_get_format (in);
     }
   else
     {
       out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), gegl_buffer_get_format (in));
+      dest.buffer = out;
     }
 
   progress.start = g_get_monotonic_time ();
   progress.tty = isatty (STDERR_FILENO);
   opt.progress = on_progress;
   opt.progress_data = &progress;
-  if (!tconv_pipeline_upscale (in, out, &opt, &perr))
+  if (!tconv_pipeline_upscale_region (in, &opt, NULL, &dest, &perr))
     {
       if (progress.shown)
         fputc ('\n', stderr);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The pixel pipeline shared by the tconv command and the GIMP plug-in: GeglBuffer in,
- * GeglBuffer out. Float internally, in bands of output rows with an input halo, on several
- * threads with byte-identical output for any thread count, memory bounded by the band size
+/* The pixel pipeline shared by the tconv command and the GIMP plug-in: GeglBuffer in, any
+ * rectangle of the up-sampled image out (a GeglBuffer or caller memory). Float internally, in
+ * bands of output rows with an input halo, on GEGL's thread pool with byte-identical output for
+ * any thread count and any region: a region's pixels are exactly those of the whole-image
+ * result, so previews, tiles and whole images agree. Memory is bounded by the band size
  * (GEGL's tile cache swaps whole buffers to disk when they exceed RAM).
  *
  * Colour: the kernel runs on the encoding it was designed for: perceptual (non-linear TRC,
@@ -51,7 +53,7 @@ gboolean     tconv_border_from_name (const gchar *name, TconvBorder *border);
 
 /* Called from the calling thread between bands with the fraction done (0..1), last with 1;
  * returning FALSE cancels the job (error TCONV_PIPELINE_ERROR_CANCELLED, nothing more
- * written), even from that last call: the caller then discards @dst. */
+ * written), even from that last call: the caller then discards the destination. */
 typedef gboolean (*TconvProgressFunc) (gdouble fraction, gpointer user_data);
 
 typedef struct
@@ -64,18 +66,36 @@ typedef struct
   gboolean            normalize_phases; /* run on a phase-normalised copy of the kernel */
   gint                out_width;   /* 0 with out_height 0: exactly stride x input */
   gint                out_height;  /* otherwise any size: see tconv_pipeline_upscale() */
-  gint                threads;     /* 0: GEGL's configured thread count; at most 64 */
+  gint                threads;     /* 0: GEGL's configured thread count (gegl_config ()'s
+                                    * "threads"), which also caps any other value; at most 64 */
   guint64             memory_budget; /* bytes of working memory (bands) the job may use, on
-                                      * top of @src and @dst themselves; 0: 1 GiB. Fewer
-                                      * threads and thinner bands are used to stay within it */
+                                      * top of @src and the destination themselves; 0: 1 GiB.
+                                      * Fewer threads and thinner bands are used to stay
+                                      * within it */
   TconvProgressFunc   progress;    /* nullable */
   gpointer            progress_data;
-  guint8             *dst_pixels;  /* nullable: the output rows go here, in @dst's format,
-                                    * row y at dst_pixels + y * dst_rowstride, instead of into
-                                    * @dst, which then only gives the format and size; the
-                                    * same bytes as @dst would hold. Caller-owned */
-  gsize               dst_rowstride; /* at least width x bytes per pixel */
 } TconvUpscaleOptions;
+
+/**
+ * TconvPipelineDest:
+ * @buffer:    a buffer holding the whole output image (its extent is the output size; its x, y
+ *             may be non-zero): the region goes to the same place in it, and nothing else is
+ *             written. Or NULL, and:
+ * @pixels:    caller memory for the region only: its row r (0 = the region's top row) at
+ *             @pixels + r x @rowstride, in @format. Caller-owned; nothing else is written.
+ * @rowstride: bytes from one row to the next, at least the region's width x bytes per pixel.
+ * @format:    the format of @pixels, usually the source's (same precision and components).
+ *
+ * Where tconv_pipeline_upscale_region() writes. The pixels are the same bytes whichever kind
+ * of destination is given.
+ */
+typedef struct
+{
+  GeglBuffer *buffer;
+  guint8     *pixels;
+  gsize       rowstride;
+  const Babl *format;
+} TconvPipelineDest;
 
 /* Fills @options with the defaults (clamp, perceptual, stride x size, GEGL threads). */
 void tconv_upscale_options_init (TconvUpscaleOptions *options);
@@ -101,12 +121,19 @@ gboolean tconv_pipeline_output_size (const TconvUpscaleOptions *options,
 gint tconv_pipeline_stride_for_size (gint in_size, gint out_size);
 
 /**
- * tconv_pipeline_upscale:
- * @src:  input pixels; its extent is the image (x, y may be non-zero); any babl format with
- *        Y, Y'A, RGB or RGBA components at any precision.
- * @dst:  output buffer whose extent is the output size from tconv_pipeline_output_size(),
- *        usually in the source's format (same precision and components). Written in full on
- *        success; on error its content is unspecified (callers write into a fresh buffer).
+ * tconv_pipeline_upscale_region:
+ * @src:     input pixels; its extent is the image (x, y may be non-zero); any babl format with
+ *           Y, Y'A, RGB or RGBA components at any precision.
+ * @options: the job; its output size is tconv_pipeline_output_size()'s.
+ * @roi:     (nullable): the rectangle of the output image to compute, in output pixels from
+ *           (0, 0); it must lie inside the output. NULL: the whole output.
+ * @dst:     where the pixels go (see TconvPipelineDest). On error the part of it inside @roi
+ *           is unspecified (callers write into a fresh buffer).
+ *
+ * Computes exactly the pixels of @roi in the whole-image result, byte for byte, whatever the
+ * region, thread count or memory budget: the pipeline reads the input rows and columns the
+ * region needs plus the halo the kernel and the resampler reach, filled by the border mode at
+ * the image edges. A whole image is the region of all its pixels.
  *
  * Exact stride x up-sampling runs the transposed convolution directly. Any other size runs it
  * at the kernel's stride (callers pick kernels of stride tconv_pipeline_stride_for_size() per
@@ -117,11 +144,24 @@ gint tconv_pipeline_stride_for_size (gint in_size, gint out_size);
  * beyond the edges of the stride x image with the same @border mode, and runs on the same
  * premultiplied values, fused with the convolution band by band.
  *
- * Bands of whole output rows are handed to the threads; each one reads its input rows plus a
- * halo of ceil (K / s) rows and columns, filled by the border mode. Every output pixel is
- * computed by the same arithmetic whatever the band or thread, so the bytes do not depend on
- * @options->threads or @options->memory_budget. Fails with TCONV_PIPELINE_ERROR_TOO_LARGE
- * when one band row of working memory per thread does not fit in the memory budget.
+ * Bands of the region's rows are handed to GEGL's thread pool
+ * (gegl_parallel_distribute()); progress is reported from the calling thread. Every output
+ * pixel is computed by the same arithmetic whatever the band, region or thread. Fails with
+ * TCONV_PIPELINE_ERROR_TOO_LARGE when one band row of working memory per thread does not fit
+ * in the memory budget.
+ */
+gboolean tconv_pipeline_upscale_region (GeglBuffer                *src,
+                                        const TconvUpscaleOptions *options,
+                                        const GeglRectangle       *roi,
+                                        const TconvPipelineDest   *dst,
+                                        GError                   **error);
+
+/**
+ * tconv_pipeline_upscale:
+ * @dst: a buffer whose extent is the output size from tconv_pipeline_output_size(), usually
+ *       in the source's format. Written in full on success.
+ *
+ * The whole image into @dst: tconv_pipeline_upscale_region() with no @roi.
  */
 gboolean tconv_pipeline_upscale (GeglBuffer                *src,
                                  GeglBuffer                *dst,
@@ -129,7 +169,7 @@ gboolean tconv_pipeline_upscale (GeglBuffer                *src,
                                  GError                   **error);
 
 /* A new linear buffer of @width x @height in @format over plain memory, returned in @pixels
- * with its @rowstride, for TconvUpscaleOptions.dst_pixels: the pipeline then writes rows
+ * with its @rowstride, for TconvPipelineDest.pixels: the pipeline then writes rows
  * straight into it, and the buffer reads them like any other (GEGL buffer writes from many
  * threads cost more than an 8-bit convolution). The memory is not initialised and lives as
  * long as the buffer; it cannot swap, so callers keep this for outputs that fit in RAM. NULL

@@ -827,7 +827,7 @@ linear_from_integer_samples (test_rng *rng)
   tconv_kernel_free (k);
 }
 
-/* options->dst_pixels: the rows written to the caller's memory are the bytes the destination
+/* A memory destination: the rows written to the caller's memory are the bytes the destination
  * buffer gets (whose own paths are checked against the references above), for each way rows
  * are stored: the 8-bit path, narrowing in place (16-bit), and float rows converted to the
  * buffer's format (linear light, exact-size resampling); rows padded, the padding untouched;
@@ -878,8 +878,8 @@ memory_output_matches_buffer (test_rng *rng)
           tconv_upscale_options_init (&o);
           o.kernel = k, o.border = r.border, o.out_width = r.out_w, o.out_height = r.out_h;
           o.threads = 2, o.linear = r.linear;
-          o.dst_pixels = mem, o.dst_rowstride = stride;
-          if (!tconv_pipeline_upscale (src, shape, &o, &error))
+          TconvPipelineDest d = { .pixels = mem, .rowstride = stride, .format = fmt };
+          if (!tconv_pipeline_upscale_region (src, &o, NULL, &d, &error))
             test_diag ("memory run: %s", error->message);
           else
             {
@@ -910,9 +910,9 @@ memory_output_matches_buffer (test_rng *rng)
               free (blank);
             }
           g_clear_error (&error);
-          o.dst_rowstride = row - 1;
+          d.rowstride = row - 1;
           {
-            gboolean refused = !tconv_pipeline_upscale (src, shape, &o, &error)
+            gboolean refused = !tconv_pipeline_upscale_region (src, &o, NULL, &d, &error)
                                && g_error_matches (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID)
                                && strstr (error->message, "rowstride") != NULL;
             CHECK (refused, "%s: a rowstride of one row minus a byte is refused (%s)", cases[c].what,

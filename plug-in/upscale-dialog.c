@@ -322,11 +322,12 @@ upscale_dialog_preview (GimpPreview   *preview,
   gimp_preview_get_size (preview, &pw, &ph);
   buf = g_malloc0 ((gsize) pw * ph * bpp);
 
-  /* The layer scales like the image (for a layer at the image origin: exactly). */
+  /* The layer's size after scaling, as the final run gives it: the preview then shows the
+   * final result's own pixels. */
   dw = gimp_drawable_get_width (ud->drawable);
   dh = gimp_drawable_get_height (ud->drawable);
-  lw = MAX (1, (gint) floor ((gdouble) dw * ud->out_w / ud->img_w + 0.5));
-  lh = MAX (1, (gint) floor ((gdouble) dh * ud->out_h / ud->img_h + 0.5));
+  upscale_render_drawable_size (ud->drawable, ud->img_w, ud->img_h, ud->out_w, ud->out_h, &lw,
+                                &lh);
 
   /* The window shows the result at 100 %, starting where the source position maps to. */
   roi.x      = (gint) floor ((gdouble) px * lw / dw + 0.5);

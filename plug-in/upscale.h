@@ -124,8 +124,9 @@ GimpImage *upscale_render_image (GimpImage           *image,
  * upscale_render_region:
  * For the preview: the output pixels (@roi, in output coordinates of the whole drawable,
  * whose output size is @out_w x @out_h) of @drawable up-sampled with @kernel, as
- * @format into @buf (@rowstride bytes per row). Exact for an exact stride x up-sample; for
- * other sizes within a fraction of an output pixel of the final placement.
+ * @format into @buf (@rowstride bytes per row): exactly the final result's pixels, at any
+ * scale (tconv_pipeline_upscale_region() with the options the final run uses). Parts of
+ * @roi outside the output are left as they are.
  */
 gboolean upscale_render_region (GimpDrawable        *drawable,
                                 GeglBuffer          *source,
@@ -138,6 +139,16 @@ gboolean upscale_render_region (GimpDrawable        *drawable,
                                 guchar              *buf,
                                 gint                 rowstride,
                                 GError             **error);
+
+/* The size @drawable takes when its image of @img_w x @img_h is scaled to @out_w x @out_h
+ * (GIMP's rounding of scaled item geometry, as upscale_render_image() predicts it). */
+void upscale_render_drawable_size (GimpDrawable *drawable,
+                                   gint          img_w,
+                                   gint          img_h,
+                                   gint          out_w,
+                                   gint          out_h,
+                                   gint         *w,
+                                   gint         *h);
 
 /* The same region scaled by GIMP's NoHalo sampler (as Image ▸ Scale Image does). */
 void upscale_render_region_nohalo (GeglBuffer          *source,

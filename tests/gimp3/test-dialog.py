@@ -4,7 +4,10 @@
 # and a channel, shown in a display: runs the plug-in interactively (the shell takes a
 # screenshot of the dialog and presses Return), records the result, waits while the shell
 # presses Ctrl+Z in the image window, and records the image again: one Undo must restore
-# every drawable exactly. Results go to $DIALOG_DIR/*.txt as "key value" lines.
+# every drawable exactly. Then it opens the dialog again at x1.5 (960x540) without the NoHalo
+# half; the shell screenshots it and presses Return, and the screenshot's preview must hold
+# the final result's own pixels. Results go to $DIALOG_DIR/*.txt as "key value" lines.
+import re
 import hashlib
 import os
 import time
@@ -116,6 +119,101 @@ time.sleep(0.5)
 write('undo', width=img.get_width(), height=img.get_height(), state=state(img),
       restored=state(img) == before)
 
+
+def set_last_values(**values):
+    """Edits the plug-in's remembered values (GimpConfig text), which an interactive run
+    starts from."""
+    path = os.path.join(os.environ['GIMP3_DIRECTORY'], 'plug-in-settings',
+                        'GimpProcedureConfigRun-plug-in-tconv-upscale.last')
+    with open(path) as f:
+        text = f.read()
+    for name, value in values.items():
+        line = '(%s %s)' % (name, value)
+        text, n = re.subn(r'^\(%s [^\n]*\)$' % re.escape(name), line, text, flags=re.M)
+        if n == 0:
+            text += line + '\n'
+    with open(path, 'w') as f:
+        f.write(text)
+    with open('/work-out/dialog-last-values.txt', 'w') as f:
+        f.write(text)
+
+
+def rgb_bytes(drawable_or_layer, w, h):
+    return drawable_or_layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, "R'G'B' u8",
+                                              Gegl.AbyssPolicy.NONE)
+
+
+def preview_block(shot, sw, sh, final, fw, fh):
+    """Finds a 16-pixel run of the final result in the screenshot (on a grid, skipping flat
+    runs, which could match anywhere), then the rectangle around it where every screenshot
+    pixel equals the result at that offset: (width, height, unequal pixels in it, dx, dy)."""
+    for fy in range(4, fh, 16):
+        for fx in range(4, fw - 16, 16):
+            seg = final[(fy * fw + fx) * 3:(fy * fw + fx + 16) * 3]
+            if len(set(seg)) < 12:
+                continue
+            p = shot.find(seg)
+            while p >= 0 and p % 3:
+                p = shot.find(seg, p + 1)
+            if p >= 0:
+                sy, sx = divmod(p // 3, sw)
+                return grow_block(shot, sw, sh, final, fw, fh, sx, sy, sx - fx, sy - fy)
+    return None
+
+
+def grow_block(shot, sw, sh, final, fw, fh, sx, sy, dx, dy):
+    def same(x, y):
+        u, v = x - dx, y - dy
+        if not (0 <= x < sw and 0 <= y < sh and 0 <= u < fw and 0 <= v < fh):
+            return False
+        return shot[(y * sw + x) * 3:(y * sw + x) * 3 + 3] == final[(v * fw + u) * 3:(v * fw + u) * 3 + 3]
+    x0 = x1 = sx
+    y0 = y1 = sy
+    while same(x0 - 1, sy):
+        x0 -= 1
+    while same(x1 + 1, sy):
+        x1 += 1
+    while same(sx, y0 - 1):
+        y0 -= 1
+    while same(sx, y1 + 1):
+        y1 += 1
+    bad = 0
+    for y in range(y0, y1 + 1):
+        a = shot[(y * sw + x0) * 3:(y * sw + x1 + 1) * 3]
+        b = final[((y - dy) * fw + x0 - dx) * 3:((y - dy) * fw + x1 + 1 - dx) * 3]
+        if a != b:
+            bad += sum(a[i:i + 3] != b[i:i + 3] for i in range(0, len(a), 3))
+    return x1 - x0 + 1, y1 - y0 + 1, bad, dx, dy
+
+
+# The preview at x1.5 (a non-integer scale: the kernel at x2, then resampled), NoHalo off, on
+# a fresh copy of the picture (an image that ran the plug-in starts from its own parasite, not
+# from the last values on disk).
+set_last_values(width=960, height=540, **{'preview-split': 'no'})
+img2 = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE,
+                      Gio.File.new_for_path('/usr/share/gimp/3.0/images/gimp-splash.png'))
+img2.crop(640, 360, 700, 380)
+disp2 = Gimp.Display.new(img2)
+Gimp.displays_flush()
+write('ready2', state=state(img2))
+status = run(img2, Gimp.RunMode.INTERACTIVE)
+layer = img2.get_layers()[-1]
+fw, fh = layer.get_width(), layer.get_height()
+final = rgb_bytes(layer, fw, fh)
+shot_path = os.environ.get('DIALOG_SHOT', '/work-out/dialog-x1.5.png')
+found = None
+if os.path.exists(shot_path):
+    shot_img = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(shot_path))
+    sw, sh = shot_img.get_width(), shot_img.get_height()
+    found = preview_block(rgb_bytes(shot_img.get_layers()[0], sw, sh), sw, sh, final, fw, fh)
+    shot_img.delete()
+write('preview', status=status.value_nick, width=img2.get_width(), height=img2.get_height(),
+      found=found is not None, block='%dx%d' % found[:2] if found else 'none',
+      unequal=found[2] if found else -1, offset='%d,%d' % found[3:] if found else 'none')
+
+img2.clean_all()
+disp2.delete()
+img2.delete()
 img.clean_all()
 disp.delete()
 img.delete()

@@ -5,7 +5,9 @@
 # waits for the dialog, saves screenshots to /work-out/dialog.png (the dialog) and
 # /work-out/dialog-screen.png (the whole screen), presses Return (OK), checks the result,
 # presses Ctrl+Z in the image window and checks that one Undo restored every drawable exactly
-# (/work-out/dialog-undone.png). Prints TAP lines like plugin-inside.sh.
+# (/work-out/dialog-undone.png); then screenshots the dialog at x1.5 (/work-out/dialog-x1.5.png)
+# and checks that its preview holds the final result's pixels. Prints TAP lines like
+# plugin-inside.sh.
 #
 # Without a window manager, xdotool's windowactivate fails and XSendEvent keys are ignored:
 # focus the window, then send plain (XTEST) keys.
@@ -82,6 +84,23 @@ touch "$D/undone"
 wait_for 60 test -f "$D/undo.txt"
 [ -n "$iw" ] && [ "$(val undo restored)" = True ] && [ "$(val undo width)" = 640 ]
 tap $? "one Ctrl+Z restores the original exactly: size $(val undo width)x$(val undo height), state $(val undo state) (before: $(val ready state), after OK: $(val applied state))"
+
+# The dialog again at x1.5 without the NoHalo half: its preview must be the result's pixels.
+win=
+wait_for 60 test -f "$D/ready2.txt"
+if wait_for 60 xdotool search --name "$pattern"; then
+  win=$(xdotool search --name "$pattern" | head -n 1)
+fi
+if [ -n "$win" ]; then
+  sleep 4  # the preview renders after its own short delay
+  import -window "$win" "$OUT/dialog-x1.5.png" 2>>"$OUT/dialog.log"
+  xdotool windowfocus --sync "$win" key Return
+fi
+wait_for 120 test -f "$D/preview.txt"
+[ "$(val preview status)" = success ] && [ "$(val preview width)" = 960 ] &&
+  [ "$(val preview found)" = True ] && [ "$(val preview unequal)" = 0 ] &&
+  [ "$(val preview block | cut -dx -f1)" -ge 300 ] && [ "$(val preview block | cut -dx -f2)" -ge 200 ]
+tap $? "at x1.5 (960x540) the preview shows the final result's own pixels: a $(val preview block) block of dialog-x1.5.png equals the result at offset $(val preview offset) with $(val preview unequal) unequal pixels ($(val preview status), $(val preview width)x$(val preview height))"
 
 wait "$gimp"
 rc=$?

@@ -278,21 +278,19 @@ set_input_columns (TconvPipelineJob *job)
 /* Everything that depends on the region's columns (the rows are handled band by band). The
  * 8-bit path computes whole rows; the float path the region's columns widened to
  * TCONV_PIPELINE_ALIGN, so that babl sees the same runs as for whole rows. */
-gboolean
-tconv_pipeline_set_region (TconvPipelineJob *job, GError **error)
+void
+tconv_pipeline_set_region (TconvPipelineJob *job)
 {
-  (void) error;
   fast8_setup (job);
   if (job->fast8 != NULL)
     {
       job->cx0 = 0, job->cx1 = job->out_w;
-      return TRUE;
+      return;
     }
   job->cx0 = align_down (job->roi.x);
   job->cx1 = align_up (job->roi.x + job->roi.width, job->out_w);
   set_mid_columns (job);
   set_input_columns (job);
-  return TRUE;
 }
 
 /* ---------------------------------------------------------------------------------------------

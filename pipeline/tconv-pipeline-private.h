@@ -64,7 +64,7 @@ typedef struct
   gsize          dst_rowstride;
   const Babl    *dst_fmt;
   const Babl    *write_fmt;  /* the working format of the output rows */
-  const Babl    *write_fish; /* write_fmt -> dst_fmt */
+  const Babl    *write_fish; /* write_fmt -> dst_fmt, when babl converts the output */
   gsize          write_bytes; /* 1 or 2: narrowed here rather than by babl */
 
   /* the transposed convolution: stride x image of mid_w x mid_h */
@@ -136,7 +136,7 @@ gboolean tconv_pipeline_set_kernel (TconvPipelineJob *job, const tconv_kernel *k
                                     gboolean normalize, GError **error);
 
 /* tconv-pipeline-bands.c */
-gboolean tconv_pipeline_set_region (TconvPipelineJob *job, GError **error);
+void     tconv_pipeline_set_region (TconvPipelineJob *job);
 gboolean tconv_pipeline_plan_bands (TconvPipelineJob *job, gint threads, guint64 budget,
                                     GError **error);
 gboolean tconv_pipeline_scratch_alloc (const TconvPipelineJob *job, TconvPipelineScratch *s);

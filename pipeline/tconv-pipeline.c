@@ -194,9 +194,11 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
 
   job->border = options->border;
   tconv_pipeline_choose_formats (job, options->linear);
-  job->write_fish = babl_fish (job->write_fmt, job->dst_fmt);
   job->read_bytes = tconv_pipeline_native_bytes (job, job->src_fmt, job->src_fmt, options->linear);
   job->write_bytes = tconv_pipeline_native_bytes (job, job->dst_fmt, job->src_fmt, options->linear);
+  /* only when babl converts the output: making a fish can cost babl a search of its paths */
+  if (job->write_bytes == 0 && job->write_fmt != job->dst_fmt)
+    job->write_fish = babl_fish (job->write_fmt, job->dst_fmt);
   if (options->linear)
     tconv_pipeline_set_read_table (job);
   if (!tconv_pipeline_set_kernel (job, options->kernel, options->normalize_phases, error))
@@ -211,8 +213,7 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
                    job->mid_h, job->out_w, job->out_h);
       return FALSE;
     }
-  if (!tconv_pipeline_set_region (job, error))
-    return FALSE;
+  tconv_pipeline_set_region (job);
   if (threads == 0)
     g_object_get (gegl_config (), "threads", &threads, NULL);
   threads = CLAMP (threads, 1, TCONV_PIPELINE_MAX_THREADS);

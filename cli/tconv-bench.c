@@ -198,19 +198,19 @@ job_once (gpointer data)
 static tconv_kernel *
 load_preset (const char *file, const Workload *wl)
 {
-  gchar        *path = tconv_preset_locate (file, NULL);
+  gchar        *path = tconv_pipeline_preset_locate (file, cli_preset_installed ());
   tconv_kernel *kernel = NULL;
   GError       *error = NULL;
 
   if (path == NULL)
     {
-      gchar **dirs = tconv_preset_dirs (NULL), *list = g_strjoinv (":", dirs);
+      gchar **dirs = tconv_pipeline_preset_dirs (cli_preset_installed ()), *list = g_strjoinv (":", dirs);
       g_printerr ("bench: %s: %s not found in the preset path (%s); timing a tent K=%" G_GSIZE_FORMAT
                   " stand-in instead\n", wl->name, file, list, wl->k);
       g_strfreev (dirs), g_free (list);
       return NULL;
     }
-  if (!tconv_preset_load (path, (gint64) wl->stride, (gint64) wl->stride, &kernel, &error))
+  if (!cli_preset_load (path, (gint64) wl->stride, (gint64) wl->stride, &kernel, &error))
     {
       g_printerr ("bench: %s: %s; timing a tent K=%" G_GSIZE_FORMAT " stand-in instead\n",
                   wl->name, error->message, wl->k);

@@ -130,12 +130,12 @@ resolve_kernel (const char *arg, gint64 sh, gint64 sw, tconv_kernel **kernel, gc
 {
   if (is_path (arg))
     {
-      if (!tconv_preset_load (arg, sh, sw, kernel, error))
+      if (!cli_preset_load (arg, sh, sw, kernel, error))
         return FALSE;
       *path = g_strdup (arg);
       return TRUE;
     }
-  return tconv_preset_find (arg, sh, sw, NULL, kernel, path, error);
+  return cli_preset_find (arg, sh, sw, kernel, path, error);
 }
 
 /* Shortest "%.Ng" text (N <= 9) that reads back to exactly @v. LC_NUMERIC is "C" (main()). */
@@ -240,7 +240,7 @@ write_kernel (const tconv_kernel *k, const char *path, GError **error)
   if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", path,
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
   if ((st = tconv_kernel_write (k, NULL, 0, &len)) != TCONV_OK)
@@ -366,10 +366,10 @@ cmd_list (int argc, char **argv, GError **error)
       || !positional (argc, argv, 0, "", error))
     return FALSE;
 
-  list = tconv_presets_list (NULL);
+  list = tconv_pipeline_presets_list (cli_preset_installed ());
   if (verbose)
     {
-      gchar **dirs = tconv_preset_dirs (NULL);
+      gchar **dirs = tconv_pipeline_preset_dirs (cli_preset_installed ());
 
       puts ("preset folders, first match wins:");
       for (gchar **d = dirs; *d != NULL; d++)
@@ -775,7 +775,7 @@ cmd_make (int argc, char **argv, GError **error)
   if ((st = tconv_kernel_analytic (type, (size_t) sh, (size_t) sw, &k, &err)) != TCONV_OK)
     {
       g_propagate_error (error, usage_error ("kernel '%s': %s", argv[1],
-                                             err.message[0] ? err.message : tconv_status_string (st)));
+                                             tconv_pipeline_status_message (st, &err)));
       goto out;
     }
   ok = write_kernel (k, output, error);
@@ -1040,8 +1040,7 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
   if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
     {
       /* only the free-text options can break a rule here */
-      g_propagate_error (error, usage_error ("%s", err.message[0] ? err.message
-                                                                  : tconv_status_string (st)));
+      g_propagate_error (error, usage_error ("%s", tconv_pipeline_status_message (st, &err)));
       goto out;
     }
   if (!write_kernel (k, output, error))
@@ -1132,7 +1131,7 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
   if ((st = tconv_kernel_normalize_phases (k, &err)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot normalise '%s': %s", argv[1],
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       goto out;
     }
   tconv_kernel_analyze (k, &after);

@@ -255,7 +255,7 @@ solve (const tconv_lsq *lsq, tconv_lsq *const *parts, gsize n_parts,
   if (st != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s",
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
   return TRUE;

@@ -11,6 +11,7 @@
 #include "tconv.h"
 #include "tconv-pipeline-presets.h"
 #include "tconv-pipeline-util.h"
+#include "tconv-pipeline-learn.h"
 
 #define TCONV_EXIT_OK    0
 #define TCONV_EXIT_ERROR 1
@@ -27,14 +28,6 @@ int tconv_cmd_matrix (int argc, char **argv);
 int tconv_cmd_upscale (int argc, char **argv);
 int tconv_cmd_bench (int argc, char **argv);
 int tconv_cmd_learn (int argc, char **argv);
-
-/* "--kernel self" (tconv-learn.c): the kernel learned from the input image itself: @input
- * (its R'G'B' values in its own colour space) reduced by bicubic x1/s, then the 6s x 6s kernel
- * (phases summing to 1, dihedral symmetry; a ridge only if the input is too flat to determine
- * the taps) that maps that back to @input by least squares on luma. Needs @stride_h ==
- * @stride_w, 2..64. */
-gboolean tconv_learn_self (GeglBuffer *input, gint64 stride_h, gint64 stride_w,
-                           tconv_kernel **kernel, GError **error);
 
 /* The kernel for --kernel NAME|FILE: a file when @name contains '/' or ends in .tconv (its
  * stride must equal @stride_h/@stride_w when those are > 0); else an analytic kernel generated

@@ -10,6 +10,7 @@
  * the budget before any pixel is read. */
 #define _DEFAULT_SOURCE /* madvise (MADV_HUGEPAGE), posix_memalign */
 #include "tconv-pipeline.h"
+#include "tconv-pipeline-util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1183,7 +1184,7 @@ tconv_pipeline_upscale (GeglBuffer *src, GeglBuffer *dst, const TconvUpscaleOpti
   g_return_val_if_fail (GEGL_IS_BUFFER (src) && GEGL_IS_BUFFER (dst) && options != NULL, FALSE);
 
   memset (&job, 0, sizeof job);
-  job.profile = g_getenv ("TCONV_PROFILE") != NULL;
+  job.profile = tconv_pipeline_profile_enabled ();
   t_start = g_get_monotonic_time ();
   g_mutex_init (&job.lock);
   g_cond_init (&job.cond);

@@ -478,33 +478,22 @@ write_kernel (const tconv_kernel *k, const char *path, GError **error)
   return tconv_atomic_commit (f, error);
 }
 
+/* The setup, symmetry and kernel name from the options, and the output's folder checked:
+ * everything that needs no image, before minutes of training. */
 static gboolean
-run_learn (LearnOptions *o, GError **error)
+learn_setup (const LearnOptions *o, LearnSetup *setup, unsigned *symmetry, gchar **name,
+             GError **error)
 {
-  LearnSetup        setup = { 0 };
-  tconv_lsq        *lsq = NULL;
-  tconv_kernel     *k = NULL, *bicubic = NULL;
-  tconv_lsq_options opt;
-  tconv_lsq_stats   stats;
-  gchar            *name = NULL, *text;
-  gboolean          ok = FALSE;
-  const gsize       n = g_strv_length (o->images);
-  unsigned          symmetry;
-  double            mse_bicubic = -1.0;
-  gboolean          gegl_started = FALSE;
-  TconvSource      *sources = NULL;
-  tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
-
-  setup.stride = o->stride;
-  setup.size = o->size;
-  setup.sigma = isnan (o->sigma) ? 0.0 : o->sigma;
-  setup.quantize = !o->no_quantize;
-  setup.shifts = o->shifts;
-  if (!parse_degradations (o->degradation, &setup, error)
-      || !parse_symmetry (o->symmetry, &symmetry, error))
+  setup->stride = o->stride;
+  setup->size = o->size;
+  setup->sigma = isnan (o->sigma) ? 0.0 : o->sigma;
+  setup->quantize = !o->no_quantize;
+  setup->shifts = o->shifts;
+  if (!parse_degradations (o->degradation, setup, error)
+      || !parse_symmetry (o->symmetry, symmetry, error))
     return FALSE;
   if (o->weighting != NULL && strcmp (o->weighting, "per-image") == 0)
-    setup.per_image = TRUE;
+    setup->per_image = TRUE;
   else if (o->weighting != NULL && strcmp (o->weighting, "pooled") != 0)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
@@ -523,8 +512,8 @@ run_learn (LearnOptions *o, GError **error)
           return FALSE;
         }
     }
-  name = o->name ? g_strdup (o->name) : name_from_output (o->output);
-  if (name == NULL)
+  *name = o->name ? g_strdup (o->name) : name_from_output (o->output);
+  if (*name == NULL)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
                    "output '%s' does not give a kernel name ([a-z0-9._-]+): use --name", o->output);
@@ -540,9 +529,108 @@ run_learn (LearnOptions *o, GError **error)
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
                    "output '%s': the folder '%s' does not exist", o->output, dir);
     g_free (dir);
-    if (!dir_ok || !tconv_check_not_input (o->output, inputs, error))
-      goto out;
+    return dir_ok && tconv_check_not_input (o->output, inputs, error);
   }
+}
+
+/* Decodes every probed image and adds its pairs to @lsq; with --weighting per-image also to
+ * its own accumulator @each[i] (merged into @lsq, which still serves the bicubic figure). */
+static gboolean
+learn_accumulate (const LearnOptions *o, const LearnSetup *setup, TconvSource *sources,
+                  tconv_lsq *lsq, tconv_lsq **each, GError **error)
+{
+  const gsize n = g_strv_length (o->images);
+  gboolean    ok = TRUE;
+
+  for (gsize i = 0; ok && i < n; i++)
+    {
+      float *rgb = NULL;
+      gsize  w, h;
+      gchar *base = g_path_get_basename (o->images[i]);
+      gchar *what = g_strdup_printf ("image '%s'", o->images[i]);
+
+      progress (o, (double) i / (double) n, base);
+      ok = load_rgb (&sources[i], &rgb, &w, &h, error)
+           && (!setup->per_image
+               || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
+           && add_image_shifts (setup->per_image ? each[i] : lsq, setup, rgb, w, h, w * 3, what,
+                                error);
+      if (ok && setup->per_image)
+        ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;
+      g_free (rgb), g_free (base), g_free (what);
+    }
+  if (ok)
+    progress (o, 1.0, "solving");
+  return ok;
+}
+
+/* Names and describes the solved kernel @k, records its provenance, checks it and writes it;
+ * prints the training figures. */
+static gboolean
+learn_write (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup, unsigned symmetry,
+             const char *name, const tconv_lsq_stats *stats, double mse_bicubic, GError **error)
+{
+  const gsize n = g_strv_length (o->images);
+  tconv_error err = { 0 };
+  gchar      *text;
+  gboolean    ok;
+
+  tconv_kernel_set_string (&k->name, name);
+  if (o->description != NULL)
+    text = g_strdup (o->description);
+  else
+    text = g_strdup_printf ("learned x%d up-sampling, %dx%d taps, least squares on %" G_GSIZE_FORMAT
+                            " image%s (%s degradation)",
+                            o->stride, o->size, o->size, n, n == 1 ? "" : "s",
+                            o->degradation ? o->degradation : "bicubic");
+  ok = tconv_kernel_set_string (&k->description, text) == TCONV_OK;
+  g_free (text);
+  if (!ok)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
+      return FALSE;
+    }
+  if (!set_provenance (k, o, setup, symmetry, error))
+    return FALSE;
+  if (mse_bicubic >= 0.0)
+    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels (analytic "
+                            "bicubic on the same pairs: %.2f dB)",
+                            psnr_y (stats->mse), stats->samples, psnr_y (mse_bicubic));
+  else
+    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels",
+                            psnr_y (stats->mse), stats->samples);
+  tconv_kernel_set_string (&k->comments, text);
+  if (tconv_kernel_validate (k, &err) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
+      ok = FALSE;
+    }
+  ok = ok && write_kernel (k, o->output, error);
+  if (ok)
+    printf ("%s: %s\n", o->output, text);
+  g_free (text);
+  return ok;
+}
+
+static gboolean
+run_learn (LearnOptions *o, GError **error)
+{
+  LearnSetup        setup = { 0 };
+  tconv_lsq        *lsq = NULL;
+  tconv_kernel     *k = NULL, *bicubic = NULL;
+  tconv_lsq_options opt;
+  tconv_lsq_stats   stats;
+  gchar            *name = NULL;
+  gboolean          ok = FALSE;
+  const gsize       n = g_strv_length (o->images);
+  unsigned          symmetry = 0;
+  double            mse_bicubic = -1.0;
+  gboolean          gegl_started = FALSE;
+  TconvSource      *sources = NULL;
+  tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
+
+  if (!learn_setup (o, &setup, &symmetry, &name, error))
+    goto out;
   /* every image readable and not empty before GEGL starts and training begins */
   sources = g_new0 (TconvSource, n);
   for (gsize i = 0; i < n; i++)
@@ -555,27 +643,8 @@ run_learn (LearnOptions *o, GError **error)
   /* GEGL only once every argument has been checked: its start-up takes a while */
   tconv_gegl_start ();
   gegl_started = TRUE;
-  for (gsize i = 0; i < n; i++)
-    {
-      float *rgb = NULL;
-      gsize  w, h;
-      gchar *base = g_path_get_basename (o->images[i]);
-      gchar *what = g_strdup_printf ("image '%s'", o->images[i]);
-
-      progress (o, (double) i / (double) n, base);
-      ok = load_rgb (&sources[i], &rgb, &w, &h, error)
-           && (!setup.per_image || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
-           && add_image_shifts (setup.per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what,
-                                error);
-      /* the pooled statistics still serve for the bicubic comparison */
-      if (ok && setup.per_image)
-        ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;
-      g_free (rgb), g_free (base), g_free (what);
-      if (!ok)
-        goto out;
-    }
-  progress (o, 1.0, "solving");
-  ok = FALSE;
+  if (!learn_accumulate (o, &setup, sources, lsq, each, error))
+    goto out;
 
   tconv_lsq_options_init (&opt);
   opt.ridge = o->ridge;
@@ -590,49 +659,7 @@ run_learn (LearnOptions *o, GError **error)
         == TCONV_OK
       && tconv_lsq_mse (lsq, bicubic, &mse_bicubic, NULL) != TCONV_OK)
     mse_bicubic = -1.0;
-
-  tconv_kernel_set_string (&k->name, name);
-  if (o->description != NULL)
-    text = g_strdup (o->description);
-  else
-    text = g_strdup_printf ("learned x%d up-sampling, %dx%d taps, least squares on %" G_GSIZE_FORMAT
-                            " image%s (%s degradation)",
-                            o->stride, o->size, o->size, n, n == 1 ? "" : "s",
-                            o->degradation ? o->degradation : "bicubic");
-  if (tconv_kernel_set_string (&k->description, text) != TCONV_OK)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
-      g_free (text);
-      goto out;
-    }
-  g_free (text);
-  if (!set_provenance (k, o, &setup, symmetry, error))
-    goto out;
-  if (mse_bicubic >= 0.0)
-    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels (analytic "
-                            "bicubic on the same pairs: %.2f dB)",
-                            psnr_y (stats.mse), stats.samples, psnr_y (mse_bicubic));
-  else
-    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels",
-                            psnr_y (stats.mse), stats.samples);
-  tconv_kernel_set_string (&k->comments, text);
-  {
-    tconv_error err = { 0 };
-    if (tconv_kernel_validate (k, &err) != TCONV_OK)
-      {
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
-        g_free (text);
-        goto out;
-      }
-  }
-  if (!write_kernel (k, o->output, error))
-    {
-      g_free (text);
-      goto out;
-    }
-  printf ("%s: %s\n", o->output, text);
-  g_free (text);
-  ok = TRUE;
+  ok = learn_write (k, o, &setup, symmetry, name, &stats, mse_bicubic, error);
 
 out:
   tconv_kernel_free (k);

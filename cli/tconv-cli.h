@@ -40,6 +40,9 @@ gboolean tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stri
 
 int tconv_cmd_kernel (int argc, char **argv);
 
+/* Writes @k as a .tconv file, atomically, after tconv_kernel_validate() (tconv-kernel-cmd.c). */
+gboolean cli_kernel_write (const tconv_kernel *k, const char *path, GError **error);
+
 /* ---- presets (pipeline/tconv-pipeline-presets.h, through tconv-kernels.c) ----
  * The command's installed preset folders, for the shared search path: <bindir>/../share/tconv
  * next to the running binary (a relocated install), then the configured install folder. */

@@ -227,8 +227,8 @@ display_path (const char *path)
   return d;
 }
 
-static gboolean
-write_kernel (const tconv_kernel *k, const char *path, GError **error)
+gboolean
+cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
 {
   gsize        len = 0;
   gchar       *text;
@@ -806,7 +806,7 @@ cmd_make (int argc, char **argv, GError **error)
                                              tconv_pipeline_status_message (st, &err)));
       goto out;
     }
-  ok = write_kernel (k, output, error);
+  ok = cli_kernel_write (k, output, error);
 
 out:
   tconv_kernel_free (k);
@@ -1139,7 +1139,7 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
     const gint64 geo[6] = { sh, sw, ph, pw, oh, ow };
 
     if (!import_build (&args, &w, &b, argv[1], cmdline, geo, &k, error)
-        || !write_kernel (k, args.output, error))
+        || !cli_kernel_write (k, args.output, error))
       goto out;
   }
   import_report (k, args.output);
@@ -1232,7 +1232,7 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
       goto out;
     }
-  if (!write_kernel (k, output, error))
+  if (!cli_kernel_write (k, output, error))
     goto out;
   printf ("%s: checkerboard risk %.6g -> %s (phase sums now %.9g)\n", output,
           before.checkerboard_risk, after.checkerboard_risk <= RISK_ZERO ? "0" : "not 0",

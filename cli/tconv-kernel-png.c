@@ -323,6 +323,43 @@ save_png (const Canvas *cv, const char *path, GError **error)
   return tconv_atomic_commit (f, error);
 }
 
+/* The lines under the panels: checkerboard risk, separability and symmetry, the legend. */
+static void
+draw_footer (Canvas *cv, const tconv_kernel *k, const tconv_kernel_analysis *a, int y)
+{
+  gchar *s;
+
+  if (a->checkerboard_risk <= 1e-6)
+    s = g_strdup_printf ("checkerboard risk 0: every phase has the same DC gain, so a flat "
+                         "image stays flat");
+  else
+    s = g_strdup_printf ("checkerboard risk %.3g: a flat image gets a %.3g%% peak-to-peak "
+                         "pattern",
+                         a->checkerboard_risk, 100.0 * a->checkerboard_risk);
+  draw_text (cv, s, 12.0, TRUE, a->checkerboard_risk <= 1e-6 ? INK : WARM_TEXT, MARGIN, y,
+             LINE_H, 0);
+  g_free (s);
+  y += LINE_H;
+  s = g_strdup_printf ("%s \xc2\xb7 symmetric: top-bottom %s, left-right %s%s",
+                       a->separable ? "separable (rank 1)" : "not separable",
+                       a->symmetric_h ? "yes" : "no", a->symmetric_w ? "yes" : "no",
+                       k->k_h != k->k_w ? "" : a->symmetric_transpose ? ", transpose yes"
+                                                                     : ", transpose no");
+  draw_text (cv, s, 11.5, FALSE, INK, MARGIN, y, LINE_H, 0);
+  g_free (s);
+  y += LINE_H;
+  draw_text (cv,
+             "colour: red positive, blue negative (also marked by a bar), white 0; saturation "
+             "\xe2\x88\x9d \xe2\x88\x9a|tap|",
+             11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
+  y += LINE_H;
+  s = g_strdup_printf ("grey lines: %zu\xc3\x97%zu blocks, each holding one tap of every phase; "
+                       "right: the same taps regrouped by output phase",
+                       k->stride_h, k->stride_w);
+  draw_text (cv, s, 11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
+  g_free (s);
+}
+
 gboolean
 tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
                   GError **error)
@@ -387,35 +424,7 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
       y += l.block_h;
     }
 
-  if (a.checkerboard_risk <= 1e-6)
-    s = g_strdup_printf ("checkerboard risk 0: every phase has the same DC gain, so a flat "
-                         "image stays flat");
-  else
-    s = g_strdup_printf ("checkerboard risk %.3g: a flat image gets a %.3g%% peak-to-peak "
-                         "pattern",
-                         a.checkerboard_risk, 100.0 * a.checkerboard_risk);
-  draw_text (&cv, s, 12.0, TRUE, a.checkerboard_risk <= 1e-6 ? INK : WARM_TEXT, MARGIN, y,
-             LINE_H, 0);
-  g_free (s);
-  y += LINE_H;
-  s = g_strdup_printf ("%s \xc2\xb7 symmetric: top-bottom %s, left-right %s%s",
-                       a.separable ? "separable (rank 1)" : "not separable",
-                       a.symmetric_h ? "yes" : "no", a.symmetric_w ? "yes" : "no",
-                       k->k_h != k->k_w ? "" : a.symmetric_transpose ? ", transpose yes"
-                                                                     : ", transpose no");
-  draw_text (&cv, s, 11.5, FALSE, INK, MARGIN, y, LINE_H, 0);
-  g_free (s);
-  y += LINE_H;
-  draw_text (&cv,
-             "colour: red positive, blue negative (also marked by a bar), white 0; saturation "
-             "\xe2\x88\x9d \xe2\x88\x9a|tap|",
-             11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
-  y += LINE_H;
-  s = g_strdup_printf ("grey lines: %zu\xc3\x97%zu blocks, each holding one tap of every phase; "
-                       "right: the same taps regrouped by output phase",
-                       k->stride_h, k->stride_w);
-  draw_text (&cv, s, 11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
-  g_free (s);
+  draw_footer (&cv, k, &a, y);
 
   ok = save_png (&cv, path, error);
   g_free (cv.px);

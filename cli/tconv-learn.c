@@ -448,36 +448,6 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
   return ok;
 }
 
-static gboolean
-write_kernel (const tconv_kernel *k, const char *path, GError **error)
-{
-  gsize        len = 0;
-  gchar       *text;
-  TconvAtomic *f;
-  gboolean     ok;
-
-  if (tconv_kernel_write (k, NULL, 0, &len) != TCONV_OK)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot encode the kernel");
-      return FALSE;
-    }
-  text = g_malloc (len + 1);
-  tconv_kernel_write (k, text, len + 1, &len);
-  if ((f = tconv_atomic_open (path, error)) == NULL)
-    {
-      g_free (text);
-      return FALSE;
-    }
-  ok = tconv_atomic_write (f, text, len, error);
-  g_free (text);
-  if (!ok)
-    {
-      tconv_atomic_abort (f);
-      return FALSE;
-    }
-  return tconv_atomic_commit (f, error);
-}
-
 /* The setup, symmetry and kernel name from the options, and the output's folder checked:
  * everything that needs no image, before minutes of training. */
 static gboolean
@@ -605,7 +575,7 @@ learn_write (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup, un
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
       ok = FALSE;
     }
-  ok = ok && write_kernel (k, o->output, error);
+  ok = ok && cli_kernel_write (k, o->output, error);
   if (ok)
     printf ("%s: %s\n", o->output, text);
   g_free (text);

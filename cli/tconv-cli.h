@@ -30,11 +30,11 @@ int tconv_cmd_bench (int argc, char **argv);
 int tconv_cmd_learn (int argc, char **argv);
 
 /* The kernel for --kernel NAME|FILE: a file when @name contains '/' or ends in .tconv (its
- * stride must equal @stride_h/@stride_w when those are > 0); else an analytic kernel generated
- * at @stride_h x @stride_w (<= 0: 2); else the preset NAME-xS.tconv from $TCONV_PRESET_DIR, the
- * installed preset folder or the source tree's presets/ ("learned" at stride 3 is
- * learned-x3.tconv). NULL or "" is the default: learned at x2, x3 and x4 (when the presets
- * are found), bicubic otherwise. Unknown names list the known ones. (tconv-kernels.c) */
+ * stride must equal @stride_h/@stride_w when those are > 0); else the preset NAME-xS.tconv of
+ * the preset search path (pipeline/tconv-pipeline-presets.h; "learned" at stride 3 is
+ * learned-x3.tconv), else the analytic kernel NAME generated at @stride_h x @stride_w (<= 0:
+ * 2). NULL or "" is the default: learned at x2, x3 and x4 (when the presets are found),
+ * bicubic otherwise. Unknown names list the known ones. (tconv-kernels.c) */
 gboolean tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                                   tconv_kernel **kernel, GError **error);
 

@@ -198,19 +198,19 @@ job_once (gpointer data)
 static tconv_kernel *
 load_preset (const char *file, const Workload *wl)
 {
-  gchar        *path = tconv_preset_locate (file, NULL);
+  gchar        *path = tconv_pipeline_preset_locate (file, cli_preset_installed ());
   tconv_kernel *kernel = NULL;
   GError       *error = NULL;
 
   if (path == NULL)
     {
-      gchar **dirs = tconv_preset_dirs (NULL), *list = g_strjoinv (":", dirs);
+      gchar **dirs = tconv_pipeline_preset_dirs (cli_preset_installed ()), *list = g_strjoinv (":", dirs);
       g_printerr ("bench: %s: %s not found in the preset path (%s); timing a tent K=%" G_GSIZE_FORMAT
                   " stand-in instead\n", wl->name, file, list, wl->k);
       g_strfreev (dirs), g_free (list);
       return NULL;
     }
-  if (!tconv_preset_load (path, (gint64) wl->stride, (gint64) wl->stride, &kernel, &error))
+  if (!cli_preset_load (path, (gint64) wl->stride, (gint64) wl->stride, &kernel, &error))
     {
       g_printerr ("bench: %s: %s; timing a tent K=%" G_GSIZE_FORMAT " stand-in instead\n",
                   wl->name, error->message, wl->k);
@@ -239,6 +239,89 @@ make_kernel (float *w, gsize C, gsize k, gsize s)
           double tx = 1.0 - fabs ((x + 0.5) - k / 2.0) / (k / 2.0);
           w[(c * k + y) * k + x] = (float) (ty * tx * 4.0 / (double) (s * s));
         }
+}
+
+/* Times one workload @wl (median of @runs) and prints its line against the bandwidth floor
+ * (@read_gbs, @write_gbs from the probe). */
+static void
+bench_workload (const Workload *wl, gint threads, gint runs, gboolean json, double read_gbs,
+                double write_gbs)
+{
+  tconv_params    p;
+  Job             j = { .threads = threads };
+  tconv_kernel   *kernel = NULL;
+  gchar          *what;
+
+  tconv_params_init (&p);
+  p.in_c = p.out_c = p.groups = (gint64) wl->channels;
+  p.in_h = p.in_w = (gint64) wl->side;
+  p.k_h = p.k_w = (gint64) wl->k;
+  p.stride_h = p.stride_w = (gint64) wl->stride;
+  p.pad_h = p.pad_w = (gint64) (wl->k - wl->stride) / 2;
+  if (wl->preset != NULL && (kernel = load_preset (wl->preset, wl)) != NULL)
+    {
+      p.k_h = (gint64) kernel->k_h, p.k_w = (gint64) kernel->k_w;
+      p.pad_h = (gint64) kernel->pad_h, p.pad_w = (gint64) kernel->pad_w;
+      p.opad_h = (gint64) kernel->opad_h, p.opad_w = (gint64) kernel->opad_w;
+    }
+  if (tconv_geometry_init (&j.g, &p, NULL) != TCONV_OK)
+    {
+      tconv_kernel_free (kernel);
+      return;
+    }
+  j.w = g_new (float, j.g.weight_len);
+  if (kernel != NULL)
+    {
+      const gsize taps = j.g.k_h * j.g.k_w;
+      for (gsize c = 0; c < wl->channels; c++)
+        memcpy (j.w + c * taps, kernel->weights + (kernel->channels == 1 ? 0 : c * taps),
+                taps * sizeof (float));
+      what = g_strdup_printf ("2048x2048x4 float32, x2, %s K=%" G_GSIZE_FORMAT, kernel->name,
+                              j.g.k_w);
+    }
+  else
+    {
+      make_kernel (j.w, wl->channels, wl->k, wl->stride);
+      what = g_strdup (wl->preset != NULL ? "2048x2048x4 float32, x2, tent K=12 (stand-in)"
+                                          : wl->what);
+    }
+
+  double in_bytes, out_bytes;
+  if (wl->u8)
+    {
+      j.in8 = g_malloc (j.g.in_len);
+      j.out8 = g_malloc (j.g.out_len);
+      for (gsize q = 0; q < j.g.in_len; q++)
+        j.in8[q] = (guint8) (q * 2654435761u >> 24);
+      memset (j.out8, 0, j.g.out_len);
+      in_bytes = (double) j.g.in_len, out_bytes = (double) j.g.out_len;
+    }
+  else
+    {
+      j.in = g_new (float, j.g.in_len);
+      j.out = g_new (float, j.g.out_len);
+      for (gsize q = 0; q < j.g.in_len; q++)
+        j.in[q] = (float) ((q * 2654435761u >> 16) & 0xffff) / 65535.0f;
+      memset (j.out, 0, j.g.out_len * sizeof (float));
+      in_bytes = j.g.in_len * 4.0, out_bytes = j.g.out_len * 4.0;
+    }
+  const double ms = median_ms (job_once, &j, runs);
+  const double floor_ms = in_bytes / read_gbs / 1e6 + out_bytes / write_gbs / 1e6;
+  /* useful flops: 2 per tap that meets a real input, (K/s)^2 taps per output value */
+  const double taps = (double) (j.g.k_h * j.g.k_w) / (double) (wl->stride * wl->stride);
+  const double gflops = 2.0 * taps * (double) j.g.out_len / (ms * 1e6);
+
+  if (json)
+    printf ("{\"workload\": \"%s\", \"what\": \"%s\", \"threads\": %d, \"median_ms\": %.2f, "
+            "\"floor_ms\": %.2f, \"ratio\": %.3f, \"gflops\": %.2f}\n",
+            wl->name, what, threads, ms, floor_ms, ms / floor_ms, gflops);
+  else
+    printf ("%-4s %-46s %10.2f %10.2f %7.2f %8.1f\n", wl->name, what, ms, floor_ms,
+            ms / floor_ms, gflops);
+  g_free (what);
+  tconv_kernel_free (kernel);
+  fflush (stdout);
+  g_free (j.w), g_free (j.in), g_free (j.out), g_free (j.in8), g_free (j.out8);
 }
 
 int
@@ -294,86 +377,8 @@ tconv_cmd_bench (int argc, char **argv)
             "median ms", "floor ms", "ratio", "GFLOP/s");
 
   for (gsize i = 0; i < G_N_ELEMENTS (workloads); i++)
-    {
-      const Workload *wl = &workloads[i];
-      tconv_params    p;
-      Job             j = { .threads = threads };
-      tconv_kernel   *kernel = NULL;
-      gchar          *what;
-
-      if (only && g_ascii_strcasecmp (only, wl->name) != 0)
-        continue;
-      tconv_params_init (&p);
-      p.in_c = p.out_c = p.groups = (gint64) wl->channels;
-      p.in_h = p.in_w = (gint64) wl->side;
-      p.k_h = p.k_w = (gint64) wl->k;
-      p.stride_h = p.stride_w = (gint64) wl->stride;
-      p.pad_h = p.pad_w = (gint64) (wl->k - wl->stride) / 2;
-      if (wl->preset != NULL && (kernel = load_preset (wl->preset, wl)) != NULL)
-        {
-          p.k_h = (gint64) kernel->k_h, p.k_w = (gint64) kernel->k_w;
-          p.pad_h = (gint64) kernel->pad_h, p.pad_w = (gint64) kernel->pad_w;
-          p.opad_h = (gint64) kernel->opad_h, p.opad_w = (gint64) kernel->opad_w;
-        }
-      if (tconv_geometry_init (&j.g, &p, NULL) != TCONV_OK)
-        {
-          tconv_kernel_free (kernel);
-          continue;
-        }
-      j.w = g_new (float, j.g.weight_len);
-      if (kernel != NULL)
-        {
-          const gsize taps = j.g.k_h * j.g.k_w;
-          for (gsize c = 0; c < wl->channels; c++)
-            memcpy (j.w + c * taps, kernel->weights + (kernel->channels == 1 ? 0 : c * taps),
-                    taps * sizeof (float));
-          what = g_strdup_printf ("2048x2048x4 float32, x2, %s K=%" G_GSIZE_FORMAT, kernel->name,
-                                  j.g.k_w);
-        }
-      else
-        {
-          make_kernel (j.w, wl->channels, wl->k, wl->stride);
-          what = g_strdup (wl->preset != NULL ? "2048x2048x4 float32, x2, tent K=12 (stand-in)"
-                                              : wl->what);
-        }
-
-      double in_bytes, out_bytes;
-      if (wl->u8)
-        {
-          j.in8 = g_malloc (j.g.in_len);
-          j.out8 = g_malloc (j.g.out_len);
-          for (gsize q = 0; q < j.g.in_len; q++)
-            j.in8[q] = (guint8) (q * 2654435761u >> 24);
-          memset (j.out8, 0, j.g.out_len);
-          in_bytes = (double) j.g.in_len, out_bytes = (double) j.g.out_len;
-        }
-      else
-        {
-          j.in = g_new (float, j.g.in_len);
-          j.out = g_new (float, j.g.out_len);
-          for (gsize q = 0; q < j.g.in_len; q++)
-            j.in[q] = (float) ((q * 2654435761u >> 16) & 0xffff) / 65535.0f;
-          memset (j.out, 0, j.g.out_len * sizeof (float));
-          in_bytes = j.g.in_len * 4.0, out_bytes = j.g.out_len * 4.0;
-        }
-      const double ms = median_ms (job_once, &j, runs);
-      const double floor_ms = in_bytes / read_gbs / 1e6 + out_bytes / write_gbs / 1e6;
-      /* useful flops: 2 per tap that meets a real input, (K/s)^2 taps per output value */
-      const double taps = (double) (j.g.k_h * j.g.k_w) / (double) (wl->stride * wl->stride);
-      const double gflops = 2.0 * taps * (double) j.g.out_len / (ms * 1e6);
-
-      if (json)
-        printf ("{\"workload\": \"%s\", \"what\": \"%s\", \"threads\": %d, \"median_ms\": %.2f, "
-                "\"floor_ms\": %.2f, \"ratio\": %.3f, \"gflops\": %.2f}\n",
-                wl->name, what, threads, ms, floor_ms, ms / floor_ms, gflops);
-      else
-        printf ("%-4s %-46s %10.2f %10.2f %7.2f %8.1f\n", wl->name, what, ms, floor_ms,
-                ms / floor_ms, gflops);
-      g_free (what);
-      tconv_kernel_free (kernel);
-      fflush (stdout);
-      g_free (j.w), g_free (j.in), g_free (j.out), g_free (j.in8), g_free (j.out8);
-    }
+    if (only == NULL || g_ascii_strcasecmp (only, workloads[i].name) == 0)
+      bench_workload (&workloads[i], threads, runs, json, read_gbs, write_gbs);
   g_free (only);
   return TCONV_EXIT_OK;
 }

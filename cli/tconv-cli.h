@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 
 #include "tconv.h"
+#include "tconv-pipeline-presets.h"
+#include "tconv-pipeline-util.h"
+#include "tconv-pipeline-learn.h"
 
 #define TCONV_EXIT_OK    0
 #define TCONV_EXIT_ERROR 1
@@ -26,73 +29,34 @@ int tconv_cmd_upscale (int argc, char **argv);
 int tconv_cmd_bench (int argc, char **argv);
 int tconv_cmd_learn (int argc, char **argv);
 
-/* "--kernel self" (tconv-learn.c): the kernel learned from the input image itself: @input
- * (its R'G'B' values in its own colour space) reduced by bicubic x1/s, then the 6s x 6s kernel
- * (phases summing to 1, dihedral symmetry; a ridge only if the input is too flat to determine
- * the taps) that maps that back to @input by least squares on luma. Needs @stride_h ==
- * @stride_w, 2..64. */
-gboolean tconv_learn_self (GeglBuffer *input, gint64 stride_h, gint64 stride_w,
-                           tconv_kernel **kernel, GError **error);
-
 /* The kernel for --kernel NAME|FILE: a file when @name contains '/' or ends in .tconv (its
- * stride must equal @stride_h/@stride_w when those are > 0); else an analytic kernel generated
- * at @stride_h x @stride_w (<= 0: 2); else the preset NAME-xS.tconv from $TCONV_PRESET_DIR, the
- * installed preset folder or the source tree's presets/ ("learned" at stride 3 is
- * learned-x3.tconv). NULL or "" is the default: learned at x2, x3 and x4 (when the presets
- * are found), bicubic otherwise. Unknown names list the known ones. (tconv-kernels.c) */
+ * stride must equal @stride_h/@stride_w when those are > 0); else the preset NAME-xS.tconv of
+ * the preset search path (pipeline/tconv-pipeline-presets.h; "learned" at stride 3 is
+ * learned-x3.tconv), else the analytic kernel NAME generated at @stride_h x @stride_w (<= 0:
+ * 2). NULL or "" is the default: learned at x2, x3 and x4 (when the presets are found),
+ * bicubic otherwise. Unknown names list the known ones. (tconv-kernels.c) */
 gboolean tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                                   tconv_kernel **kernel, GError **error);
 
 int tconv_cmd_kernel (int argc, char **argv);
 
-/* ---- presets (tconv-presets.c) ----
- * The preset search path, most specific first: each folder of $TCONV_PRESET_DIR
- * (colon-separated), $XDG_DATA_HOME/tconv/presets, @extra_dir (a GIMP plug-in's own folder;
- * NULL for none), <bindir>/../share/tconv next to the running binary (/proc/self/exe), the
- * configured install folder, and the source tree's presets/ when the binary runs from its
- * build folder. Duplicates (same real path) are dropped; folders need not exist. */
-gchar **tconv_preset_dirs (const char *extra_dir);
+/* Writes @k as a .tconv file, atomically, after tconv_kernel_validate() (tconv-kernel-cmd.c). */
+gboolean cli_kernel_write (const tconv_kernel *k, const char *path, GError **error);
 
-/* A .tconv file of the search path. A file hides files of the same name in later folders. */
-typedef struct
-{
-  gchar        *base;     /* the file name without .tconv, e.g. "learned-x3" */
-  gchar        *family;   /* "learned" for learned-x3 (the name before -xS or -xSHxSW), else base */
-  gint64        named_stride_h, named_stride_w; /* the stride the name promises; 0 without -xS */
-  gint64        stride_h, stride_w; /* the file's stride (the name's when it does not parse) */
-  gchar        *path;
-  tconv_kernel *kernel; /* NULL when the file does not parse */
-  gchar        *error;  /* why the file cannot be used (parse error, stride not as named), or NULL */
-} TconvPresetFile;
+/* ---- presets (pipeline/tconv-pipeline-presets.h, through tconv-kernels.c) ----
+ * The command's installed preset folders, for the shared search path: <bindir>/../share/tconv
+ * next to the running binary (a relocated install), then the configured install folder. */
+const gchar *const *cli_preset_installed (void);
 
-/* Every *.tconv of the search path, sorted by family then stride; a GPtrArray of
- * TconvPresetFile that frees them. */
-GPtrArray *tconv_presets_list (const char *extra_dir);
+/* A pipeline error (TCONV_PIPELINE_ERROR) as the command reports it: INVALID is a usage error
+ * (exit 2), the rest runtime errors (exit 1). Other domains are left alone. */
+void cli_error_from_pipeline (GError *error);
 
-/* Splits "learned-x3" into "learned", 3, 3 and "bicubic-x2x3" into "bicubic", 2, 3 (strides
- * 1..TCONV_MAX_STRIDE, no leading zeros); FALSE (nothing set) for other names. @family may be
- * NULL. */
-gboolean tconv_preset_split_name (const char *base, gchar **family, gint64 *stride_h,
-                                  gint64 *stride_w);
-
-/* The path of the first @file (a bare file name) in the search path, or NULL. */
-gchar *tconv_preset_locate (const char *file, const char *extra_dir);
-
-/* Reads and parses a .tconv file; with @stride_h/@stride_w > 0 the file's stride must equal
- * them (a file keeps its own stride). Errors name the file and line:column. */
-gboolean tconv_preset_load (const char *path, gint64 stride_h, gint64 stride_w,
-                            tconv_kernel **kernel, GError **error);
-
-/* The kernel NAME at a stride (<= 0: unspecified, 2 for a family name): the file
- * NAME-xS.tconv (NAME-xSHxSW.tconv for unequal strides) in the search path, else the analytic
- * kernel NAME generated at that stride (any 1..16). A full preset name "learned-x3" (or
- * "bicubic-x5") names its stride itself; an explicit stride must agree. A file whose stride is
- * not the one its name promises is refused. @path (nullable) receives the file used, or NULL
- * for a generated kernel. Unknown names get a message listing the analytic kernels and the
- * presets found (and, for a known family, the strides it exists at). */
-gboolean tconv_preset_find (const char *name, gint64 stride_h, gint64 stride_w,
-                            const char *extra_dir, tconv_kernel **kernel, gchar **path,
-                            GError **error);
+/* The pipeline's preset functions over the command's folders, with command exit codes. */
+gboolean cli_preset_load (const char *path, gint64 stride_h, gint64 stride_w,
+                          tconv_kernel **kernel, GError **error);
+gboolean cli_preset_find (const char *name, gint64 stride_h, gint64 stride_w,
+                          tconv_kernel **kernel, gchar **path, GError **error);
 
 /* The heatmap of `tconv kernel show --png` (tconv-kernel-png.c): the kernel and its phases as
  * coloured cells of @cell pixels (0: chosen from the kernel size), written as an 8-bit RGB PNG

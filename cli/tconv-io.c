@@ -260,7 +260,7 @@ tconv_array_load (const char *path, const char *what, TconvArray *array, GError 
   if ((st = tconv_npy_parse (bytes, len, &npy, &err)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s '%s': %s", what, path,
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       g_free (bytes);
       return FALSE;
     }

@@ -130,12 +130,12 @@ resolve_kernel (const char *arg, gint64 sh, gint64 sw, tconv_kernel **kernel, gc
 {
   if (is_path (arg))
     {
-      if (!tconv_preset_load (arg, sh, sw, kernel, error))
+      if (!cli_preset_load (arg, sh, sw, kernel, error))
         return FALSE;
       *path = g_strdup (arg);
       return TRUE;
     }
-  return tconv_preset_find (arg, sh, sw, NULL, kernel, path, error);
+  return cli_preset_find (arg, sh, sw, kernel, path, error);
 }
 
 /* Shortest "%.Ng" text (N <= 9) that reads back to exactly @v. LC_NUMERIC is "C" (main()). */
@@ -227,8 +227,8 @@ display_path (const char *path)
   return d;
 }
 
-static gboolean
-write_kernel (const tconv_kernel *k, const char *path, GError **error)
+gboolean
+cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
 {
   gsize        len = 0;
   gchar       *text;
@@ -240,7 +240,7 @@ write_kernel (const tconv_kernel *k, const char *path, GError **error)
   if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", path,
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
   if ((st = tconv_kernel_write (k, NULL, 0, &len)) != TCONV_OK)
@@ -346,6 +346,110 @@ stride_label (gint64 sh, gint64 sw)
   return g_strdup_printf ("x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT, sh, sw);
 }
 
+/* --verbose: the preset folders, then every file with its path. */
+static void
+list_verbose (const GPtrArray *list)
+{
+  gchar **dirs = tconv_pipeline_preset_dirs (cli_preset_installed ());
+
+  puts ("preset folders, first match wins:");
+  for (gchar **d = dirs; *d != NULL; d++)
+    printf ("  %s%s\n", *d, g_file_test (*d, G_FILE_TEST_IS_DIR) ? "" : "  (missing)");
+  g_strfreev (dirs);
+  puts ("");
+  for (guint i = 0; i < list->len; i++)
+    {
+      const TconvPresetFile *f = g_ptr_array_index (list, i);
+      gchar                 *st = stride_label (f->stride_h, f->stride_w);
+
+      if (f->kernel != NULL && f->error == NULL)
+        printf ("%-22s %-7s %3zux%-3zu %-9s %s\n", f->base, st, f->kernel->k_h,
+                f->kernel->k_w, f->kernel->provenance == TCONV_PROVENANCE_ANALYTIC ? "analytic"
+                                : f->kernel->provenance == TCONV_PROVENANCE_IMPORTED ? "imported"
+                                                                                     : "learned",
+                f->path);
+      else
+        printf ("%-22s %-7s %-7s %-9s %s: cannot be used: %s\n", f->base, st, "-", "-", f->path,
+                f->error);
+      g_free (st);
+    }
+}
+
+/* One line per analytic kernel: the strides its files exist at, else "any 1..16". */
+static void
+list_analytic (const GPtrArray *list)
+{
+  for (int t = 0; t < TCONV_ANALYTIC_COUNT; t++)
+    {
+      const char   *name = tconv_analytic_name ((tconv_analytic) t);
+      GString      *strides = g_string_new (NULL);
+      gchar        *desc = NULL;
+      tconv_kernel *k = NULL;
+
+      for (guint j = 0; j < list->len; j++)
+        {
+          const TconvPresetFile *f = g_ptr_array_index (list, j);
+          gchar                 *st;
+
+          if (strcmp (f->family, name) != 0 || f->named_stride_h == 0 || f->error != NULL)
+            continue;
+          st = stride_label (f->stride_h, f->stride_w);
+          g_string_append_printf (strides, "%s ", st);
+          g_free (st);
+          if (desc == NULL)
+            desc = generic_description (f->kernel);
+        }
+      g_string_append (strides, strides->len ? "(any 1..16)" : "any 1..16");
+      if (desc == NULL && tconv_kernel_analytic ((tconv_analytic) t, 2, 2, &k, NULL) == TCONV_OK)
+        desc = generic_description (k);
+      tconv_kernel_free (k);
+      printf ("%-16s %-24s %s\n", name, strides->str, desc ? desc : "");
+      g_string_free (strides, TRUE);
+      g_free (desc);
+    }
+}
+
+/* The family of list[@i] on one line (its strides, a description, files that cannot be
+ * used); returns the index after the family. Analytic families were listed already (only
+ * their broken files are). */
+static guint
+list_family (const GPtrArray *list, guint i)
+{
+  const TconvPresetFile *first = g_ptr_array_index (list, i);
+  tconv_analytic         type;
+  GString               *strides = g_string_new (NULL);
+  GString               *broken = g_string_new (NULL);
+  gchar                 *desc = NULL;
+  guint                  j = i;
+
+  for (; j < list->len; j++)
+    {
+      const TconvPresetFile *f = g_ptr_array_index (list, j);
+      gchar                 *st;
+
+      if (strcmp (f->family, first->family) != 0)
+        break;
+      if (f->error != NULL)
+        {
+          g_string_append_printf (broken, "; %s.tconv cannot be used: %s", f->base, f->error);
+          continue;
+        }
+      st = stride_label (f->stride_h, f->stride_w);
+      g_string_append_printf (strides, "%s%s", strides->len ? " " : "", st);
+      g_free (st);
+      if (desc == NULL)
+        desc = f->named_stride_h > 0 ? generic_description (f->kernel)
+                                     : g_strdup (f->kernel->description);
+    }
+  if (tconv_analytic_from_name (first->family, &type) != TCONV_OK || broken->len)
+    printf ("%-16s %-24s %s%s\n", first->family, strides->len ? strides->str : "-",
+            desc ? desc : "", broken->str);
+  g_string_free (strides, TRUE);
+  g_string_free (broken, TRUE);
+  g_free (desc);
+  return j;
+}
+
 static int
 cmd_list (int argc, char **argv, GError **error)
 {
@@ -366,111 +470,16 @@ cmd_list (int argc, char **argv, GError **error)
       || !positional (argc, argv, 0, "", error))
     return FALSE;
 
-  list = tconv_presets_list (NULL);
+  list = tconv_pipeline_presets_list (cli_preset_installed ());
   if (verbose)
+    list_verbose (list);
+  else
     {
-      gchar **dirs = tconv_preset_dirs (NULL);
-
-      puts ("preset folders, first match wins:");
-      for (gchar **d = dirs; *d != NULL; d++)
-        printf ("  %s%s\n", *d, g_file_test (*d, G_FILE_TEST_IS_DIR) ? "" : "  (missing)");
-      g_strfreev (dirs);
-      puts ("");
-      for (guint i = 0; i < list->len; i++)
-        {
-          const TconvPresetFile *f = g_ptr_array_index (list, i);
-          gchar                 *st = stride_label (f->stride_h, f->stride_w);
-
-          if (f->kernel != NULL && f->error == NULL)
-            printf ("%-22s %-7s %3zux%-3zu %-9s %s\n", f->base, st, f->kernel->k_h,
-                    f->kernel->k_w, f->kernel->provenance == TCONV_PROVENANCE_ANALYTIC ? "analytic"
-                                    : f->kernel->provenance == TCONV_PROVENANCE_IMPORTED ? "imported"
-                                                                                         : "learned",
-                    f->path);
-          else
-            printf ("%-22s %-7s %-7s %-9s %s: cannot be used: %s\n", f->base, st, "-", "-", f->path,
-                    f->error);
-          g_free (st);
-        }
-      g_ptr_array_unref (list);
-      return TRUE;
-    }
-
-  printf ("%-16s %-24s %s\n", "NAME", "STRIDES", "DESCRIPTION");
-  /* The analytic kernels first (always available), then the file families, by name. */
-  for (int pass = 0; pass < 2; pass++)
-    {
-      guint i = 0;
-
-      if (pass == 0)
-        for (int t = 0; t < TCONV_ANALYTIC_COUNT; t++)
-          {
-            const char   *name = tconv_analytic_name ((tconv_analytic) t);
-            GString      *strides = g_string_new (NULL);
-            gchar        *desc = NULL;
-            tconv_kernel *k = NULL;
-
-            for (guint j = 0; j < list->len; j++)
-              {
-                const TconvPresetFile *f = g_ptr_array_index (list, j);
-                gchar                 *st;
-
-                if (strcmp (f->family, name) != 0 || f->named_stride_h == 0 || f->error != NULL)
-                  continue;
-                st = stride_label (f->stride_h, f->stride_w);
-                g_string_append_printf (strides, "%s ", st);
-                g_free (st);
-                if (desc == NULL)
-                  desc = generic_description (f->kernel);
-              }
-            g_string_append (strides, strides->len ? "(any 1..16)" : "any 1..16");
-            if (desc == NULL && tconv_kernel_analytic ((tconv_analytic) t, 2, 2, &k, NULL) == TCONV_OK)
-              desc = generic_description (k);
-            tconv_kernel_free (k);
-            printf ("%-16s %-24s %s\n", name, strides->str, desc ? desc : "");
-            g_string_free (strides, TRUE);
-            g_free (desc);
-          }
-      else
-        while (i < list->len)
-          {
-            const TconvPresetFile *first = g_ptr_array_index (list, i);
-            tconv_analytic         type;
-            GString               *strides = g_string_new (NULL);
-            GString               *broken = g_string_new (NULL);
-            gchar                 *desc = NULL;
-            guint                  j = i;
-
-            for (; j < list->len; j++)
-              {
-                const TconvPresetFile *f = g_ptr_array_index (list, j);
-                gchar                 *st;
-
-                if (strcmp (f->family, first->family) != 0)
-                  break;
-                if (f->error != NULL)
-                  {
-                    g_string_append_printf (broken, "; %s.tconv cannot be used: %s", f->base,
-                                            f->error);
-                    continue;
-                  }
-                st = stride_label (f->stride_h, f->stride_w);
-                g_string_append_printf (strides, "%s%s", strides->len ? " " : "", st);
-                g_free (st);
-                if (desc == NULL)
-                  desc = f->named_stride_h > 0
-                           ? generic_description (f->kernel)
-                           : g_strdup (f->kernel->description);
-              }
-            /* analytic families were listed in the first pass (their broken files too) */
-            if (tconv_analytic_from_name (first->family, &type) != TCONV_OK || broken->len)
-              printf ("%-16s %-24s %s%s\n", first->family, strides->len ? strides->str : "-",
-                      desc ? desc : "", broken->str);
-            g_string_free (strides, TRUE);
-            g_string_free (broken, TRUE);
-            g_free (desc);
-            i = j;
-          }
+      printf ("%-16s %-24s %s\n", "NAME", "STRIDES", "DESCRIPTION");
+      /* The analytic kernels first (always available), then the file families, by name. */
+      list_analytic (list);
+      for (guint i = 0; i < list->len;)
+        i = list_family (list, i);
     }
   g_ptr_array_unref (list);
   return TRUE;
@@ -514,19 +523,14 @@ print_matrix (const float *w, gsize rows, gsize cols, const char *indent)
     }
 }
 
+/* The header lines: name, provenance, geometry, bias. */
 static void
-print_kernel (const tconv_kernel *k, const char *path)
+print_kernel_header (const tconv_kernel *k, const char *path)
 {
-  const gsize           kk = k->k_h * k->k_w, np = k->stride_h * k->stride_w;
-  tconv_kernel_analysis a;
-  double               *sums = g_new (double, np);
-  float                *col = g_new (float, k->channels * k->k_h);
-  float                *row = g_new (float, k->channels * k->k_w);
-  const gboolean        exact = k->k_h + k->opad_h == 2 * k->pad_h + k->stride_h
-                                && k->k_w + k->opad_w == 2 * k->pad_w + k->stride_w;
-  char                  buf[32];
+  const gboolean exact = k->k_h + k->opad_h == 2 * k->pad_h + k->stride_h
+                         && k->k_w + k->opad_w == 2 * k->pad_w + k->stride_w;
+  char           buf[32];
 
-  tconv_kernel_analyze (k, &a);
   printf ("%-19s %s\n", "name", k->name);
   printf ("%-19s %s\n", "file", path ? path : "(generated: analytic kernel)");
   if (k->description[0])
@@ -567,79 +571,103 @@ print_kernel (const tconv_kernel *k, const char *path)
         printf (" %s", fmt_float (k->bias[c], buf));
       putchar ('\n');
     }
+}
 
+/* Channel @c: its weights and the table of its phase sums. */
+static void
+print_kernel_channel (const tconv_kernel *k, gsize c, double *sums)
+{
+  const gsize np = k->stride_h * k->stride_w;
+  double      mean, risk;
+  int         width = 1;
+  char        buf[32];
+
+  putchar ('\n');
+  if (k->channels > 1)
+    printf ("channel %zu\n", c);
+  printf ("weights (%zu rows x %zu columns):\n", k->k_h, k->k_w);
+  print_matrix (k->weights + c * k->k_h * k->k_w, k->k_h, k->k_w, "  ");
+
+  tconv_kernel_phase_sums (k, c, sums);
+  risk = channel_risk (sums, np, &mean);
+  for (gsize i = 0; i < np; i++)
+    width = MAX (width, snprintf (buf, sizeof buf, "%.7g", sums[i]));
+  width = MAX (width, 3);
+  printf ("phase sums (DC gain of output phase ry, rx: the taps ky mod %zu = ry, "
+          "kx mod %zu = rx):\n",
+          k->stride_h, k->stride_w);
+  printf ("  %-7s", "ry\\rx");
+  for (gsize rx = 0; rx < k->stride_w; rx++)
+    printf (" %*zu", width, rx);
+  putchar ('\n');
+  for (gsize ry = 0; ry < k->stride_h; ry++)
+    {
+      printf ("  %-7zu", ry);
+      for (gsize rx = 0; rx < k->stride_w; rx++)
+        {
+          snprintf (buf, sizeof buf, "%.7g", sums[ry * k->stride_w + rx]);
+          printf (" %*s", width, buf);
+        }
+      putchar ('\n');
+    }
+  printf ("%-19s %.9g\n", "mean phase sum", mean);
+  if (k->channels > 1)
+    print_risk ("channel risk", risk);
+}
+
+/* The rank-1 factors of a separable kernel, per channel (@col, @row from
+ * tconv_kernel_factor()). */
+static void
+print_kernel_factors (const tconv_kernel *k, float *col, float *row)
+{
+  printf ("%-19s yes: weights[y][x] = column[y] * row[x] (to 1e-6 of the largest tap)\n",
+          "separable");
   for (gsize c = 0; c < k->channels; c++)
     {
-      double mean, risk;
-      int    width = 1;
+      float *cc = col + c * k->k_h, *rr = row + c * k->k_w;
+      double sr = 0.0;
 
-      putchar ('\n');
-      if (k->channels > 1)
-        printf ("channel %zu\n", c);
-      printf ("weights (%zu rows x %zu columns):\n", k->k_h, k->k_w);
-      print_matrix (k->weights + c * kk, k->k_h, k->k_w, "  ");
-
-      tconv_kernel_phase_sums (k, c, sums);
-      risk = channel_risk (sums, np, &mean);
-      for (gsize i = 0; i < np; i++)
-        width = MAX (width, snprintf (buf, sizeof buf, "%.7g", sums[i]));
-      width = MAX (width, 3);
-      printf ("phase sums (DC gain of output phase ry, rx: the taps ky mod %zu = ry, "
-              "kx mod %zu = rx):\n",
-              k->stride_h, k->stride_w);
-      printf ("  %-7s", "ry\\rx");
-      for (gsize rx = 0; rx < k->stride_w; rx++)
-        printf (" %*zu", width, rx);
-      putchar ('\n');
-      for (gsize ry = 0; ry < k->stride_h; ry++)
+      /* Present the factors with the row's phases summing to 1 on average (the 1-D
+       * interpolation kernel for the analytic ones); the product is unchanged. */
+      for (gsize x = 0; x < k->k_w; x++)
+        sr += rr[x];
+      if (sr != 0.0 && isfinite (sr))
         {
-          printf ("  %-7zu", ry);
-          for (gsize rx = 0; rx < k->stride_w; rx++)
-            {
-              snprintf (buf, sizeof buf, "%.7g", sums[ry * k->stride_w + rx]);
-              printf (" %*s", width, buf);
-            }
-          putchar ('\n');
+          const double f = (double) k->stride_w / sr;
+          for (gsize x = 0; x < k->k_w; x++)
+            rr[x] = (float) (rr[x] * f);
+          for (gsize y = 0; y < k->k_h; y++)
+            cc[y] = (float) (cc[y] / f);
         }
-      printf ("%-19s %.9g\n", "mean phase sum", mean);
       if (k->channels > 1)
-        print_risk ("channel risk", risk);
+        printf ("  channel %zu\n", c);
+      printf ("  column:");
+      for (gsize y = 0; y < k->k_h; y++)
+        printf (" %.6g", (double) cc[y]);
+      printf ("\n  row:   ");
+      for (gsize x = 0; x < k->k_w; x++)
+        printf (" %.6g", (double) rr[x]);
+      putchar ('\n');
     }
+}
+
+static void
+print_kernel (const tconv_kernel *k, const char *path)
+{
+  tconv_kernel_analysis a;
+  double               *sums = g_new (double, k->stride_h * k->stride_w);
+  float                *col = g_new (float, k->channels * k->k_h);
+  float                *row = g_new (float, k->channels * k->k_w);
+
+  tconv_kernel_analyze (k, &a);
+  print_kernel_header (k, path);
+  for (gsize c = 0; c < k->channels; c++)
+    print_kernel_channel (k, c, sums);
 
   putchar ('\n');
   print_risk ("checkerboard risk", a.checkerboard_risk);
   if (a.separable && tconv_kernel_factor (k, 1e-6, col, row))
-    {
-      printf ("%-19s yes: weights[y][x] = column[y] * row[x] (to 1e-6 of the largest tap)\n",
-              "separable");
-      for (gsize c = 0; c < k->channels; c++)
-        {
-          float *cc = col + c * k->k_h, *rr = row + c * k->k_w;
-          double sr = 0.0;
-
-          /* Present the factors with the row's phases summing to 1 on average (the 1-D
-           * interpolation kernel for the analytic ones); the product is unchanged. */
-          for (gsize x = 0; x < k->k_w; x++)
-            sr += rr[x];
-          if (sr != 0.0 && isfinite (sr))
-            {
-              const double f = (double) k->stride_w / sr;
-              for (gsize x = 0; x < k->k_w; x++)
-                rr[x] = (float) (rr[x] * f);
-              for (gsize y = 0; y < k->k_h; y++)
-                cc[y] = (float) (cc[y] / f);
-            }
-          if (k->channels > 1)
-            printf ("  channel %zu\n", c);
-          printf ("  column:");
-          for (gsize y = 0; y < k->k_h; y++)
-            printf (" %.6g", (double) cc[y]);
-          printf ("\n  row:   ");
-          for (gsize x = 0; x < k->k_w; x++)
-            printf (" %.6g", (double) rr[x]);
-          putchar ('\n');
-        }
-    }
+    print_kernel_factors (k, col, row);
   else
     printf ("%-19s no (not rank 1: the two-pass path does not apply)\n", "separable");
   printf ("%-19s top-bottom %s, left-right %s, transpose %s\n", "symmetry",
@@ -775,10 +803,10 @@ cmd_make (int argc, char **argv, GError **error)
   if ((st = tconv_kernel_analytic (type, (size_t) sh, (size_t) sw, &k, &err)) != TCONV_OK)
     {
       g_propagate_error (error, usage_error ("kernel '%s': %s", argv[1],
-                                             err.message[0] ? err.message : tconv_status_string (st)));
+                                             tconv_pipeline_status_message (st, &err)));
       goto out;
     }
-  ok = write_kernel (k, output, error);
+  ok = cli_kernel_write (k, output, error);
 
 out:
   tconv_kernel_free (k);
@@ -860,31 +888,232 @@ check_finite (const float *v, gsize n, const char *what, const char *path, gsize
   return TRUE;
 }
 
+/* The options of `tconv kernel import`. */
+typedef struct
+{
+  gchar *stride, *padding, *opadding, *output, *bias, *name, *description;
+} ImportArgs;
+
+/* The weights (and bias) are a depthwise ConvTranspose2d's: shape (C, 1, kH, kW), finite. */
+static gboolean
+import_check_arrays (const TconvArray *w, const TconvArray *b, const char *wpath,
+                     const char *bias, GError **error)
+{
+  const gsize channels = w->ndim == 4 ? w->shape[0] : 0;
+
+  if (w->ndim != 4 || w->shape[1] != 1)
+    {
+      GString *s = g_string_new ("(");
+      for (unsigned i = 0; i < w->ndim; i++)
+        g_string_append_printf (s, "%s%" G_GSIZE_FORMAT, i ? ", " : "", w->shape[i]);
+      g_string_append (s, w->ndim == 1 ? ",)" : ")");
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "weights '%s' have shape %s: expected (1, 1, kH, kW) for one kernel or "
+                   "(C, 1, kH, kW) for one per channel, the weight of a depthwise "
+                   "ConvTranspose2d (groups = C)%s",
+                   wpath, s->str,
+                   w->ndim == 4 ? "; a layer that mixes channels is not an up-sampling kernel" : "");
+      g_string_free (s, TRUE);
+      return FALSE;
+    }
+  if (channels < 1 || channels > TCONV_KERNEL_MAX_CHANNELS)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "weights '%s': %" G_GSIZE_FORMAT " channels: must be 1..%u", wpath, channels,
+                   TCONV_KERNEL_MAX_CHANNELS);
+      return FALSE;
+    }
+  if (w->shape[2] < 1 || w->shape[3] < 1 || w->shape[2] > TCONV_MAX_KERNEL_SIDE
+      || w->shape[3] > TCONV_MAX_KERNEL_SIDE)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "weights '%s': kernel %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT ": each side must "
+                   "be 1..%u",
+                   wpath, w->shape[2], w->shape[3], TCONV_MAX_KERNEL_SIDE);
+      return FALSE;
+    }
+  if (!check_finite (w->data, w->count, "weights", wpath, 1, w->shape[2], w->shape[3], error))
+    return FALSE;
+  if (bias == NULL)
+    return TRUE;
+  if (b->ndim != 1 || b->shape[0] != channels)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "bias '%s' must have shape (%" G_GSIZE_FORMAT ",), one value per channel",
+                   bias, channels);
+      return FALSE;
+    }
+  return check_finite (b->data, b->count, "bias", bias, 0, 0, 0, error);
+}
+
+/* Padding and output padding: given (the format's ranges are PyTorch's, dilation 1), or the
+ * default that makes the output exactly s times the input. */
+static gboolean
+import_geometry (const ImportArgs *args, gsize k_h, gsize k_w, gint64 sh, gint64 sw,
+                 gint64 *ph, gint64 *pw, gint64 *oh, gint64 *ow, GError **error)
+{
+  if (args->padding == NULL)
+    return default_padding ("height", (gint64) k_h, sh, ph, error)
+           && default_padding ("width", (gint64) k_w, sw, pw, error);
+  if (!parse_pair_range ("--padding", args->padding, 0, G_MAXINT32, ph, pw, error))
+    return FALSE;
+  if (*ph > (gint64) k_h - 1 || *pw > (gint64) k_w - 1)
+    {
+      g_propagate_error (error, usage_error ("--padding %s: must be at most k - 1 = %"
+                                             G_GSIZE_FORMAT ",%" G_GSIZE_FORMAT
+                                             " for a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
+                                             " kernel",
+                                             args->padding, k_h - 1, k_w - 1, k_h, k_w));
+      return FALSE;
+    }
+  if (args->opadding != NULL
+      && !parse_pair_range ("--output-padding", args->opadding, 0, G_MAXINT32, oh, ow, error))
+    return FALSE;
+  if (*oh >= sh || *ow >= sw)
+    {
+      g_propagate_error (error, usage_error ("--output-padding %s: must be smaller than the "
+                                             "stride %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
+                                             args->opadding, sh, sw));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The kernel from the checked arrays (geometry @geo: stride, padding, output padding, each
+ * rows then columns), with its names and provenance, validated. */
+static gboolean
+import_build (const ImportArgs *args, const TconvArray *w, const TconvArray *b,
+              const char *wpath, const gchar *cmdline, const gint64 geo[6], tconv_kernel **kp,
+              GError **error)
+{
+  const gsize   channels = w->shape[0], k_h = w->shape[2], k_w = w->shape[3];
+  tconv_kernel *k = NULL;
+  tconv_error   err = { 0 };
+  tconv_status  st;
+  gchar        *auto_name, *src, *auto_desc;
+  gboolean      set;
+
+  if ((st = tconv_kernel_new (channels, k_h, k_w, &k)) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", tconv_status_string (st));
+      return FALSE;
+    }
+  *kp = k;
+  memcpy (k->weights, w->data, w->count * sizeof (float));
+  if (args->bias != NULL)
+    {
+      k->bias = malloc (channels * sizeof (float));
+      if (k->bias == NULL)
+        {
+          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+          return FALSE;
+        }
+      memcpy (k->bias, b->data, channels * sizeof (float));
+    }
+  k->stride_h = (size_t) geo[0], k->stride_w = (size_t) geo[1];
+  k->pad_h = (size_t) geo[2], k->pad_w = (size_t) geo[3];
+  k->opad_h = (size_t) geo[4], k->opad_w = (size_t) geo[5];
+  k->provenance = TCONV_PROVENANCE_IMPORTED;
+  auto_name = args->name ? NULL : name_from_path (args->output);
+  src = display_path (wpath);
+  auto_desc = args->description ? NULL
+                                : g_strdup_printf ("imported ConvTranspose2d weights, "
+                                                   "%zux%zu taps, stride %zux%zu",
+                                                   k_h, k_w, k->stride_h, k->stride_w);
+  set = tconv_kernel_set_string (&k->name, args->name ? args->name : auto_name) == TCONV_OK
+        && tconv_kernel_set_string (&k->description,
+                                    args->description ? args->description : auto_desc) == TCONV_OK
+        && tconv_kernel_set_string (&k->source, src) == TCONV_OK
+        && tconv_kernel_set_string (&k->command, cmdline) == TCONV_OK;
+  g_free (auto_name), g_free (src), g_free (auto_desc);
+  if (!set)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+      return FALSE;
+    }
+  if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
+    {
+      /* only the free-text options can break a rule here */
+      g_propagate_error (error, usage_error ("%s", tconv_pipeline_status_message (st, &err)));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* What was written: geometry, whether the output is exactly s times, checkerboard risk. */
+static void
+import_report (const tconv_kernel *k, const char *output)
+{
+  tconv_kernel_analysis a;
+  const gint64          gh = (gint64) k->k_h + (gint64) k->opad_h - 2 * (gint64) k->pad_h;
+  const gint64          gw = (gint64) k->k_w + (gint64) k->opad_w - 2 * (gint64) k->pad_w;
+  const gint64          sh = (gint64) k->stride_h, sw = (gint64) k->stride_w;
+
+  tconv_kernel_analyze (k, &a);
+  printf ("%s: %zux%zu taps, stride %zux%zu, padding %zu,%zu, output padding %zu,%zu, %zu "
+          "channel%s\n",
+          output, k->k_h, k->k_w, k->stride_h, k->stride_w, k->pad_h, k->pad_w, k->opad_h,
+          k->opad_w, k->channels, k->channels == 1 ? "" : "s");
+  if (gh != sh || gw != sw)
+    printf ("note: the output is (in - 1) * stride + %" G_GINT64_FORMAT " rows, + %"
+            G_GINT64_FORMAT " columns: not exactly %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+            " times the input (k + output_padding - 2 padding != stride)\n",
+            gh, gw, sh, sw);
+  if (a.checkerboard_risk > RISK_ZERO)
+    printf ("checkerboard risk %.6g: the phase sums differ (%.6g .. %.6g); 'tconv kernel "
+            "normalize %s -o OUT' evens them out\n",
+            a.checkerboard_risk, a.phase_min, a.phase_max, output);
+  else
+    printf ("checkerboard risk 0\n");
+}
+
+/* The option checks that need no file. */
+static gboolean
+import_check_args (const ImportArgs *args, GError **error)
+{
+  if (args->stride == NULL || args->output == NULL)
+    {
+      g_propagate_error (error, usage_error ("--stride S and -o FILE are required"));
+      return FALSE;
+    }
+  if (args->opadding != NULL && args->padding == NULL)
+    {
+      g_propagate_error (error, usage_error ("--output-padding needs --padding too"));
+      return FALSE;
+    }
+  if (args->name != NULL
+      && !(strlen (args->name) <= TCONV_KERNEL_NAME_MAX && *args->name
+           && strspn (args->name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen (args->name)))
+    {
+      g_propagate_error (error, usage_error ("--name '%s': expected 1 to %u characters of "
+                                             "[a-z0-9._-]",
+                                             args->name, TCONV_KERNEL_NAME_MAX));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
 {
-  gchar        *stride = NULL, *padding = NULL, *opadding = NULL, *output = NULL, *bias = NULL;
-  gchar        *name = NULL, *description = NULL;
+  ImportArgs    args = { 0 };
   GOptionEntry  entries[] = {
-    { "stride", 's', 0, G_OPTION_ARG_STRING, &stride, "The layer's stride (required)", "S|SH,SW" },
-    { "padding", 'p', 0, G_OPTION_ARG_STRING, &padding,
+    { "stride", 's', 0, G_OPTION_ARG_STRING, &args.stride, "The layer's stride (required)", "S|SH,SW" },
+    { "padding", 'p', 0, G_OPTION_ARG_STRING, &args.padding,
       "The layer's padding (default (k - s) / 2: output exactly s times the input)", "P|PH,PW" },
-    { "output-padding", 0, 0, G_OPTION_ARG_STRING, &opadding,
+    { "output-padding", 0, 0, G_OPTION_ARG_STRING, &args.opadding,
       "The layer's output_padding, 0..s-1 (default 0)", "O|OH,OW" },
-    { "bias", 'b', 0, G_OPTION_ARG_FILENAME, &bias, "The layer's bias, shape (C,)", "B.npy" },
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+    { "bias", 'b', 0, G_OPTION_ARG_FILENAME, &args.bias, "The layer's bias, shape (C,)", "B.npy" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &args.name,
       "Kernel name, [a-z0-9._-] (default: from the output file name)", "NAME" },
-    { "description", 'd', 0, G_OPTION_ARG_STRING, &description, "One-line description", "TEXT" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "The .tconv file to write (required)",
+    { "description", 'd', 0, G_OPTION_ARG_STRING, &args.description, "One-line description", "TEXT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &args.output, "The .tconv file to write (required)",
       "FILE" },
     G_OPTION_ENTRY_NULL,
   };
   TconvArray    w = { 0 }, b = { 0 };
   tconv_kernel *k = NULL;
-  tconv_error   err = { 0 };
-  tconv_status  st;
   gint64        sh, sw, ph = -1, pw = -1, oh = 0, ow = 0;
-  gsize         channels, k_h, k_w;
   gboolean      ok = FALSE;
 
   if (!parse_options ("W.npy - import PyTorch ConvTranspose2d weights",
@@ -893,189 +1122,35 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
                       "(C, 1, kH, kW) for one per channel) into a .tconv file, with the stride, "
                       "padding and output padding of the layer.",
                       entries, &argc, &argv, error)
-      || !positional (argc, argv, 1, "W.npy", error) || !parse_stride (stride, &sh, &sw, error))
+      || !positional (argc, argv, 1, "W.npy", error)
+      || !parse_stride (args.stride, &sh, &sw, error) || !import_check_args (&args, error))
     goto out;
-  if (stride == NULL || output == NULL)
-    {
-      g_propagate_error (error, usage_error ("--stride S and -o FILE are required"));
-      goto out;
-    }
-  if (opadding != NULL && padding == NULL)
-    {
-      g_propagate_error (error, usage_error ("--output-padding needs --padding too"));
-      goto out;
-    }
-  if (name != NULL && !(strlen (name) <= TCONV_KERNEL_NAME_MAX && *name
-                        && strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == strlen (name)))
-    {
-      g_propagate_error (error, usage_error ("--name '%s': expected 1 to %u characters of "
-                                             "[a-z0-9._-]",
-                                             name, TCONV_KERNEL_NAME_MAX));
-      goto out;
-    }
   {
-    const char *inputs[] = { argv[1], bias, NULL };
-    if (!tconv_check_not_input (output, inputs, error))
+    const char *inputs[] = { argv[1], args.bias, NULL };
+    if (!tconv_check_not_input (args.output, inputs, error))
       goto out;
   }
   if (!tconv_array_load (argv[1], "weights", &w, error)
-      || (bias != NULL && !tconv_array_load (bias, "bias", &b, error)))
+      || (args.bias != NULL && !tconv_array_load (args.bias, "bias", &b, error))
+      || !import_check_arrays (&w, &b, argv[1], args.bias, error)
+      || !import_geometry (&args, w.shape[2], w.shape[3], sh, sw, &ph, &pw, &oh, &ow, error))
     goto out;
-
-  /* The shape of a depthwise ConvTranspose2d.weight: (C, 1, kH, kW). */
-  if (w.ndim != 4 || w.shape[1] != 1)
-    {
-      GString *s = g_string_new ("(");
-      for (unsigned i = 0; i < w.ndim; i++)
-        g_string_append_printf (s, "%s%" G_GSIZE_FORMAT, i ? ", " : "", w.shape[i]);
-      g_string_append (s, w.ndim == 1 ? ",)" : ")");
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                   "weights '%s' have shape %s: expected (1, 1, kH, kW) for one kernel or "
-                   "(C, 1, kH, kW) for one per channel, the weight of a depthwise "
-                   "ConvTranspose2d (groups = C)%s",
-                   argv[1], s->str,
-                   w.ndim == 4 ? "; a layer that mixes channels is not an up-sampling kernel" : "");
-      g_string_free (s, TRUE);
-      goto out;
-    }
-  channels = w.shape[0], k_h = w.shape[2], k_w = w.shape[3];
-  if (channels < 1 || channels > TCONV_KERNEL_MAX_CHANNELS)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                   "weights '%s': %" G_GSIZE_FORMAT " channels: must be 1..%u", argv[1], channels,
-                   TCONV_KERNEL_MAX_CHANNELS);
-      goto out;
-    }
-  if (k_h < 1 || k_w < 1 || k_h > TCONV_MAX_KERNEL_SIDE || k_w > TCONV_MAX_KERNEL_SIDE)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                   "weights '%s': kernel %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT ": each side must "
-                   "be 1..%u",
-                   argv[1], k_h, k_w, TCONV_MAX_KERNEL_SIDE);
-      goto out;
-    }
-  if (!check_finite (w.data, w.count, "weights", argv[1], 1, k_h, k_w, error))
-    goto out;
-  if (bias != NULL)
-    {
-      if (b.ndim != 1 || b.shape[0] != channels)
-        {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
-                       "bias '%s' must have shape (%" G_GSIZE_FORMAT ",), one value per channel",
-                       bias, channels);
-          goto out;
-        }
-      if (!check_finite (b.data, b.count, "bias", bias, 0, 0, 0, error))
-        goto out;
-    }
-
-  /* Geometry: the format's ranges are PyTorch's (dilation 1). */
-  if (padding != NULL)
-    {
-      if (!parse_pair_range ("--padding", padding, 0, G_MAXINT32, &ph, &pw, error))
-        goto out;
-      if (ph > (gint64) k_h - 1 || pw > (gint64) k_w - 1)
-        {
-          g_propagate_error (error, usage_error ("--padding %s: must be at most k - 1 = %"
-                                                 G_GSIZE_FORMAT ",%" G_GSIZE_FORMAT
-                                                 " for a %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT
-                                                 " kernel",
-                                                 padding, k_h - 1, k_w - 1, k_h, k_w));
-          goto out;
-        }
-      if (opadding != NULL
-          && !parse_pair_range ("--output-padding", opadding, 0, G_MAXINT32, &oh, &ow, error))
-        goto out;
-      if (oh >= sh || ow >= sw)
-        {
-          g_propagate_error (error, usage_error ("--output-padding %s: must be smaller than the "
-                                                 "stride %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
-                                                 opadding, sh, sw));
-          goto out;
-        }
-    }
-  else if (!default_padding ("height", (gint64) k_h, sh, &ph, error)
-           || !default_padding ("width", (gint64) k_w, sw, &pw, error))
-    goto out;
-
-  if ((st = tconv_kernel_new (channels, k_h, k_w, &k)) != TCONV_OK)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", tconv_status_string (st));
-      goto out;
-    }
-  memcpy (k->weights, w.data, w.count * sizeof (float));
-  if (bias != NULL)
-    {
-      k->bias = malloc (channels * sizeof (float));
-      if (k->bias == NULL)
-        {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
-          goto out;
-        }
-      memcpy (k->bias, b.data, channels * sizeof (float));
-    }
-  k->stride_h = (size_t) sh, k->stride_w = (size_t) sw;
-  k->pad_h = (size_t) ph, k->pad_w = (size_t) pw;
-  k->opad_h = (size_t) oh, k->opad_w = (size_t) ow;
-  k->provenance = TCONV_PROVENANCE_IMPORTED;
   {
-    gchar *auto_name = name ? NULL : name_from_path (output);
-    gchar *src = display_path (argv[1]);
-    gchar *auto_desc = description ? NULL
-                                   : g_strdup_printf ("imported ConvTranspose2d weights, "
-                                                      "%zux%zu taps, stride %zux%zu",
-                                                      k_h, k_w, k->stride_h, k->stride_w);
-    gboolean set = tconv_kernel_set_string (&k->name, name ? name : auto_name) == TCONV_OK
-                   && tconv_kernel_set_string (&k->description,
-                                               description ? description : auto_desc) == TCONV_OK
-                   && tconv_kernel_set_string (&k->source, src) == TCONV_OK
-                   && tconv_kernel_set_string (&k->command, cmdline) == TCONV_OK;
-    g_free (auto_name), g_free (src), g_free (auto_desc);
-    if (!set)
-      {
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
-        goto out;
-      }
-  }
-  if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
-    {
-      /* only the free-text options can break a rule here */
-      g_propagate_error (error, usage_error ("%s", err.message[0] ? err.message
-                                                                  : tconv_status_string (st)));
+    const gint64 geo[6] = { sh, sw, ph, pw, oh, ow };
+
+    if (!import_build (&args, &w, &b, argv[1], cmdline, geo, &k, error)
+        || !cli_kernel_write (k, args.output, error))
       goto out;
-    }
-  if (!write_kernel (k, output, error))
-    goto out;
-
-  {
-    tconv_kernel_analysis a;
-    const gint64          gh = (gint64) k_h + oh - 2 * ph, gw = (gint64) k_w + ow - 2 * pw;
-
-    tconv_kernel_analyze (k, &a);
-    printf ("%s: %zux%zu taps, stride %zux%zu, padding %zu,%zu, output padding %zu,%zu, %zu "
-            "channel%s\n",
-            output, k_h, k_w, k->stride_h, k->stride_w, k->pad_h, k->pad_w, k->opad_h, k->opad_w,
-            channels, channels == 1 ? "" : "s");
-    if (gh != sh || gw != sw)
-      printf ("note: the output is (in - 1) * stride + %" G_GINT64_FORMAT " rows, + %"
-              G_GINT64_FORMAT " columns: not exactly %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-              " times the input (k + output_padding - 2 padding != stride)\n",
-              gh, gw, sh, sw);
-    if (a.checkerboard_risk > RISK_ZERO)
-      printf ("checkerboard risk %.6g: the phase sums differ (%.6g .. %.6g); 'tconv kernel "
-              "normalize %s -o OUT' evens them out\n",
-              a.checkerboard_risk, a.phase_min, a.phase_max, output);
-    else
-      printf ("checkerboard risk 0\n");
   }
+  import_report (k, args.output);
   ok = TRUE;
 
 out:
   tconv_array_clear (&w);
   tconv_array_clear (&b);
   tconv_kernel_free (k);
-  g_free (stride), g_free (padding), g_free (opadding), g_free (output), g_free (bias);
-  g_free (name), g_free (description);
+  g_free (args.stride), g_free (args.padding), g_free (args.opadding), g_free (args.output);
+  g_free (args.bias), g_free (args.name), g_free (args.description);
   return ok;
 }
 
@@ -1132,7 +1207,7 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
   if ((st = tconv_kernel_normalize_phases (k, &err)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot normalise '%s': %s", argv[1],
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       goto out;
     }
   tconv_kernel_analyze (k, &after);
@@ -1157,7 +1232,7 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
       goto out;
     }
-  if (!write_kernel (k, output, error))
+  if (!cli_kernel_write (k, output, error))
     goto out;
   printf ("%s: checkerboard risk %.6g -> %s (phase sums now %.9g)\n", output,
           before.checkerboard_risk, after.checkerboard_risk <= RISK_ZERO ? "0" : "not 0",

@@ -9,6 +9,7 @@
  * image size depends only on the kernel's geometry and the cell size, never on fonts. */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
+#include "tconv-pipeline-heatmap.h"
 
 #include <gegl.h>
 #include <math.h>
@@ -50,7 +51,6 @@ typedef struct
 static const Rgb INK = { 0x22, 0x22, 0x22 };
 static const Rgb MUTED = { 0x66, 0x66, 0x66 };
 static const Rgb CELL_LINE = { 0xdc, 0xdc, 0xdc };
-static const Rgb BLOCK_LINE = { 0x8c, 0x8c, 0x8c };
 static const Rgb FRAME = { 0x40, 0x40, 0x40 };
 static const Rgb WARM_TEXT = { 0xb2, 0x18, 0x2b };
 static const Rgb COOL_TEXT = { 0x21, 0x66, 0xac };
@@ -77,55 +77,22 @@ frame (Canvas *cv, int x, int y, int w, int h, Rgb c)
   fill (cv, x + w - 1, y, 1, h, c);
 }
 
-/* ColorBrewer RdBu (11 classes) from -1 (dark blue) through white at 0 to +1 (dark red). */
+/* The shared colour map (pipeline/tconv-pipeline-heatmap.c) as a fill colour. */
 static Rgb
 diverging (double t)
 {
-  static const Rgb stops[11] = {
-    { 0x05, 0x30, 0x61 }, { 0x21, 0x66, 0xac }, { 0x43, 0x93, 0xc3 }, { 0x92, 0xc5, 0xde },
-    { 0xd1, 0xe5, 0xf0 }, { 0xff, 0xff, 0xff }, { 0xfd, 0xdb, 0xc7 }, { 0xf4, 0xa5, 0x82 },
-    { 0xd6, 0x60, 0x4d }, { 0xb2, 0x18, 0x2b }, { 0x67, 0x00, 0x1f },
-  };
-  double u, f;
-  int    i;
-  Rgb    c;
+  guint8 c[3];
 
-  if (!(t > -1.0))
-    t = -1.0;
-  if (t > 1.0)
-    t = 1.0;
-  u = (t + 1.0) * 5.0;
-  i = MIN ((int) u, 9);
-  f = u - i;
-  c.r = (guchar) lround (stops[i].r + f * (stops[i + 1].r - stops[i].r));
-  c.g = (guchar) lround (stops[i].g + f * (stops[i + 1].g - stops[i].g));
-  c.b = (guchar) lround (stops[i].b + f * (stops[i + 1].b - stops[i].b));
-  return c;
+  tconv_pipeline_heatmap_colour (t, c);
+  return (Rgb) { c[0], c[1], c[2] };
 }
 
-/* One tap: its colour, and a bar for a negative value. */
-/* Colour position of @v: signed square root of v / vmax, so that the small negative lobes
- * (a few per cent of the peak) that decide ringing stay visible next to the peak. */
-static double
-scale (double v, double vmax)
-{
-  const double t = v / vmax;
-
-  return t < 0.0 ? -sqrt (-t) : sqrt (t);
-}
-
+/* One tap of the phase panel, through the shared cell painter; the canvas holds it whole. */
 static void
 draw_cell (Canvas *cv, int x, int y, int c, double v, double vmax)
 {
-  const double t = scale (v, vmax);
-
-  fill (cv, x, y, c - 1, c - 1, diverging (t));
-  if (v < 0.0 && c >= 8)
-    {
-      const int bw = MAX (3, c / 3), bh = MAX (1, (c + 7) / 16);
-      const Rgb mark = t < -0.55 ? (Rgb) { 0xff, 0xff, 0xff } : (Rgb) { 0x1d, 0x35, 0x57 };
-      fill (cv, x + (c - 1 - bw) / 2, y + (c - 1 - bh) / 2, bw, bh, mark);
-    }
+  tconv_pipeline_heatmap_cell (cv->px + ((gsize) y * (gsize) cv->w + (gsize) x) * 3,
+                               (gsize) cv->w * 3, c, v, vmax);
 }
 
 /* Text through gegl:text, composited onto the canvas. @align: 0 left of @x, 1 centred on @x,
@@ -251,19 +218,9 @@ draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, doub
   g_free (s);
   y += HEAD_H;
 
-  fill (cv, xa, y, l->aw, l->ah, CELL_LINE);
-  for (gsize ky = 0; ky < k->k_h; ky++)
-    for (gsize kx = 0; kx < k->k_w; kx++)
-      draw_cell (cv, xa + 1 + (int) kx * c, y + 1 + (int) ky * c, c, w[ky * k->k_w + kx], vmax);
-  /* Lines around the s x s blocks: each block holds one tap of every phase. */
-  if (sh > 1 || sw > 1)
-    {
-      for (int ky = sh; ky < (int) k->k_h; ky += sh)
-        fill (cv, xa, y + ky * c, l->aw, 1, BLOCK_LINE);
-      for (int kx = sw; kx < (int) k->k_w; kx += sw)
-        fill (cv, xa + kx * c, y, 1, l->ah, BLOCK_LINE);
-    }
-  frame (cv, xa, y, l->aw, l->ah, FRAME);
+  /* the shared raster of the taps, straight into the canvas */
+  tconv_pipeline_kernel_heatmap (k, ch, vmax, c, cv->px + ((gsize) y * (gsize) cv->w + (gsize) xa) * 3,
+                                 (gsize) cv->w * 3);
 
   /* Panel B: the phases, laid out like the phase-sum table. */
   tconv_kernel_phase_sums (k, ch, sums);
@@ -366,6 +323,43 @@ save_png (const Canvas *cv, const char *path, GError **error)
   return tconv_atomic_commit (f, error);
 }
 
+/* The lines under the panels: checkerboard risk, separability and symmetry, the legend. */
+static void
+draw_footer (Canvas *cv, const tconv_kernel *k, const tconv_kernel_analysis *a, int y)
+{
+  gchar *s;
+
+  if (a->checkerboard_risk <= 1e-6)
+    s = g_strdup_printf ("checkerboard risk 0: every phase has the same DC gain, so a flat "
+                         "image stays flat");
+  else
+    s = g_strdup_printf ("checkerboard risk %.3g: a flat image gets a %.3g%% peak-to-peak "
+                         "pattern",
+                         a->checkerboard_risk, 100.0 * a->checkerboard_risk);
+  draw_text (cv, s, 12.0, TRUE, a->checkerboard_risk <= 1e-6 ? INK : WARM_TEXT, MARGIN, y,
+             LINE_H, 0);
+  g_free (s);
+  y += LINE_H;
+  s = g_strdup_printf ("%s \xc2\xb7 symmetric: top-bottom %s, left-right %s%s",
+                       a->separable ? "separable (rank 1)" : "not separable",
+                       a->symmetric_h ? "yes" : "no", a->symmetric_w ? "yes" : "no",
+                       k->k_h != k->k_w ? "" : a->symmetric_transpose ? ", transpose yes"
+                                                                     : ", transpose no");
+  draw_text (cv, s, 11.5, FALSE, INK, MARGIN, y, LINE_H, 0);
+  g_free (s);
+  y += LINE_H;
+  draw_text (cv,
+             "colour: red positive, blue negative (also marked by a bar), white 0; saturation "
+             "\xe2\x88\x9d \xe2\x88\x9a|tap|",
+             11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
+  y += LINE_H;
+  s = g_strdup_printf ("grey lines: %zu\xc3\x97%zu blocks, each holding one tap of every phase; "
+                       "right: the same taps regrouped by output phase",
+                       k->stride_h, k->stride_w);
+  draw_text (cv, s, 11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
+  g_free (s);
+}
+
 gboolean
 tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
                   GError **error)
@@ -430,35 +424,7 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
       y += l.block_h;
     }
 
-  if (a.checkerboard_risk <= 1e-6)
-    s = g_strdup_printf ("checkerboard risk 0: every phase has the same DC gain, so a flat "
-                         "image stays flat");
-  else
-    s = g_strdup_printf ("checkerboard risk %.3g: a flat image gets a %.3g%% peak-to-peak "
-                         "pattern",
-                         a.checkerboard_risk, 100.0 * a.checkerboard_risk);
-  draw_text (&cv, s, 12.0, TRUE, a.checkerboard_risk <= 1e-6 ? INK : WARM_TEXT, MARGIN, y,
-             LINE_H, 0);
-  g_free (s);
-  y += LINE_H;
-  s = g_strdup_printf ("%s \xc2\xb7 symmetric: top-bottom %s, left-right %s%s",
-                       a.separable ? "separable (rank 1)" : "not separable",
-                       a.symmetric_h ? "yes" : "no", a.symmetric_w ? "yes" : "no",
-                       k->k_h != k->k_w ? "" : a.symmetric_transpose ? ", transpose yes"
-                                                                     : ", transpose no");
-  draw_text (&cv, s, 11.5, FALSE, INK, MARGIN, y, LINE_H, 0);
-  g_free (s);
-  y += LINE_H;
-  draw_text (&cv,
-             "colour: red positive, blue negative (also marked by a bar), white 0; saturation "
-             "\xe2\x88\x9d \xe2\x88\x9a|tap|",
-             11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
-  y += LINE_H;
-  s = g_strdup_printf ("grey lines: %zu\xc3\x97%zu blocks, each holding one tap of every phase; "
-                       "right: the same taps regrouped by output phase",
-                       k->stride_h, k->stride_w);
-  draw_text (&cv, s, 11.0, FALSE, MUTED, MARGIN, y, LINE_H, 0);
-  g_free (s);
+  draw_footer (&cv, k, &a, y);
 
   ok = save_png (&cv, path, error);
   g_free (cv.px);

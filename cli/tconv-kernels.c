@@ -1,10 +1,87 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Kernel lookup for the commands: a name of an analytic kernel, generated at the requested
  * stride; a preset from the preset folders (NAME-xS.tconv, e.g. learned-x3.tconv for
- * "--kernel learned --stride 3"); or a path to a .tconv file. */
+ * "--kernel learned --stride 3"); or a path to a .tconv file. The search itself is the
+ * pipeline's (tconv-pipeline-presets.c), shared with the GIMP plug-in; this file adds the
+ * command's installed folders and its exit codes. */
 #include "tconv-cli.h"
+#include "tconv-pipeline.h"
 
 #include <string.h>
+
+/* The folder of the running binary, resolved through /proc/self/exe; NULL when unknown. */
+static gchar *
+cli_exe_dir (void)
+{
+  gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+  gchar *dir = NULL;
+
+  if (exe != NULL && g_path_is_absolute (exe))
+    dir = g_path_get_dirname (exe);
+  g_free (exe);
+  return dir;
+}
+
+const gchar *const *
+cli_preset_installed (void)
+{
+  static gchar **dirs = NULL;
+
+  if (g_once_init_enter (&dirs))
+    {
+      GPtrArray *list = g_ptr_array_new ();
+#ifdef TCONV_PRESET_DIR_RELATIVE
+      gchar     *bin = cli_exe_dir ();
+
+      /* lexically: ".." steps out of the binary's real folder, whether or not it exists */
+      if (bin != NULL)
+        g_ptr_array_add (list, g_canonicalize_filename (TCONV_PRESET_DIR_RELATIVE, bin));
+      g_free (bin);
+#endif
+#ifdef TCONV_PRESET_DIR_INSTALLED
+      g_ptr_array_add (list, g_strdup (TCONV_PRESET_DIR_INSTALLED));
+#endif
+      g_ptr_array_add (list, NULL);
+      g_once_init_leave (&dirs, (gchar **) g_ptr_array_free (list, FALSE));
+    }
+  return (const gchar *const *) dirs;
+}
+
+void
+cli_error_from_pipeline (GError *error)
+{
+  if (error == NULL || error->domain != TCONV_PIPELINE_ERROR)
+    return;
+  error->code = error->code == TCONV_PIPELINE_ERROR_INVALID ? TCONV_EXIT_USAGE : TCONV_EXIT_ERROR;
+  error->domain = TCONV_CLI_ERROR;
+}
+
+gboolean
+cli_preset_load (const char *path, gint64 stride_h, gint64 stride_w, tconv_kernel **kernel,
+                 GError **error)
+{
+  GError  *local = NULL;
+  gboolean ok = tconv_pipeline_preset_load (path, stride_h, stride_w, kernel, &local);
+
+  cli_error_from_pipeline (local);
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return ok;
+}
+
+gboolean
+cli_preset_find (const char *name, gint64 stride_h, gint64 stride_w, tconv_kernel **kernel,
+                 gchar **path, GError **error)
+{
+  GError  *local = NULL;
+  gboolean ok = tconv_pipeline_preset_find (name, stride_h, stride_w, cli_preset_installed (),
+                                            kernel, path, &local);
+
+  cli_error_from_pipeline (local);
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return ok;
+}
 
 static gboolean
 is_path (const char *name)
@@ -12,45 +89,25 @@ is_path (const char *name)
   return strchr (name, '/') != NULL || g_str_has_suffix (name, ".tconv");
 }
 
-/* NAME-xS.tconv (NAME-xSHxSW.tconv for unequal strides) in the first folder of the preset
- * search path (tconv-presets.c) that has it. */
-static gchar *
-find_preset (const char *name, gint64 stride_h, gint64 stride_w)
-{
-  gchar *file, *path;
-
-  if (stride_h == stride_w)
-    file = g_strdup_printf ("%s-x%" G_GINT64_FORMAT ".tconv", name, stride_h);
-  else
-    file = g_strdup_printf ("%s-x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ".tconv", name, stride_h,
-                            stride_w);
-  path = tconv_preset_locate (file, NULL);
-  g_free (file);
-  return path;
-}
-
-static gboolean
-load_file (const char *name, gint64 stride_h, gint64 stride_w, tconv_kernel **kernel,
-           GError **error)
-{
-  return tconv_preset_load (name, stride_h, stride_w, kernel, error);
-}
-
 gboolean
 tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                          tconv_kernel **kernel, GError **error)
 {
-  gchar   *preset;
-  gboolean ok;
-
   *kernel = NULL;
   if (name == NULL || *name == '\0')
     {
       /* The default: the learned presets where they exist (x2, x3, x4), else bicubic. */
       const gint64 h = stride_h > 0 ? stride_h : 2, w = stride_w > 0 ? stride_w : 2;
-      if (h == w && h >= 2 && h <= 4 && (preset = find_preset ("learned", h, w)) != NULL)
+      gchar       *file = g_strdup_printf ("learned-x%" G_GINT64_FORMAT ".tconv", h);
+      gchar       *preset = h == w && h >= 2 && h <= 4
+                              ? tconv_pipeline_preset_locate (file, cli_preset_installed ())
+                              : NULL;
+
+      g_free (file);
+      if (preset != NULL)
         {
-          ok = load_file (preset, stride_h, stride_w, kernel, error);
+          gboolean ok = cli_preset_load (preset, stride_h, stride_w, kernel, error);
+
           g_free (preset);
           return ok;
         }
@@ -58,8 +115,8 @@ tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
     }
 
   if (is_path (name))
-    return load_file (name, stride_h, stride_w, kernel, error);
+    return cli_preset_load (name, stride_h, stride_w, kernel, error);
 
-  /* a preset file NAME-xS.tconv, else an analytic kernel at any stride (tconv-presets.c) */
-  return tconv_preset_find (name, stride_h, stride_w, NULL, kernel, NULL, error);
+  /* a preset file NAME-xS.tconv, else an analytic kernel at any stride */
+  return cli_preset_find (name, stride_h, stride_w, kernel, NULL, error);
 }

@@ -4,30 +4,17 @@
  * unless --no-quantize), and every (low, high) pair of BT.601 luma planes is added to the
  * normal equations of the core learner (core/tconv-lsq.c). The file records its data,
  * degradation and command, and is the same byte for byte on every run with the same
- * arguments: fixed file order, no threads in the learner, double accumulation.
- *
- * Also here: tconv_learn_self(), the kernel that "--kernel self" learns from the input. */
+ * arguments: fixed file order, no threads in the learner, double accumulation. The per-image
+ * step (crop, degrade, luma) is the core's tconv_learn_add_image(), which "--kernel self"
+ * and the GIMP plug-in share (core/tconv-selflearn.c). */
 #include "tconv-cli.h"
+#include "tconv-pipeline-learn.h"
 
 #include <gegl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Luma weights of BT.601 (65.481, 128.553, 24.966) / 219: the kernel is linear and shared by
- * R, G and B, so its error on Y is exactly the error of the luma plane it is trained on,
- * and Y is what the super-resolution protocol scores. */
-#define LUMA_R 0.299
-#define LUMA_G 0.587
-#define LUMA_B 0.114
-
-/* --kernel self: kernel side per unit of stride, as the learned presets (K = 6 s and plain
- * least squares were best on the validation photographs; see presets/README-learned.md);
- * the ridge is only used when the input alone does not determine the taps (flat or tiny
- * images), so that such inputs still get a kernel (one that keeps flat areas flat). */
-#define TCONV_LEARN_SELF_SIZE  6
-#define TCONV_LEARN_SELF_RIDGE 1e-4
 
 /* --weighting per-image: reweighting passes (one is converged to 0.01 dB on the validation
  * photographs; tconv_lsq_solve_balanced()). */
@@ -46,46 +33,6 @@ typedef struct
 
 /* ---- images ---- */
 
-/* The pixels of @buffer as interleaved R'G'B' floats in the buffer's own colour space
- * (alpha dropped, grey expanded): the values the file stores, as PIL and the benchmark read
- * them. Read as u16 and scaled here, because integer-to-integer conversions in babl are
- * exact (an 8-bit v becomes v * 257), whereas its float paths may be approximations chosen
- * per machine; training must not depend on that. */
-static gboolean
-buffer_rgb (GeglBuffer *buffer, const char *what, float **rgb, gsize *width, gsize *height,
-            GError **error)
-{
-  const GeglRectangle r = *gegl_buffer_get_extent (buffer);
-  guint16            *px;
-  gsize               n;
-
-  if (r.width <= 0 || r.height <= 0)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: no pixels", what);
-      return FALSE;
-    }
-  n = (gsize) r.width * (gsize) r.height * 3;
-  px = g_try_new (guint16, n);
-  *rgb = g_try_new (float, n);
-  if (px == NULL || *rgb == NULL)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s (%dx%d): out of memory", what,
-                   r.width, r.height);
-      g_free (px), g_free (*rgb), *rgb = NULL;
-      return FALSE;
-    }
-  gegl_buffer_get (buffer, &r, 1.0,
-                   babl_format_with_space ("R'G'B' u16",
-                                           babl_format_get_space (gegl_buffer_get_format (buffer))),
-                   px, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
-  for (gsize i = 0; i < n; i++)
-    (*rgb)[i] = (float) (px[i] / 65535.0);
-  g_free (px);
-  *width = (gsize) r.width;
-  *height = (gsize) r.height;
-  return TRUE;
-}
-
 /* Decodes a probed image through tconv-image.c: the loader follows the file's first bytes,
  * not its name, JPEGs are checked complete first, and a loader's warning (truncated or corrupt
  * data, which GEGL still delivers, padded) is an error: such an image must not be trained on. */
@@ -103,99 +50,37 @@ load_rgb (TconvSource *src, float **rgb, gsize *width, gsize *height, GError **e
   if (buffer == NULL)
     return FALSE;
   what = g_strdup_printf ("image '%s'", src->path);
-  ok = buffer_rgb (buffer, what, rgb, width, height, error);
+  ok = tconv_pipeline_buffer_rgb (buffer, what, rgb, width, height, error);
+  cli_error_from_pipeline (error != NULL ? *error : NULL);
   g_free (what);
   g_object_unref (buffer);
   return ok;
 }
 
-static void
-luma (const float *rgb, gsize n, float *y)
-{
-  for (gsize i = 0; i < n; i++)
-    y[i] = (float) (LUMA_R * rgb[3 * i] + LUMA_G * rgb[3 * i + 1] + LUMA_B * rgb[3 * i + 2]);
-}
-
-/* Adds the pairs of one image: its top-left crop to a multiple of @s (the protocol's
- * "modcrop"), reduced by each degradation. @rgb is @w x @h with rows of @row floats. */
+/* Adds the pairs of one image (tconv_learn_add_image()): its top-left crop to a multiple of
+ * @s, reduced by each degradation. @rgb is @w x @h with rows of @row floats. */
 static gboolean
 add_image (tconv_lsq *lsq, const LearnSetup *setup, const float *rgb, gsize w, gsize h,
            gsize row, const char *what, GError **error)
 {
   const gsize  s = (gsize) setup->stride;
-  const gsize  cw = w / s * s, ch = h / s * s, lw = cw / s, lh = ch / s;
-  float       *hr_rgb = NULL, *hr_y = NULL, *lr_rgb = NULL, *lr_y = NULL;
-  double      *work = NULL;
-  gsize        work_len = 0, need;
   tconv_error  err = { 0 };
-  tconv_status st;
-  gboolean     ok = FALSE;
 
-  if (lw == 0 || lh == 0)
+  if (w / s == 0 || h / s == 0)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
                    "%s is %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT ": smaller than the stride %"
                    G_GSIZE_FORMAT, what, w, h, s);
       return FALSE;
     }
-  hr_rgb = g_try_new (float, cw * ch * 3);
-  hr_y = g_try_new (float, cw * ch);
-  lr_rgb = g_try_new (float, lw * lh * 3);
-  lr_y = g_try_new (float, lw * lh);
-  for (gsize d = 0; d < setup->n_degr; d++)
+  if (tconv_learn_add_image (lsq, rgb, w, h, row, (unsigned) s, setup->degr, setup->n_degr,
+                             setup->sigma, setup->quantize, &err)
+      != TCONV_OK)
     {
-      if (tconv_degrade_work_len (setup->degr[d], s, setup->sigma, ch, cw, &need, &err)
-          != TCONV_OK)
-        {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
-          goto out;
-        }
-      work_len = MAX (work_len, need);
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
+      return FALSE;
     }
-  work = g_try_new (double, work_len);
-  if (hr_rgb == NULL || hr_y == NULL || lr_rgb == NULL || lr_y == NULL || work == NULL)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: out of memory", what);
-      goto out;
-    }
-  for (gsize y = 0; y < ch; y++)
-    memcpy (hr_rgb + y * cw * 3, rgb + y * row, cw * 3 * sizeof (float));
-  luma (hr_rgb, cw * ch, hr_y);
-
-  for (gsize d = 0; d < setup->n_degr; d++)
-    {
-      for (int c = 0; c < 3; c++)
-        {
-          const tconv_plane     src = { hr_rgb + c, ch, cw, (ptrdiff_t) (cw * 3), 3 };
-          const tconv_plane_out dst = { lr_rgb + c, lh, lw, (ptrdiff_t) (lw * 3), 3 };
-
-          if ((st = tconv_degrade (setup->degr[d], s, setup->sigma, &src, &dst, work, work_len,
-                                   &err))
-              != TCONV_OK)
-            {
-              g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
-              goto out;
-            }
-        }
-      /* What an 8-bit low-resolution file holds: clamped and rounded per channel. */
-      if (setup->quantize)
-        for (gsize i = 0; i < lw * lh * 3; i++)
-          lr_rgb[i] = (float) (nearbyint (CLAMP ((double) lr_rgb[i], 0.0, 1.0) * 255.0) / 255.0);
-      luma (lr_rgb, lw * lh, lr_y);
-
-      const tconv_plane lr = { lr_y, lh, lw, (ptrdiff_t) lw, 1 };
-      const tconv_plane hr = { hr_y, ch, cw, (ptrdiff_t) cw, 1 };
-      if ((st = tconv_lsq_add_pair (lsq, &lr, &hr, &err)) != TCONV_OK)
-        {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
-          goto out;
-        }
-    }
-  ok = TRUE;
-
-out:
-  g_free (hr_rgb), g_free (hr_y), g_free (lr_rgb), g_free (lr_y), g_free (work);
-  return ok;
+  return TRUE;
 }
 
 /* --shifts: the image at each of the s x s crop offsets (dx, dy), so that every pixel is at
@@ -255,7 +140,7 @@ solve (const tconv_lsq *lsq, tconv_lsq *const *parts, gsize n_parts,
   if (st != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s",
-                   err.message[0] ? err.message : tconv_status_string (st));
+                   tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
   return TRUE;
@@ -267,67 +152,6 @@ psnr_y (double mse)
 {
   const double k = 219.0 / 255.0;
   return mse > 0.0 ? 10.0 * log10 (1.0 / (mse * k * k)) : INFINITY;
-}
-
-/* ---- --kernel self ---- */
-
-gboolean
-tconv_learn_self (GeglBuffer *input, gint64 stride_h, gint64 stride_w, tconv_kernel **kernel,
-                  GError **error)
-{
-  const gint64      s = stride_h;
-  const LearnSetup  setup = { .stride = s, .size = TCONV_LEARN_SELF_SIZE * s,
-                              .degr = { TCONV_DEGRADE_BICUBIC }, .n_degr = 1,
-                              .quantize = FALSE };
-  tconv_lsq        *lsq = NULL;
-  tconv_lsq_options opt;
-  tconv_lsq_stats   stats;
-  float            *rgb = NULL;
-  gsize             w, h;
-  gchar             text[256];
-  gboolean          ok;
-
-  *kernel = NULL;
-  if (stride_h != stride_w || s < 2 || s > (gint64) TCONV_MAX_STRIDE)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
-                   "kernel self at stride %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
-                   ": needs one stride for both axes, 2..%u",
-                   stride_h, stride_w, TCONV_MAX_STRIDE);
-      return FALSE;
-    }
-  if (!buffer_rgb (input, "kernel self: the input", &rgb, &w, &h, error))
-    return FALSE;
-  if (!new_learner ((gsize) s, (gsize) setup.size, &lsq, error))
-    {
-      g_free (rgb);
-      return FALSE;
-    }
-  tconv_lsq_options_init (&opt);
-  opt.symmetry = TCONV_LSQ_SYM_DIHEDRAL;
-  ok = add_image (lsq, &setup, rgb, w, h, w * 3, "the input", error);
-  if (!ok)
-    g_prefix_error (error, "kernel self learns from the input reduced %" G_GINT64_FORMAT
-                           " times, which must still be larger than the kernel: ",
-                    s);
-  if (ok && tconv_lsq_solve (lsq, &opt, kernel, &stats, NULL) != TCONV_OK)
-    {
-      opt.ridge = TCONV_LEARN_SELF_RIDGE;
-      ok = solve (lsq, NULL, 0, &opt, kernel, &stats, error);
-    }
-  tconv_lsq_free (lsq);
-  g_free (rgb);
-  if (!ok)
-    return FALSE;
-  g_snprintf (text, sizeof text, "self-x%" G_GINT64_FORMAT, s);
-  tconv_kernel_set_string (&(*kernel)->name, text);
-  g_snprintf (text, sizeof text,
-              "learned from the input itself (bicubic x1/%" G_GINT64_FORMAT " back to the input), "
-              "%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " taps",
-              s, setup.size, setup.size);
-  tconv_kernel_set_string (&(*kernel)->description, text);
-  tconv_kernel_set_string (&(*kernel)->degradation, "bicubic (MATLAB imresize, antialiased)");
-  return TRUE;
 }
 
 /* ---- the command ---- */
@@ -624,63 +448,22 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
   return ok;
 }
 
+/* The setup, symmetry and kernel name from the options, and the output's folder checked:
+ * everything that needs no image, before minutes of training. */
 static gboolean
-write_kernel (const tconv_kernel *k, const char *path, GError **error)
+learn_setup (const LearnOptions *o, LearnSetup *setup, unsigned *symmetry, gchar **name,
+             GError **error)
 {
-  gsize        len = 0;
-  gchar       *text;
-  TconvAtomic *f;
-  gboolean     ok;
-
-  if (tconv_kernel_write (k, NULL, 0, &len) != TCONV_OK)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot encode the kernel");
-      return FALSE;
-    }
-  text = g_malloc (len + 1);
-  tconv_kernel_write (k, text, len + 1, &len);
-  if ((f = tconv_atomic_open (path, error)) == NULL)
-    {
-      g_free (text);
-      return FALSE;
-    }
-  ok = tconv_atomic_write (f, text, len, error);
-  g_free (text);
-  if (!ok)
-    {
-      tconv_atomic_abort (f);
-      return FALSE;
-    }
-  return tconv_atomic_commit (f, error);
-}
-
-static gboolean
-run_learn (LearnOptions *o, GError **error)
-{
-  LearnSetup        setup = { 0 };
-  tconv_lsq        *lsq = NULL;
-  tconv_kernel     *k = NULL, *bicubic = NULL;
-  tconv_lsq_options opt;
-  tconv_lsq_stats   stats;
-  gchar            *name = NULL, *text;
-  gboolean          ok = FALSE;
-  const gsize       n = g_strv_length (o->images);
-  unsigned          symmetry;
-  double            mse_bicubic = -1.0;
-  gboolean          gegl_started = FALSE;
-  TconvSource      *sources = NULL;
-  tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
-
-  setup.stride = o->stride;
-  setup.size = o->size;
-  setup.sigma = isnan (o->sigma) ? 0.0 : o->sigma;
-  setup.quantize = !o->no_quantize;
-  setup.shifts = o->shifts;
-  if (!parse_degradations (o->degradation, &setup, error)
-      || !parse_symmetry (o->symmetry, &symmetry, error))
+  setup->stride = o->stride;
+  setup->size = o->size;
+  setup->sigma = isnan (o->sigma) ? 0.0 : o->sigma;
+  setup->quantize = !o->no_quantize;
+  setup->shifts = o->shifts;
+  if (!parse_degradations (o->degradation, setup, error)
+      || !parse_symmetry (o->symmetry, symmetry, error))
     return FALSE;
   if (o->weighting != NULL && strcmp (o->weighting, "per-image") == 0)
-    setup.per_image = TRUE;
+    setup->per_image = TRUE;
   else if (o->weighting != NULL && strcmp (o->weighting, "pooled") != 0)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
@@ -699,8 +482,8 @@ run_learn (LearnOptions *o, GError **error)
           return FALSE;
         }
     }
-  name = o->name ? g_strdup (o->name) : name_from_output (o->output);
-  if (name == NULL)
+  *name = o->name ? g_strdup (o->name) : name_from_output (o->output);
+  if (*name == NULL)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
                    "output '%s' does not give a kernel name ([a-z0-9._-]+): use --name", o->output);
@@ -716,9 +499,108 @@ run_learn (LearnOptions *o, GError **error)
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
                    "output '%s': the folder '%s' does not exist", o->output, dir);
     g_free (dir);
-    if (!dir_ok || !tconv_check_not_input (o->output, inputs, error))
-      goto out;
+    return dir_ok && tconv_check_not_input (o->output, inputs, error);
   }
+}
+
+/* Decodes every probed image and adds its pairs to @lsq; with --weighting per-image also to
+ * its own accumulator @each[i] (merged into @lsq, which still serves the bicubic figure). */
+static gboolean
+learn_accumulate (const LearnOptions *o, const LearnSetup *setup, TconvSource *sources,
+                  tconv_lsq *lsq, tconv_lsq **each, GError **error)
+{
+  const gsize n = g_strv_length (o->images);
+  gboolean    ok = TRUE;
+
+  for (gsize i = 0; ok && i < n; i++)
+    {
+      float *rgb = NULL;
+      gsize  w, h;
+      gchar *base = g_path_get_basename (o->images[i]);
+      gchar *what = g_strdup_printf ("image '%s'", o->images[i]);
+
+      progress (o, (double) i / (double) n, base);
+      ok = load_rgb (&sources[i], &rgb, &w, &h, error)
+           && (!setup->per_image
+               || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
+           && add_image_shifts (setup->per_image ? each[i] : lsq, setup, rgb, w, h, w * 3, what,
+                                error);
+      if (ok && setup->per_image)
+        ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;
+      g_free (rgb), g_free (base), g_free (what);
+    }
+  if (ok)
+    progress (o, 1.0, "solving");
+  return ok;
+}
+
+/* Names and describes the solved kernel @k, records its provenance, checks it and writes it;
+ * prints the training figures. */
+static gboolean
+learn_write (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup, unsigned symmetry,
+             const char *name, const tconv_lsq_stats *stats, double mse_bicubic, GError **error)
+{
+  const gsize n = g_strv_length (o->images);
+  tconv_error err = { 0 };
+  gchar      *text;
+  gboolean    ok;
+
+  tconv_kernel_set_string (&k->name, name);
+  if (o->description != NULL)
+    text = g_strdup (o->description);
+  else
+    text = g_strdup_printf ("learned x%d up-sampling, %dx%d taps, least squares on %" G_GSIZE_FORMAT
+                            " image%s (%s degradation)",
+                            o->stride, o->size, o->size, n, n == 1 ? "" : "s",
+                            o->degradation ? o->degradation : "bicubic");
+  ok = tconv_kernel_set_string (&k->description, text) == TCONV_OK;
+  g_free (text);
+  if (!ok)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
+      return FALSE;
+    }
+  if (!set_provenance (k, o, setup, symmetry, error))
+    return FALSE;
+  if (mse_bicubic >= 0.0)
+    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels (analytic "
+                            "bicubic on the same pairs: %.2f dB)",
+                            psnr_y (stats->mse), stats->samples, psnr_y (mse_bicubic));
+  else
+    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels",
+                            psnr_y (stats->mse), stats->samples);
+  tconv_kernel_set_string (&k->comments, text);
+  if (tconv_kernel_validate (k, &err) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
+      ok = FALSE;
+    }
+  ok = ok && cli_kernel_write (k, o->output, error);
+  if (ok)
+    printf ("%s: %s\n", o->output, text);
+  g_free (text);
+  return ok;
+}
+
+static gboolean
+run_learn (LearnOptions *o, GError **error)
+{
+  LearnSetup        setup = { 0 };
+  tconv_lsq        *lsq = NULL;
+  tconv_kernel     *k = NULL, *bicubic = NULL;
+  tconv_lsq_options opt;
+  tconv_lsq_stats   stats;
+  gchar            *name = NULL;
+  gboolean          ok = FALSE;
+  const gsize       n = g_strv_length (o->images);
+  unsigned          symmetry = 0;
+  double            mse_bicubic = -1.0;
+  gboolean          gegl_started = FALSE;
+  TconvSource      *sources = NULL;
+  tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
+
+  if (!learn_setup (o, &setup, &symmetry, &name, error))
+    goto out;
   /* every image readable and not empty before GEGL starts and training begins */
   sources = g_new0 (TconvSource, n);
   for (gsize i = 0; i < n; i++)
@@ -731,27 +613,8 @@ run_learn (LearnOptions *o, GError **error)
   /* GEGL only once every argument has been checked: its start-up takes a while */
   tconv_gegl_start ();
   gegl_started = TRUE;
-  for (gsize i = 0; i < n; i++)
-    {
-      float *rgb = NULL;
-      gsize  w, h;
-      gchar *base = g_path_get_basename (o->images[i]);
-      gchar *what = g_strdup_printf ("image '%s'", o->images[i]);
-
-      progress (o, (double) i / (double) n, base);
-      ok = load_rgb (&sources[i], &rgb, &w, &h, error)
-           && (!setup.per_image || new_learner ((gsize) o->stride, (gsize) o->size, &each[i], error))
-           && add_image_shifts (setup.per_image ? each[i] : lsq, &setup, rgb, w, h, w * 3, what,
-                                error);
-      /* the pooled statistics still serve for the bicubic comparison */
-      if (ok && setup.per_image)
-        ok = tconv_lsq_merge (lsq, each[i], 1.0, NULL) == TCONV_OK;
-      g_free (rgb), g_free (base), g_free (what);
-      if (!ok)
-        goto out;
-    }
-  progress (o, 1.0, "solving");
-  ok = FALSE;
+  if (!learn_accumulate (o, &setup, sources, lsq, each, error))
+    goto out;
 
   tconv_lsq_options_init (&opt);
   opt.ridge = o->ridge;
@@ -766,49 +629,7 @@ run_learn (LearnOptions *o, GError **error)
         == TCONV_OK
       && tconv_lsq_mse (lsq, bicubic, &mse_bicubic, NULL) != TCONV_OK)
     mse_bicubic = -1.0;
-
-  tconv_kernel_set_string (&k->name, name);
-  if (o->description != NULL)
-    text = g_strdup (o->description);
-  else
-    text = g_strdup_printf ("learned x%d up-sampling, %dx%d taps, least squares on %" G_GSIZE_FORMAT
-                            " image%s (%s degradation)",
-                            o->stride, o->size, o->size, n, n == 1 ? "" : "s",
-                            o->degradation ? o->degradation : "bicubic");
-  if (tconv_kernel_set_string (&k->description, text) != TCONV_OK)
-    {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
-      g_free (text);
-      goto out;
-    }
-  g_free (text);
-  if (!set_provenance (k, o, &setup, symmetry, error))
-    goto out;
-  if (mse_bicubic >= 0.0)
-    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels (analytic "
-                            "bicubic on the same pairs: %.2f dB)",
-                            psnr_y (stats.mse), stats.samples, psnr_y (mse_bicubic));
-  else
-    text = g_strdup_printf ("training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " pixels",
-                            psnr_y (stats.mse), stats.samples);
-  tconv_kernel_set_string (&k->comments, text);
-  {
-    tconv_error err = { 0 };
-    if (tconv_kernel_validate (k, &err) != TCONV_OK)
-      {
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
-        g_free (text);
-        goto out;
-      }
-  }
-  if (!write_kernel (k, o->output, error))
-    {
-      g_free (text);
-      goto out;
-    }
-  printf ("%s: %s\n", o->output, text);
-  g_free (text);
-  ok = TRUE;
+  ok = learn_write (k, o, &setup, symmetry, name, &stats, mse_bicubic, error);
 
 out:
   tconv_kernel_free (k);

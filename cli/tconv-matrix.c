@@ -66,6 +66,61 @@ print_grid (const char *indent, const double *v, gsize rows, gsize cols, int wid
     }
 }
 
+/* The demonstration's figures: C, C^T, x, C^T x and the transposed convolution of x, for
+ * the convolution @d describes. Returns the exit status: whether C^T x equals the
+ * transposed convolution. */
+typedef struct
+{
+  gint64        n, k, s, p, m;
+  gsize         rows, cols, opad;
+  const float  *w, *x, *y;
+  const double *c, *ct, *cx;
+} MatrixDemo;
+
+static int
+matrix_print (const MatrixDemo *d)
+{
+  const gint64  n = d->n, k = d->k, s = d->s, p = d->p, m = d->m;
+  const gsize   rows = d->rows, cols = d->cols;
+  const double *c = d->c, *ct = d->ct, *cx = d->cx;
+  const float  *w = d->w, *x = d->x, *y = d->y;
+  double        wd[MAX_SIZE * MAX_SIZE * 4], xd[(MAX_SIZE + 2 * MAX_PAD) * (MAX_SIZE + 2 * MAX_PAD)];
+  double        yd[MAX_SIZE * MAX_SIZE];
+  double        maxdiff = 0;
+
+  for (gint64 i = 0; i < k * k; i++)
+    wd[i] = w[i];
+  for (gint64 i = 0; i < m * m; i++)
+    xd[i] = x[i];
+  for (gsize i = 0; i < cols; i++)
+    yd[i] = y[i], maxdiff = MAX (maxdiff, fabs (yd[i] - cx[i]));
+
+  printf ("Convolution: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " kernel over a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+          " input, stride %" G_GINT64_FORMAT ", padding %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " output.\n",
+          k, k, n, n, s, p, m, m);
+  printf ("Its transpose maps %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " back to %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+          " (ConvTranspose2d with the same kernel, stride %" G_GINT64_FORMAT ", padding %" G_GINT64_FORMAT
+          ", output_padding %zu).\n\n", m, m, n, n, s, p, d->opad);
+  printf ("Kernel w (%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "):\n", k, k);
+  print_grid ("  ", wd, (gsize) k, (gsize) k, cell_width (wd, (gsize) (k * k)));
+  printf ("\nConvolution matrix C (%zu x %zu): row i = output pixel i of the convolution, column j = input pixel j\n"
+          "(row-major). Each row holds the kernel where it lies over the input, zeros elsewhere:\n",
+          rows, cols);
+  print_grid ("  ", c, rows, cols, cell_width (c, rows * cols));
+  printf ("\nTranspose C^T (%zu x %zu): column i spreads input pixel i of the transposed convolution\n"
+          "over the output (one-to-many):\n", cols, rows);
+  print_grid ("  ", ct, cols, rows, cell_width (ct, rows * cols));
+  printf ("\nInput x (%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "), flattened to %zu values:\n", m, m, rows);
+  print_grid ("  ", xd, (gsize) m, (gsize) m, cell_width (xd, (gsize) (m * m)));
+  printf ("\nC^T x, reshaped to %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ":\n", n, n);
+  print_grid ("  ", cx, (gsize) n, (gsize) n, cell_width (cx, cols));
+  printf ("\nTransposed convolution of x (each input pixel stamps the kernel, scaled by its value):\n");
+  print_grid ("  ", yd, (gsize) n, (gsize) n, cell_width (yd, cols));
+  printf ("\nC^T x %s the transposed convolution (max difference %g).\n",
+          maxdiff <= 1e-9 ? "equals" : "DIFFERS FROM", maxdiff);
+  return maxdiff <= 1e-9 ? TCONV_EXIT_OK : TCONV_EXIT_ERROR;
+}
+
 int
 tconv_cmd_matrix (int argc, char **argv)
 {
@@ -153,39 +208,11 @@ tconv_cmd_matrix (int argc, char **argv)
   tconv_out_view out = tconv_out_view_planar (&g, y);
   tconv_upsample_ref (&g, w, NULL, &in, &out, work, G_N_ELEMENTS (work));
 
-  double wd[MAX_SIZE * MAX_SIZE * 4], xd[G_N_ELEMENTS (x)], yd[MAX_SIZE * MAX_SIZE];
-  double maxdiff = 0;
-  for (gint64 i = 0; i < k * k; i++)
-    wd[i] = w[i];
-  for (gint64 i = 0; i < m * m; i++)
-    xd[i] = x[i];
-  for (gsize i = 0; i < cols; i++)
-    yd[i] = y[i], maxdiff = MAX (maxdiff, fabs (yd[i] - cx[i]));
+  {
+    const MatrixDemo demo = { n, k, s, p, m, rows, cols, g.opad_h, w, x, y, c, ct, cx };
 
-  printf ("Convolution: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " kernel over a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-          " input, stride %" G_GINT64_FORMAT ", padding %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " output.\n",
-          k, k, n, n, s, p, m, m);
-  printf ("Its transpose maps %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " back to %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-          " (ConvTranspose2d with the same kernel, stride %" G_GINT64_FORMAT ", padding %" G_GINT64_FORMAT
-          ", output_padding %zu).\n\n", m, m, n, n, s, p, g.opad_h);
-  printf ("Kernel w (%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "):\n", k, k);
-  print_grid ("  ", wd, (gsize) k, (gsize) k, cell_width (wd, (gsize) (k * k)));
-  printf ("\nConvolution matrix C (%zu x %zu): row i = output pixel i of the convolution, column j = input pixel j\n"
-          "(row-major). Each row holds the kernel where it lies over the input, zeros elsewhere:\n",
-          rows, cols);
-  print_grid ("  ", c, rows, cols, cell_width (c, rows * cols));
-  printf ("\nTranspose C^T (%zu x %zu): column i spreads input pixel i of the transposed convolution\n"
-          "over the output (one-to-many):\n", cols, rows);
-  print_grid ("  ", ct, cols, rows, cell_width (ct, rows * cols));
-  printf ("\nInput x (%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "), flattened to %zu values:\n", m, m, rows);
-  print_grid ("  ", xd, (gsize) m, (gsize) m, cell_width (xd, (gsize) (m * m)));
-  printf ("\nC^T x, reshaped to %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ":\n", n, n);
-  print_grid ("  ", cx, (gsize) n, (gsize) n, cell_width (cx, cols));
-  printf ("\nTransposed convolution of x (each input pixel stamps the kernel, scaled by its value):\n");
-  print_grid ("  ", yd, (gsize) n, (gsize) n, cell_width (yd, cols));
-  printf ("\nC^T x %s the transposed convolution (max difference %g).\n",
-          maxdiff <= 1e-9 ? "equals" : "DIFFERS FROM", maxdiff);
-  code = maxdiff <= 1e-9 ? TCONV_EXIT_OK : TCONV_EXIT_ERROR;
+    code = matrix_print (&demo);
+  }
   goto done;
 
 fail:

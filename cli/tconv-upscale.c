@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <gegl.h>
@@ -277,39 +276,6 @@ save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *
   return tconv_atomic_commit (f, error);
 }
 
-/* RAM plus the free disk space where GEGL swaps: the most image data a job can hold. */
-static guint64
-default_budget (gchar **where)
-{
-  const long pages = sysconf (_SC_PHYS_PAGES), page = sysconf (_SC_PAGESIZE);
-  guint64    ram = pages > 0 && page > 0 ? (guint64) pages * (guint64) page : (guint64) 1 << 32;
-  guint64    disk = 0;
-  gchar     *swap = NULL;
-
-  g_object_get (gegl_config (), "swap", &swap, NULL);
-  if (swap != NULL && *swap != '\0' && strcmp (swap, "RAM") != 0)
-    {
-      gchar         *dir = g_strdup (swap);
-      struct statvfs vfs;
-
-      /* GEGL creates the folder when it first swaps: measure the nearest existing parent */
-      while (statvfs (dir, &vfs) != 0 && strcmp (dir, "/") != 0 && strcmp (dir, ".") != 0)
-        {
-          gchar *up = g_path_get_dirname (dir);
-          g_free (dir);
-          dir = up;
-        }
-      if (statvfs (dir, &vfs) == 0)
-        disk = (guint64) vfs.f_bavail * (guint64) vfs.f_frsize;
-      g_free (dir);
-      *where = g_strdup_printf ("RAM + free disk for GEGL's swap in %s", swap);
-    }
-  else
-    *where = g_strdup ("RAM; GEGL's swap is off");
-  g_free (swap);
-  return ram + disk;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Progress
  */
@@ -343,17 +309,6 @@ on_progress (gdouble fraction, gpointer data)
 /* ---------------------------------------------------------------------------------------------
  * The command
  */
-
-/* TCONV_PROFILE=1: the wall time of each stage on stderr, as the pipeline prints its own. */
-static void
-profile_stage (const char *what, gint64 *t0)
-{
-  const gint64 now = g_get_monotonic_time ();
-
-  if (g_getenv ("TCONV_PROFILE") != NULL)
-    fprintf (stderr, "tconv-profile: %-24s %7.3f s\n", what, (double) (now - *t0) / 1e6);
-  *t0 = now;
-}
 
 static gboolean
 run_upscale (const UpscaleOptions *o, GError **error)
@@ -423,7 +378,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
   t0 = g_get_monotonic_time ();
   png_read = tconv_png_read_start (&src);
   tconv_gegl_start ();
-  profile_stage ("GEGL start", &t0);
+  tconv_pipeline_profile_stage ("GEGL start", &t0);
   if ((saver = saver_for (o->output)) == NULL)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
@@ -462,7 +417,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
           || g_str_has_suffix (o->kernel ? o->kernel : "", ".tconv"))
         sh = sw = 0;
     }
-  /* --kernel self is learned from the input once it is read (tconv_learn_self()); the
+  /* --kernel self is learned from the input once it is read (tconv_pipeline_learn_self()); the
    * bicubic kernel of the same stride stands in for the size and memory checks until then. */
   self = g_strcmp0 (o->kernel, "self") == 0;
   if (!tconv_cli_kernel_lookup (self ? "bicubic" : o->kernel, sh, sw, &kernel, error))
@@ -490,7 +445,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     guint64 limit = budget;
 
     if (limit == 0)
-      limit = default_budget (&where);
+      limit = tconv_pipeline_memory_available (&where);
     else
       where = g_strdup ("--memory-budget");
     bpp = (guint64) babl_format_get_bytes_per_pixel (src.format);
@@ -515,18 +470,21 @@ run_upscale (const UpscaleOptions *o, GError **error)
       }
   }
 
-  profile_stage ("options, kernel", &t0);
+  tconv_pipeline_profile_stage ("options, kernel", &t0);
   by_libpng = (in = tconv_png_read_finish (png_read, &src)) != NULL;
   png_read = NULL;
   if (!by_libpng && (in = tconv_source_read (&src, error)) == NULL)
     goto out;
-  profile_stage (by_libpng ? "read input (libpng)" : "read input", &t0);
+  tconv_pipeline_profile_stage (by_libpng ? "read input (libpng)" : "read input", &t0);
   if (self)
     {
       tconv_kernel *learned = NULL;
-      if (!tconv_learn_self (in, (gint64) kernel->stride_h, (gint64) kernel->stride_w, &learned,
-                             error))
-        goto out;
+      if (!tconv_pipeline_learn_self (in, (gint64) kernel->stride_h, (gint64) kernel->stride_w,
+                                      &learned, error))
+        {
+          cli_error_from_pipeline (*error);
+          goto out;
+        }
       tconv_kernel_free (kernel);
       opt.kernel = kernel = learned;
     }
@@ -564,11 +522,11 @@ run_upscale (const UpscaleOptions *o, GError **error)
     }
   if (progress.shown)
     fprintf (stderr, "\ntconv upscale: writing %s ...\n", o->output);
-  profile_stage ("up-sample", &t0);
+  tconv_pipeline_profile_stage ("up-sample", &t0);
   g_clear_object (&in);
   ok = save_image (out, pixels, pixels_stride, o->output, saver,
                    threads > 0 ? (gint) threads : (gint) g_get_num_processors (), error);
-  profile_stage ("write output", &t0);
+  tconv_pipeline_profile_stage ("write output", &t0);
 
 out:
   tconv_png_read_finish (png_read, NULL); /* a failed run: only joins the decoder */

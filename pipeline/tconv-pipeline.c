@@ -5,6 +5,7 @@
  * gives the same bytes is said there. Working memory is allocated once per thread, sized from
  * the budget before any pixel is read. */
 #include "tconv-pipeline-private.h"
+#include "tconv-pipeline-util.h"
 
 #include <string.h>
 
@@ -351,7 +352,7 @@ tconv_pipeline_upscale_region (GeglBuffer *src, const TconvUpscaleOptions *optio
 
   memset (&job, 0, sizeof job);
   g_mutex_init (&job.lock);
-  job.profile = g_getenv ("TCONV_PROFILE") != NULL;
+  job.profile = tconv_pipeline_profile_enabled ();
   job.caller = g_thread_self ();
   job.progress = options->progress, job.progress_data = options->progress_data;
   job.reported = -1;

@@ -12,6 +12,7 @@
 #include <libgimp/gimpui.h>
 
 #include "upscale.h"
+#include "tconv-pipeline-heatmap.h"
 
 #define PREVIEW_SIZE    360  /* preview area, pixels per side at most */
 #define HEATMAP_SIZE    168
@@ -174,7 +175,7 @@ upscale_dialog_reload (UpscaleDialog *ud)
         }
       if (st != TCONV_OK)
         {
-          upscale_set_status_error (&error, st, &err, _("Kernel"));
+          tconv_pipeline_set_status_error (&error, st, &err, _("Kernel"));
           upscale_dialog_kernel_clear (ud);
         }
     }
@@ -366,18 +367,19 @@ upscale_dialog_preview (GimpPreview   *preview,
  * Heatmaps
  */
 
-/* Diverging colours: blue below 0, white at 0, red above; v in [-1, 1]. */
+/* The shared colour map (pipeline/tconv-pipeline-heatmap.c); t in [-1, 1]. */
 static void
 upscale_dialog_diverging (cairo_t *cr,
-                          gdouble  v)
+                          gdouble  t)
 {
-  v = CLAMP (v, -1.0, 1.0);
-  if (v >= 0)
-    cairo_set_source_rgb (cr, 1.0, 1.0 - 0.85 * v, 1.0 - 0.9 * v);
-  else
-    cairo_set_source_rgb (cr, 1.0 + 0.9 * v, 1.0 + 0.6 * v, 1.0);
+  guint8 c[3];
+
+  tconv_pipeline_heatmap_colour (t, c);
+  cairo_set_source_rgb (cr, c[0] / 255.0, c[1] / 255.0, c[2] / 255.0);
 }
 
+/* The taps as `tconv kernel show --png` draws them (tconv_pipeline_kernel_heatmap()),
+ * scaled to fit and centred. */
 static gboolean
 upscale_dialog_draw_kernel (GtkWidget     *area,
                             cairo_t       *cr,
@@ -386,7 +388,11 @@ upscale_dialog_draw_kernel (GtkWidget     *area,
   const gint          w = gtk_widget_get_allocated_width (area);
   const gint          h = gtk_widget_get_allocated_height (area);
   const tconv_kernel *k = ud->shown;
-  gdouble             cell, ox, oy, max = 0.0;
+  cairo_surface_t    *surface;
+  guint8             *rgb;
+  guint32            *px;
+  gdouble             max = 0.0, zoom;
+  gint                cell, rw, rh, stride;
 
   cairo_set_source_rgb (cr, 0.5, 0.5, 0.5);
   cairo_paint (cr);
@@ -395,17 +401,33 @@ upscale_dialog_draw_kernel (GtkWidget     *area,
 
   for (gsize i = 0; i < k->k_h * k->k_w; i++)
     max = MAX (max, fabs (k->weights[i]));
-  cell = MIN ((gdouble) w / k->k_w, (gdouble) h / k->k_h);
-  ox   = (w - cell * k->k_w) / 2;
-  oy   = (h - cell * k->k_h) / 2;
-  for (gsize y = 0; y < k->k_h; y++)
-    for (gsize x = 0; x < k->k_w; x++)
+  /* at least 3 pixels a tap, so that the grid never hides the taps: cairo shrinks the rest */
+  cell = MAX (3, (gint) MIN ((gdouble) w / k->k_w, (gdouble) h / k->k_h));
+  tconv_pipeline_kernel_heatmap_size (k, cell, &rw, &rh);
+  rgb = g_new (guint8, (gsize) rw * rh * 3);
+  tconv_pipeline_kernel_heatmap (k, 0, max > 0 ? max : 1.0, cell, rgb, (gsize) rw * 3);
+
+  surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, rw, rh);
+  px      = (guint32 *) cairo_image_surface_get_data (surface);
+  stride  = cairo_image_surface_get_stride (surface) / 4;
+  cairo_surface_flush (surface);
+  for (gint y = 0; y < rh; y++)
+    for (gint x = 0; x < rw; x++)
       {
-        upscale_dialog_diverging (cr, max > 0 ? k->weights[y * k->k_w + x] / max : 0.0);
-        cairo_rectangle (cr, ox + x * cell, oy + y * cell,
-                         cell > 4 ? cell - 1 : cell, cell > 4 ? cell - 1 : cell);
-        cairo_fill (cr);
+        const guint8 *p = rgb + ((gsize) y * rw + x) * 3;
+
+        px[y * stride + x] = ((guint32) p[0] << 16) | ((guint32) p[1] << 8) | p[2];
       }
+  cairo_surface_mark_dirty (surface);
+  g_free (rgb);
+
+  zoom = MIN (1.0, MIN ((gdouble) w / rw, (gdouble) h / rh));
+  cairo_translate (cr, (w - zoom * rw) / 2, (h - zoom * rh) / 2);
+  cairo_scale (cr, zoom, zoom);
+  cairo_set_source_surface (cr, surface, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_GOOD);
+  cairo_paint (cr);
+  cairo_surface_destroy (surface);
   return TRUE;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The plug-in: registers plug-in-tconv-upscale with its arguments, and its run() validates,
  * shows the dialog, hands the work to upscale-render.c and turns errors into a PDB status.
- * This file holds the only mapping from tconv_status and pipeline errors to GError / PDB. */
+ * Core statuses become GErrors in the pipeline (tconv_pipeline_set_status_error()); this file
+ * holds the only mapping from those errors to a PDB status. */
 #include "config.h"
 
 #include <string.h>
@@ -218,25 +219,6 @@ upscale_params_clear (UpscaleParams *params)
 /* ---------------------------------------------------------------------------------------------
  * Errors
  */
-
-void
-upscale_set_status_error (GError           **error,
-                          tconv_status       status,
-                          const tconv_error *err,
-                          const gchar       *what)
-{
-  const gchar *message = err != NULL && err->message[0] ? err->message
-                                                        : tconv_status_string (status);
-  const gint   code    = status == TCONV_ERR_TOO_LARGE ? TCONV_PIPELINE_ERROR_TOO_LARGE
-                         : status == TCONV_ERR_NO_MEMORY ? TCONV_PIPELINE_ERROR_FAILED
-                         : TCONV_PIPELINE_ERROR_INVALID;
-
-  if (err != NULL && err->line > 0)
-    g_set_error (error, TCONV_PIPELINE_ERROR, code, "%s:%u:%u: %s", what, err->line,
-                 err->column, message);
-  else
-    g_set_error (error, TCONV_PIPELINE_ERROR, code, "%s: %s", what, message);
-}
 
 /* A cancel is no error; bad arguments are the caller's; the rest failed while running. */
 static GimpValueArray *

@@ -11,24 +11,7 @@
 
 #include <libgimp/gimp.h>
 
-#ifdef G_OS_UNIX
-#include <sys/statvfs.h>
-#include <unistd.h>
-#endif
-
 #include "upscale.h"
-
-/* TCONV_PROFILE=1: the wall time of each step on stderr. */
-static void
-upscale_profile (const gchar *what,
-                 gint64      *t0)
-{
-  const gint64 now = g_get_monotonic_time ();
-
-  if (g_getenv ("TCONV_PROFILE") != NULL)
-    g_printerr ("tconv-profile: %-28s %7.3f s\n", what, (now - *t0) / 1e6);
-  *t0 = now;
-}
 
 /* GIMP's own rounding of scaled item geometry (app/core/gimpitem.c). */
 #define UPSCALE_SIGNED_ROUND(x) ((gint) (((x) < 0) ? (x) - 0.5 : (x) + 0.5))
@@ -128,31 +111,7 @@ static gboolean
 upscale_check_memory (guint64   need,
                       GError  **error)
 {
-#ifdef G_OS_UNIX
-  const long     pages = sysconf (_SC_PHYS_PAGES), page = sysconf (_SC_PAGESIZE);
-  guint64        have  = pages > 0 && page > 0 ? (guint64) pages * (guint64) page : 0;
-  gchar         *swap  = NULL;
-  struct statvfs vfs;
-
-  g_object_get (gegl_config (), "swap", &swap, NULL);
-  if (swap != NULL && *swap != '\0' && g_strcmp0 (swap, "RAM") != 0)
-    {
-      gchar *dir = g_strdup (swap);
-
-      /* GEGL makes the folder when it first swaps: measure the nearest existing parent. */
-      while (statvfs (dir, &vfs) != 0 && strchr (dir, G_DIR_SEPARATOR) != NULL
-             && strcmp (dir, G_DIR_SEPARATOR_S) != 0)
-        {
-          gchar *up = g_path_get_dirname (dir);
-
-          g_free (dir);
-          dir = up;
-        }
-      if (statvfs (dir, &vfs) == 0)
-        have += (guint64) vfs.f_bavail * (guint64) vfs.f_frsize;
-      g_free (dir);
-    }
-  g_free (swap);
+  const guint64 have = tconv_pipeline_memory_available (NULL);
 
   if (have > 0 && need > have)
     {
@@ -167,7 +126,6 @@ upscale_check_memory (guint64   need,
       g_free (h);
       return FALSE;
     }
-#endif
   return TRUE;
 }
 
@@ -248,10 +206,10 @@ upscale_compute_item (UpscaleJob   *job,
 
   item->source = gegl_buffer_dup (buffer);
   g_object_unref (buffer);
-  upscale_profile ("copy source", &t0);
+  tconv_pipeline_profile_stage ("copy source", &t0);
   item->result = upscale_compute (job, item->source, gimp_drawable_get_format (item->drawable),
                                   item->out_w, item->out_h, error);
-  upscale_profile ("compute", &t0);
+  tconv_pipeline_profile_stage ("compute", &t0);
   return item->result != NULL;
 }
 
@@ -358,7 +316,7 @@ upscale_write (UpscaleJob   *job,
   gegl_buffer_copy (item->result, NULL, GEGL_ABYSS_NONE, buffer, NULL);
   g_object_unref (buffer); /* sends the tiles to GIMP */
   gimp_drawable_update (drawable, 0, 0, w, h);
-  upscale_profile ("write (tiles to GIMP)", &t0);
+  tconv_pipeline_profile_stage ("write (tiles to GIMP)", &t0);
   return TRUE;
 }
 
@@ -436,7 +394,7 @@ upscale_render_image (GimpImage           *image,
 
       if (item->is_group)
         continue; /* GIMP recomposes groups; only their masks are pixels of their own */
-      upscale_profile ("prepare", &t0);
+      tconv_pipeline_profile_stage ("prepare", &t0);
       job.current = (guint64) item->out_w * (guint64) item->out_h;
       if (! upscale_compute_item (&job, item, error))
         goto out;
@@ -476,9 +434,9 @@ upscale_render_image (GimpImage           *image,
       gimp_image_undo_group_start (image);
     }
 
-  upscale_profile ("duplicate / undo group", &t0);
+  tconv_pipeline_profile_stage ("duplicate / undo group", &t0);
   upscale_shrink_layers (target, items, fx, fy);
-  upscale_profile ("shrink layers", &t0);
+  tconv_pipeline_profile_stage ("shrink layers", &t0);
 
   /* GIMP scales everything consistently (offsets, masks, channels, selection, paths,
    * guides); no interpolation, since every pixel is overwritten next. */
@@ -486,13 +444,13 @@ upscale_render_image (GimpImage           *image,
   gimp_context_set_interpolation (GIMP_INTERPOLATION_NONE);
   ok = gimp_image_scale (target, out_w, out_h);
   gimp_context_pop ();
-  upscale_profile ("gimp_image_scale", &t0);
+  tconv_pipeline_profile_stage ("gimp_image_scale", &t0);
   if (! ok)
     g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
                  _("GIMP could not scale the image to %d×%d: %s"), out_w, out_h,
                  gimp_pdb_get_last_error (gimp_get_pdb ()));
   ok = ok && upscale_regrow_layers (items, error);
-  upscale_profile ("regrow layers", &t0);
+  tconv_pipeline_profile_stage ("regrow layers", &t0);
 
   for (guint i = 0; ok && i < items->len; i++)
     {
@@ -501,7 +459,7 @@ upscale_render_image (GimpImage           *image,
       if (! item->is_group)
         ok = upscale_write (&job, item, error);
     }
-  upscale_profile ("all written", &t0);
+  tconv_pipeline_profile_stage ("all written", &t0);
 
   if (params->new_image)
     {
@@ -524,7 +482,7 @@ out:
   if (items != NULL)
     g_array_free (items, TRUE);
   tconv_kernel_free (kernel);
-  upscale_profile ("finish", &t0);
+  tconv_pipeline_profile_stage ("finish", &t0);
   return ok ? target : NULL;
 }
 

@@ -9,6 +9,7 @@
 
 #include "tconv.h"
 #include "tconv-pipeline.h"
+#include "tconv-pipeline-util.h"
 
 G_BEGIN_DECLS
 
@@ -46,12 +47,6 @@ typedef struct
 void upscale_params_from_config (UpscaleParams *params, GimpProcedureConfig *config);
 void upscale_params_clear (UpscaleParams *params);
 
-/* The only place where a core status becomes a GError: "@what: message (line:column)". */
-void upscale_set_status_error (GError           **error,
-                               tconv_status       status,
-                               const tconv_error *err,
-                               const gchar       *what);
-
 /* ---------------------------------------------------------------------------------------------
  * upscale-presets.c: the kernel choice, finding and loading kernels
  */
@@ -63,12 +58,13 @@ typedef struct
   const gchar *help;  /* N_() */
 } UpscaleKernelInfo;
 
-/* Every value of the "kernel" argument, presets first, then "self" and "file". */
-const UpscaleKernelInfo *upscale_kernels (gsize *n);
-GimpChoice              *upscale_kernel_choice (void);
+/* Every value of the "kernel" argument: the shipped kernels, then the other preset families
+ * of the preset folders (a user's own NAME-xS.tconv files), then "self" and "file". */
+GimpChoice *upscale_kernel_choice (void);
 
-/* The folders searched for .tconv presets, most specific first (NULL-terminated). */
-gchar **upscale_preset_dirs (void);
+/* The plug-in's installed preset folders for the shared search path
+ * (tconv-pipeline-presets.h): its own presets/ folder, then the tconv command's. */
+const gchar *const *upscale_preset_installed (void);
 
 /* A learned "self" kernel is expensive; the dialog keeps the last one. */
 typedef struct

@@ -46,9 +46,42 @@ P=$PLUGDIR/tconv-upscale
 tap $? "meson install puts plug-ins/tconv-upscale/tconv-upscale, its presets and help in the profile" \
   "$OUT/meson-install.log"
 
+# ---- without the command: pipeline/ is built for the plug-in alone ----
+t0=$(date +%s)
+rc=0
+NB=$OUT/build-nocli
+if [ ! -f "$NB/build.ninja" ]; then
+  meson setup "$NB" /src -Dcli=disabled -Dtests=disabled >"$OUT/nocli-setup.log" 2>&1 || rc=$?
+fi
+[ $rc = 0 ] && { ninja -C "$NB" >"$OUT/nocli-ninja.log" 2>&1 || rc=$?; }
+[ $rc = 0 ] && [ -x "$NB/plug-in/tconv-upscale" ] && [ ! -e "$NB/cli/tconv" ]
+tap $? "meson setup -Dcli=disabled builds the plug-in and not the command ($(secs "$t0") s)" \
+  "$OUT/nocli-ninja.log"
+
 # ---- batch tests ----
 export TCONV="$B/cli/tconv" TCONV_SRC=/src TCONV_WORK=/tmp/work
 mkdir -p "$TCONV_WORK"
+# A user's own preset, in the user's preset folder before GIMP first queries the plug-in:
+# test-plugin.py checks that the "kernel" choice offers it and that it runs.
+USER_PRESETS=${XDG_DATA_HOME:-$HOME/.local/share}/tconv/presets
+mkdir -p "$USER_PRESETS"
+cat >"$USER_PRESETS/mykernel-x2.tconv" <<'EOF2'
+tconv-kernel 1
+name mykernel-x2
+description "A user's own kernel: lopsided on purpose, so that no shipped kernel equals it"
+stride 2 2
+size 4 4
+padding 1 1
+output-padding 0 0
+channels 1
+provenance imported
+weights
+0.10 0.30 0.20 0.25
+0.35 0.45 0.30 0.40
+0.15 0.05 0.40 0.15
+0.40 0.20 0.10 0.20
+end
+EOF2
 gimp_batch() {  # gimp_batch LOG FILE.py [ENV=VALUE...]
   log=$1 py=$2
   shift 2

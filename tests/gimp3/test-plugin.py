@@ -443,7 +443,7 @@ for bad, where in (('08-row-too-short.tconv', ':'), ('14-inf.tconv', ':'),
         'malformed kernel file ' + b, [b, w], kernel='file', kernel_file=os.path.join(BAD, b)))
 check('no file', lambda: error_case('kernel "file" without a file', ['kernel-file'],
                                     kernel='file'))
-check('learned x5', lambda: error_case('learned at stride 5', ['learned', '2, 3, 4'],
+check('learned x5', lambda: error_case('learned at stride 5', ['learned', 'x2 x3 x4'],
                                        kernel='learned', stride=5))
 
 
@@ -534,5 +534,29 @@ def script_fu_case():
 
 
 check('script-fu', script_fu_case)
+
+
+# ---- 9. A user's own preset is offered and runs ----------------------------------------------
+# plugin-inside.sh puts mykernel-x2.tconv into the user's preset folder
+# (g_get_user_data_dir()/tconv/presets) before GIMP first queries the plug-in.
+
+USER_PRESET = os.path.join(os.environ.get('XDG_DATA_HOME')
+                           or os.path.join(os.path.expanduser('~'), '.local', 'share'),
+                           'tconv', 'presets', 'mykernel-x2.tconv')
+
+
+def user_preset_case():
+    if not tap(os.path.isfile(USER_PRESET), 'the user preset exists: ' + USER_PRESET):
+        return
+    choice = Gimp.param_spec_choice_get_choice(PROC.find_argument('kernel'))
+    nicks = list(choice.list_nicks())
+    tap('mykernel' in nicks, "the PDB 'kernel' choice offers the user's preset mykernel",
+        'nicks: %s' % nicks)
+    # Its pixels: the command given the same file by path (a file keeps its own stride).
+    equal_case('u8', 'RGB', 'mykernel', 2, 'clamp', False, False, None, USER_PRESET)
+    equal_case('u16', 'RGBA', 'mykernel', 2, 'mirror', False, False, None, USER_PRESET)
+
+
+check('user preset', user_preset_case)
 
 note('done')

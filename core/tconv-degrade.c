@@ -9,14 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Training inputs must be identical from one build to the next (the shipped presets are
- * reproduced byte for byte), so no multiply-add is fused (meson passes -ffp-contract=fast). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#elif defined(__clang__)
-#pragma clang fp contract(off)
-#endif
-
 /* Largest Gaussian sigma accepted, in output (low-resolution) pixels: keeps the tap count
  * and the scratch size small and fixed. */
 #define GAUSS_MAX_SIGMA 16.0

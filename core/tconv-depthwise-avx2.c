@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* AVX2 + FMA row kernels of the depthwise path (see tconv-depthwise.c for the block layout):
- * RGBA floats at even and odd strides, and 8-bit samples with exact fixed-point weights.
+ * RGBA floats at even and odd strides.
  * Only called after tconv_dw_have_avx2 (); each output value is computed by the same
  * instructions in the same order wherever its block lies in the row. */
 #include "tconv-private.h"
@@ -22,34 +22,6 @@
 /* How far ahead of the stores TCONV_DW_STORE_PREFETCH fetches lines for writing: on the Zen 5
  * host this cut the x4 RGBA upsample (1 GiB written) from 70 to 57 ms; 4-16 KiB all did. */
 #define PREFETCH_AHEAD 8192
-
-int
-tconv_dw_have_avx2 (void)
-{
-  static int cached = -1; /* benign race: every thread computes the same value */
-  if (cached < 0)
-    {
-      __builtin_cpu_init ();
-      cached = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-    }
-  return cached;
-}
-
-int
-tconv_dw_stream_pays (void)
-{
-  /* Measured on an AMD Zen 5 (family 1Ah) host writing 1 GiB: plain 256-bit stores 25 GB/s,
-   * non-temporal 19-21 GB/s (16-byte ones 15), and the x2 RGBA upsample took 18 ms with plain
-   * stores against 22 with streaming ones. AMD parts do not pay the read-for-ownership that
-   * streaming stores avoid, so they stream only elsewhere. */
-  static int cached = -1; /* benign race, as above */
-  if (cached < 0)
-    {
-      __builtin_cpu_init ();
-      cached = !__builtin_cpu_is ("amd");
-    }
-  return cached;
-}
 
 /* RGBA, even stride s = 2 * S2. The s phases of one input column m are s * 4 contiguous
  * output floats = S2 vectors, so with the input pixel broadcast to both halves a vector of
@@ -224,59 +196,6 @@ tconv_dw_rgba_odd_avx2 (const tconv_dw_plan *rp, const void *const *irow, ptrdif
     }
   if (stream)
     _mm_sfence ();
-  return (size_t) (m - m0);
-}
-
-/* 8-bit samples, weights exact in 16-bit fixed point (tconv_dw_fx). Vector u of a period holds
- * 16 output samples as int16; each 128-bit lane loads 16 input bytes once per row and pshufb
- * places, for tap j, the byte each sample needs in the low half of its 16-bit lane (high half
- * zero). Products and sums are exact integers (the caller bounded them below 2^15), so the
- * result is the rounded reference exactly; packus clamps to 0..255. Periods whose loads would
- * pass the end of the rows are left to the caller. */
-size_t
-tconv_dw_u8fx_avx2 (const tconv_dw_plan *rp, const void *const *irow, ptrdiff_t row_len,
-                    ptrdiff_t m0, ptrdiff_t m1, void *dstv, tconv_dw_store store)
-{
-  const tconv_dw_fx *fx = &rp->k.fx;
-  const size_t       n_rows = rp->n_rows, J = rp->J, nv = fx->nv, C = rp->C;
-  const ptrdiff_t    bp = (ptrdiff_t) fx->bp, T = (ptrdiff_t) (rp->s * C);
-  const __m128i      shift = _mm_cvtsi32_si128 ((int) fx->q);
-  uint8_t           *dst = dstv;
-  ptrdiff_t          m = m0;
-
-  for (; m + bp <= m1 && (m * (ptrdiff_t) C + fx->load_end) <= row_len * (ptrdiff_t) C;
-       m += bp, dst += bp * T)
-    for (size_t u = 0; u < nv; u += 2)
-      {
-        if (store == TCONV_DW_STORE_PREFETCH && (u & 2) == 0)
-          __builtin_prefetch (dst + u * 16 + PREFETCH_AHEAD, 1, 3);
-        __m256i a0 = _mm256_loadu_si256 ((const __m256i *) fx->init[u]);
-        __m256i a1 = _mm256_loadu_si256 ((const __m256i *) fx->init[u + 1]);
-        for (size_t r = 0; r < n_rows; r++)
-          {
-            const uint8_t *ip = (const uint8_t *) irow[r] + m * (ptrdiff_t) C;
-            const __m256i  d0 = _mm256_loadu2_m128i ((const __m128i *) (ip + fx->lane_off[u][1]),
-                                                     (const __m128i *) (ip + fx->lane_off[u][0]));
-            const __m256i  d1
-              = _mm256_loadu2_m128i ((const __m128i *) (ip + fx->lane_off[u + 1][1]),
-                                     (const __m128i *) (ip + fx->lane_off[u + 1][0]));
-            const int16_t(*w)[16] = rp->fxw + r * J * nv;
-            for (size_t j = 0; j < J; j++, w += nv)
-              {
-                const __m256i k0 = _mm256_loadu_si256 ((const __m256i *) fx->mask[j * nv + u]);
-                const __m256i k1 = _mm256_loadu_si256 ((const __m256i *) fx->mask[j * nv + u + 1]);
-                a0 = _mm256_add_epi16 (a0, _mm256_mullo_epi16 (_mm256_shuffle_epi8 (d0, k0),
-                                                               _mm256_loadu_si256 ((const __m256i *) w[u])));
-                a1 = _mm256_add_epi16 (a1, _mm256_mullo_epi16 (_mm256_shuffle_epi8 (d1, k1),
-                                                               _mm256_loadu_si256 ((const __m256i *) w[u + 1])));
-              }
-          }
-        a0 = _mm256_sra_epi16 (a0, shift);
-        a1 = _mm256_sra_epi16 (a1, shift);
-        /* packus works per 128-bit lane: [a0 lo, a1 lo | a0 hi, a1 hi] -> sample order */
-        const __m256i o = _mm256_permute4x64_epi64 (_mm256_packus_epi16 (a0, a1), 0xD8);
-        _mm256_storeu_si256 ((__m256i *) (dst + u * 16), o);
-      }
   return (size_t) (m - m0);
 }
 

@@ -8,8 +8,8 @@
  * values (all phases, all channels), a sum over (kernel row, j) of a packed weight vector times
  * the C input values at m - j repeated s times. Row kernels (tconv_dw_run) compute runs of whole
  * blocks: hand-written AVX2 ones in tconv-depthwise-avx2.c, and below compiler-vectorised ones
- * with s and C as compile-time constants (target_clones adds an x86-64-v3 build chosen at run
- * time) and a generic one.
+ * with s and C as compile-time constants (each built twice, portable and for x86-64-v3, the
+ * latter taken when tconv_cpu_paths () has TCONV_CPU_CLONES) and a generic one.
  *
  * Blocks at the edges of the region or of the input view run through the same kernel on a
  * zero-padded copy of their input, so every output value comes from the same operations in the
@@ -27,32 +27,19 @@
 #define PAD_BYTES (MAX_PACKED * 4)
 #define PAD_OUT   2048
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang_analyzer__) \
-  && !defined(TCONV_NO_CLONES)
-#define TCONV_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
-#else
-#define TCONV_CLONES
-#endif
 
-/* Stores of one output value: float as it is; uint8 rounded to nearest and clamped (NaN -> 0),
- * so 8-bit images never pass through a float buffer in memory. */
+/* The store of one output value. */
 static inline void
 store_f32 (float *dst, float v)
 {
   *dst = v;
 }
 
-static inline void
-store_u8 (uint8_t *dst, float v)
-{
-  v += 0.5f;
-  *dst = (uint8_t) (v >= 255.0f ? 255 : v >= 0.0f ? (int) v : 0);
-}
 
 /* A run of full blocks for constant S and C: m_local from m0 to m1 (exclusive), every input
- * offset inside the view. IN and OUT are the element types (float or uint8_t). */
-#define DEFINE_RUN_T(NAME, S, C, IN, OUT, STORE)                                               \
-  TCONV_CLONES static size_t NAME (const tconv_dw_plan *rp, const void *const *irow,         \
+ * offset inside the view. IN and OUT are the element types. */
+#define DEFINE_RUN_T(NAME, ATTR, S, C, IN, OUT, STORE)                                         \
+  ATTR static size_t NAME (const tconv_dw_plan *rp, const void *const *irow,         \
                                    ptrdiff_t row_len, ptrdiff_t m0, ptrdiff_t m1, void *dstv,  \
                                    tconv_dw_store store)                                       \
   {                                                                                            \
@@ -84,9 +71,16 @@ store_u8 (uint8_t *dst, float v)
     return (size_t) (m1 - m0);                                                                 \
   }
 
+/* Each specialisation twice: portable, and built for x86-64-v3 (TCONV_CPU_CLONES). */
+#ifdef TCONV_HAVE_CLONES
+#define DEFINE_RUN_V3(NAME, S, C, IN, OUT, STORE)                                              \
+  DEFINE_RUN_T (NAME##_v3, TCONV_TARGET_V3, S, C, IN, OUT, STORE)
+#else
+#define DEFINE_RUN_V3(NAME, S, C, IN, OUT, STORE)
+#endif
 #define DEFINE_RUN(S, C)                                                                       \
-  DEFINE_RUN_T (run_##S##_##C, S, C, float, float, store_f32)                                  \
-  DEFINE_RUN_T (run8_##S##_##C, S, C, uint8_t, uint8_t, store_u8)
+  DEFINE_RUN_T (run_##S##_##C, , S, C, float, float, store_f32)                                \
+  DEFINE_RUN_V3 (run_##S##_##C, S, C, float, float, store_f32)
 
 /* Any s and C (the compiler cannot vectorise it as well). */
 #define DEFINE_RUN_GENERIC(NAME, IN, OUT, STORE)                                               \
@@ -115,7 +109,6 @@ store_u8 (uint8_t *dst, float v)
   }
 
 DEFINE_RUN_GENERIC (run_generic, float, float, store_f32)
-DEFINE_RUN_GENERIC (run8_generic, uint8_t, uint8_t, store_u8)
 
 DEFINE_RUN (1, 1)
 DEFINE_RUN (1, 2)
@@ -134,15 +127,22 @@ DEFINE_RUN (4, 2)
 DEFINE_RUN (4, 3)
 DEFINE_RUN (4, 4)
 
+#define RUN_TABLE(X)                                                                           \
+  {                                                                                            \
+    { run_1_1##X, run_1_2##X, run_1_3##X, run_1_4##X },                                        \
+    { run_2_1##X, run_2_2##X, run_2_3##X, run_2_4##X },                                        \
+    { run_3_1##X, run_3_2##X, run_3_3##X, run_3_4##X },                                        \
+    { run_4_1##X, run_4_2##X, run_4_3##X, run_4_4##X },                                        \
+  }
+
+/* [x86-64-v3][s - 1][C - 1] */
 static const tconv_dw_run runs[2][4][4] = {
-  { { run_1_1, run_1_2, run_1_3, run_1_4 },
-    { run_2_1, run_2_2, run_2_3, run_2_4 },
-    { run_3_1, run_3_2, run_3_3, run_3_4 },
-    { run_4_1, run_4_2, run_4_3, run_4_4 } },
-  { { run8_1_1, run8_1_2, run8_1_3, run8_1_4 },
-    { run8_2_1, run8_2_2, run8_2_3, run8_2_4 },
-    { run8_3_1, run8_3_2, run8_3_3, run8_3_4 },
-    { run8_4_1, run8_4_2, run8_4_3, run8_4_4 } },
+  RUN_TABLE (),
+#ifdef TCONV_HAVE_CLONES
+  RUN_TABLE (_v3),
+#else
+  RUN_TABLE (),
+#endif
 };
 
 int
@@ -179,120 +179,31 @@ typedef struct
   size_t       unit, slack;
 } dw_kernel;
 
-static size_t
-gcd_size (size_t a, size_t b)
-{
-  while (b)
-    {
-      size_t t = a % b;
-      a = b, b = t;
-    }
-  return a;
-}
-
-/* The 8-bit fixed-point kernel applies when every weight and the bias are integers / 2^q
- * with q <= 14 and no partial sum of an output can leave int16: 255 * sum |w| * 2^q plus the
- * bias and the rounding half stays below 2^15 for every phase and channel. Fills the
- * call-wide part of @fx (masks, lane offsets, bias); returns 0 when it does not apply. */
-static int
-fx_plan (const tconv_geometry *g, const float *weight, const float *bias, tconv_dw_fx *fx)
-{
-  const size_t C = g->in_c, s = g->stride_w, T = s * C, kh = g->k_h, kw = g->k_w;
-  const size_t J = (kw + s - 1) / s, rows = (kh + g->stride_h - 1) / g->stride_h;
-  const size_t n_w = C * kh * kw;
-  unsigned     q;
-
-  for (q = 0; q <= 14; q++)
-    {
-      const float sc = (float) (1u << q);
-      size_t      i = 0;
-      for (; i < n_w + (bias ? C : 0); i++)
-        {
-          const float v = (i < n_w ? weight[i] : bias[i - n_w]) * sc;
-          if (!(v >= -32767.0f && v <= 32767.0f && v == (float) (int32_t) v)) /* NaN too */
-            break;
-        }
-      if (i == n_w + (bias ? C : 0))
-        break;
-    }
-  if (q > 14)
-    return 0;
-  const double sc = (double) (1u << q);
-  for (size_t c = 0; c < C; c++)
-    for (size_t py = 0; py < g->stride_h; py++)
-      for (size_t px = 0; px < s; px++)
-        {
-          double sum = 0;
-          for (size_t ky = py; ky < kh; ky += g->stride_h)
-            for (size_t kx = px; kx < kw; kx += s)
-              sum += fabs (weight[(c * kh + ky) * kw + kx]) * sc;
-          if (255.0 * sum + (bias ? fabs (bias[c]) * sc : 0) + sc / 2 > 32767.0)
-            return 0;
-        }
-
-  /* A period is lcm (T, 32) samples: an even number nv of 16-sample vectors. */
-  const size_t P = T / gcd_size (T, 32) * 32;
-  fx->q = q, fx->nv = P / 16, fx->bp = P / T;
-  if (fx->nv > TCONV_DW_FX_MAX_NV || J * fx->nv > TCONV_DW_FX_MAX_MASK
-      || rows * J * fx->nv > TCONV_DW_FX_MAX_VEC)
-    return 0;
-  fx->load_end = 0;
-  for (size_t u = 0; u < fx->nv; u++)
-    for (size_t h = 0; h < 2; h++)
-      {
-        const size_t    q0 = u * 16 + h * 8;
-        const ptrdiff_t b0 = (ptrdiff_t) (q0 / T), base = (b0 - (ptrdiff_t) J + 1) * (ptrdiff_t) C;
-        fx->lane_off[u][h] = base;
-        if (base + 16 > fx->load_end)
-          fx->load_end = base + 16;
-        for (size_t i = 0; i < 8; i++)
-          {
-            const size_t qi = q0 + i, c = qi % C;
-            const ptrdiff_t b = (ptrdiff_t) (qi / T);
-            /* the largest offset (j = 0) must lie inside the 16 bytes loaded */
-            if ((b - b0 + (ptrdiff_t) J - 1) * (ptrdiff_t) C + (ptrdiff_t) c > 15)
-              return 0;
-            for (size_t j = 0; j < J; j++)
-              {
-                const ptrdiff_t off = (b - (ptrdiff_t) j) * (ptrdiff_t) C + (ptrdiff_t) c - base;
-                fx->mask[j * fx->nv + u][h * 16 + 2 * i] = (uint8_t) off;
-                fx->mask[j * fx->nv + u][h * 16 + 2 * i + 1] = 0x80; /* high byte zero */
-              }
-            fx->init[u][h * 8 + i]
-              = (int16_t) ((bias ? (int32_t) (bias[c] * (float) sc) : 0) + (q ? 1 << (q - 1) : 0));
-          }
-      }
-  return 1;
-}
-
 /* The row kernel for this call: hand-written AVX2 where it exists, else the compile-time
  * specialisations, else the generic loop. A kernel whose padded edge chunk would not fit the
  * scratch gives way to the unit-1 kernels, which always fit. */
 static dw_kernel
-choose_kernel (const tconv_geometry *g, const float *weight, const float *bias, int u8,
-               tconv_dw_plan *rp)
+choose_kernel (const tconv_geometry *g, const tconv_dw_plan *rp)
 {
   const size_t s = g->stride_w, C = g->in_c, J = rp->J;
   const size_t rows = (g->k_h + g->stride_h - 1) / g->stride_h;
-  dw_kernel    k = { (s <= 4 && C <= 4) ? runs[u8][s - 1][C - 1]
-                                        : (u8 ? run8_generic : run_generic), 1, 0 };
+  const int    v3 = (tconv_cpu_paths () & TCONV_CPU_CLONES) != 0;
+  dw_kernel    k = { (s <= 4 && C <= 4) ? runs[v3][s - 1][C - 1] : run_generic, 1, 0 };
 #ifdef TCONV_DW_HAVE_AVX2
   if (tconv_dw_have_avx2 ())
     {
       dw_kernel f = { NULL, 0, 0 };
-      if (!u8 && C == 4 && s % 2 == 0 && s <= 8)
+      if (C == 4 && s % 2 == 0 && s <= 8)
         f = (dw_kernel) { tconv_dw_rgba_even_avx2, tconv_dw_rgba_even_unit (s), 0 };
-      else if (!u8 && C == 4 && s <= 7)
+      else if (C == 4 && s <= 7)
         f = (dw_kernel) { tconv_dw_rgba_odd_avx2, 1, 0 };
-      else if (u8 && fx_plan (g, weight, bias, &rp->k.fx))
-        f = (dw_kernel) { tconv_dw_u8fx_avx2, rp->k.fx.bp, 16 };
-      const size_t esz = u8 ? 1 : sizeof (float);
+      const size_t esz = sizeof (float);
       if (f.run != NULL && rows * C * (J - 1 + f.unit + f.slack) * esz <= PAD_BYTES
           && f.unit * s * C <= PAD_OUT)
         k = f;
     }
 #else
-  (void) weight, (void) bias;
+  (void) rows, (void) J;
 #endif
   return k;
 }
@@ -322,16 +233,6 @@ pack_rows (const tconv_geometry *g, const float *weight, const dw_kernel *k, tco
           for (size_t c = 0; c < 4; c++)
             rp->k.packed2[((at + i) * J * s + t) * 8 + c]
               = rp->k.packed2[((at + i) * J * s + t) * 8 + 4 + c] = d[t * 4 + c];
-      if (k->run == tconv_dw_u8fx_avx2)
-        {
-          tconv_dw_fx *fx = &rp->k.fx;
-          const float  sc = (float) (1u << fx->q);
-          for (size_t j = 0; j < J; j++)
-            for (size_t u = 0; u < fx->nv; u++)
-              for (size_t l = 0; l < 16; l++)
-                fx->w[((at + i) * J + j) * fx->nv + u][l]
-                  = (int16_t) (d[j * s * C + (u * 16 + l) % (s * C)] * sc);
-        }
 #else
       (void) k;
 #endif
@@ -394,11 +295,11 @@ run_padded (const tconv_dw_plan *rp, const dw_kernel *k, const void *const *irow
 }
 
 static void
-depthwise (const tconv_geometry *g, const float *weight, const float *bias, int u8,
+depthwise (const tconv_geometry *g, const float *weight, const float *bias,
            const any_view *in, const any_view *out)
 {
   const size_t  s = g->stride_w, C = g->in_c, kw = g->k_w, kh = g->k_h;
-  const size_t  J = (kw + s - 1) / s, esz = u8 ? 1 : sizeof (float);
+  const size_t  J = (kw + s - 1) / s, esz = sizeof (float);
   tconv_dw_plan rp; /* not zeroed: 50 KiB, every field used is set below */
   const void   *irow[TCONV_MAX_KERNEL_SIDE];
   /* Outputs far larger than the caches: non-temporal stores where the CPU gains from them,
@@ -417,13 +318,13 @@ depthwise (const tconv_geometry *g, const float *weight, const float *bias, int 
   const int64_t f1 = mf1 < mi1 ? mf1 : mi1;
   const int     fast = f1 > f0;
 
-  rp.J = J, rp.s = s, rp.C = C, rp.w = rp.w2 = NULL, rp.fxw = NULL;
+  rp.J = J, rp.s = s, rp.C = C, rp.w = rp.w2 = NULL;
   for (size_t p = 0; p < s; p++)
     for (size_t c = 0; c < C; c++)
       rp.bias[p * C + c] = bias ? bias[c] : 0.0f;
-  const dw_kernel k = choose_kernel (g, weight, bias, u8, &rp);
+  const dw_kernel k = choose_kernel (g, &rp);
 #ifdef TCONV_DW_HAVE_AVX2
-  if (store == TCONV_DW_STORE_PREFETCH && !u8 && tconv_dw_stream_pays ())
+  if (store == TCONV_DW_STORE_PREFETCH && tconv_dw_stream_pays ())
     store = TCONV_DW_STORE_STREAM;
 #endif
   if (!fast)
@@ -433,11 +334,7 @@ depthwise (const tconv_geometry *g, const float *weight, const float *bias, int 
    * rows py, py + stride_h, ... from row index first[py] on. Else each output row packs its
    * own rows. */
   size_t    first[TCONV_MAX_STRIDE + 1];
-  const int table = kh * J * s * C <= MAX_PACKED
-#ifdef TCONV_DW_HAVE_AVX2
-                    && (k.run != tconv_dw_u8fx_avx2 || kh * J * rp.k.fx.nv <= TCONV_DW_FX_MAX_VEC)
-#endif
-    ;
+  const int table = kh * J * s * C <= MAX_PACKED;
   first[0] = 0;
   for (size_t py = 0; py < g->stride_h; py++)
     {
@@ -475,9 +372,6 @@ depthwise (const tconv_geometry *g, const float *weight, const float *bias, int 
 #ifdef TCONV_DW_HAVE_AVX2
       if (k.run == tconv_dw_rgba_odd_avx2)
         rp.w2 = rp.k.packed2 + at * J * s * 8;
-      if (k.run == tconv_dw_u8fx_avx2)
-        /* before C23, adding const to a pointer to arrays takes a cast */
-        rp.fxw = (const int16_t (*)[16]) (rp.k.fx.w + at * J * rp.k.fx.nv);
 #endif
 
       size_t done = 0;
@@ -499,36 +393,5 @@ tconv_depthwise_upsample (const tconv_geometry *g, const float *weight, const fl
   const any_view ov = { .wdata = (char *) out->data, .y0 = (int64_t) out->y0,
                         .x0 = (int64_t) out->x0, .h = out->h, .w = out->w,
                         .y_stride = out->y_stride };
-  depthwise (g, weight, bias, 0, &iv, &ov);
-}
-
-tconv_status
-tconv_upsample_u8 (const tconv_geometry *g, const float *weight, const float *bias,
-                   const tconv_in_view_u8 *in, const tconv_out_view_u8 *out)
-{
-  const size_t C = g ? g->in_c : 0;
-  size_t       J, rows;
-
-  if (g == NULL || weight == NULL || in == NULL || out == NULL || in->data == NULL
-      || out->data == NULL || g->stride_h == 0 || g->stride_w == 0)
-    return TCONV_ERR_INVALID_ARG;
-  J = (g->k_w + g->stride_w - 1) / g->stride_w;
-  rows = (g->k_h + g->stride_h - 1) / g->stride_h;
-  if (!(g->groups == C && g->out_c == C && g->dil_h == 1 && g->dil_w == 1)
-      || g->stride_w * C > TCONV_MAX_STRIDE * 4 || rows * J * g->stride_w * C > MAX_PACKED)
-    return TCONV_ERR_INVALID_ARG;
-  if (out->h == 0 || out->w == 0 || out->y0 > g->out_h || out->h > g->out_h - out->y0
-      || out->x0 > g->out_w || out->w > g->out_w - out->x0 || in->h > TCONV_MAX_SIDE * 2u
-      || in->w > TCONV_MAX_SIDE * 2u || in->y0 < -(int64_t) TCONV_MAX_SIDE
-      || in->y0 > (int64_t) TCONV_MAX_SIDE || in->x0 < -(int64_t) TCONV_MAX_SIDE
-      || in->x0 > (int64_t) TCONV_MAX_SIDE)
-    return TCONV_ERR_INVALID_ARG;
-
-  const any_view iv = { .data = (const char *) in->data, .y0 = in->y0, .x0 = in->x0,
-                        .h = in->h, .w = in->w, .y_stride = in->y_stride };
-  const any_view ov = { .wdata = (char *) out->data, .y0 = (int64_t) out->y0,
-                        .x0 = (int64_t) out->x0, .h = out->h, .w = out->w,
-                        .y_stride = out->y_stride };
-  depthwise (g, weight, bias, 1, &iv, &ov);
-  return TCONV_OK;
+  depthwise (g, weight, bias, &iv, &ov);
 }

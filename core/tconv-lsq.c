@@ -23,14 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The shipped presets are reproduced byte for byte, so no multiply-add may be fused
- * differently from one build to another (meson passes -ffp-contract=fast to the core). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#elif defined(__clang__)
-#pragma clang fp contract(off)
-#endif
-
 /* Relative pivot below which a normal matrix counts as singular: well above the rounding
  * noise of a Cholesky factorisation in double (n eps ~ 1e-14 for the sizes allowed here)
  * and well below what real images give (ill-conditioned, but ~1e-9 at worst). */

@@ -102,27 +102,23 @@ void tconv_depthwise_upsample (const tconv_geometry *geom, const float *weight,
                                const float *bias, const tconv_in_view *in,
                                const tconv_out_view *out);
 
+/* ---- Instruction-set paths (tconv-cpu.c) ---- */
+
+/* Compiler-built x86-64-v3 copies of portable loops: a function marked TCONV_TARGET_V3 is
+ * called only when tconv_cpu_paths () has TCONV_CPU_CLONES, which also honours
+ * TCONV_DISABLE=clones (an ifunc from target_clones could not). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang_analyzer__) \
+  && !defined(TCONV_NO_CLONES)
+#define TCONV_HAVE_CLONES 1
+#define TCONV_TARGET_V3   __attribute__ ((target ("arch=x86-64-v3")))
+#endif
+
+/* Whether the CPU is an AMD part (non-temporal stores do not pay there). */
+int tconv_cpu_is_amd (void);
+
 /* ---- Depthwise internals, shared by tconv-depthwise.c and its SIMD sibling files ---- */
 
 #define TCONV_DW_MAX_PACKED 4096 /* floats of packed weights per output row */
-#define TCONV_DW_FX_MAX_NV  32   /* 16-sample vectors per period of the 8-bit fixed-point kernel */
-#define TCONV_DW_FX_MAX_MASK 64  /* J * nv shuffle masks */
-#define TCONV_DW_FX_MAX_VEC 512  /* n_rows * J * nv weight vectors */
-
-/* The 8-bit fixed-point kernel: weights and bias are exact integers / 2^q (bilinear x2 is
- * sixteenths), so 16-bit integer sums are exact. Output samples repeat their (phase, channel,
- * input offset) pattern every bp blocks = nv vectors of 16 samples. */
-typedef struct tconv_dw_fx
-{
-  unsigned  q;
-  size_t    nv, bp;
-  ptrdiff_t lane_off[TCONV_DW_FX_MAX_NV][2]; /* byte offset of each 128-bit lane's load from
-                                               * the period's first block */
-  ptrdiff_t load_end;                         /* bytes past that block the loads reach */
-  uint8_t   mask[TCONV_DW_FX_MAX_MASK][32];   /* [j * nv + u]: pshufb to 16-bit samples */
-  int16_t   init[TCONV_DW_FX_MAX_NV][16];     /* bias * 2^q + rounding half */
-  int16_t   w[TCONV_DW_FX_MAX_VEC][16];       /* [(kernel row * J + j) * nv + u] */
-} tconv_dw_fx;
 
 /* What a row kernel needs for one output row. The weights of the row's kernel rows are
  * consecutive in the tables, which hold either every kernel row, grouped by vertical phase
@@ -135,13 +131,11 @@ typedef struct tconv_dw_plan
   size_t         s, C;     /* stride along x, channels */
   const float   *w;        /* [row][j][p][c] for this output row */
   const float   *w2;       /* odd-stride RGBA: [row][j][p][c c] */
-  const int16_t (*fxw)[16]; /* fixed point: [(row * J + j) * nv + u] */
   float          bias[TCONV_MAX_STRIDE * 4]; /* [p][c] */
   float          packed[TCONV_DW_MAX_PACKED];
-  union
+  struct
   {
-    float       packed2[2 * TCONV_DW_MAX_PACKED];
-    tconv_dw_fx fx;
+    float packed2[2 * TCONV_DW_MAX_PACKED];
   } k;
 } tconv_dw_plan;
 
@@ -173,8 +167,6 @@ size_t tconv_dw_rgba_even_avx2 (const tconv_dw_plan *, const void *const *, ptrd
                                 ptrdiff_t, void *, tconv_dw_store);
 size_t tconv_dw_rgba_odd_avx2 (const tconv_dw_plan *, const void *const *, ptrdiff_t, ptrdiff_t,
                                ptrdiff_t, void *, tconv_dw_store);
-size_t tconv_dw_u8fx_avx2 (const tconv_dw_plan *, const void *const *, ptrdiff_t, ptrdiff_t,
-                           ptrdiff_t, void *, tconv_dw_store);
 #endif
 
 #endif /* TCONV_PRIVATE_H */

@@ -246,46 +246,111 @@ tconv_status tconv_upsample (const tconv_geometry *geom,
                              const tconv_in_view  *in,
                              const tconv_out_view *out);
 
-/**
- * tconv_in_view_u8:
- * tconv_out_view_u8:
+/* ---------------------------------------------------------------------------------------------
+ * The 8-bit path: interleaved 8-bit rows in, interleaved 8-bit rows out, no float image in
+ * memory. For depthwise geometries (groups == in_c == out_c <= 4, dilation 1).
  *
- * 8-bit interleaved pixel rows: element (y, x, c) at data[y * y_stride + x * C + c] with
- * C = the geometry's channel count; y0/x0/h/w as in tconv_in_view / tconv_out_view.
+ * A plan is built once for a geometry and kernel in caller-owned memory, then read by any
+ * number of threads. Input rows are "expanded" (each pixel repeated stride_w times, as floats)
+ * into caller-owned rows; tconv_u8_rows() computes any range of output rows from them.
+ * Samples are read as 0..255; each result is rounded to nearest and clamped to 0..255 (NaN
+ * gives 0). Equals tconv_upsample_ref() on the same values, rounded, to within one level where
+ * the float sum lies next to a .5 boundary. Every output sample is computed by the same
+ * operations in the same order whatever the row range, so the bytes do not depend on how
+ * callers split the rows.
  */
-typedef struct tconv_in_view_u8
-{
-  const uint8_t *data;
-  int64_t        y0, x0;
-  size_t         h, w;
-  ptrdiff_t      y_stride;
-} tconv_in_view_u8;
 
-typedef struct tconv_out_view_u8
-{
-  uint8_t  *data;
-  size_t    y0, x0;
-  size_t    h, w;
-  ptrdiff_t y_stride;
-} tconv_out_view_u8;
+typedef struct tconv_u8_plan tconv_u8_plan;
 
 /**
- * tconv_upsample_u8:
+ * tconv_u8_columns:
+ * @lo: (out): first input column any output row reads (may be negative: the caller fills
+ *      columns outside 0..in_w-1 with its border rule, or zeros for the pure convolution).
+ * @n:  (out): how many columns, from @lo.
  *
- * The 8-bit path of tconv_upsample() for depthwise geometries (groups == in_c == out_c,
- * dilation 1) on interleaved rows: samples are read as integers 0..255, products are summed in
- * float registers (never stored as floats), and each result is rounded to nearest and clamped
- * to 0..255 (NaN gives 0). @bias is in the same 0..255 units. Equals tconv_upsample() on the
- * same values, rounded, to within one level where the float sum lies next to a .5 boundary.
- *
- * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (nothing written) for other geometries, views
- * outside the output, or kernels whose packed row exceeds the path's fixed scratch.
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG for a geometry the path does not handle
+ * (the message says which rule), in which case callers use tconv_upsample().
  */
-tconv_status tconv_upsample_u8 (const tconv_geometry    *geom,
-                                const float             *weight,
-                                const float             *bias,
-                                const tconv_in_view_u8  *in,
-                                const tconv_out_view_u8 *out);
+tconv_status tconv_u8_columns (const tconv_geometry *geom,
+                               int64_t              *lo,
+                               size_t               *n,
+                               tconv_error          *err);
+
+/* Bytes of caller memory tconv_u8_plan_init() needs for @geom (any alignment). */
+tconv_status tconv_u8_plan_size (const tconv_geometry *geom, size_t *bytes, tconv_error *err);
+
+/**
+ * tconv_u8_plan_init:
+ * @geom:      from tconv_geometry_init(), depthwise as above.
+ * @weight:    (C, k_h, k_w) floats.
+ * @bias:      (nullable): C floats, in 0..1 units (scaled by 255 here).
+ * @col_lo:    the first input column the row buffers given to tconv_u8_expand() hold.
+ * @cols:      how many columns they hold; must cover tconv_u8_columns().
+ * @mem:       caller-owned memory of @mem_bytes >= tconv_u8_plan_size(); holds the plan until
+ *             the caller frees it (there is no _free); must not be copied or moved.
+ * @plan:      (out): the plan inside @mem.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG with @plan untouched.
+ */
+tconv_status tconv_u8_plan_init (const tconv_geometry *geom,
+                                 const float          *weight,
+                                 const float          *bias,
+                                 int64_t               col_lo,
+                                 size_t                cols,
+                                 void                 *mem,
+                                 size_t                mem_bytes,
+                                 tconv_u8_plan       **plan,
+                                 tconv_error          *err);
+
+/* Floats of one expanded input row: cols * stride_w * C. */
+size_t tconv_u8_row_floats (const tconv_u8_plan *plan);
+
+/* %TCONV_CPU_CLONES when the plan runs the x86-64-v3 build of its loop, else 0. */
+unsigned tconv_u8_plan_paths (const tconv_u8_plan *plan);
+
+/**
+ * tconv_u8_expand:
+ * @src: one input row: @cols pixels of C interleaved 8-bit samples, from column @col_lo.
+ * @dst: tconv_u8_row_floats() floats.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG when an argument is NULL.
+ */
+tconv_status tconv_u8_expand (const tconv_u8_plan *plan, const uint8_t *src, float *dst);
+
+/**
+ * tconv_u8_rows:
+ * @rows:       expanded input rows; @rows[i] is input row @row0 + i, for i < @n_rows. Every
+ *              row that output rows [@y0, @y1) read must be there (checked).
+ * @y0, @y1:    the output rows to compute, 0 <= @y0 < @y1 <= out_h.
+ * @out:        output row @y0; rows are @out_stride bytes apart, each out_w * C samples.
+ * @out_stride: >= out_w * C.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG with nothing written.
+ */
+tconv_status tconv_u8_rows (const tconv_u8_plan *plan,
+                            const float *const  *rows,
+                            int64_t              row0,
+                            size_t               n_rows,
+                            size_t               y0,
+                            size_t               y1,
+                            uint8_t             *out,
+                            size_t               out_stride,
+                            tconv_error         *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Instruction-set paths. On x86-64 with AVX2 and FMA the core runs hand-written AVX2 kernels
+ * and compiler-built x86-64-v3 copies of its portable loops. The environment variable
+ * TCONV_DISABLE, a comma-separated list read once per process, turns them off:
+ *   avx2    the hand-written AVX2 kernels (float depthwise path)
+ *   clones  the x86-64-v3 copies (depthwise specialisations, the 8-bit path)
+ * `TCONV_DISABLE=avx2,clones` runs the portable code that other CPUs (ARM, ...) run.
+ * Results may differ in the last bit between paths (fused multiply-adds), never more.
+ */
+#define TCONV_CPU_AVX2   1u
+#define TCONV_CPU_CLONES 2u
+
+/* The paths in use: what the CPU and the build offer, minus TCONV_DISABLE. Thread-safe. */
+unsigned tconv_cpu_paths (void);
 
 /**
  * tconv_matrix_size:

@@ -12,7 +12,6 @@
 
 #include <string.h>
 
-#include "tconv-fast8.h"
 
 static gint64
 floor_div (gint64 a, gint64 b)
@@ -65,7 +64,7 @@ mid_rows_max (const TconvPipelineJob *job, gsize rows)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The 8-bit path (tconv-fast8.c): every call into it is in this section. It computes whole
+ * The 8-bit path (core/tconv-u8.c): every call into it is in this section. It computes whole
  * output rows; the region's columns are cut from them when stored.
  */
 
@@ -79,18 +78,25 @@ static void
 fast8_setup (TconvPipelineJob *job)
 {
   int64_t lo;
-  size_t  n;
+  size_t  n, bytes;
 
   if (job->resample || job->read_bytes != 1 || job->write_bytes != 1 || job->alpha
       || job->read_table != NULL || g_getenv ("TCONV_PIPELINE_NO_FAST8") != NULL)
     return;
-  tconv_fast8_columns (&job->geom, &lo, &n);
+  /* a geometry it does not handle: the float path */
+  if (tconv_u8_columns (&job->geom, &lo, &n, NULL) != TCONV_OK
+      || tconv_u8_plan_size (&job->geom, &bytes, NULL) != TCONV_OK)
+    return;
   /* the whole image row is always held */
   job->f8_lo = MIN (lo, 0);
   job->f8_cols = (gsize) (MAX (lo + (gint64) n, (gint64) job->in_w) - job->f8_lo);
-  job->fast8 = tconv_fast8_new (&job->geom, job->weight, job->bias, job->f8_lo, job->f8_cols);
-  if (job->fast8 == NULL)
-    return; /* a geometry it does not handle: the float path */
+  job->fast8_mem = g_malloc (bytes);
+  if (tconv_u8_plan_init (&job->geom, job->weight, job->bias, job->f8_lo, job->f8_cols,
+                          job->fast8_mem, bytes, &job->fast8, NULL) != TCONV_OK)
+    {
+      g_clear_pointer (&job->fast8_mem, g_free);
+      return;
+    }
   job->f8_map = g_new (gint, job->f8_cols);
   for (gsize x = 0; x < job->f8_cols; x++)
     job->f8_map[x] = (gint) tconv_border_map (job->border, job->f8_lo + (gint64) x, job->in_w);
@@ -100,7 +106,8 @@ void
 tconv_pipeline_fast8_clear (TconvPipelineJob *job)
 {
   g_clear_pointer (&job->f8_map, g_free);
-  g_clear_pointer (&job->fast8, tconv_fast8_free);
+  job->fast8 = NULL; /* inside fast8_mem */
+  g_clear_pointer (&job->fast8_mem, g_free);
 }
 
 /* Scratch for bands of @rows rows, in floats rounded up from bytes. */
@@ -111,7 +118,7 @@ fast8_scratch_sizes (const TconvPipelineJob *job, gsize rows, gsize sizes[SCRATC
 
   if (!g_size_checked_mul (&sizes[SCRATCH_IN8], n_in, job->f8_cols)
       || !g_size_checked_mul (&sizes[SCRATCH_IN8], sizes[SCRATCH_IN8], job->C)
-      || !g_size_checked_mul (&sizes[SCRATCH_EXP], n_in, tconv_fast8_row_floats (job->fast8))
+      || !g_size_checked_mul (&sizes[SCRATCH_EXP], n_in, tconv_u8_row_floats (job->fast8))
       || !g_size_checked_mul (&sizes[SCRATCH_OUT], rows, (gsize) job->out_w)
       || !g_size_checked_mul (&sizes[SCRATCH_OUT], sizes[SCRATCH_OUT], job->C))
     return FALSE;
@@ -177,11 +184,12 @@ fast8_fill (const TconvPipelineJob *job, gint64 lo, gsize n, guint8 *buf)
 static void
 fast8_band (const TconvPipelineJob *job, TconvPipelineScratch *s, gint y0, gint y1, guint8 *out8)
 {
-  const gsize    row_floats = tconv_fast8_row_floats (job->fast8);
+  const gsize    row_floats = tconv_u8_row_floats (job->fast8);
   guint8        *in8 = (guint8 *) s->buf[SCRATCH_IN8];
   const gfloat **rows = (const gfloat **) s->buf[SCRATCH_PTR];
   gint64         lo, t0 = job->profile ? tconv_pipeline_prof_now () : 0;
   gsize          n;
+  tconv_status   st;
 
   input_rows (job, y0, y1, &lo, &n);
   fast8_fill (job, lo, n, in8);
@@ -190,10 +198,12 @@ fast8_band (const TconvPipelineJob *job, TconvPipelineScratch *s, gint y0, gint 
     {
       gfloat *e = s->buf[SCRATCH_EXP] + r * row_floats;
 
-      tconv_fast8_expand (job->fast8, in8 + r * job->f8_cols * job->C, e);
+      tconv_u8_expand (job->fast8, in8 + r * job->f8_cols * job->C, e);
       rows[r] = e;
     }
-  tconv_fast8_rows (job->fast8, rows, lo, y0, y1, out8, (gsize) job->out_w * job->C);
+  st = tconv_u8_rows (job->fast8, rows, lo, n, (gsize) y0, (gsize) y1, out8,
+                      (gsize) job->out_w * job->C, NULL);
+  g_assert (st == TCONV_OK); /* input_rows() gave every row the band reads */
   tconv_pipeline_prof_add (job, 1, &t0);
 }
 

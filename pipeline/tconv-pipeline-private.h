@@ -39,8 +39,6 @@ typedef struct
   gfloat *buf[SCRATCH_COUNT];
 } TconvPipelineScratch;
 
-struct tconv_fast8;
-
 typedef struct
 {
   /* source */
@@ -87,9 +85,10 @@ typedef struct
   gint          *col_map;   /* in_cols source columns after the border mapping, -1 = zero */
   gint           fx_lo, fx_n; /* the image columns read: [fx_lo, fx_lo + fx_n) */
 
-  /* the 8-bit path (tconv-fast8.c), for opaque 8-bit images in the working encoding at an
+  /* the 8-bit path (core/tconv-u8.c), for opaque 8-bit images in the working encoding at an
    * exact stride x: input rows of f8_cols pixels from column f8_lo, as 8-bit samples */
-  struct tconv_fast8 *fast8;
+  tconv_u8_plan *fast8;     /* inside fast8_mem */
+  gpointer       fast8_mem;
   gint64         f8_lo;
   gsize          f8_cols;
   gint          *f8_map;    /* source column of each, after the border mapping; -1 = zero */

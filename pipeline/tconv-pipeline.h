@@ -14,7 +14,7 @@
  * formats; float formats keep out-of-range colour).
  *
  * Opaque 8-bit images in the working encoding (perceptual, their own space) written to 8-bit
- * take a path without float images in memory (tconv-fast8.c): the convolution of the 8-bit
+ * take a path without float images in memory (core/tconv-u8.c): the convolution of the 8-bit
  * values, rounded once; it equals the float path within 1 LSB (it may differ where the exact
  * value lies next to a .5 boundary). TCONV_PIPELINE_NO_FAST8=1 forces the float path;
  * TCONV_PROFILE=1 prints the time of each phase to stderr.

@@ -3,7 +3,8 @@
 # The whole test suite. Builds and runs every suite, then prints one summary line
 # "N passed, M failed" over all of them (meson tests count one each). Exit 0 only when
 # nothing failed.
-#   1. plain build: every meson test (core, cli, pipeline, fuzz replay, GIMP 3 in a chroot)
+#   1. plain build: every meson test (core, cli, pipeline, fuzz replay, GIMP 3 in a chroot),
+#      then the core suite again with TCONV_DISABLE=avx2,clones (the portable kernels)
 #   2. sanitizer build (-Db_sanitize=address,undefined, halting on the first error): the same
 #      tests except the GIMP 3 suite
 #   3. valgrind (--error-exitcode) over the core and CLI tests of the plain build
@@ -49,6 +50,9 @@ run_meson () { # name dir [meson test args...]
 echo "== 1. plain build"
 if build "$root/build"; then
   run_meson "plain build" "$root/build"
+  # The core again on its portable kernels, the code that CPUs without AVX2 (ARM, ...) run.
+  echo "== 1b. core suite with TCONV_DISABLE=avx2,clones (portable kernels)"
+  TCONV_DISABLE=avx2,clones run_meson "portable kernels" "$root/build" --suite core
 else
   failed=$((failed + 1))
 fi

@@ -4,7 +4,7 @@
  * an input view with a halo or a crop, and an output ROI in a planar or interleaved layout.
  * tconv_geometry_init() must accept it with the PyTorch output size or reject it with a
  * message and an untouched geometry. Accepted geometries small enough to run go through
- * tconv_upsample() and, where they apply, tconv_upsample_u8(), tconv_upsample_separable(),
+ * tconv_upsample() and, where they apply, the 8-bit path (tconv_u8_*), tconv_upsample_separable(),
  * tconv_upsample_zeroins() and the explicit matrix; each must write exactly the ROI and agree
  * with tconv_upsample_ref() within 1e-4 of the sum of the magnitudes of the terms (the
  * reference run on |weights| and |inputs|). Any disagreement aborts, so replay.c reports it. */
@@ -320,83 +320,135 @@ depthwise_plain (const tconv_geometry *g)
   return g->groups == g->in_c && g->out_c == g->in_c && g->dil_h == 1 && g->dil_w == 1;
 }
 
-/* tconv_upsample_u8 against tconv_upsample on the same integer samples, rounded. */
+/* The 8-bit path (tconv_u8_*) against the reference on the same integer samples, rounded:
+ * output rows [roi_y0, roi_y0 + roi_h) at full width, from 8-bit rows holding the fuzz input
+ * view (zero outside it, as the view reads). Computed in two bands split at a random row, and
+ * refused with nothing written when one input row it reads is missing. */
 static void
 u8_path (fcase *t, rng *gen)
 {
   const tconv_geometry *g = &t->g;
-  const size_t          C = g->in_c, ih = t->in.v.h, iw = t->in.v.w;
-  const size_t          ipad = rng_next (gen) % 3, opad = rng_next (gen) % 3;
-  const size_t          istride = iw * C + ipad, ostride = t->roi_w * C + opad;
-  uint8_t              *in8 = xcalloc (istride * ih, 1);
-  uint8_t              *out8 = xcalloc (ostride * t->roi_h, 1);
-  in_buf                inf, inmag;
-  out_buf               ref, mag;
-  float                *bias = NULL, *bias_abs = NULL;
-  tconv_status          st;
+  const size_t          C = g->in_c, y0 = t->roi_y0, y1 = t->roi_y0 + t->roi_h;
+  const size_t          s = g->stride_h, R = (g->k_h + s - 1) / s, ostride = g->out_w * C + 2;
+  int64_t               lo;
+  size_t                n, bytes;
+  tconv_error           err = { 0 };
+  tconv_u8_plan        *plan = NULL;
+  float                *bias, *bias_abs, *w, *w_abs;
 
-  in_buf_make (&inf, C, t->in.v.y0, t->in.v.x0, ih, iw, 0, 0);
-  in_buf_make (&inmag, C, t->in.v.y0, t->in.v.x0, ih, iw, 0, 0);
-  for (size_t y = 0; y < ih; y++)
-    for (size_t i = 0; i < iw * C; i++)
-      {
-        const uint8_t v = (uint8_t) rng_next (gen);
-        in8[y * istride + i] = v;
-        inf.buf[y * iw * C + i] = inmag.buf[y * iw * C + i] = v;
-      }
-  if (t->bias != NULL)
+  if (tconv_u8_columns (g, &lo, &n, &err) != TCONV_OK)
     {
-      bias = xcalloc (C, sizeof (float));
-      bias_abs = xcalloc (C, sizeof (float));
-      for (size_t c = 0; c < C; c++)
-        bias[c] = (float) ((int) (rng_next (gen) % 81) - 40), bias_abs[c] = fabsf (bias[c]);
+      /* refused only outside the path's documented domain, with a message */
+      FUZZ_CHECK (err.message[0] != '\0', "tconv_u8_columns refused without a message");
+      const size_t P = g->stride_w * C, U = P / (P % 8 == 0 ? 8 : P % 4 == 0 ? 4 : P % 2 == 0 ? 2 : 1);
+      FUZZ_CHECK (C > 4 || R * ((g->k_w + g->stride_w - 1) / g->stride_w) > 1024 || U > 64,
+                  "tconv_u8_columns refused a geometry in its domain");
+      return;
     }
-  memset (out8, 0xA5, ostride * t->roi_h);
+  FUZZ_CHECK (tconv_u8_plan_size (g, &bytes, NULL) == TCONV_OK, "tconv_u8_plan_size");
+  void *mem = xcalloc (bytes, 1);
+  FUZZ_CHECK (tconv_u8_plan_init (g, t->w, NULL, lo, n, mem, bytes - 1, &plan, NULL)
+                == TCONV_ERR_INVALID_ARG && plan == NULL,
+              "tconv_u8_plan_init accepted one byte too few");
+  /* The fuzz weights (up to +-4 each) scaled down by the taps per output and a bias near mid
+   * grey, so most results land inside 0..255 rather than clamped. */
+  const size_t taps = R * ((g->k_w + g->stride_w - 1) / g->stride_w);
+  w = xcalloc (g->weight_len, sizeof (float));
+  w_abs = xcalloc (g->weight_len, sizeof (float));
+  for (size_t i = 0; i < g->weight_len; i++)
+    w[i] = t->w[i] / (float) (4 * taps), w_abs[i] = fabsf (w[i]);
+  bias = xcalloc (C, sizeof (float));
+  bias_abs = xcalloc (C, sizeof (float));
+  for (size_t c = 0; c < C; c++)
+    bias[c] = (float) ((int) (rng_next (gen) % 81) + 88) / 255.0f;
+  FUZZ_CHECK (tconv_u8_plan_init (g, w, t->bias != NULL ? bias : NULL, lo, n, mem, bytes, &plan,
+                                  NULL) == TCONV_OK,
+              "tconv_u8_plan_init refused a valid call");
+  if (t->bias == NULL)
+    memset (bias, 0, C * sizeof (float));
 
-  const tconv_in_view_u8  iv = { .data = in8, .y0 = t->in.v.y0, .x0 = t->in.v.x0, .h = ih,
-                                 .w = iw, .y_stride = (ptrdiff_t) istride };
-  const tconv_out_view_u8 ov = { .data = out8, .y0 = t->roi_y0, .x0 = t->roi_x0,
-                                 .h = t->roi_h, .w = t->roi_w, .y_stride = (ptrdiff_t) ostride };
-  st = tconv_upsample_u8 (g, t->w, bias, &iv, &ov);
-  if (st != TCONV_OK)
+  /* input rows [r0, r0 + nr): every row a kernel tap can reach from rows y0..y1-1, and one
+   * more on each side */
+  const int64_t r0 = (int64_t) ((y0 + g->pad_h) / s) - (int64_t) R;
+  const int64_t r1 = (int64_t) ((y1 - 1 + g->pad_h) / s) + 1;
+  const size_t  nr = (size_t) (r1 - r0 + 1);
+  const size_t  rf = tconv_u8_row_floats (plan);
+  uint8_t      *px = xcalloc (nr * n * C, 1), *out8 = xcalloc (t->roi_h * ostride, 1);
+  float        *exp = xcalloc (nr * rf, sizeof (float));
+  const float **rows = xcalloc (nr, sizeof (float *));
+  in_buf        inf, inmag;
+
+  in_buf_make (&inf, C, r0, lo, nr, n, 0, 0);
+  in_buf_make (&inmag, C, r0, lo, nr, n, 0, 0);
+  for (size_t r = 0; r < nr; r++)
     {
-      /* only kernels too wide for the packed scratch may be refused, with nothing written */
-      FUZZ_CHECK (st == TCONV_ERR_INVALID_ARG, "tconv_upsample_u8: unexpected status");
-      for (size_t i = 0; i < ostride * t->roi_h; i++)
-        FUZZ_CHECK (out8[i] == 0xA5, "a refused tconv_upsample_u8 wrote");
-      goto out;
+      const int64_t iy = r0 + (int64_t) r - t->in.v.y0;
+      for (size_t x = 0; x < n; x++)
+        {
+          const int64_t ix = lo + (int64_t) x - t->in.v.x0;
+          const int     held = iy >= 0 && iy < (int64_t) t->in.v.h && ix >= 0
+                           && ix < (int64_t) t->in.v.w;
+          for (size_t c = 0; c < C; c++)
+            {
+              const uint8_t v = held ? (uint8_t) rng_next (gen) : 0;
+              px[(r * n + x) * C + c] = v;
+              inf.buf[(r * n + x) * C + c] = inmag.buf[(r * n + x) * C + c] = v;
+            }
+        }
+      FUZZ_CHECK (tconv_u8_expand (plan, px + r * n * C, exp + r * rf) == TCONV_OK, "expand");
+      rows[r] = exp + r * rf;
     }
+  for (size_t c = 0; c < C; c++)
+    bias[c] *= 255.0f, bias_abs[c] = fabsf (bias[c]); /* the plan's units -> sample units */
 
-  out_buf_make (&ref, C, t->roi_y0, t->roi_x0, t->roi_h, t->roi_w, 0, 0);
-  out_buf_make (&mag, C, t->roi_y0, t->roi_x0, t->roi_h, t->roi_w, 0, 0);
-  FUZZ_CHECK (tconv_upsample (g, t->w, bias, &inf.v, &ref.v) == TCONV_OK, "float path for u8");
-  run_ref (g, t->w_abs, bias_abs, &inmag.v, &mag);
+  /* without the rows up to the last one output row y0 reads: refused, nothing written (unless
+   * y0 reads no row at all: zero weights) */
+  memset (out8, 0xA5, t->roi_h * ostride);
+  const tconv_status miss = tconv_u8_rows (plan, rows + 1, r0 + (int64_t) R + 1, nr - R - 1,
+                                           y0, y1, out8, ostride, &err);
+  FUZZ_CHECK (miss == TCONV_OK || miss == TCONV_ERR_INVALID_ARG, "tconv_u8_rows: status");
+  for (size_t i = 0; miss != TCONV_OK && i < t->roi_h * ostride; i++)
+    FUZZ_CHECK (out8[i] == 0xA5, "a refused tconv_u8_rows wrote");
+
+  const size_t ym = y0 + rng_next (gen) % t->roi_h;
+  memset (out8, 0xA5, t->roi_h * ostride);
+  FUZZ_CHECK ((ym == y0 || tconv_u8_rows (plan, rows, r0, nr, y0, ym, out8, ostride, NULL)
+                             == TCONV_OK)
+                && tconv_u8_rows (plan, rows, r0, nr, ym, y1, out8 + (ym - y0) * ostride,
+                                  ostride, NULL) == TCONV_OK,
+              "tconv_u8_rows refused a valid call");
+
+  out_buf ref, mag;
+  out_buf_make (&ref, C, y0, 0, t->roi_h, g->out_w, 0, 0);
+  out_buf_make (&mag, C, y0, 0, t->roi_h, g->out_w, 0, 0);
+  run_ref (g, w, bias, &inf.v, &ref);
+  run_ref (g, w_abs, bias_abs, &inmag.v, &mag);
   for (size_t y = 0; y < t->roi_h; y++)
     {
-      for (size_t i = 0; i < t->roi_w * C; i++)
+      for (size_t i = 0; i < g->out_w * C; i++)
         {
-          const double f = ref.buf[y * t->roi_w * C + i];
-          const double m = mag.buf[y * t->roi_w * C + i];
+          const double f = ref.buf[y * g->out_w * C + i];
+          const double m = mag.buf[y * g->out_w * C + i];
           const double want = f != f ? 0.0 : f < 0.0 ? 0.0 : f > 255.0 ? 255.0 : nearbyint (f);
           const double got = out8[y * ostride + i];
           const double frac = fabs (f - floor (f) - 0.5);
-          /* exact unless the sum lies near a rounding boundary (the paths add in another
+          /* exact unless the sum lies near a rounding boundary (float sums in another
            * order); never more than one level off */
           const int near = frac <= 2 * FUZZ_REL_TOL * m + 1e-3;
 
           if (!(fabs (got - want) <= (near ? 1.0 : 0.0)))
             {
-              fprintf (stderr, "fuzz-core: tconv_upsample_u8: row %zu elem %zu: got %g, float "
-                       "path %.9g (want %g)\n", t->roi_y0 + y, i, got, f, want);
+              fprintf (stderr, "fuzz-core: tconv_u8_rows: row %zu elem %zu: got %g, "
+                       "reference %.9g (want %g)\n", y0 + y, i, got, f, want);
               abort ();
             }
         }
-      for (size_t i = t->roi_w * C; i < ostride; i++)
-        FUZZ_CHECK (out8[y * ostride + i] == 0xA5, "tconv_upsample_u8 wrote into row padding");
+      for (size_t i = g->out_w * C; i < ostride; i++)
+        FUZZ_CHECK (out8[y * ostride + i] == 0xA5, "tconv_u8_rows wrote into row padding");
     }
-  free (ref.buf), free (mag.buf);
-out:
-  free (in8), free (out8), free (inf.buf), free (inmag.buf), free (bias), free (bias_abs);
+  free (ref.buf), free (mag.buf), free (inf.buf), free (inmag.buf);
+  free (px), free (out8), free (exp), free (rows), free (mem), free (bias), free (bias_abs);
+  free (w), free (w_abs);
 }
 
 /* tconv_upsample_separable against the reference with the outer-product kernel. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "tconv.h"
+#include "tconv-npy.h"
 #include "tconv-pipeline-presets.h"
 #include "tconv-pipeline-util.h"
 #include "tconv-pipeline-learn.h"

@@ -8,6 +8,7 @@
  * step (crop, degrade, luma) is the core's tconv_learn_add_image(), which "--kernel self"
  * and the GIMP plug-in share (core/tconv-selflearn.c). */
 #include "tconv-cli.h"
+#include "tconv-lsq.h"
 #include "tconv-pipeline-learn.h"
 
 #include <gegl.h>

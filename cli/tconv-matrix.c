@@ -3,6 +3,7 @@
  * the transposed convolution is C^T. Prints C, C^T, and shows that C^T x equals the
  * transposed convolution (the scatter) of x. */
 #include "tconv-cli.h"
+#include "tconv-oracle.h"
 
 #include <math.h>
 #include <stdio.h>

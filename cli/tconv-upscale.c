@@ -20,7 +20,6 @@
 #include "tconv-pipeline.h"
 
 #define MAX_THREADS 64
-#define ANALYTIC_MAX_STRIDE 16
 /* zlib level of PNG output: gegl:png-save's default, a good speed/size balance for photographs */
 #define PNG_LEVEL 3
 /* Largest output kept in plain memory (run_upscale): a 12-megapixel RGB image x2 is 144 MB;
@@ -337,11 +336,12 @@ run_upscale (const UpscaleOptions *o, GError **error)
   /* Everything that needs no file first. */
   if (o->stride != NULL && !tconv_parse_pair ("--stride", o->stride, &sh, &sw, error))
     return FALSE;
-  if (o->stride != NULL && (sh < 1 || sh > ANALYTIC_MAX_STRIDE || sw < 1 || sw > ANALYTIC_MAX_STRIDE))
+  if (o->stride != NULL
+      && (sh < 1 || sh > TCONV_ANALYTIC_MAX_STRIDE || sw < 1 || sw > TCONV_ANALYTIC_MAX_STRIDE))
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
-                   "--stride '%s': each stride must be from 1 to %d", o->stride,
-                   ANALYTIC_MAX_STRIDE);
+                   "--stride '%s': each stride must be from 1 to %u", o->stride,
+                   TCONV_ANALYTIC_MAX_STRIDE);
       return FALSE;
     }
   if (o->size != NULL && !parse_size (o->size, &size_w, &size_h, error))

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#define ANALYTIC_MAX_STRIDE 16u
 
 /* C11 has no M_PI. */
 #define TCONV_PI 3.14159265358979323846
@@ -172,12 +171,12 @@ tconv_kernel_analytic (tconv_analytic type, size_t stride_h, size_t stride_w,
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                        "analytic kernel type %d: must be 0..%d", (int) type,
                        (int) TCONV_ANALYTIC_COUNT - 1);
-  if (stride_h < 1 || stride_h > ANALYTIC_MAX_STRIDE)
+  if (stride_h < 1 || stride_h > TCONV_ANALYTIC_MAX_STRIDE)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "stride_h %zu: must be 1..%u",
-                       stride_h, ANALYTIC_MAX_STRIDE);
-  if (stride_w < 1 || stride_w > ANALYTIC_MAX_STRIDE)
+                       stride_h, TCONV_ANALYTIC_MAX_STRIDE);
+  if (stride_w < 1 || stride_w > TCONV_ANALYTIC_MAX_STRIDE)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "stride_w %zu: must be 1..%u",
-                       stride_w, ANALYTIC_MAX_STRIDE);
+                       stride_w, TCONV_ANALYTIC_MAX_STRIDE);
 
   const analytic_info *info = &analytic_table[type];
   const size_t         k_h = axis_size (info->radius, stride_h);

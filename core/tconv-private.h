@@ -5,6 +5,9 @@
 #define TCONV_PRIVATE_H
 
 #include "tconv.h"
+#include "tconv-lsq.h"
+#include "tconv-npy.h"
+#include "tconv-oracle.h"
 
 #include <assert.h>
 #include <stdarg.h>

@@ -6,6 +6,7 @@
 #define TCONV_SELFLEARN_H
 
 #include "tconv.h"
+#include "tconv-lsq.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -14,7 +15,7 @@ extern "C" {
 /* The strides "self" learns at: at least 2 (stride 1 has nothing to learn), at most the
  * analytic kernels' 16 (the front ends' stride range). */
 #define TCONV_SELF_MIN_STRIDE 2u
-#define TCONV_SELF_MAX_STRIDE 16u
+#define TCONV_SELF_MAX_STRIDE TCONV_ANALYTIC_MAX_STRIDE
 /* Kernel side per unit of stride, as the learned presets (K = 6 s and plain least squares
  * were best on the validation photographs; see presets/README-learned.md). */
 #define TCONV_SELF_SIZE 6u

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tconv: transposed convolution (PyTorch ConvTranspose2d semantics) in plain C11.
  *
- * This is the only public header of the core library. The core knows nothing of GLib, GEGL or
- * GIMP: plain structs, caller-owned buffers, a status enum, no globals, no threads, no I/O.
- * Parsers take a pointer and a length, never a path.
+ * The stable public header of the core library: status and errors, limits, geometry, views,
+ * up-sampling (float and 8-bit), kernels (analytic, analysis, .tconv parse/write). Beside it:
+ * tconv-lsq.h (degradations, least-squares learning), tconv-npy.h (.npy files) and
+ * tconv-oracle.h (reference implementations, for tests and teaching; no stability promise).
+ * The core knows nothing of GLib, GEGL or GIMP: plain structs, caller-owned buffers, a status
+ * enum, no threads, no I/O (the one process-wide state is tconv_cpu_paths()). Parsers take a
+ * pointer and a length, never a path.
  *
  * Tensors are float32. The canonical layout is PyTorch's planar (C, H, W), but every compute
  * function reads and writes through views with explicit strides, so interleaved (H, W, C)
@@ -71,8 +75,9 @@ const char *tconv_status_string (tconv_status status);
 #define TCONV_MAX_STRIDE      64u
 #define TCONV_MAX_DILATION    64u
 #define TCONV_MAX_GROUPS      TCONV_MAX_CHANNELS
-/* Largest explicit convolution matrix (elements) tconv_matrix_build() agrees to build. */
-#define TCONV_MAX_MATRIX_ELEMS (1u << 24)
+/* The analytic kernels (tconv_kernel_analytic()) exist at strides 1..this on each axis; the
+ * front ends accept the same range. */
+#define TCONV_ANALYTIC_MAX_STRIDE 16u
 
 /* ---------------------------------------------------------------------------------------------
  * Geometry (PyTorch semantics)
@@ -197,48 +202,26 @@ tconv_in_view  tconv_in_view_planar (const tconv_geometry *geom, const float *da
 tconv_out_view tconv_out_view_planar (const tconv_geometry *geom, float *data);
 
 /* ---------------------------------------------------------------------------------------------
- * The four implementations. They agree to about 1e-6 relative error (float accumulation).
+ * Up-sampling. tconv_upsample() (float), tconv_upsample_separable() (separable kernels) and the
+ * 8-bit path agree with the reference scatter of tconv-oracle.h to about 1e-6 relative error
+ * (float accumulation).
  */
-
-/**
- * tconv_upsample_ref:
- * @geom:    from tconv_geometry_init().
- * @weight:  (C_in, C_out/groups, k_h, k_w) floats.
- * @bias:    (nullable): C_out floats.
- * @in:      input view.
- * @out:     output region to compute.
- * @work:    caller-owned scratch of at least tconv_ref_work_len() doubles.
- * @work_len: its length in doubles.
- *
- * The definition, kept as the oracle and never optimised: every input pixel held by @in
- * stamps the kernel, scaled by its value, into the output (one-to-many scatter), accumulated
- * in double; the stamps that fall inside @out are kept.
- *
- * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG with nothing written.
- */
-tconv_status tconv_upsample_ref (const tconv_geometry *geom,
-                                 const float          *weight,
-                                 const float          *bias,
-                                 const tconv_in_view  *in,
-                                 const tconv_out_view *out,
-                                 double               *work,
-                                 size_t                work_len);
-
-/* Scratch doubles that tconv_upsample_ref() needs for @out: out_c * h * w. */
-tconv_status tconv_ref_work_len (const tconv_geometry *geom,
-                                 const tconv_out_view *out,
-                                 size_t               *work_len);
 
 /**
  * tconv_upsample:
+ * @geom:    from tconv_geometry_init().
+ * @weight:  (C_in, C_out/groups, k_h, k_w) floats.
+ * @bias:    (nullable): C_out floats.
+ * @in:      input view; must not overlap @out.
+ * @out:     output region to compute.
  *
- * The fast path: phase-decomposed gather. Output (y, x) only sees the taps whose row index
+ * Phase-decomposed gather. Output (y, x) only sees the taps whose row index
  * ky satisfies (y + pad_h - ky * dil_h) mod stride_h == 0 (same for columns), so each output
  * phase is a small stride-1 correlation of the input with one sub-kernel: no multiplication
  * by inserted zeros, every output element written exactly once, nothing allocated, no state.
  * Safe to call from several threads on disjoint output regions.
  *
- * Same arguments as tconv_upsample_ref() without the scratch.
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG with nothing written.
  */
 tconv_status tconv_upsample (const tconv_geometry *geom,
                              const float          *weight,
@@ -351,177 +334,6 @@ tconv_status tconv_u8_rows (const tconv_u8_plan *plan,
 
 /* The paths in use: what the CPU and the build offer, minus TCONV_DISABLE. Thread-safe. */
 unsigned tconv_cpu_paths (void);
-
-/**
- * tconv_matrix_size:
- * @rows: (out): rows of the convolution matrix C = geom->in_len (the strided convolution's
- *        output, i.e. the transposed convolution's input).
- * @cols: (out): columns of C = geom->out_len.
- *
- * Returns: %TCONV_ERR_TOO_LARGE when rows * cols > TCONV_MAX_MATRIX_ELEMS.
- */
-tconv_status tconv_matrix_size (const tconv_geometry *geom, size_t *rows, size_t *cols);
-
-/**
- * tconv_matrix_build:
- * @c:     (out): rows * cols doubles, row-major.
- *
- * Builds C, the matrix of the strided convolution conv2d(., weight, stride, padding,
- * dilation, groups) that maps a (C_out, out_h, out_w) tensor to a (C_in, in_h, in_w) one.
- * The transposed convolution is then y = C^T x + bias (see tconv_matrix_apply_transpose()).
- */
-tconv_status tconv_matrix_build (const tconv_geometry *geom,
-                                 const float          *weight,
-                                 double               *c,
-                                 size_t                n_elems);
-
-/**
- * tconv_matrix_apply_transpose:
- * Computes y = C^T x (+ bias per output channel) for planar x (in_len) and y (out_len),
- * accumulating in double.
- */
-tconv_status tconv_matrix_apply_transpose (const tconv_geometry *geom,
-                                           const double         *c,
-                                           const float          *bias,
-                                           const float          *x,
-                                           float                *y);
-
-/**
- * tconv_zeroins_work_len:
- * Floats of scratch that tconv_upsample_zeroins() needs: the stretched, padded input plus the
- * rotated, channel-swapped kernel.
- */
-tconv_status tconv_zeroins_work_len (const tconv_geometry *geom, size_t *work_len);
-
-/**
- * tconv_upsample_zeroins:
- *
- * The textbook emulation: insert stride-1 zeros between input samples, pad each side by
- * dil*(k-1) - pad (cropping when negative) plus output_padding at the bottom/right, and run a
- * stride-1 dilated correlation with the kernel rotated 180 degrees and its in/out channels
- * swapped per group. Planar @in (in_len floats) and @out (out_len floats).
- */
-tconv_status tconv_upsample_zeroins (const tconv_geometry *geom,
-                                     const float          *weight,
-                                     const float          *bias,
-                                     const float          *in,
-                                     float                *out,
-                                     float                *work,
-                                     size_t                work_len);
-
-/* ---------------------------------------------------------------------------------------------
- * .npy (NumPy array files), parsed from memory. Versions 1.0, 2.0 and 3.0.
- */
-
-#define TCONV_NPY_MAX_HEADER 10000u /* NumPy's own default max_header_size */
-#define TCONV_NPY_MAX_NDIM   8u
-
-typedef enum tconv_npy_dtype
-{
-  TCONV_NPY_F32_LE,
-  TCONV_NPY_F32_BE,
-  TCONV_NPY_F64_LE,
-  TCONV_NPY_F64_BE
-} tconv_npy_dtype;
-
-/**
- * tconv_npy:
- * @dtype:  element type of the payload.
- * @ndim:   0..TCONV_NPY_MAX_NDIM (0 means a scalar, one element).
- * @shape:  the first @ndim entries are the dimensions, each < 2^63; the rest are 0.
- * @count:  product of the dimensions (1 for a scalar, 0 when a dimension is 0);
- *          @count * itemsize fits in size_t.
- * @data:   the payload inside the parsed bytes: @count * itemsize bytes, not aligned, not
- *          owned (valid as long as the parsed buffer is).
- */
-typedef struct tconv_npy
-{
-  tconv_npy_dtype dtype;
-  unsigned        ndim;
-  size_t          shape[TCONV_NPY_MAX_NDIM];
-  size_t          count;
-  const void     *data;
-} tconv_npy;
-
-/**
- * tconv_npy_parse:
- * @bytes: (nullable): a whole .npy file in memory; NULL only when @len is 0. Not modified,
- *         no alignment needed; nothing outside [@bytes, @bytes + @len) is ever read.
- * @len:   its length in bytes.
- * @npy:   (out): filled on success (@npy->data points into @bytes), untouched on failure.
- * @err:   (nullable): on failure, line 1 and column = 1-based byte offset in the file where
- *         the problem is, and a message naming the bad value.
- *
- * Strict, for hostile input; no I/O, no allocation:
- * - magic \x93NUMPY, version 1.0 (uint16 LE header length at byte 8) or 2.0/3.0 (uint32 LE);
- *   the declared header length is checked against TCONV_NPY_MAX_HEADER and @len before any
- *   header byte is read.
- * - the header is a Python dict literal: exactly the keys 'descr', 'fortran_order' and
- *   'shape', each once, in any order and spacing, single or double quotes (no escapes, no
- *   prefixes), optional trailing comma; after the '}' only blanks and newlines, and the last
- *   header byte is '\n'. Any alignment of the data (64 bytes, or the 16 of old NumPy) is fine.
- * - descr one of '<f4' '>f4' '<f8' '>f8' (the '=' / '|' spellings NumPy does not write, and
- *   every other dtype, are rejected with the value quoted).
- * - fortran_order False, or True when ndim <= 1 (same layout).
- * - shape a tuple: (), (5,), (2, 3) or (2, 3,); dimensions plain decimal integers >= 0 (no
- *   sign, leading zeros, underscores or suffixes); the product with the itemsize is
- *   overflow-checked, with zero-length axes excusing nothing (as in NumPy).
- * - the payload is exactly @count * itemsize bytes: a shorter file is "truncated", a longer
- *   one has "trailing data"; both are rejected.
- *
- * Returns: %TCONV_OK; %TCONV_ERR_TOO_LARGE when the header length exceeds
- * TCONV_NPY_MAX_HEADER, ndim exceeds TCONV_NPY_MAX_NDIM, a dimension is >= 2^63 (or above
- * SIZE_MAX) or the byte size overflows size_t; %TCONV_ERR_PARSE for anything else malformed;
- * %TCONV_ERR_INVALID_ARG when @npy is NULL, or @bytes is NULL with @len > 0.
- */
-tconv_status tconv_npy_parse (const void  *bytes,
-                              size_t       len,
-                              tconv_npy   *npy,
-                              tconv_error *err);
-
-/**
- * tconv_npy_to_float:
- * @npy:   from tconv_npy_parse(), with its bytes still alive.
- * @dst:   (out): @count native floats; must not overlap the payload. May be NULL when
- *         @count is 0.
- * @count: must equal @npy->count.
- *
- * Converts the payload (any of the four dtypes, either byte order, any alignment) to native
- * float32. float64 values are rounded to nearest (ties to even); magnitudes beyond the float
- * range become +-inf and NaN stays NaN, so callers that need finite values must check them
- * (this function checks nothing about the values, float32 payloads included).
- *
- * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (NULL @npy, @count != @npy->count, NULL
- * @dst or @npy->data with @count > 0, unknown dtype) with nothing written.
- */
-tconv_status tconv_npy_to_float (const tconv_npy *npy, float *dst, size_t count);
-
-/**
- * tconv_npy_header:
- * @shape:      (nullable): @ndim dimensions, each < 2^63; NULL only when @ndim is 0.
- * @ndim:       0..TCONV_NPY_MAX_NDIM.
- * @buf:        (nullable): destination of @cap bytes; with NULL only @header_len is computed.
- * @cap:        capacity of @buf in bytes.
- * @header_len: (out): length of the header, a multiple of 64 (128 bytes for every shape
- *              accepted here, as NumPy's); the payload, count * 4 bytes of little-endian
- *              float32 in C order, follows it.
- *
- * Writes the version 1.0 header of a '<f4' C-order array exactly as NumPy (>= 1.24) writes
- * it: magic, version, uint16 LE length, then
- * `{'descr': '<f4', 'fortran_order': False, 'shape': (C, H, W), }` (1-D shapes as `(5,)`,
- * scalars as `()`), the 21 - len(str(shape[0])) blanks NumPy reserves for growing the first
- * axis, and blanks plus a final '\n' up to a multiple of 64 bytes. Nothing is NUL-terminated.
- *
- * Returns: %TCONV_OK; %TCONV_ERR_TOO_LARGE when a dimension is >= 2^63 or count * 4 overflows
- * size_t, or when @cap is too small (with @header_len set to the size needed);
- * %TCONV_ERR_INVALID_ARG for a NULL @header_len, @ndim > TCONV_NPY_MAX_NDIM or a NULL @shape
- * with @ndim > 0.
- */
-tconv_status tconv_npy_header (const size_t *shape,
-                               unsigned      ndim,
-                               char         *buf,
-                               size_t        cap,
-                               size_t       *header_len);
 
 /* ---------------------------------------------------------------------------------------------
  * Kernels for image up-sampling: depthwise transposed convolutions, one k_h x k_w kernel shared
@@ -662,7 +474,7 @@ tconv_status tconv_analytic_from_name (const char *name, tconv_analytic *type);
 
 /**
  * tconv_kernel_analytic:
- * @stride_h, @stride_w: 1..16.
+ * @stride_h, @stride_w: 1..%TCONV_ANALYTIC_MAX_STRIDE.
  *
  * The interpolation kernel sampled at the output phases, with output pixel centres aligned to
  * input pixel centres (output x sits at input coordinate (x + 0.5)/s - 0.5), so that an
@@ -745,265 +557,6 @@ tconv_status tconv_upsample_separable (const tconv_geometry *geom,
                                        const tconv_out_view *out,
                                        float                *work,
                                        size_t                work_len);
-
-/* ---------------------------------------------------------------------------------------------
- * Degradations: how low-resolution training inputs are made from high-resolution images
- * (tconv-degrade.c). Single float planes with explicit strides (in elements), so one channel
- * of an interleaved image is a plane with x_stride = channels.
- */
-
-typedef struct tconv_plane
-{
-  const float *data; /* element (0, 0); not modified */
-  size_t       h, w;
-  ptrdiff_t    y_stride, x_stride;
-} tconv_plane;
-
-typedef struct tconv_plane_out
-{
-  float    *data; /* element (0, 0); every element of the h x w plane is written */
-  size_t    h, w;
-  ptrdiff_t y_stride, x_stride;
-} tconv_plane_out;
-
-typedef enum tconv_degradation
-{
-  TCONV_DEGRADE_BICUBIC, /* MATLAB imresize (x, 1/s), 'bicubic', antialiasing on */
-  TCONV_DEGRADE_AREA,    /* the mean of each s x s block (imresize 'box') */
-  TCONV_DEGRADE_GAUSS,   /* Gaussian blur, then the value at each block centre */
-  TCONV_DEGRADE_COUNT
-} tconv_degradation;
-
-/* Default standard deviation of the Gaussian degradation, in low-resolution pixels (so
- * 0.5 s high-resolution pixels). */
-#define TCONV_DEGRADE_GAUSS_SIGMA 0.5
-
-/* "bicubic", "area", "gauss"; NULL for an out-of-range value. */
-const char  *tconv_degradation_name (tconv_degradation type);
-/* Inverse of tconv_degradation_name(); %TCONV_ERR_INVALID_ARG for an unknown name. */
-tconv_status tconv_degradation_from_name (const char *name, tconv_degradation *type);
-
-/**
- * tconv_degrade_work_len:
- * @factor: reduction factor s, 1..TCONV_MAX_STRIDE.
- * @sigma:  %TCONV_DEGRADE_GAUSS only: standard deviation in low-resolution pixels, in
- *          (0, 16]; 0 selects %TCONV_DEGRADE_GAUSS_SIGMA. Ignored otherwise.
- * @work_len: (out): doubles of scratch tconv_degrade() needs for a @src_h x @src_w source.
- */
-tconv_status tconv_degrade_work_len (tconv_degradation type,
-                                     size_t            factor,
-                                     double            sigma,
-                                     size_t            src_h,
-                                     size_t            src_w,
-                                     size_t           *work_len,
-                                     tconv_error      *err);
-
-/**
- * tconv_degrade:
- * @src:  h x w plane, both sides multiples of @factor; must not overlap @dst.
- * @dst:  (h / @factor) x (w / @factor) plane, written in full.
- * @work: caller scratch of tconv_degrade_work_len() doubles.
- *
- * Reduces @src by the integer @factor with a separable filter. Output pixel x sits at input
- * coordinate u = (x + 0.5) s - 0.5 (pixel centres aligned, as in tconv_kernel_analytic());
- * it takes the inputs i = floor (u - W / 2) + j, j = 0 .. ceil (W) + 1, weighted by h (u - i)
- * normalised to sum 1, with indices outside the plane mirrored (edge pixel repeated). This
- * is MATLAB's imresize.m algorithm (contributions(), antialiasing): for bicubic
- * h (x) = cubic (x / s) / s with Keys' a = -0.5 and W = 4 s; for area the box [-s/2, s/2),
- * W = s; for gauss exp (-x^2 / 2 (sigma s)^2) cut at |x| <= 4 sigma s, W = 8 sigma s (not a
- * MATLAB method, but the same centres, window and borders). MATLAB computes in double for
- * double input, as this does (for uint8 input it also rounds between its two passes).
- * Values are not clamped.
- */
-tconv_status tconv_degrade (tconv_degradation      type,
-                            size_t                 factor,
-                            double                 sigma,
-                            const tconv_plane     *src,
-                            const tconv_plane_out *dst,
-                            double                *work,
-                            size_t                 work_len,
-                            tconv_error           *err);
-
-/* ---------------------------------------------------------------------------------------------
- * Least-squares learning (tconv-lsq.c): the kernel that best maps low-resolution planes to
- * their high-resolution originals, one linear least-squares problem per output phase.
- */
-
-/* Largest input window (rows x columns) that one block of s x s outputs reads: ceil (k/s) + 1
- * per axis at most. 400 allows k = 19 s, far beyond the useful 4 s .. 8 s. */
-#define TCONV_LSQ_MAX_WINDOW 400u
-
-typedef struct tconv_lsq tconv_lsq;
-
-/**
- * tconv_lsq_new:
- * @stride_h, @stride_w: up-sampling factors, 1..TCONV_MAX_STRIDE.
- * @k_h, @k_w:           kernel size, 1..TCONV_MAX_KERNEL_SIDE.
- * @pad_h, @pad_w:       ConvTranspose2d padding. The output must be exactly s times the
- *                       input: opad = s + 2 pad - k must lie in 0 .. s-1 (the learned
- *                       kernel gets that output padding). Centred: pad = ceil ((k - s) / 2).
- * @lsq:                 (out): a new, empty accumulator; free with tconv_lsq_free().
- *
- * The accumulator holds the normal equations in double: a (w x w)^2 Gram matrix of the input
- * window of w <= ceil (k/s) + 1 pixels per side, shared by all phases, and one cross vector
- * per output phase. Allocates; nothing else in the learner does until tconv_lsq_solve().
- *
- * Returns: %TCONV_OK, %TCONV_ERR_INVALID_ARG, %TCONV_ERR_TOO_LARGE (window above
- * TCONV_LSQ_MAX_WINDOW) or %TCONV_ERR_NO_MEMORY.
- */
-tconv_status tconv_lsq_new (size_t       stride_h,
-                            size_t       stride_w,
-                            size_t       k_h,
-                            size_t       k_w,
-                            size_t       pad_h,
-                            size_t       pad_w,
-                            tconv_lsq  **lsq,
-                            tconv_error *err);
-
-/* Releases @lsq; accepts NULL. */
-void tconv_lsq_free (tconv_lsq *lsq);
-
-/**
- * tconv_lsq_add_pair:
- * @lr: the low-resolution input (the transposed convolution's input), finite values.
- * @hr: the high-resolution target, normally s times @lr per side (larger is allowed: only
- *      the first s * lr rows/columns can be reached).
- *
- * Accumulates the pair with ConvTranspose2d gather semantics exactly as tconv_upsample():
- * output y takes input iy through tap ky when y + pad - ky == iy * s. Only output pixels whose
- * every tap reads inside @lr are used (so no border rule is learned), in whole s x s blocks
- * (so every phase sees the same number of samples). Cost: about n (n + 1) / 2 multiply-adds
- * per input pixel, n the window size ((ceil (k/s) + 1)^2, 49 at k = 6 s). Deterministic: the
- * statistics depend only on the pairs and the order in which they are added.
- *
- * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (bad plane, or a pair too small to give a
- * single sample) with nothing accumulated.
- */
-tconv_status tconv_lsq_add_pair (tconv_lsq         *lsq,
-                                 const tconv_plane *lr,
-                                 const tconv_plane *hr,
-                                 tconv_error       *err);
-
-/**
- * tconv_lsq_merge:
- * @weight: > 0, finite: every statistic of @src counts @weight times.
- *
- * Adds the statistics of @src to @dst, which must have the same strides, kernel size and
- * padding: learning from pairs added to two accumulators and merged with weight 1 equals
- * learning from all of them in one (up to the order of the additions). Weights other than 1
- * give a weighted least squares, e.g. one that balances images of unequal difficulty.
- *
- * Returns: %TCONV_OK or %TCONV_ERR_INVALID_ARG, @dst unchanged.
- */
-tconv_status tconv_lsq_merge (tconv_lsq       *dst,
-                              const tconv_lsq *src,
-                              double           weight,
-                              tconv_error     *err);
-
-/* Training samples (output pixels) accumulated so far. */
-uint64_t tconv_lsq_samples (const tconv_lsq *lsq);
-
-/* Symmetries a learned kernel can be given (flags; the group they generate is used). */
-#define TCONV_LSQ_SYM_FLIP_Y    1u /* top <-> bottom */
-#define TCONV_LSQ_SYM_FLIP_X    2u /* left <-> right */
-#define TCONV_LSQ_SYM_TRANSPOSE 4u /* rows <-> columns; needs equal strides */
-#define TCONV_LSQ_SYM_DIHEDRAL  7u /* all 8 flips and rotations by 90 degrees */
-
-/**
- * tconv_lsq_options:
- * @ridge:     >= 0: Tikhonov term ridge * mean(diag G) * |w|^2 added to each phase's
- *             objective, so the value means the same whatever the number of pixels
- *             (1e-4 .. 1e-2 are mild). 0: plain least squares.
- * @normalize: non-zero: each phase's taps are constrained to sum exactly to 1 (a flat image
- *             stays flat, no checkerboard), solved with a Lagrange multiplier.
- * @symmetry:  TCONV_LSQ_SYM_* flags. Applied algebraically: the normal equations are
- *             averaged over the group, which equals training on every flipped/transposed
- *             copy of every pair; each orbit of taps then gets one value, so the symmetry
- *             holds exactly. A tap whose mirror image falls outside the kernel (an even k at
- *             an odd s is not symmetric about its centre) is set to 0.
- */
-typedef struct tconv_lsq_options
-{
-  double   ridge;
-  int      normalize;
-  unsigned symmetry;
-} tconv_lsq_options;
-
-/* ridge 0, normalize on, no symmetry. */
-void tconv_lsq_options_init (tconv_lsq_options *options);
-
-/**
- * tconv_lsq_stats:
- * @samples: output pixels the kernel was fitted on.
- * @mse:     their mean squared error with the returned (float) kernel, in the squared units
- *           of the planes (PSNR = 10 log10 (peak^2 / mse)).
- */
-typedef struct tconv_lsq_stats
-{
-  uint64_t samples;
-  double   mse;
-} tconv_lsq_stats;
-
-/**
- * tconv_lsq_solve:
- * @options: (nullable): NULL means tconv_lsq_options_init()'s defaults.
- * @kernel:  (out): a new kernel on success (NULL on failure): channels 1, the learner's
- *           stride, size, padding and output padding, provenance learned, name "unnamed";
- *           the caller fills in the name and the provenance strings.
- * @stats:   (nullable): the training error of that kernel.
- *
- * Solves each phase's normal equations G w = c (plus the ridge, the constraint and the
- * symmetry above) by Cholesky in double. Does not change @lsq, so it may be solved again
- * with other options.
- *
- * Returns: %TCONV_OK; %TCONV_ERR_SINGULAR, naming the phase, when a phase's normal matrix is
- * not positive definite (a pivot below 1e-12 of the largest diagonal: the images do not
- * determine the taps, e.g. flat or one-dimensional images; a ridge > 0 cures it);
- * %TCONV_ERR_INVALID_ARG (no samples, bad options, a phase without taps under
- * normalisation); %TCONV_ERR_NO_MEMORY.
- */
-tconv_status tconv_lsq_solve (const tconv_lsq         *lsq,
-                              const tconv_lsq_options *options,
-                              tconv_kernel           **kernel,
-                              tconv_lsq_stats         *stats,
-                              tconv_error             *err);
-
-/**
- * tconv_lsq_solve_balanced:
- * @parts:   @n accumulators of the same geometry, typically one per image.
- * @passes:  reweighting passes; 0 gives the pooled solution (tconv_lsq_solve() on the sum of
- *           @parts). One pass is nearly converged on photographs; 3 is plenty.
- * @kernel:  (out), @stats (nullable): as tconv_lsq_solve(); @stats is the pooled, unweighted
- *           error of the returned kernel over all parts.
- *
- * Least squares that counts each part by its own relative error: starting from the pooled
- * solution, each pass weights part i by 1 / SSE_i of the previous kernel (geometric mean of
- * the weights 1; SSE floored at 1e-12 of the mean squared target) and solves again. A fixed
- * point minimises the sum of log SSE_i, i.e. maximises the mean per-image PSNR, instead of
- * letting the parts with the largest errors (text, line art) decide the kernel. The result
- * does not change when a part's samples are repeated. Deterministic, like tconv_lsq_solve().
- *
- * Returns: as tconv_lsq_solve(), or %TCONV_ERR_INVALID_ARG when @parts is empty, a part has no
- * samples or the parts differ in geometry.
- */
-tconv_status tconv_lsq_solve_balanced (const tconv_lsq *const  *parts,
-                                       size_t                   n,
-                                       unsigned                 passes,
-                                       const tconv_lsq_options *options,
-                                       tconv_kernel           **kernel,
-                                       tconv_lsq_stats         *stats,
-                                       tconv_error             *err);
-
-/**
- * tconv_lsq_mse:
- * The mean squared error on the accumulated pairs of any one-channel @kernel with the
- * learner's stride whose non-zero taps fit, centre on centre, inside the learner's kernel
- * (e.g. an analytic bicubic kernel, for a baseline).
- */
-tconv_status tconv_lsq_mse (const tconv_lsq    *lsq,
-                            const tconv_kernel *kernel,
-                            double             *mse,
-                            tconv_error        *err);
 
 #ifdef __cplusplus
 }

@@ -55,7 +55,7 @@ tconv_pipeline_stride_for_size (gint in_size, gint out_size)
   s = ((gint64) out_size + in_size - 1) / in_size;
   /* the stride x image must itself stay within TCONV_MAX_SIDE */
   s = MIN (s, (gint64) TCONV_MAX_SIDE / in_size);
-  return (gint) CLAMP (s, 1, 16);
+  return (gint) CLAMP (s, 1, (gint64) TCONV_ANALYTIC_MAX_STRIDE);
 }
 
 gboolean

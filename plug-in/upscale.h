@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 #define PLUG_IN_BINARY "tconv-upscale"
 #define PLUG_IN_ROLE   "tconv-upscale"
 
-#define UPSCALE_MAX_STRIDE 16 /* the analytic kernels' range, as in `tconv upscale` */
+#define UPSCALE_MAX_STRIDE ((gint) TCONV_ANALYTIC_MAX_STRIDE) /* as in `tconv upscale` */
 
 /* Choice nicks of the "kernel" argument that are not presets. */
 #define UPSCALE_KERNEL_SELF "self"

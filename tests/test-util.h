@@ -5,6 +5,9 @@
 #define TEST_UTIL_H
 
 #include "tconv.h"
+#include "tconv-lsq.h"
+#include "tconv-npy.h"
+#include "tconv-oracle.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -9,6 +9,7 @@
  * with tconv_upsample_ref() within 1e-4 of the sum of the magnitudes of the terms (the
  * reference run on |weights| and |inputs|). Any disagreement aborts, so replay.c reports it. */
 #include "tconv.h"
+#include "tconv-oracle.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
  * tconv_npy_to_float() into a bounded buffer and a round trip of the shape through
  * tconv_npy_header(). A broken invariant aborts, so replay.c reports it too. */
 #include "tconv.h"
+#include "tconv-npy.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -536,230 +536,240 @@ sse_of (const tconv_lsq *l, const double *w)
   return sse > 0.0 ? sse : 0.0;
 }
 
-tconv_status
-tconv_lsq_solve (const tconv_lsq *lsq, const tconv_lsq_options *options, tconv_kernel **kernel,
-                 tconv_lsq_stats *stats, tconv_error *err)
+/* The arguments and options of tconv_lsq_solve(), checked before any work; @opt (out) gets
+ * the options to use (the defaults when @options is NULL). */
+static tconv_status
+solve_check (const tconv_lsq *lsq, const tconv_lsq_options *options, tconv_lsq_options *opt,
+             tconv_error *err)
 {
-  tconv_lsq_options opt;
-  tconv_kernel     *k = NULL;
-  tconv_status      st;
-  int               codes[8];
-  size_t            n_group;
-
-  if (kernel == NULL)
-    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "lsq solve: NULL output pointer");
-  *kernel = NULL;
   if (lsq == NULL)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "lsq solve: NULL learner");
   if (options != NULL)
-    opt = *options;
+    *opt = *options;
   else
-    tconv_lsq_options_init (&opt);
-  if (!(opt.ridge >= 0.0) || !isfinite (opt.ridge))
+    tconv_lsq_options_init (opt);
+  if (!(opt->ridge >= 0.0) || !isfinite (opt->ridge))
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "ridge %g: must be finite and >= 0",
-                       opt.ridge);
-  if (opt.symmetry & ~(unsigned) (TCONV_LSQ_SYM_FLIP_Y | TCONV_LSQ_SYM_FLIP_X
-                                  | TCONV_LSQ_SYM_TRANSPOSE))
+                       opt->ridge);
+  if (opt->symmetry & ~(unsigned) (TCONV_LSQ_SYM_FLIP_Y | TCONV_LSQ_SYM_FLIP_X
+                                   | TCONV_LSQ_SYM_TRANSPOSE))
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                        "symmetry flags 0x%x: only FLIP_Y, FLIP_X and TRANSPOSE exist",
-                       opt.symmetry);
-  if ((opt.symmetry & TCONV_LSQ_SYM_TRANSPOSE) && lsq->ay.s != lsq->ax.s)
+                       opt->symmetry);
+  if ((opt->symmetry & TCONV_LSQ_SYM_TRANSPOSE) && lsq->ay.s != lsq->ax.s)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                        "transpose symmetry with stride %zux%zu: needs equal strides",
                        lsq->ay.s, lsq->ax.s);
   if (lsq->anchors == 0)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                        "lsq solve: no training samples (no pair was added)");
-
-  const size_t sh = lsq->ay.s, sw = lsq->ax.s, kh = lsq->ay.k, kw = lsq->ax.k;
-  const size_t ntaps = kh * kw;
-  const size_t max_m = lsq->n; /* a phase's taps are distinct window positions */
-
-  if (opt.normalize)
-    for (size_t ry = 0; ry < sh; ry++)
-      for (size_t rx = 0; rx < sw; rx++)
+  if (opt->normalize)
+    for (size_t ry = 0; ry < lsq->ay.s; ry++)
+      for (size_t rx = 0; rx < lsq->ax.s; rx++)
         if (axis_taps (&lsq->ay, ry) == 0 || axis_taps (&lsq->ax, rx) == 0)
           return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                              "phase (%zu, %zu) has no taps (kernel %zux%zu < stride %zux%zu): "
                              "it cannot sum to 1; use a larger kernel or no normalisation",
-                             ry, rx, kh, kw, sh, sw);
+                             ry, rx, lsq->ay.k, lsq->ax.k, lsq->ay.s, lsq->ax.s);
+  return TCONV_OK;
+}
 
-  n_group = sym_group (opt.symmetry, codes);
+/* Everything the solve needs, in one allocation: the image of each tap under each group
+ * element, active flags, one phase's matrix, right-hand sides and tap list, the weights. */
+typedef struct
+{
+  size_t         n_group;
+  int            codes[8];
+  int64_t       *images; /* [tap * n_group + g] */
+  double        *a, *u, *v, *w;
+  size_t        *list;
+  unsigned char *active;
+  void          *block;
+} solve_work;
 
-  /* Everything the solve needs, in one allocation: the image of each tap under each group
-   * element, active flags, one phase's matrix, right-hand sides and tap list, the weights. */
-  size_t  bytes = 0;
-  int64_t *images = NULL;
-  double  *a = NULL, *u = NULL, *v = NULL, *w = NULL;
-  size_t  *list = NULL;
-  unsigned char *active = NULL;
-  void    *block = NULL;
-  {
-    size_t sz[6];
-    if (!tconv_mul3_size (ntaps, n_group, sizeof (int64_t), &sz[0])
-        || !tconv_mul3_size (max_m, max_m, sizeof (double), &sz[1])
-        || !tconv_mul_size (max_m, 2 * sizeof (double), &sz[2])
-        || !tconv_mul_size (ntaps, sizeof (double), &sz[3])
-        || !tconv_mul_size (max_m, sizeof (size_t), &sz[4]))
-      return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0, "lsq solve: sizes overflow");
-    sz[5] = ntaps;
-    for (int i = 0; i < 6; i++)
-      bytes += (sz[i] + 15) & ~(size_t) 15;
-    block = calloc (1, bytes);
-    if (block == NULL)
-      return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0, "lsq solve: out of memory");
-    char *p = block;
-    images = (int64_t *) (void *) p, p += (sz[0] + 15) & ~(size_t) 15;
-    a = (double *) (void *) p, p += (sz[1] + 15) & ~(size_t) 15;
-    u = (double *) (void *) p, v = u + max_m, p += (sz[2] + 15) & ~(size_t) 15;
-    w = (double *) (void *) p, p += (sz[3] + 15) & ~(size_t) 15;
-    list = (size_t *) (void *) p, p += (sz[4] + 15) & ~(size_t) 15;
-    active = (unsigned char *) p;
-  }
+static tconv_status
+solve_work_alloc (const tconv_lsq *lsq, unsigned symmetry, solve_work *sw, tconv_error *err)
+{
+  const size_t ntaps = lsq->ay.k * lsq->ax.k;
+  const size_t max_m = lsq->n; /* a phase's taps are distinct window positions */
+  size_t       sz[6], bytes = 0;
+
+  sw->n_group = sym_group (symmetry, sw->codes);
+  if (!tconv_mul3_size (ntaps, sw->n_group, sizeof (int64_t), &sz[0])
+      || !tconv_mul3_size (max_m, max_m, sizeof (double), &sz[1])
+      || !tconv_mul_size (max_m, 2 * sizeof (double), &sz[2])
+      || !tconv_mul_size (ntaps, sizeof (double), &sz[3])
+      || !tconv_mul_size (max_m, sizeof (size_t), &sz[4]))
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0, "lsq solve: sizes overflow");
+  sz[5] = ntaps;
+  for (int i = 0; i < 6; i++)
+    bytes += (sz[i] + 15) & ~(size_t) 15;
+  sw->block = calloc (1, bytes);
+  if (sw->block == NULL)
+    return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0, "lsq solve: out of memory");
+  char *p = sw->block;
+  sw->images = (int64_t *) (void *) p, p += (sz[0] + 15) & ~(size_t) 15;
+  sw->a = (double *) (void *) p, p += (sz[1] + 15) & ~(size_t) 15;
+  sw->u = (double *) (void *) p, sw->v = sw->u + max_m, p += (sz[2] + 15) & ~(size_t) 15;
+  sw->w = (double *) (void *) p, p += (sz[3] + 15) & ~(size_t) 15;
+  sw->list = (size_t *) (void *) p, p += (sz[4] + 15) & ~(size_t) 15;
+  sw->active = (unsigned char *) p;
 
   /* A tap is learned when its whole orbit lies inside the kernel; otherwise symmetry forces
    * it to 0 (e.g. K = 18 at stride 3: offsets -3 .. 8/3, so the tap at -3 has no mirror). */
   for (size_t t = 0; t < ntaps; t++)
     {
-      active[t] = 1;
-      for (size_t g = 0; g < n_group; g++)
+      sw->active[t] = 1;
+      for (size_t g = 0; g < sw->n_group; g++)
         {
-          images[t * n_group + g] = sym_map (lsq, sym_from_code (codes[g]), t / kw, t % kw);
-          if (images[t * n_group + g] < 0)
-            active[t] = 0;
+          sw->images[t * sw->n_group + g]
+            = sym_map (lsq, sym_from_code (sw->codes[g]), t / lsq->ax.k, t % lsq->ax.k);
+          if (sw->images[t * sw->n_group + g] < 0)
+            sw->active[t] = 0;
         }
     }
+  return TCONV_OK;
+}
 
-  st = TCONV_OK;
-  for (size_t ry = 0; ry < sh && st == TCONV_OK; ry++)
-    for (size_t rx = 0; rx < sw && st == TCONV_OK; rx++)
-      {
-        size_t m = 0;
+/* The symmetrised normal equations of the @m taps in sw->list, ridge included, into sw->a
+ * (lower triangle) and sw->u: the average over the group of the statistics seen through each
+ * element, i.e. exactly those of the data augmented with every flipped/transposed copy of
+ * every pair. */
+static void
+normal_equations (const tconv_lsq *lsq, double ridge, solve_work *sw, size_t m)
+{
+  const size_t ng = sw->n_group;
+  double      *a = sw->a, *u = sw->u;
+  double       trace = 0.0;
 
-        for (size_t ky = ry; ky < kh; ky += sh)
-          for (size_t kx = rx; kx < kw; kx += sw)
-            if (active[ky * kw + kx])
-              list[m++] = ky * kw + kx;
-        if (m == 0)
-          {
-            if (opt.normalize)
-              st = tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
-                               "phase (%zu, %zu): symmetry leaves no tap to learn, so it cannot "
-                               "sum to 1",
-                               ry, rx);
-            continue;
-          }
-
-        /* The symmetrised normal equations: the average over the group of the statistics
-         * seen through each element, i.e. exactly those of the data augmented with every
-         * flipped/transposed copy of every pair. */
-        for (size_t i = 0; i < m; i++)
-          {
-            u[i] = 0.0;
-            for (size_t j = 0; j <= i; j++)
-              a[i * m + j] = 0.0;
-          }
-        for (size_t g = 0; g < n_group; g++)
-          {
-            const size_t q = tap_position (lsq, (size_t) images[list[0] * n_group + g]);
-            for (size_t i = 0; i < m; i++)
-              {
-                const size_t ti = (size_t) images[list[i] * n_group + g];
-                const size_t wi = tap_window (lsq, ti);
-                for (size_t j = 0; j <= i; j++)
-                  a[i * m + j] += gram_at (lsq, wi,
-                                           tap_window (lsq, (size_t) images[list[j] * n_group + g]));
-                u[i] += lsq->cross[q * lsq->n + wi];
-              }
-          }
-        double trace = 0.0;
-        for (size_t i = 0; i < m; i++)
-          {
-            u[i] /= (double) n_group;
-            for (size_t j = 0; j <= i; j++)
-              a[i * m + j] /= (double) n_group;
-            trace += a[i * m + i];
-          }
-        /* Ridge relative to the mean diagonal, so that its meaning does not depend on how
-         * many pixels were accumulated. */
-        for (size_t i = 0; i < m; i++)
-          a[i * m + i] += opt.ridge * trace / (double) m;
-
-        double       bad = 0.0, scale = 0.0;
-        const size_t piv = cholesky (a, m, &bad, &scale);
-        if (piv < m)
-          {
-            st = tconv_fail (err, TCONV_ERR_SINGULAR, 0, 0,
-                             "phase (%zu, %zu): the %zu normal equations are singular (pivot %zu "
-                             "is %.3g, the largest diagonal %.3g): the training images do not "
-                             "determine these taps; use more varied images, a smaller kernel, "
-                             "or a ridge > 0",
-                             ry, rx, m, piv + 1, bad, scale);
-            break;
-          }
-        cholesky_solve (a, m, u);
-        if (opt.normalize)
-          {
-            /* Lagrange multiplier of sum(w) = 1: w = G^-1 (c - mu 1), with
-             * mu = (1.G^-1 c - 1) / (1.G^-1 1). 1.G^-1 1 > 0 because G is positive definite. */
-            double su = 0.0, sv = 0.0;
-            for (size_t i = 0; i < m; i++)
-              v[i] = 1.0;
-            cholesky_solve (a, m, v);
-            for (size_t i = 0; i < m; i++)
-              su += u[i], sv += v[i];
-            const double mu = (su - 1.0) / sv;
-            for (size_t i = 0; i < m; i++)
-              u[i] -= mu * v[i];
-          }
-        for (size_t i = 0; i < m; i++)
-          w[list[i]] = u[i];
-      }
-  if (st != TCONV_OK)
+  for (size_t i = 0; i < m; i++)
     {
-      free (block);
-      return st;
+      u[i] = 0.0;
+      for (size_t j = 0; j <= i; j++)
+        a[i * m + j] = 0.0;
     }
+  for (size_t g = 0; g < ng; g++)
+    {
+      const size_t q = tap_position (lsq, (size_t) sw->images[sw->list[0] * ng + g]);
+      for (size_t i = 0; i < m; i++)
+        {
+          const size_t ti = (size_t) sw->images[sw->list[i] * ng + g];
+          const size_t wi = tap_window (lsq, ti);
+          for (size_t j = 0; j <= i; j++)
+            a[i * m + j]
+              += gram_at (lsq, wi, tap_window (lsq, (size_t) sw->images[sw->list[j] * ng + g]));
+          u[i] += lsq->cross[q * lsq->n + wi];
+        }
+    }
+  for (size_t i = 0; i < m; i++)
+    {
+      u[i] /= (double) ng;
+      for (size_t j = 0; j <= i; j++)
+        a[i * m + j] /= (double) ng;
+      trace += a[i * m + i];
+    }
+  /* Ridge relative to the mean diagonal, so that its meaning does not depend on how many
+   * pixels were accumulated. */
+  for (size_t i = 0; i < m; i++)
+    a[i * m + i] += ridge * trace / (double) m;
+}
 
-  /* Mathematically the solution is already invariant; averaging each orbit in a fixed order
-   * and giving all its members the same value makes the symmetry exact in float. */
-  if (n_group > 1)
-    for (size_t t = 0; t < ntaps; t++)
-      {
-        if (!active[t])
-          continue;
-        size_t rep = t; /* the orbit's smallest tap computes it, once */
-        for (size_t g = 0; g < n_group; g++)
-          if ((size_t) images[t * n_group + g] < rep)
-            rep = (size_t) images[t * n_group + g];
-        if (rep != t)
-          continue;
-        double sum = 0.0;
-        for (size_t g = 0; g < n_group; g++)
-          sum += w[images[t * n_group + g]];
-        sum /= (double) n_group;
-        for (size_t g = 0; g < n_group; g++)
-          w[images[t * n_group + g]] = sum;
-      }
+/* The weights of output phase (ry, rx) into sw->w. */
+static tconv_status
+solve_phase (const tconv_lsq *lsq, const tconv_lsq_options *opt, solve_work *sw, size_t ry,
+             size_t rx, tconv_error *err)
+{
+  const size_t sh = lsq->ay.s, s_w = lsq->ax.s, kh = lsq->ay.k, kw = lsq->ax.k;
+  double      *a = sw->a, *u = sw->u, *v = sw->v;
+  size_t       m = 0;
+
+  for (size_t ky = ry; ky < kh; ky += sh)
+    for (size_t kx = rx; kx < kw; kx += s_w)
+      if (sw->active[ky * kw + kx])
+        sw->list[m++] = ky * kw + kx;
+  if (m == 0)
+    return opt->normalize ? tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                                        "phase (%zu, %zu): symmetry leaves no tap to learn, so "
+                                        "it cannot sum to 1",
+                                        ry, rx)
+                          : TCONV_OK;
+
+  normal_equations (lsq, opt->ridge, sw, m);
+  double       bad = 0.0, scale = 0.0;
+  const size_t piv = cholesky (a, m, &bad, &scale);
+  if (piv < m)
+    return tconv_fail (err, TCONV_ERR_SINGULAR, 0, 0,
+                       "phase (%zu, %zu): the %zu normal equations are singular (pivot %zu "
+                       "is %.3g, the largest diagonal %.3g): the training images do not "
+                       "determine these taps; use more varied images, a smaller kernel, "
+                       "or a ridge > 0",
+                       ry, rx, m, piv + 1, bad, scale);
+  cholesky_solve (a, m, u);
+  if (opt->normalize)
+    {
+      /* Lagrange multiplier of sum(w) = 1: w = G^-1 (c - mu 1), with
+       * mu = (1.G^-1 c - 1) / (1.G^-1 1). 1.G^-1 1 > 0 because G is positive definite. */
+      double su = 0.0, sv = 0.0;
+      for (size_t i = 0; i < m; i++)
+        v[i] = 1.0;
+      cholesky_solve (a, m, v);
+      for (size_t i = 0; i < m; i++)
+        su += u[i], sv += v[i];
+      const double mu = (su - 1.0) / sv;
+      for (size_t i = 0; i < m; i++)
+        u[i] -= mu * v[i];
+    }
+  for (size_t i = 0; i < m; i++)
+    sw->w[sw->list[i]] = u[i];
+  return TCONV_OK;
+}
+
+/* Mathematically the solution is already invariant; averaging each orbit in a fixed order
+ * and giving all its members the same value makes the symmetry exact in float. */
+static void
+symmetrise (size_t ntaps, solve_work *sw)
+{
+  const size_t ng = sw->n_group;
+
+  for (size_t t = 0; t < ntaps; t++)
+    {
+      if (!sw->active[t])
+        continue;
+      size_t rep = t; /* the orbit's smallest tap computes it, once */
+      for (size_t g = 0; g < ng; g++)
+        if ((size_t) sw->images[t * ng + g] < rep)
+          rep = (size_t) sw->images[t * ng + g];
+      if (rep != t)
+        continue;
+      double sum = 0.0;
+      for (size_t g = 0; g < ng; g++)
+        sum += sw->w[sw->images[t * ng + g]];
+      sum /= (double) ng;
+      for (size_t g = 0; g < ng; g++)
+        sw->w[sw->images[t * ng + g]] = sum;
+    }
+}
+
+/* The kernel of the weights @w (double, overwritten with the float values when @stats is
+ * wanted), its geometry from the learner. */
+static tconv_status
+solve_kernel (const tconv_lsq *lsq, double *w, tconv_lsq_stats *stats, tconv_kernel **kernel,
+              tconv_error *err)
+{
+  const size_t  sh = lsq->ay.s, sw = lsq->ax.s, kh = lsq->ay.k, kw = lsq->ax.k;
+  const size_t  ntaps = kh * kw;
+  tconv_kernel *k = NULL;
+  tconv_status  st;
 
   for (size_t t = 0; t < ntaps; t++)
     if (!isfinite (w[t]) || fabs (w[t]) > FLT_MAX)
-      {
-        const double bad = w[t]; /* w lives in block */
-
-        free (block);
-        return tconv_fail (err, TCONV_ERR_SINGULAR, 0, 0,
-                           "tap (%zu, %zu) came out as %g: the system is too ill-conditioned; "
-                           "use a ridge > 0",
-                           t / kw, t % kw, bad);
-      }
-
+      return tconv_fail (err, TCONV_ERR_SINGULAR, 0, 0,
+                         "tap (%zu, %zu) came out as %g: the system is too ill-conditioned; "
+                         "use a ridge > 0",
+                         t / kw, t % kw, w[t]);
   if ((st = tconv_kernel_new (1, kh, kw, &k)) != TCONV_OK)
-    {
-      free (block);
-      return tconv_fail (err, st, 0, 0, "lsq solve: cannot make the kernel: %s",
-                         tconv_status_string (st));
-    }
+    return tconv_fail (err, st, 0, 0, "lsq solve: cannot make the kernel: %s",
+                       tconv_status_string (st));
   k->stride_h = sh, k->stride_w = sw;
   k->pad_h = lsq->ay.pad, k->pad_w = lsq->ax.pad;
   k->opad_h = sh + 2 * lsq->ay.pad - kh;
@@ -776,9 +786,36 @@ tconv_lsq_solve (const tconv_lsq *lsq, const tconv_lsq_options *options, tconv_k
       stats->samples = tconv_lsq_samples (lsq);
       stats->mse = sse_of (lsq, w) / (double) stats->samples;
     }
-  free (block);
   *kernel = k;
   return TCONV_OK;
+}
+
+tconv_status
+tconv_lsq_solve (const tconv_lsq *lsq, const tconv_lsq_options *options, tconv_kernel **kernel,
+                 tconv_lsq_stats *stats, tconv_error *err)
+{
+  tconv_lsq_options opt;
+  solve_work        sw;
+  tconv_status      st;
+
+  if (kernel == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "lsq solve: NULL output pointer");
+  *kernel = NULL;
+  if ((st = solve_check (lsq, options, &opt, err)) != TCONV_OK
+      || (st = solve_work_alloc (lsq, opt.symmetry, &sw, err)) != TCONV_OK)
+    return st;
+
+  for (size_t ry = 0; ry < lsq->ay.s && st == TCONV_OK; ry++)
+    for (size_t rx = 0; rx < lsq->ax.s && st == TCONV_OK; rx++)
+      st = solve_phase (lsq, &opt, &sw, ry, rx, err);
+  if (st == TCONV_OK)
+    {
+      if (sw.n_group > 1)
+        symmetrise (lsq->ay.k * lsq->ax.k, &sw);
+      st = solve_kernel (lsq, sw.w, stats, kernel, err);
+    }
+  free (sw.block);
+  return st;
 }
 
 tconv_status

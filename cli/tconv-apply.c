@@ -162,10 +162,11 @@ run_apply (const ApplyOptions *o, GError **error)
     }
   tconv_in_view  in = tconv_in_view_planar (&g, x.data);
   tconv_out_view out = tconv_out_view_planar (&g, y);
-  if ((st = tconv_upsample (&g, w.data, o->bias ? b.data : NULL, &in, &out)) != TCONV_OK)
+  tconv_error terr = { 0 };
+  if ((st = tconv_upsample (&g, w.data, o->bias ? b.data : NULL, &in, &out, &terr)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "computation failed: %s",
-                   tconv_status_string (st));
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "computation failed: %s: %s",
+                   tconv_status_string (st), terr.message);
       goto out;
     }
   const gsize shape[3] = { g.out_c, g.out_h, g.out_w };

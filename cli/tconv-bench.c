@@ -170,7 +170,7 @@ job_bands (gpointer data, gsize first, gsize count)
                          .h = count, .w = j->g.out_w, .c_stride = 1,
                          .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (j->g.out_w * C) };
   if (count > 0)
-    tconv_upsample (&j->g, j->w, NULL, &in, &out);
+    tconv_upsample (&j->g, j->w, NULL, &in, &out, NULL);
 }
 
 /* The 8-bit path as the pipeline runs it (core/tconv-u8.c): each thread takes bands of
@@ -197,7 +197,7 @@ job_u8_bands (gpointer data, gsize first, gsize count)
       for (gsize r = 0; r < n; r++)
         {
           tconv_u8_expand (j->plan, j->in8 + (gsize) (lo + (gint64) r - j->row_lo) * j->cols * C,
-                           exp + r * rf);
+                           exp + r * rf, NULL);
           rows[r] = exp + r * rf;
         }
       tconv_u8_rows (j->plan, rows, lo, n, y0, y1, j->out8 + y0 * j->g.out_w * C,

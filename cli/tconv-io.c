@@ -271,7 +271,7 @@ tconv_array_load (const char *path, const char *what, TconvArray *array, GError 
       g_free (bytes);
       return FALSE;
     }
-  tconv_npy_to_float (&npy, array->data, npy.count);
+  tconv_npy_to_float (&npy, array->data, npy.count, NULL);
   array->ndim = npy.ndim;
   array->count = npy.count;
   for (unsigned i = 0; i < npy.ndim; i++)
@@ -487,7 +487,7 @@ tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float
 
   for (unsigned i = 0; i < ndim; i++)
     sh[i] = shape[i], count *= shape[i];
-  if (tconv_npy_header (sh, ndim, header, sizeof header, &header_len) != TCONV_OK)
+  if (tconv_npy_header (sh, ndim, header, sizeof header, &header_len, NULL) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot encode the .npy header");
       return FALSE;

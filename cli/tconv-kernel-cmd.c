@@ -243,7 +243,7 @@ cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
                    tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
-  if ((st = tconv_kernel_write (k, NULL, 0, &len)) != TCONV_OK)
+  if ((st = tconv_kernel_write (k, NULL, 0, &len, NULL)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
                    "cannot write '%s': the kernel's text would be %" G_GSIZE_FORMAT " bytes (%s; "
@@ -252,7 +252,7 @@ cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
       return FALSE;
     }
   text = g_malloc (len + 1);
-  tconv_kernel_write (k, text, len + 1, &len);
+  tconv_kernel_write (k, text, len + 1, &len, NULL);
   if ((f = tconv_atomic_open (path, error)) == NULL)
     {
       g_free (text);
@@ -441,7 +441,7 @@ list_family (const GPtrArray *list, guint i)
         desc = f->named_stride_h > 0 ? generic_description (f->kernel)
                                      : g_strdup (f->kernel->description);
     }
-  if (tconv_analytic_from_name (first->family, &type) != TCONV_OK || broken->len)
+  if (tconv_analytic_from_name (first->family, &type, NULL) != TCONV_OK || broken->len)
     printf ("%-16s %-24s %s%s\n", first->family, strides->len ? strides->str : "-",
             desc ? desc : "", broken->str);
   g_string_free (strides, TRUE);
@@ -588,7 +588,7 @@ print_kernel_channel (const tconv_kernel *k, gsize c, double *sums)
   printf ("weights (%zu rows x %zu columns):\n", k->k_h, k->k_w);
   print_matrix (k->weights + c * k->k_h * k->k_w, k->k_h, k->k_w, "  ");
 
-  tconv_kernel_phase_sums (k, c, sums);
+  tconv_kernel_phase_sums (k, c, sums, NULL);
   risk = channel_risk (sums, np, &mean);
   for (gsize i = 0; i < np; i++)
     width = MAX (width, snprintf (buf, sizeof buf, "%.7g", sums[i]));
@@ -658,15 +658,17 @@ print_kernel (const tconv_kernel *k, const char *path)
   double               *sums = g_new (double, k->stride_h * k->stride_w);
   float                *col = g_new (float, k->channels * k->k_h);
   float                *row = g_new (float, k->channels * k->k_w);
+  int                   separable = 0;
 
-  tconv_kernel_analyze (k, &a);
+  tconv_kernel_analyze (k, &a, NULL);
   print_kernel_header (k, path);
   for (gsize c = 0; c < k->channels; c++)
     print_kernel_channel (k, c, sums);
 
   putchar ('\n');
   print_risk ("checkerboard risk", a.checkerboard_risk);
-  if (a.separable && tconv_kernel_factor (k, 1e-6, col, row))
+  if (a.separable && tconv_kernel_factor (k, 1e-6, col, row, &separable, NULL) == TCONV_OK
+      && separable)
     print_kernel_factors (k, col, row);
   else
     printf ("%-19s no (not rank 1: the two-pass path does not apply)\n", "separable");
@@ -790,7 +792,7 @@ cmd_make (int argc, char **argv, GError **error)
       g_propagate_error (error, usage_error ("--stride S and -o FILE are required"));
       goto out;
     }
-  if (tconv_analytic_from_name (argv[1], &type) != TCONV_OK)
+  if (tconv_analytic_from_name (argv[1], &type, NULL) != TCONV_OK)
     {
       GString *known = g_string_new (NULL);
       for (int i = 0; i < TCONV_ANALYTIC_COUNT; i++)
@@ -993,7 +995,7 @@ import_build (const ImportArgs *args, const TconvArray *w, const TconvArray *b,
   gchar        *auto_name, *src, *auto_desc;
   gboolean      set;
 
-  if ((st = tconv_kernel_new (channels, k_h, k_w, &k)) != TCONV_OK)
+  if ((st = tconv_kernel_new (channels, k_h, k_w, &k, NULL)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", tconv_status_string (st));
       return FALSE;
@@ -1049,7 +1051,7 @@ import_report (const tconv_kernel *k, const char *output)
   const gint64          gw = (gint64) k->k_w + (gint64) k->opad_w - 2 * (gint64) k->pad_w;
   const gint64          sh = (gint64) k->stride_h, sw = (gint64) k->stride_w;
 
-  tconv_kernel_analyze (k, &a);
+  tconv_kernel_analyze (k, &a, NULL);
   printf ("%s: %zux%zu taps, stride %zux%zu, padding %zu,%zu, output padding %zu,%zu, %zu "
           "channel%s\n",
           output, k->k_h, k->k_w, k->stride_h, k->stride_w, k->pad_h, k->pad_w, k->opad_h,
@@ -1203,14 +1205,14 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
       if (!tconv_check_not_input (output, inputs, error))
         goto out;
     }
-  tconv_kernel_analyze (k, &before);
+  tconv_kernel_analyze (k, &before, NULL);
   if ((st = tconv_kernel_normalize_phases (k, &err)) != TCONV_OK)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot normalise '%s': %s", argv[1],
                    tconv_pipeline_status_message (st, &err));
       goto out;
     }
-  tconv_kernel_analyze (k, &after);
+  tconv_kernel_analyze (k, &after, NULL);
 
   note = g_strdup_printf ("phases normalised (checkerboard risk %.3g -> %s, mean phase sum "
                           "%.7g): %s",

@@ -223,7 +223,7 @@ draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, doub
                                  (gsize) cv->w * 3);
 
   /* Panel B: the phases, laid out like the phase-sum table. */
-  tconv_kernel_phase_sums (k, ch, sums);
+  tconv_kernel_phase_sums (k, ch, sums, NULL);
   for (int i = 0; i < sh * sw; i++)
     mean += sums[i] / (double) (sh * sw);
   for (int ry = 0; ry < sh; ry++)
@@ -401,7 +401,7 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
     vmax = fmax (vmax, fabs ((double) k->weights[i]));
   if (!(vmax > 0.0))
     vmax = 1.0;
-  tconv_kernel_analyze (k, &a);
+  tconv_kernel_analyze (k, &a, NULL);
 
   y = MARGIN;
   g_snprintf (opad, sizeof opad, ", output padding %zu,%zu", k->opad_h, k->opad_w);

@@ -182,7 +182,7 @@ parse_degradations (const char *text, LearnSetup *setup, GError **error)
   for (gchar **p = parts; ok && *p != NULL; p++)
     {
       tconv_degradation d;
-      if (tconv_degradation_from_name (*p, &d) != TCONV_OK)
+      if (tconv_degradation_from_name (*p, &d, NULL) != TCONV_OK)
         {
           g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
                        "--degradation '%s': '%s' is not one of bicubic, area, gauss (join them "

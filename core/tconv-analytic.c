@@ -42,17 +42,19 @@ tconv_analytic_name (tconv_analytic type)
 }
 
 tconv_status
-tconv_analytic_from_name (const char *name, tconv_analytic *type)
+tconv_analytic_from_name (const char *name, tconv_analytic *type, tconv_error *err)
 {
   if (name == NULL || type == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "analytic kernel name: NULL");
   for (unsigned i = 0; i < TCONV_ANALYTIC_COUNT; i++)
     if (strcmp (name, analytic_table[i].name) == 0)
       {
         *type = (tconv_analytic) i;
         return TCONV_OK;
       }
-  return TCONV_ERR_INVALID_ARG;
+  return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                     "analytic kernel '%.64s': must be one of nearest, bilinear, bicubic, "
+                     "mitchell, lanczos2, lanczos3, bspline", name);
 }
 
 /* The cubic family of Mitchell and Netravali (1988): (B, C) = (0, 1/2) is Keys with a = -1/2,
@@ -185,7 +187,7 @@ tconv_kernel_analytic (tconv_analytic type, size_t stride_h, size_t stride_w,
   /* 6 * 16 = 96 taps at most. */
   TCONV_ASSERT (k_h <= TCONV_MAX_KERNEL_SIDE && k_w <= TCONV_MAX_KERNEL_SIDE);
 
-  if ((st = tconv_kernel_new (1, k_h, k_w, &k)) != TCONV_OK)
+  if ((st = tconv_kernel_new (1, k_h, k_w, &k, NULL)) != TCONV_OK)
     return tconv_fail (err, st, 0, 0, "analytic kernel %s %zux%zu: %s", info->name, k_h, k_w,
                        tconv_status_string (st));
 
@@ -270,10 +272,15 @@ phase_sum (const tconv_kernel *k, const float *w, size_t ry, size_t rx)
 }
 
 tconv_status
-tconv_kernel_phase_sums (const tconv_kernel *kernel, size_t channel, double *sums)
+tconv_kernel_phase_sums (const tconv_kernel *kernel, size_t channel, double *sums,
+                         tconv_error *err)
 {
-  if (!kernel_shape_ok (kernel) || sums == NULL || channel >= kernel->channels)
-    return TCONV_ERR_INVALID_ARG;
+  if (!kernel_shape_ok (kernel) || sums == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "phase sums: kernel NULL or of an invalid shape, or sums NULL");
+  if (channel >= kernel->channels)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "phase sums: channel %zu: must be < %zu", channel, kernel->channels);
 
   const float *w = channel_weights (kernel, channel);
   for (size_t ry = 0; ry < kernel->stride_h; ry++)
@@ -354,10 +361,12 @@ channel_symmetric (const float *w, size_t k_h, size_t k_w, int mode, double tol)
 }
 
 tconv_status
-tconv_kernel_analyze (const tconv_kernel *kernel, tconv_kernel_analysis *analysis)
+tconv_kernel_analyze (const tconv_kernel *kernel, tconv_kernel_analysis *analysis,
+                      tconv_error *err)
 {
   if (!kernel_shape_ok (kernel) || analysis == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "kernel analysis: kernel NULL or of an invalid shape, or analysis NULL");
 
   const size_t          kk = kernel->k_h * kernel->k_w;
   const size_t          n_phases = kernel->stride_h * kernel->stride_w;
@@ -477,15 +486,22 @@ tconv_kernel_normalize_phases (tconv_kernel *kernel, tconv_error *err)
   return TCONV_OK;
 }
 
-int
-tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col, float *row)
+tconv_status
+tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col, float *row,
+                     int *separable, tconv_error *err)
 {
-  if (!kernel_shape_ok (kernel) || col == NULL || row == NULL || !(rel_tol >= 0.0))
-    return 0;
+  if (col == NULL || row == NULL || separable == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "tconv_kernel_factor: col, row or separable is NULL");
+  if (!kernel_shape_ok (kernel))
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "tconv_kernel_factor: kernel is NULL or has an invalid shape");
+  if (!(rel_tol >= 0.0))
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "rel_tol %g: must be >= 0", rel_tol);
 
-  for (size_t c = 0; c < kernel->channels; c++)
-    if (!channel_rank1 (channel_weights (kernel, c), kernel->k_h, kernel->k_w, rel_tol,
-                        col + c * kernel->k_h, row + c * kernel->k_w))
-      return 0;
-  return 1;
+  *separable = 1;
+  for (size_t c = 0; c < kernel->channels && *separable; c++)
+    *separable = channel_rank1 (channel_weights (kernel, c), kernel->k_h, kernel->k_w, rel_tol,
+                                col + c * kernel->k_h, row + c * kernel->k_w);
+  return TCONV_OK;
 }

@@ -26,17 +26,19 @@ tconv_degradation_name (tconv_degradation type)
 }
 
 tconv_status
-tconv_degradation_from_name (const char *name, tconv_degradation *type)
+tconv_degradation_from_name (const char *name, tconv_degradation *type, tconv_error *err)
 {
   if (name == NULL || type == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "degradation name: NULL");
   for (unsigned i = 0; i < TCONV_DEGRADE_COUNT; i++)
     if (strcmp (name, degradation_names[i]) == 0)
       {
         *type = (tconv_degradation) i;
         return TCONV_OK;
       }
-  return TCONV_ERR_INVALID_ARG;
+  return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                     "degradation '%.64s': not a known degradation (tconv_degradation_name "
+                     "lists them)", name);
 }
 
 /* Keys' cubic with a = -0.5, MATLAB's "cubic" (imresize.m). */

@@ -141,20 +141,30 @@ tconv_out_view_planar (const tconv_geometry *geom, float *data)
 
 tconv_status
 tconv_check_views (const tconv_geometry *geom, const float *weight, const tconv_in_view *in,
-                   const tconv_out_view *out)
+                   const tconv_out_view *out, tconv_error *err)
 {
   if (geom == NULL || weight == NULL || in == NULL || out == NULL || in->data == NULL
       || out->data == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "a NULL pointer among geometry, weights, views and their data");
   if (geom->groups == 0 || geom->stride_h == 0 || geom->stride_w == 0 || geom->dil_h == 0
       || geom->dil_w == 0)
-    return TCONV_ERR_INVALID_ARG; /* not from tconv_geometry_init() */
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "geometry with groups, stride or dilation 0: not from "
+                       "tconv_geometry_init()");
   if (out->h == 0 || out->w == 0 || out->y0 > geom->out_h || out->h > geom->out_h - out->y0
       || out->x0 > geom->out_w || out->w > geom->out_w - out->x0)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "output region (%zu, %zu) + %zux%zu: must be non-empty and inside the "
+                       "%zux%zu output",
+                       out->y0, out->x0, out->h, out->w, geom->out_h, geom->out_w);
   if (in->h > TCONV_MAX_SIDE * 2u || in->w > TCONV_MAX_SIDE * 2u
       || in->y0 < -(int64_t) TCONV_MAX_SIDE || in->y0 > (int64_t) TCONV_MAX_SIDE
       || in->x0 < -(int64_t) TCONV_MAX_SIDE || in->x0 > (int64_t) TCONV_MAX_SIDE)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "input view (%lld, %lld) + %zux%zu: must start within +-%u and hold at "
+                       "most %u pixels per side",
+                       (long long) in->y0, (long long) in->x0, in->h, in->w, TCONV_MAX_SIDE,
+                       2u * TCONV_MAX_SIDE);
   return TCONV_OK;
 }

@@ -162,20 +162,24 @@ check_shape (const tconv_kernel *k, tconv_error *err)
 }
 
 tconv_status
-tconv_kernel_new (size_t channels, size_t k_h, size_t k_w, tconv_kernel **kernel)
+tconv_kernel_new (size_t channels, size_t k_h, size_t k_w, tconv_kernel **kernel,
+                  tconv_error *err)
 {
   tconv_kernel *k;
 
   if (kernel == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "tconv_kernel_new: kernel is NULL");
   *kernel = NULL;
-  if (channels < 1 || channels > TCONV_KERNEL_MAX_CHANNELS || k_h < 1
-      || k_h > TCONV_MAX_KERNEL_SIDE || k_w < 1 || k_w > TCONV_MAX_KERNEL_SIDE)
-    return TCONV_ERR_INVALID_ARG;
+  if (channels < 1 || channels > TCONV_KERNEL_MAX_CHANNELS)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "kernel channels %zu: must be 1..%u",
+                       channels, TCONV_KERNEL_MAX_CHANNELS);
+  if (k_h < 1 || k_h > TCONV_MAX_KERNEL_SIDE || k_w < 1 || k_w > TCONV_MAX_KERNEL_SIDE)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "kernel %zux%zu: each side must be 1..%u", k_h, k_w, TCONV_MAX_KERNEL_SIDE);
 
   k = calloc (1, sizeof *k);
   if (k == NULL)
-    return TCONV_ERR_NO_MEMORY;
+    return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0, "kernel: out of memory");
   k->channels = channels;
   k->k_h = k_h;
   k->k_w = k_w;
@@ -188,7 +192,8 @@ tconv_kernel_new (size_t channels, size_t k_h, size_t k_w, tconv_kernel **kernel
   if (k->weights == NULL || k->name == NULL || k->description == NULL)
     {
       tconv_kernel_free (k);
-      return TCONV_ERR_NO_MEMORY;
+      return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0,
+                         "kernel of %zu x %zu x %zu floats: out of memory", channels, k_h, k_w);
     }
   *kernel = k;
   return TCONV_OK;
@@ -226,19 +231,21 @@ tconv_kernel_set_string (char **field, const char *value)
 }
 
 tconv_status
-tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy)
+tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy, tconv_error *err)
 {
   tconv_kernel *c;
   size_t        n;
   tconv_status  st;
 
   if (copy == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "tconv_kernel_copy: copy is NULL");
   *copy = NULL;
-  if (kernel == NULL || check_shape (kernel, NULL) != TCONV_OK)
-    return TCONV_ERR_INVALID_ARG;
+  if (kernel == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "tconv_kernel_copy: kernel is NULL");
+  if ((st = check_shape (kernel, err)) != TCONV_OK)
+    return st;
 
-  if ((st = tconv_kernel_new (kernel->channels, kernel->k_h, kernel->k_w, &c)) != TCONV_OK)
+  if ((st = tconv_kernel_new (kernel->channels, kernel->k_h, kernel->k_w, &c, err)) != TCONV_OK)
     return st;
   n = kernel->channels * kernel->k_h * kernel->k_w;
   memcpy (c->weights, kernel->weights, n * sizeof (float));
@@ -255,7 +262,7 @@ tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy)
       if (c->bias == NULL)
         {
           tconv_kernel_free (c);
-          return TCONV_ERR_NO_MEMORY;
+          return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0, "kernel copy: out of memory");
         }
       memcpy (c->bias, kernel->bias, kernel->channels * sizeof (float));
     }
@@ -267,7 +274,7 @@ tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy)
       || (st = tconv_kernel_set_string (&c->comments, kernel->comments)))
     {
       tconv_kernel_free (c);
-      return st;
+      return tconv_fail (err, st, 0, 0, "kernel copy: %s", tconv_status_string (st));
     }
   *copy = c;
   return TCONV_OK;

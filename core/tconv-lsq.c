@@ -767,7 +767,7 @@ solve_kernel (const tconv_lsq *lsq, double *w, tconv_lsq_stats *stats, tconv_ker
                          "tap (%zu, %zu) came out as %g: the system is too ill-conditioned; "
                          "use a ridge > 0",
                          t / kw, t % kw, w[t]);
-  if ((st = tconv_kernel_new (1, kh, kw, &k)) != TCONV_OK)
+  if ((st = tconv_kernel_new (1, kh, kw, &k, NULL)) != TCONV_OK)
     return tconv_fail (err, st, 0, 0, "lsq solve: cannot make the kernel: %s",
                        tconv_status_string (st));
   k->stride_h = sh, k->stride_w = sw;

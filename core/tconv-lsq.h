@@ -46,7 +46,8 @@ typedef enum tconv_degradation
 /* "bicubic", "area", "gauss"; NULL for an out-of-range value. */
 const char  *tconv_degradation_name (tconv_degradation type);
 /* Inverse of tconv_degradation_name(); %TCONV_ERR_INVALID_ARG for an unknown name. */
-tconv_status tconv_degradation_from_name (const char *name, tconv_degradation *type);
+tconv_status tconv_degradation_from_name (const char *name, tconv_degradation *type,
+                                          tconv_error *err);
 
 /**
  * tconv_degrade_work_len:

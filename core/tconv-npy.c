@@ -593,17 +593,21 @@ tconv_npy_parse (const void  *bytes,
  */
 
 tconv_status
-tconv_npy_to_float (const tconv_npy *npy, float *dst, size_t count)
+tconv_npy_to_float (const tconv_npy *npy, float *dst, size_t count, tconv_error *err)
 {
   const unsigned char *src;
   size_t               itemsize;
 
-  if (npy == NULL || (unsigned) npy->dtype > (unsigned) TCONV_NPY_F64_BE || count != npy->count ||
-      (count != 0 && (dst == NULL || npy->data == NULL)))
-    return TCONV_ERR_INVALID_ARG;
+  if (npy == NULL || (unsigned) npy->dtype > (unsigned) TCONV_NPY_F64_BE)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, ".npy to float: NULL or unknown dtype");
+  if (count != npy->count || (count != 0 && (dst == NULL || npy->data == NULL)))
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       ".npy to float: count %zu: must equal the array's %zu, with non-NULL "
+                       "data and destination", count, npy->count);
   itemsize = npy_itemsize (npy->dtype);
   if (count > SIZE_MAX / itemsize)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, ".npy to float: count %zu overflows",
+                       count);
   src = npy->data;
 
   if (itemsize == 4)
@@ -645,7 +649,8 @@ tconv_npy_header (const size_t *shape,
                   unsigned      ndim,
                   char         *buf,
                   size_t        cap,
-                  size_t       *header_len)
+                  size_t       *header_len,
+                  tconv_error  *err)
 {
   /* Dict, shape of up to 8 x 19 digits, growth blanks: well under 320 bytes. */
   char   dict[320];
@@ -654,11 +659,15 @@ tconv_npy_header (const size_t *shape,
   int    w;
 
   if (header_len == NULL || ndim > TCONV_NPY_MAX_NDIM || (shape == NULL && ndim != 0))
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       ".npy header: ndim %u: must be 0..%u, with a shape unless 0 (and a "
+                       "header_len pointer)", ndim, TCONV_NPY_MAX_NDIM);
   for (unsigned i = 0; i < ndim; i++)
     if ((uint64_t) shape[i] > NPY_DIM_MAX ||
         (shape[i] != 0 && !tconv_mul_size (nbytes, shape[i], &nbytes)))
-      return TCONV_ERR_TOO_LARGE;
+      return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                         ".npy header: dimension %u of %zu: the array's bytes overflow", i,
+                         shape[i]);
 
   w = snprintf (dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }",
                 npy_shape_text (shape, ndim, text, sizeof text));
@@ -679,7 +688,8 @@ tconv_npy_header (const size_t *shape,
   if (buf == NULL)
     return TCONV_OK;
   if (cap < total)
-    return TCONV_ERR_TOO_LARGE;
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                       ".npy header: buffer of %zu bytes: needs %zu", cap, total);
 
   memcpy (buf, npy_magic, NPY_MAGIC_LEN);
   buf[6] = 1;

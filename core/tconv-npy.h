@@ -95,7 +95,10 @@ tconv_status tconv_npy_parse (const void  *bytes,
  * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (NULL @npy, @count != @npy->count, NULL
  * @dst or @npy->data with @count > 0, unknown dtype) with nothing written.
  */
-tconv_status tconv_npy_to_float (const tconv_npy *npy, float *dst, size_t count);
+tconv_status tconv_npy_to_float (const tconv_npy *npy,
+                                 float            *dst,
+                                 size_t            count,
+                                 tconv_error      *err);
 
 /**
  * tconv_npy_header:
@@ -122,7 +125,8 @@ tconv_status tconv_npy_header (const size_t *shape,
                                unsigned      ndim,
                                char         *buf,
                                size_t        cap,
-                               size_t       *header_len);
+                               size_t       *header_len,
+                               tconv_error  *err);
 
 #ifdef __cplusplus
 }

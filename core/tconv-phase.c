@@ -87,16 +87,17 @@ phase_run (const tconv_geometry *g, const float *weight, const float *bias,
 
 tconv_status
 tconv_upsample (const tconv_geometry *geom, const float *weight, const float *bias,
-                const tconv_in_view *in, const tconv_out_view *out)
+                const tconv_in_view *in, const tconv_out_view *out, tconv_error *err)
 {
   tconv_status st;
   tap          rows[TCONV_MAX_KERNEL_SIDE];
   tap          cols[TCONV_MAX_KERNEL_SIDE];
 
-  if ((st = tconv_check_views (geom, weight, in, out)) != TCONV_OK)
+  if ((st = tconv_check_views (geom, weight, in, out, err)) != TCONV_OK)
     return st;
   if (geom->k_h > TCONV_MAX_KERNEL_SIDE || geom->k_w > TCONV_MAX_KERNEL_SIDE)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "kernel %zux%zu: must be at most %ux%u",
+                       geom->k_h, geom->k_w, TCONV_MAX_KERNEL_SIDE, TCONV_MAX_KERNEL_SIDE);
 
   if (tconv_depthwise_applies (geom, in, out))
     {

@@ -1235,22 +1235,29 @@ emit (const tconv_kernel *k, sink *s)
 }
 
 tconv_status
-tconv_kernel_write (const tconv_kernel *kernel, char *buf, size_t cap, size_t *len)
+tconv_kernel_write (const tconv_kernel *kernel, char *buf, size_t cap, size_t *len,
+                    tconv_error *err)
 {
-  sink s = { 0 };
+  sink         s = { 0 };
+  tconv_status st;
 
-  if (kernel == NULL || len == NULL || tconv_kernel_validate (kernel, NULL) != TCONV_OK)
-    return TCONV_ERR_INVALID_ARG;
+  if (kernel == NULL || len == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "kernel write: kernel or len is NULL");
+  if ((st = tconv_kernel_validate (kernel, err)) != TCONV_OK)
+    return st == TCONV_ERR_NO_MEMORY ? st : TCONV_ERR_INVALID_ARG;
 
   /* Measure first, so that a short @buf is left untouched. */
   emit (kernel, &s);
   *len = s.len;
-  if (s.len > TCONV_KERNEL_FILE_MAX)
-    return TCONV_ERR_TOO_LARGE; /* tconv_kernel_parse() would refuse it */
+  if (s.len > TCONV_KERNEL_FILE_MAX) /* tconv_kernel_parse() would refuse it */
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                       "kernel text of %zu bytes: must be at most %u", s.len,
+                       TCONV_KERNEL_FILE_MAX);
   if (buf == NULL)
     return TCONV_OK;
   if (cap < s.len)
-    return TCONV_ERR_TOO_LARGE;
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                       "kernel write: buffer of %zu bytes: needs %zu", cap, s.len);
 
   s = (sink) { .buf = buf, .cap = cap };
   emit (kernel, &s);

@@ -90,7 +90,8 @@ tconv_fail (tconv_error *err, tconv_status status, unsigned line, unsigned colum
  * from tconv_geometry_init(), an output region inside the output, a bounded input view.
  * (tconv-geometry.c) */
 tconv_status tconv_check_views (const tconv_geometry *geom, const float *weight,
-                                const tconv_in_view *in, const tconv_out_view *out);
+                                const tconv_in_view *in, const tconv_out_view *out,
+                                tconv_error *err);
 
 /* Decodes one UTF-8 sequence at @s (@n bytes available) into @cp; returns its length, or 0
  * with @why set for invalid, overlong, surrogate or truncated sequences. (tconv-kernel.c) */

@@ -25,7 +25,7 @@ tconv_upsample_ref (const tconv_geometry *geom, const float *weight, const float
   size_t       need;
   tconv_status st;
 
-  if ((st = tconv_check_views (geom, weight, in, out)) != TCONV_OK)
+  if ((st = tconv_check_views (geom, weight, in, out, NULL)) != TCONV_OK)
     return st;
   if (work == NULL || (st = tconv_ref_work_len (geom, out, &need)) != TCONV_OK)
     return TCONV_ERR_INVALID_ARG;

@@ -61,44 +61,52 @@ rows_needed (const tconv_geometry *g, const tconv_in_view *in, const tconv_out_v
 
 static tconv_status
 check_separable (const tconv_geometry *geom, const float *col, const float *row,
-                 const tconv_in_view *in, const tconv_out_view *out)
+                 const tconv_in_view *in, const tconv_out_view *out, tconv_error *err)
 {
   tconv_status st;
 
-  if ((st = tconv_check_views (geom, col, in, out)) != TCONV_OK)
+  if ((st = tconv_check_views (geom, col, in, out, err)) != TCONV_OK)
     return st;
   if (row == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "separable: row factors are NULL");
   /* Depthwise without a channel multiplier, and no dilation. */
   if (geom->groups != geom->in_c || geom->out_c != geom->in_c || geom->dil_h != 1
       || geom->dil_w != 1)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "separable: in_c %zu, out_c %zu, groups %zu, dilation %zux%zu: must be "
+                       "depthwise (groups == in_c == out_c) with dilation 1",
+                       geom->in_c, geom->out_c, geom->groups, geom->dil_h, geom->dil_w);
   if (geom->k_h > TCONV_MAX_KERNEL_SIDE || geom->k_w > TCONV_MAX_KERNEL_SIDE)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "kernel %zux%zu: must be at most %ux%u",
+                       geom->k_h, geom->k_w, TCONV_MAX_KERNEL_SIDE, TCONV_MAX_KERNEL_SIDE);
   return TCONV_OK;
 }
 
 tconv_status
 tconv_separable_work_len (const tconv_geometry *geom, const tconv_in_view *in,
-                          const tconv_out_view *out, size_t *work_len)
+                          const tconv_out_view *out, size_t *work_len, tconv_error *err)
 {
-  int64_t lo;
-  size_t  n_rows, n;
+  int64_t      lo;
+  size_t       n_rows, n;
+  tconv_status st;
 
   if (geom == NULL || in == NULL || out == NULL || work_len == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "separable work length: a NULL geometry, view or result pointer");
   /* The view checks without the pointers, which a size query does not need. */
   float          dummy = 0.0f; /* only compared with NULL */
   tconv_in_view  i = *in;
   tconv_out_view o = *out;
   i.data = &dummy;
   o.data = &dummy;
-  if (tconv_check_views (geom, &dummy, &i, &o) != TCONV_OK)
-    return TCONV_ERR_INVALID_ARG;
+  if ((st = tconv_check_views (geom, &dummy, &i, &o, err)) != TCONV_OK)
+    return st;
 
   rows_needed (geom, in, out, &lo, &n_rows);
   if (!tconv_mul3_size (geom->in_c, n_rows, out->w, &n) || n > SIZE_MAX / sizeof (float))
-    return TCONV_ERR_TOO_LARGE;
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                       "separable scratch of %zu channels x %zu rows x %zu columns overflows",
+                       geom->in_c, n_rows, out->w);
   *work_len = n;
   return TCONV_OK;
 }
@@ -106,19 +114,21 @@ tconv_separable_work_len (const tconv_geometry *geom, const tconv_in_view *in,
 tconv_status
 tconv_upsample_separable (const tconv_geometry *geom, const float *col, const float *row,
                           const float *bias, const tconv_in_view *in, const tconv_out_view *out,
-                          float *work, size_t work_len)
+                          float *work, size_t work_len, tconv_error *err)
 {
   tconv_status st;
   int64_t      row_lo;
   size_t       n_rows, need;
   tap          taps[TCONV_MAX_KERNEL_SIDE];
 
-  if ((st = check_separable (geom, col, row, in, out)) != TCONV_OK)
+  if ((st = check_separable (geom, col, row, in, out, err)) != TCONV_OK)
     return st;
-  if ((st = tconv_separable_work_len (geom, in, out, &need)) != TCONV_OK)
+  if ((st = tconv_separable_work_len (geom, in, out, &need, err)) != TCONV_OK)
     return st;
   if (work_len < need || (need > 0 && work == NULL))
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "separable scratch of %zu floats%s: needs %zu", work_len,
+                       work == NULL ? " (NULL)" : "", need);
 
   rows_needed (geom, in, out, &row_lo, &n_rows);
 

@@ -266,10 +266,11 @@ tconv_u8_plan_paths (const tconv_u8_plan *plan)
 }
 
 tconv_status
-tconv_u8_expand (const tconv_u8_plan *p, const uint8_t *src, float *dst)
+tconv_u8_expand (const tconv_u8_plan *p, const uint8_t *src, float *dst, tconv_error *err)
 {
   if (p == NULL || src == NULL || dst == NULL)
-    return TCONV_ERR_INVALID_ARG;
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "tconv_u8_expand: plan, src or dst is NULL");
 
   const size_t C = p->C, s = p->s_w;
 

@@ -227,7 +227,8 @@ tconv_status tconv_upsample (const tconv_geometry *geom,
                              const float          *weight,
                              const float          *bias,
                              const tconv_in_view  *in,
-                             const tconv_out_view *out);
+                             const tconv_out_view *out,
+                             tconv_error          *err);
 
 /* ---------------------------------------------------------------------------------------------
  * The 8-bit path: interleaved 8-bit rows in, interleaved 8-bit rows out, no float image in
@@ -298,7 +299,10 @@ unsigned tconv_u8_plan_paths (const tconv_u8_plan *plan);
  *
  * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG when an argument is NULL.
  */
-tconv_status tconv_u8_expand (const tconv_u8_plan *plan, const uint8_t *src, float *dst);
+tconv_status tconv_u8_expand (const tconv_u8_plan *plan,
+                              const uint8_t       *src,
+                              float               *dst,
+                              tconv_error         *err);
 
 /**
  * tconv_u8_rows:
@@ -404,13 +408,15 @@ typedef struct tconv_kernel
 tconv_status tconv_kernel_new (size_t          channels,
                                size_t          k_h,
                                size_t          k_w,
-                               tconv_kernel  **kernel);
+                               tconv_kernel  **kernel,
+                               tconv_error    *err);
 
 /* Releases @kernel and everything it owns; accepts NULL. */
 void tconv_kernel_free (tconv_kernel *kernel);
 
 /* Deep copy. */
-tconv_status tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy);
+tconv_status tconv_kernel_copy (const tconv_kernel *kernel, tconv_kernel **copy,
+                                tconv_error *err);
 
 /* Replaces a string field (e.g. &k->description) with a copy of @value (NULL allowed for
  * nullable fields). */
@@ -452,7 +458,8 @@ tconv_status tconv_kernel_parse (const char    *text,
 tconv_status tconv_kernel_write (const tconv_kernel *kernel,
                                  char               *buf,
                                  size_t              cap,
-                                 size_t             *len);
+                                 size_t             *len,
+                                 tconv_error        *err);
 
 /* Analytic interpolation kernels. */
 typedef enum tconv_analytic
@@ -470,7 +477,8 @@ typedef enum tconv_analytic
 /* "nearest", "bilinear", ...; NULL for an out-of-range value. */
 const char *tconv_analytic_name (tconv_analytic type);
 /* Inverse of tconv_analytic_name(); %TCONV_ERR_INVALID_ARG for an unknown name. */
-tconv_status tconv_analytic_from_name (const char *name, tconv_analytic *type);
+tconv_status tconv_analytic_from_name (const char *name, tconv_analytic *type,
+                                       tconv_error *err);
 
 /**
  * tconv_kernel_analytic:
@@ -508,7 +516,8 @@ typedef struct tconv_kernel_analysis
   int    symmetric_h, symmetric_w, symmetric_transpose;
 } tconv_kernel_analysis;
 
-tconv_status tconv_kernel_analyze (const tconv_kernel *kernel, tconv_kernel_analysis *analysis);
+tconv_status tconv_kernel_analyze (const tconv_kernel *kernel, tconv_kernel_analysis *analysis,
+                                   tconv_error *err);
 
 /**
  * tconv_kernel_phase_sums:
@@ -517,7 +526,8 @@ tconv_status tconv_kernel_analyze (const tconv_kernel *kernel, tconv_kernel_anal
  */
 tconv_status tconv_kernel_phase_sums (const tconv_kernel *kernel,
                                       size_t              channel,
-                                      double             *sums);
+                                      double             *sums,
+                                      tconv_error        *err);
 
 /* Rescales each phase of each channel so that every phase sum equals that channel's mean
  * phase sum (checkerboard risk 0, overall gain kept). %TCONV_ERR_INVALID_ARG, with the kernel
@@ -526,12 +536,21 @@ tconv_status tconv_kernel_normalize_phases (tconv_kernel *kernel, tconv_error *e
 
 /**
  * tconv_kernel_factor:
- * @col: (out): channels * k_h floats; @row: (out): channels * k_w floats.
- * Returns 1 and fills @col and @row with weights[c][y][x] == col[c][y] * row[c][x] (within
- * @rel_tol of that channel's largest |weight|) when every channel is rank 1, else 0 (outputs
- * unspecified). An all-zero channel counts as rank 1 with zero factors.
+ * @rel_tol:   >= 0: tolerance relative to each channel's largest |weight|.
+ * @col:       (out): channels * k_h floats; @row: (out): channels * k_w floats.
+ * @separable: (out): 1 when every channel is rank 1, with @col and @row filled so that
+ *             weights[c][y][x] == col[c][y] * row[c][x] within @rel_tol; else 0 (@col and @row
+ *             unspecified). An all-zero channel counts as rank 1 with zero factors.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (a NULL pointer, a kernel that fails
+ * tconv_kernel_validate()'s shape rules, a negative or NaN @rel_tol) with @separable untouched.
  */
-int tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col, float *row);
+tconv_status tconv_kernel_factor (const tconv_kernel *kernel,
+                                  double              rel_tol,
+                                  float              *col,
+                                  float              *row,
+                                  int                *separable,
+                                  tconv_error        *err);
 
 /**
  * tconv_upsample_separable:
@@ -547,7 +566,8 @@ int tconv_kernel_factor (const tconv_kernel *kernel, double rel_tol, float *col,
 tconv_status tconv_separable_work_len (const tconv_geometry *geom,
                                        const tconv_in_view  *in,
                                        const tconv_out_view *out,
-                                       size_t               *work_len);
+                                       size_t               *work_len,
+                                       tconv_error          *err);
 
 tconv_status tconv_upsample_separable (const tconv_geometry *geom,
                                        const float          *col,
@@ -556,7 +576,8 @@ tconv_status tconv_upsample_separable (const tconv_geometry *geom,
                                        const tconv_in_view  *in,
                                        const tconv_out_view *out,
                                        float                *work,
-                                       size_t                work_len);
+                                       size_t                work_len,
+                                       tconv_error          *err);
 
 #ifdef __cplusplus
 }

@@ -198,7 +198,7 @@ fast8_band (const TconvPipelineJob *job, TconvPipelineScratch *s, gint y0, gint 
     {
       gfloat *e = s->buf[SCRATCH_EXP] + r * row_floats;
 
-      tconv_u8_expand (job->fast8, in8 + r * job->f8_cols * job->C, e);
+      tconv_u8_expand (job->fast8, in8 + r * job->f8_cols * job->C, e, NULL);
       rows[r] = e;
     }
   st = tconv_u8_rows (job->fast8, rows, lo, n, (gsize) y0, (gsize) y1, out8,
@@ -506,13 +506,13 @@ convolve_rows (const TconvPipelineJob *job, TconvPipelineScratch *s, gint64 m0, 
     {
       size_t need = 0;
 
-      st = tconv_separable_work_len (&job->geom, &in, &out, &need);
+      st = tconv_separable_work_len (&job->geom, &in, &out, &need, NULL);
       g_assert (st == TCONV_OK && need <= job->scratch_floats[SCRATCH_SEP]);
       st = tconv_upsample_separable (&job->geom, job->col, job->row, job->bias, &in, &out,
-                                     s->buf[SCRATCH_SEP], job->scratch_floats[SCRATCH_SEP]);
+                                     s->buf[SCRATCH_SEP], job->scratch_floats[SCRATCH_SEP], NULL);
     }
   else
-    st = tconv_upsample (&job->geom, job->weight, job->bias, &in, &out);
+    st = tconv_upsample (&job->geom, job->weight, job->bias, &in, &out, NULL);
   /* the views are built from a validated geometry: a failure here is a bug */
   g_assert (st == TCONV_OK);
 }

@@ -50,7 +50,7 @@ normalized_copy (const tconv_kernel *k, tconv_kernel **copy, GError **error)
   tconv_error  err = { 0 };
   tconv_status st;
 
-  if ((st = tconv_kernel_copy (k, copy)) != TCONV_OK)
+  if ((st = tconv_kernel_copy (k, copy, NULL)) != TCONV_OK)
     {
       g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED, "kernel '%s': %s",
                    k->name, tconv_status_string (st));
@@ -127,12 +127,13 @@ set_factors (TconvPipelineJob *job, const tconv_kernel *k)
 {
   const gsize C = job->C;
   gfloat     *col, *row;
+  int         separable = 0;
 
   if (k->k_h <= 4 * k->stride_h || k->k_w <= 4 * k->stride_w)
     return;
   col = g_new (gfloat, k->channels * k->k_h);
   row = g_new (gfloat, k->channels * k->k_w);
-  if (tconv_kernel_factor (k, 1e-6, col, row))
+  if (tconv_kernel_factor (k, 1e-6, col, row, &separable, NULL) == TCONV_OK && separable)
     {
       job->col = g_new (gfloat, C * k->k_h);
       job->row = g_new (gfloat, C * k->k_w);

@@ -352,7 +352,7 @@ tconv_pipeline_preset_families (const gchar *const *installed)
 
       /* the list is sorted by family: a new family is one unlike the last name added */
       if (f->error != NULL || f->named_stride_h == 0 || strcmp (last, f->family) == 0
-          || tconv_analytic_from_name (f->family, &type) == TCONV_OK)
+          || tconv_analytic_from_name (f->family, &type, NULL) == TCONV_OK)
         continue;
       g_ptr_array_add (names, g_strdup (f->family));
     }
@@ -425,7 +425,7 @@ describe_presets (const gchar *const *installed, const gchar *family)
             g_string_append_printf (s, "%s%s", s->len ? " " : "", f->base + strlen (family) + 1);
           continue;
         }
-      if (tconv_analytic_from_name (f->family, &type) == TCONV_OK)
+      if (tconv_analytic_from_name (f->family, &type, NULL) == TCONV_OK)
         continue;
       if (last == NULL || strcmp (last, f->family) != 0)
         g_string_append_printf (s, "%s%s (", last ? "), " : "", f->family);
@@ -498,7 +498,7 @@ find_full_name (const gchar *name, const gchar *family, gint64 nh, gint64 nw, gi
                 gchar **found, GError **error)
 {
   tconv_analytic type;
-  const gboolean analytic = tconv_analytic_from_name (family, &type) == TCONV_OK;
+  const gboolean analytic = tconv_analytic_from_name (family, &type, NULL) == TCONV_OK;
   gchar         *file = g_strconcat (name, ".tconv", NULL);
 
   *found = tconv_pipeline_preset_locate (file, installed);
@@ -568,7 +568,7 @@ tconv_pipeline_preset_find (const gchar *name, gint64 stride_h, gint64 stride_w,
                                     &found, error);
 
       /* "bicubic-x5" is bicubic at stride 5 even when no such file is shipped */
-      if (ok && found == NULL && tconv_analytic_from_name (family, &type) == TCONV_OK)
+      if (ok && found == NULL && tconv_analytic_from_name (family, &type, NULL) == TCONV_OK)
         ok = tconv_pipeline_preset_find (family, nh, nw, installed, kernel, path, error);
       g_free (family);
       if (!ok || *kernel != NULL)
@@ -583,7 +583,7 @@ tconv_pipeline_preset_find (const gchar *name, gint64 stride_h, gint64 stride_w,
     }
   if (found != NULL)
     return load_named (found, nh, nw, kernel, path, error);
-  if (tconv_analytic_from_name (name, &type) == TCONV_OK)
+  if (tconv_analytic_from_name (name, &type, NULL) == TCONV_OK)
     return generate (name, type, sh, sw, kernel, error);
   set_unknown (error, name, sh, sw, installed);
   return FALSE;

@@ -162,16 +162,16 @@ upscale_dialog_reload (UpscaleDialog *ud)
                        &ud->out_w, &ud->out_h, &error))
     {
       tconv_error  err = { 0 };
-      tconv_status st  = tconv_kernel_copy (ud->kernel, &ud->shown);
+      tconv_status st  = tconv_kernel_copy (ud->kernel, &ud->shown, NULL);
 
       if (st == TCONV_OK && params.normalize_phases)
         st = tconv_kernel_normalize_phases (ud->shown, &err);
       if (st == TCONV_OK)
-        st = tconv_kernel_analyze (ud->shown, &ud->analysis);
+        st = tconv_kernel_analyze (ud->shown, &ud->analysis, NULL);
       if (st == TCONV_OK)
         {
           ud->sums = g_new (gdouble, ud->shown->stride_h * ud->shown->stride_w);
-          st = tconv_kernel_phase_sums (ud->shown, 0, ud->sums);
+          st = tconv_kernel_phase_sums (ud->shown, 0, ud->sums, NULL);
         }
       if (st != TCONV_OK)
         {

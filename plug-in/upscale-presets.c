@@ -142,7 +142,7 @@ upscale_kernel_self (GimpDrawable        *drawable,
     }
   if (cache != NULL && cache->kernel != NULL && cache->stride_h == stride_h
       && cache->stride_w == stride_w)
-    return tconv_kernel_copy (cache->kernel, kernel) == TCONV_OK;
+    return tconv_kernel_copy (cache->kernel, kernel, NULL) == TCONV_OK;
 
   buffer = gimp_drawable_get_buffer (drawable);
   ok = tconv_pipeline_learn_self (buffer, stride_h, stride_w, kernel, error);
@@ -150,7 +150,7 @@ upscale_kernel_self (GimpDrawable        *drawable,
   if (ok && cache != NULL)
     {
       upscale_kernel_cache_clear (cache);
-      if (tconv_kernel_copy (*kernel, &cache->kernel) == TCONV_OK)
+      if (tconv_kernel_copy (*kernel, &cache->kernel, NULL) == TCONV_OK)
         {
           cache->stride_h = stride_h;
           cache->stride_w = stride_w;

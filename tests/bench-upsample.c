@@ -58,7 +58,7 @@ main (int argc, char **argv)
   for (int r = 0; r < runs; r++)
     {
       double t0 = now_ms ();
-      tconv_upsample (&g, w, NULL, &in, &out);
+      tconv_upsample (&g, w, NULL, &in, &out, NULL);
       t[r] = now_ms () - t0;
     }
   qsort (t, runs, sizeof t[0], cmp_double);

@@ -59,7 +59,7 @@ main (void)
       test_rng_fill (&rng, v, g->out_len);
       direct_conv2d (g, tc.w, v, cv);
       /* no bias: the identity is about the linear part */
-      int ok = tconv_upsample (g, tc.w, NULL, &in, &out) == TCONV_OK
+      int ok = tconv_upsample (g, tc.w, NULL, &in, &out, NULL) == TCONV_OK
                && tconv_upsample_ref (g, tc.w, NULL, &in, &outr, work, g->out_len) == TCONV_OK;
       double lhs = 0, rhs = 0, rhs_ref = 0, scale = 0;
       for (size_t i = 0; i < g->in_len; i++)

@@ -196,7 +196,7 @@ upsample_matches_direct_one (test_rng *rng, const filter_def *fd, size_t sh, siz
   test_rng_fill (rng, x, g.in_len);
   tconv_in_view  in = tconv_in_view_planar (&g, x);
   tconv_out_view out = tconv_out_view_planar (&g, y);
-  CHECK_STATUS (tconv_upsample (&g, w, NULL, &in, &out));
+  CHECK_STATUS (tconv_upsample (&g, w, NULL, &in, &out, NULL));
 
   for (size_t c = 0; c < channels; c++)
     for (size_t oy = 0; oy < g.out_h; oy++)
@@ -372,7 +372,7 @@ analytic_kernels_are_flat_symmetric_separable_one (const filter_def *fd, size_t 
   /* Phase sums computed here, and compared with the library's. */
   double *api = test_malloc (sh * sw * sizeof (double));
   double  lo = INFINITY, hi = -INFINITY, api_d = 0.0;
-  CHECK_STATUS (tconv_kernel_phase_sums (k, 0, api));
+  CHECK_STATUS (tconv_kernel_phase_sums (k, 0, api, NULL));
   for (size_t ry = 0; ry < sh; ry++)
     for (size_t rx = 0; rx < sw; rx++)
       {
@@ -404,7 +404,7 @@ analytic_kernels_are_flat_symmetric_separable_one (const filter_def *fd, size_t 
          fd->name, sh, sw, lo, hi, api_d);
   CHECK (sym, "%s s=%zu,%zu: w[k] == w[K-1-k] on both axes", fd->name, sh, sw);
 
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (a.checkerboard_risk <= 1e-6 && a.separable && a.symmetric_h && a.symmetric_w
            && a.symmetric_transpose == (sh == sw) && fabs (a.phase_mean - 1.0) <= 1e-6,
          "%s s=%zu,%zu: analysis risk %.3g separable %d sym %d,%d,%d mean %.9f", fd->name, sh,
@@ -413,7 +413,8 @@ analytic_kernels_are_flat_symmetric_separable_one (const filter_def *fd, size_t 
 
   /* The factorisation reproduces the kernel. */
   float *col = test_malloc (k->k_h * sizeof (float)), *row = test_malloc (k->k_w * sizeof (float));
-  int    fac = tconv_kernel_factor (k, 1e-6, col, row);
+  int    fac = 0;
+  CHECK_STATUS (tconv_kernel_factor (k, 1e-6, col, row, &fac, NULL));
   double fd_max = 0.0;
   for (size_t y = 0; fac && y < k->k_h; y++)
     for (size_t x = 0; x < k->k_w; x++)
@@ -458,7 +459,7 @@ static tconv_kernel *
 kernel_from (size_t channels, size_t k_h, size_t k_w, size_t sh, size_t sw, const float *w)
 {
   tconv_kernel *k = NULL;
-  if (tconv_kernel_new (channels, k_h, k_w, &k) != TCONV_OK)
+  if (tconv_kernel_new (channels, k_h, k_w, &k, NULL) != TCONV_OK)
     {
       fprintf (stderr, "tconv_kernel_new failed\n");
       abort ();
@@ -538,7 +539,7 @@ normalize_phases_flattens_one (test_rng *rng, size_t channels, size_t k_h, size_
          k_h, k_w, sh, sw, channels, before_risk[0], worst_risk, gain, uniform);
 
   tconv_kernel_analysis a;
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (a.checkerboard_risk <= 1e-6, "analysis after normalize: risk %.3g", a.checkerboard_risk);
   tconv_kernel_free (k);
   free (w);
@@ -589,8 +590,10 @@ non_separable_detected (test_rng *rng)
   /* A cross: rank 2. */
   const float   cross[9] = { 0, 1, 0, 1, 1, 1, 0, 1, 0 };
   tconv_kernel *k = kernel_from (1, 3, 3, 2, 2, cross);
-  CHECK (tconv_kernel_factor (k, 1e-6, col, row) == 0, "cross kernel: not rank 1");
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  int           sep = 1;
+  CHECK (tconv_kernel_factor (k, 1e-6, col, row, &sep, NULL) == TCONV_OK && sep == 0,
+         "cross kernel: not rank 1");
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (!a.separable && a.symmetric_h && a.symmetric_w && a.symmetric_transpose,
          "cross kernel: analysis not separable, symmetric");
   tconv_kernel_free (k);
@@ -598,9 +601,9 @@ non_separable_detected (test_rng *rng)
   /* The identity: rank 3, symmetric under transposition only. */
   const float eye[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
   k = kernel_from (1, 3, 3, 1, 1, eye);
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (!a.separable && !a.symmetric_h && !a.symmetric_w && a.symmetric_transpose
-           && tconv_kernel_factor (k, 1e-6, col, row) == 0,
+           && tconv_kernel_factor (k, 1e-6, col, row, &sep, NULL) == TCONV_OK && sep == 0,
          "identity kernel: not separable, transpose-symmetric only");
   tconv_kernel_free (k);
 
@@ -619,7 +622,8 @@ non_separable_detected (test_rng *rng)
           for (size_t j = 0; j < kw; j++)
             w[c * kh * kw + i * kw + j] = (float) (c + 1) * u[i] * v[j];
       k = kernel_from (3, kh, kw, 2, 2, w);
-      int    fac = tconv_kernel_factor (k, 1e-6, col, row);
+      int    fac = 0;
+      CHECK (tconv_kernel_factor (k, 1e-6, col, row, &fac, NULL) == TCONV_OK, "factor status");
       double big = 0.0, d = 0.0;
       for (size_t i = 0; i < 3 * kh * kw; i++)
         big = fmax (big, fabs ((double) w[i]));
@@ -637,8 +641,9 @@ non_separable_detected (test_rng *rng)
           /* Perturb one entry of channel 1 by 1e-3 of the largest weight. */
           w[kh * kw + (kh - 1) * kw + (kw - 1)] += (float) (1e-3 * big);
           k = kernel_from (3, kh, kw, 2, 2, w);
-          CHECK_STATUS (tconv_kernel_analyze (k, &a));
-          CHECK (tconv_kernel_factor (k, 1e-6, col, row) == 0 && !a.separable,
+          CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
+          CHECK (tconv_kernel_factor (k, 1e-6, col, row, &sep, NULL) == TCONV_OK && sep == 0
+                   && !a.separable,
                  "rank-1 %zux%zu plus a 1e-3 bump in channel 1: not separable", kh, kw);
           tconv_kernel_free (k);
         }
@@ -654,24 +659,24 @@ analysis_hand_computed (void)
   /* 2x2 at stride 2: each phase is one tap. */
   const float   w[4] = { 1, 2, 3, 4 };
   tconv_kernel *k = kernel_from (1, 2, 2, 2, 2, w);
-  CHECK_STATUS (tconv_kernel_phase_sums (k, 0, sums));
+  CHECK_STATUS (tconv_kernel_phase_sums (k, 0, sums, NULL));
   CHECK (sums[0] == 1 && sums[1] == 2 && sums[2] == 3 && sums[3] == 4,
          "phase sums of [[1,2],[3,4]] at stride 2 are 1,2,3,4");
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (a.phase_min == 1 && a.phase_max == 4 && a.phase_mean == 2.5
            && fabs (a.checkerboard_risk - 1.2) < 1e-12 && !a.symmetric_h && !a.symmetric_w
            && !a.symmetric_transpose,
          "analysis of [[1,2],[3,4]]: min 1 max 4 mean 2.5 risk 1.2 (got %g %g %g %g)",
          a.phase_min, a.phase_max, a.phase_mean, a.checkerboard_risk);
-  CHECK (tconv_kernel_phase_sums (k, 1, sums) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_kernel_phase_sums (k, 1, sums, NULL) == TCONV_ERR_INVALID_ARG,
          "phase sums of channel 1 of a 1-channel kernel rejected");
   tconv_kernel_free (k);
 
   /* 2x3 at stride (1, 2): left-right symmetric only; phases (0,0) = 1+1+3+3, (0,1) = 2+4. */
   const float lr[6] = { 1, 2, 1, 3, 4, 3 };
   k = kernel_from (1, 2, 3, 1, 2, lr);
-  CHECK_STATUS (tconv_kernel_phase_sums (k, 0, sums));
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_phase_sums (k, 0, sums, NULL));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (sums[0] == 8 && sums[1] == 6 && a.symmetric_w && !a.symmetric_h && !a.symmetric_transpose
            && fabs (a.checkerboard_risk - 2.0 / 7.0) < 1e-12,
          "[[1,2,1],[3,4,3]] s=1,2: sums 8,6, risk 2/7, symmetric_w only");
@@ -681,14 +686,14 @@ analysis_hand_computed (void)
    * channels, the risk per channel (0); then channel 1 made uneven: 1,1,1,3 -> risk 2/1.5. */
   float two[8] = { 1, 1, 1, 1, 2, 2, 2, 2 };
   k = kernel_from (2, 2, 2, 2, 2, two);
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (a.phase_min == 1 && a.phase_max == 2 && a.phase_mean == 1.5 && a.checkerboard_risk == 0,
          "two flat channels with gains 1 and 2: min 1 max 2 mean 1.5 risk 0 (got risk %g)",
          a.checkerboard_risk);
   tconv_kernel_free (k);
   two[4] = two[5] = two[6] = 1, two[7] = 3;
   k = kernel_from (2, 2, 2, 2, 2, two);
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (fabs (a.checkerboard_risk - 2.0 / 1.5) < 1e-12,
          "channel 1 phases 1,1,1,3: risk 2/1.5 (got %g)", a.checkerboard_risk);
   tconv_kernel_free (k);
@@ -696,7 +701,7 @@ analysis_hand_computed (void)
   /* Zero mean with different gains: infinite risk. */
   const float zm[2] = { 1, -1 };
   k = kernel_from (1, 1, 2, 1, 2, zm);
-  CHECK_STATUS (tconv_kernel_analyze (k, &a));
+  CHECK_STATUS (tconv_kernel_analyze (k, &a, NULL));
   CHECK (isinf (a.checkerboard_risk), "zero-mean phases 1,-1: risk infinite");
   tconv_kernel_free (k);
 }
@@ -716,15 +721,15 @@ names_and_errors (void)
   for (size_t f = 0; f < N_FILTERS; f++)
     CHECK (tconv_analytic_name (filters[f].type) != NULL
              && strcmp (tconv_analytic_name (filters[f].type), filters[f].name) == 0
-             && tconv_analytic_from_name (filters[f].name, &t) == TCONV_OK
+             && tconv_analytic_from_name (filters[f].name, &t, NULL) == TCONV_OK
              && t == filters[f].type,
            "name <-> type: %s", filters[f].name);
   CHECK (N_FILTERS == TCONV_ANALYTIC_COUNT, "the test covers every analytic type");
   CHECK (tconv_analytic_name (TCONV_ANALYTIC_COUNT) == NULL,
          "name of an out-of-range type is NULL");
-  CHECK (tconv_analytic_from_name ("cubic", &t) == TCONV_ERR_INVALID_ARG
-           && tconv_analytic_from_name ("", &t) == TCONV_ERR_INVALID_ARG
-           && tconv_analytic_from_name (NULL, &t) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_analytic_from_name ("cubic", &t, NULL) == TCONV_ERR_INVALID_ARG
+           && tconv_analytic_from_name ("", &t, NULL) == TCONV_ERR_INVALID_ARG
+           && tconv_analytic_from_name (NULL, &t, NULL) == TCONV_ERR_INVALID_ARG,
          "unknown names rejected");
 
   CHECK (tconv_kernel_analytic (TCONV_ANALYTIC_BICUBIC, 0, 2, &k, &err) == TCONV_ERR_INVALID_ARG
@@ -739,10 +744,26 @@ names_and_errors (void)
   CHECK (tconv_kernel_analytic (TCONV_ANALYTIC_BICUBIC, 2, 2, NULL, NULL) == TCONV_ERR_INVALID_ARG,
          "NULL output rejected");
   tconv_kernel_analysis a;
-  CHECK (tconv_kernel_analyze (NULL, &a) == TCONV_ERR_INVALID_ARG
+  CHECK (tconv_kernel_analyze (NULL, &a, NULL) == TCONV_ERR_INVALID_ARG
            && tconv_kernel_normalize_phases (NULL, NULL) == TCONV_ERR_INVALID_ARG
-           && tconv_kernel_factor (NULL, 1e-6, NULL, NULL) == 0,
+           && tconv_kernel_factor (NULL, 1e-6, NULL, NULL, NULL, NULL) == TCONV_ERR_INVALID_ARG,
          "analysis functions reject NULL");
+  {
+    float        col[4], row[4];
+    int          sep = 7;
+    const float  one = 1.0f;
+    tconv_kernel *k = NULL;
+    CHECK_STATUS (tconv_kernel_new (1, 1, 1, &k, NULL));
+    if (k != NULL)
+      memcpy (k->weights, &one, sizeof one);
+    CHECK (tconv_kernel_factor (k, -1.0, col, row, &sep, &err) == TCONV_ERR_INVALID_ARG
+             && sep == 7 && strstr (err.message, "rel_tol -1") != NULL,
+           "tconv_kernel_factor: negative tolerance refused, named: \"%s\"", err.message);
+    CHECK (tconv_kernel_factor (NULL, 1e-6, col, row, &sep, &err) == TCONV_ERR_INVALID_ARG
+             && sep == 7 && err.message[0] != '\0',
+           "tconv_kernel_factor: NULL kernel refused with a message: \"%s\"", err.message);
+    tconv_kernel_free (k);
+  }
 }
 
 int

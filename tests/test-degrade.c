@@ -100,7 +100,7 @@ load_npy (const char *name, size_t *h, size_t *w)
       return NULL;
     }
   data = test_malloc (npy.count * sizeof (float));
-  tconv_npy_to_float (&npy, data, npy.count);
+  tconv_npy_to_float (&npy, data, npy.count, NULL);
   *h = npy.shape[0];
   *w = npy.shape[1];
   free (bytes);
@@ -258,8 +258,8 @@ rejects_bad_arguments (void)
          "factor 0 refused: \"%s\"", err.message);
   CHECK (tconv_degrade (TCONV_DEGRADE_AREA, 2, 0.0, NULL, &out, work, 4096, NULL)
            == TCONV_ERR_INVALID_ARG, "NULL source refused");
-  CHECK (tconv_degradation_from_name ("area", &d) == TCONV_OK && d == TCONV_DEGRADE_AREA
-           && tconv_degradation_from_name ("lanczos", &d) == TCONV_ERR_INVALID_ARG
+  CHECK (tconv_degradation_from_name ("area", &d, NULL) == TCONV_OK && d == TCONV_DEGRADE_AREA
+           && tconv_degradation_from_name ("lanczos", &d, NULL) == TCONV_ERR_INVALID_ARG
            && strcmp (tconv_degradation_name (TCONV_DEGRADE_GAUSS), "gauss") == 0
            && tconv_degradation_name (TCONV_DEGRADE_COUNT) == NULL,
          "degradation names round-trip");

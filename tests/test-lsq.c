@@ -48,7 +48,7 @@ upsample (const geo *g, const float *w, const float *lr, size_t h, size_t wd, fl
     }
   tconv_in_view  in = tconv_in_view_planar (&gm, lr);
   tconv_out_view out = tconv_out_view_planar (&gm, hr);
-  CHECK_STATUS (tconv_upsample (&gm, w, NULL, &in, &out));
+  CHECK_STATUS (tconv_upsample (&gm, w, NULL, &in, &out, NULL));
 }
 
 /* A random kernel; with @normalized every phase sums to 1. */
@@ -180,7 +180,7 @@ phases_sum_to_one (test_rng *rng)
       if (k != NULL)
         {
           double sums[64];
-          CHECK_STATUS (tconv_kernel_phase_sums (k, 0, sums));
+          CHECK_STATUS (tconv_kernel_phase_sums (k, 0, sums, NULL));
           for (size_t p = 0; p < g.s_h * g.s_w; p++)
             worst = fmax (worst, fabs (sums[p] - 1.0));
         }
@@ -255,7 +255,7 @@ symmetry_holds_exactly (test_rng *rng)
           CHECK_STATUS (tconv_lsq_solve (l, &opt, &k, NULL, NULL));
           if (k == NULL)
             continue;
-          tconv_kernel_phase_sums (k, 0, sums);
+          tconv_kernel_phase_sums (k, 0, sums, NULL);
           for (size_t p = 0; p < g.s_h * g.s_w; p++)
             worst = fmax (worst, fabs (sums[p] - 1.0));
           CHECK (kernel_symmetric (k, syms[i], &by, &bx) && worst <= 1e-6,

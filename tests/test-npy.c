@@ -231,7 +231,7 @@ numpy_file_f4_c_order (void)
   expect_valid ("numpy_file_f4_c_order", &f, TCONV_NPY_F32_LE, 2, shape);
   if (parse_ok ("numpy_file_f4_c_order", &f, &npy))
     {
-      CHECK_STATUS (tconv_npy_to_float (&npy, got, 6));
+      CHECK_STATUS (tconv_npy_to_float (&npy, got, 6, NULL));
       CHECK (memcmp (got, want, sizeof want) == 0, "numpy_file_f4_c_order: values bit-exact");
       CHECK (signbit (got[5]), "numpy_file_f4_c_order: -0.0 keeps its sign");
     }
@@ -249,7 +249,7 @@ numpy_file_f8_big_endian (void)
   expect_valid ("numpy_file_f8_big_endian", &f, TCONV_NPY_F64_BE, 1, shape);
   if (parse_ok ("numpy_file_f8_big_endian", &f, &npy))
     {
-      CHECK_STATUS (tconv_npy_to_float (&npy, got, 3));
+      CHECK_STATUS (tconv_npy_to_float (&npy, got, 3, NULL));
       CHECK (got[0] == 1.5f && got[1] == -2.0f && got[2] == (float) 0.1,
              "numpy_file_f8_big_endian: values %g %g %.9g", (double) got[0], (double) got[1],
              (double) got[2]);
@@ -382,7 +382,7 @@ scalar_shape_empty_tuple (void)
   if (parse_ok ("scalar_shape_empty_tuple", &f, &npy))
     {
       CHECK (npy.count == 1, "scalar_shape_empty_tuple: count %zu == 1", npy.count);
-      CHECK_STATUS (tconv_npy_to_float (&npy, &v, 1));
+      CHECK_STATUS (tconv_npy_to_float (&npy, &v, 1, NULL));
       CHECK (v == 2.625f, "scalar_shape_empty_tuple: value %g", (double) v);
     }
   npy_file_clear (&f);
@@ -438,7 +438,7 @@ zero_length_axes (void)
 
   expect_valid ("zero_length_1d", &f, TCONV_NPY_F32_LE, 1, s1);
   if (parse_ok ("zero_length_1d", &f, &npy))
-    CHECK (tconv_npy_to_float (&npy, NULL, 0) == TCONV_OK,
+    CHECK (tconv_npy_to_float (&npy, NULL, 0, NULL) == TCONV_OK,
            "zero_length_1d: to_float of 0 elements into NULL");
   npy_file_clear (&f);
 
@@ -509,7 +509,7 @@ big_endian_f4_values (void)
   if (parse_ok ("big_endian_f4_values", &f, &npy))
     {
       CHECK (npy.dtype == TCONV_NPY_F32_BE, "big_endian_f4_values: dtype");
-      CHECK_STATUS (tconv_npy_to_float (&npy, got, 4));
+      CHECK_STATUS (tconv_npy_to_float (&npy, got, 4, NULL));
       CHECK (got[0] == 1.0f && got[1] == -0.5f && got[2] == ldexpf (1.0f, -149) &&
                isinf (got[3]) && got[3] > 0,
              "big_endian_f4_values: %g %g %g %g", (double) got[0], (double) got[1],
@@ -567,7 +567,7 @@ f8_rounding_to_float (void)
       f = npy_make_aligned (1, dict, 64, payload, sizeof payload);
       if (parse_ok (be ? "f8_rounding_big_endian" : "f8_rounding_little_endian", &f, &npy))
         {
-          CHECK_STATUS (tconv_npy_to_float (&npy, got, n + 1));
+          CHECK_STATUS (tconv_npy_to_float (&npy, got, n + 1, NULL));
           for (size_t i = 0; i < n; i++)
             if (memcmp (&got[i], &want[i], sizeof (float)) != 0)
               {
@@ -608,7 +608,7 @@ unaligned_payload (void)
       CHECK (st == TCONV_OK, "unaligned_payload shift %zu: parses", shift);
       if (st == TCONV_OK)
         {
-          CHECK_STATUS (tconv_npy_to_float (&npy, got, 3));
+          CHECK_STATUS (tconv_npy_to_float (&npy, got, 3, NULL));
           CHECK (got[0] == 0.25f && got[1] == -3.5f && got[2] == 1024.0f,
                  "unaligned_payload shift %zu: values", shift);
         }
@@ -627,20 +627,20 @@ to_float_rejects_bad_arguments (void)
 
   if (parse_ok ("to_float_rejects_bad_arguments", &f, &npy))
     {
-      CHECK (tconv_npy_to_float (&npy, dst, 5) == TCONV_ERR_INVALID_ARG,
+      CHECK (tconv_npy_to_float (&npy, dst, 5, NULL) == TCONV_ERR_INVALID_ARG,
              "to_float_count_too_small: invalid argument");
-      CHECK (tconv_npy_to_float (&npy, dst, 7) == TCONV_ERR_INVALID_ARG,
+      CHECK (tconv_npy_to_float (&npy, dst, 7, NULL) == TCONV_ERR_INVALID_ARG,
              "to_float_count_too_large: invalid argument");
-      CHECK (tconv_npy_to_float (&npy, NULL, 6) == TCONV_ERR_INVALID_ARG,
+      CHECK (tconv_npy_to_float (&npy, NULL, 6, NULL) == TCONV_ERR_INVALID_ARG,
              "to_float_null_dst: invalid argument");
-      CHECK (tconv_npy_to_float (NULL, dst, 6) == TCONV_ERR_INVALID_ARG,
+      CHECK (tconv_npy_to_float (NULL, dst, 6, NULL) == TCONV_ERR_INVALID_ARG,
              "to_float_null_npy: invalid argument");
       npy.dtype = (tconv_npy_dtype) 7;
-      CHECK (tconv_npy_to_float (&npy, dst, 6) == TCONV_ERR_INVALID_ARG,
+      CHECK (tconv_npy_to_float (&npy, dst, 6, NULL) == TCONV_ERR_INVALID_ARG,
              "to_float_unknown_dtype: invalid argument");
       npy.dtype = TCONV_NPY_F32_LE;
       npy.data = NULL;
-      CHECK (tconv_npy_to_float (&npy, dst, 6) == TCONV_ERR_INVALID_ARG,
+      CHECK (tconv_npy_to_float (&npy, dst, 6, NULL) == TCONV_ERR_INVALID_ARG,
              "to_float_null_data: invalid argument");
       for (int i = 0; i < 7; i++)
         untouched &= isnan (dst[i]);
@@ -1088,7 +1088,7 @@ random_mutations_stay_safe (void)
           n_ok++;
           if (npy.ndim > TCONV_NPY_MAX_NDIM || npy.count > 64 ||
               (const unsigned char *) npy.data + npy.count * itemsize != g.bytes + g.len ||
-              tconv_npy_to_float (&npy, out, npy.count) != TCONV_OK)
+              tconv_npy_to_float (&npy, out, npy.count, NULL) != TCONV_OK)
             ok = 0;
         }
       else if (st == TCONV_ERR_PARSE || st == TCONV_ERR_TOO_LARGE)
@@ -1162,7 +1162,7 @@ header_matches_numpy_bytes (void)
 
       memset (buf, 0x7e, sizeof buf);
       CHECK_STATUS (tconv_npy_header (h->ndim == 0 ? NULL : h->shape, h->ndim, buf, sizeof buf,
-                                      &len));
+                                      &len, NULL));
       while (diff < 128 && buf[diff] == h->bytes[diff])
         diff++;
       CHECK (len == 128 && diff == 128 && buf[128] == 0x7e,
@@ -1197,7 +1197,8 @@ header_round_trip_through_parser (void)
             shape[i] = (size_t) test_rng_range (&rng, 1, i == 0 ? 300 : 3);
           count *= shape[i];
         }
-      if (tconv_npy_header (shape, ndim, head, sizeof head, &hlen) != TCONV_OK || hlen != 128 ||
+      if (tconv_npy_header (shape, ndim, head, sizeof head, &hlen, NULL) != TCONV_OK
+          || hlen != 128 ||
           head[hlen - 1] != '\n')
         {
           ok = 0;
@@ -1224,7 +1225,7 @@ header_round_trip_through_parser (void)
       }
       if (tconv_npy_parse (f.bytes, f.len, &npy, NULL) != TCONV_OK ||
           npy.dtype != TCONV_NPY_F32_LE || !shape_is (&npy, ndim, shape) ||
-          tconv_npy_to_float (&npy, back, count) != TCONV_OK ||
+          tconv_npy_to_float (&npy, back, count, NULL) != TCONV_OK ||
           (count != 0 && memcmp (back, values, count * sizeof (float)) != 0))
         {
           ok = 0;
@@ -1246,16 +1247,16 @@ header_size_query_and_small_buffer (void)
   char   buf[128];
   int    untouched = 1;
 
-  CHECK (tconv_npy_header (shape, 3, NULL, 0, &len) == TCONV_OK && len == 128,
+  CHECK (tconv_npy_header (shape, 3, NULL, 0, &len, NULL) == TCONV_OK && len == 128,
          "header_size_query_null_buffer: %zu bytes", len);
   memset (buf, 0x7e, sizeof buf);
   len = 0;
-  CHECK (tconv_npy_header (shape, 3, buf, 127, &len) == TCONV_ERR_TOO_LARGE && len == 128,
+  CHECK (tconv_npy_header (shape, 3, buf, 127, &len, NULL) == TCONV_ERR_TOO_LARGE && len == 128,
          "header_buffer_one_byte_short: too large, needs %zu", len);
   for (size_t i = 0; i < sizeof buf; i++)
     untouched &= buf[i] == 0x7e;
   CHECK (untouched, "header_buffer_one_byte_short: nothing written");
-  CHECK (tconv_npy_header (shape, 3, buf, 128, &len) == TCONV_OK && len == 128,
+  CHECK (tconv_npy_header (shape, 3, buf, 128, &len, NULL) == TCONV_OK && len == 128,
          "header_buffer_exact: fits");
 }
 
@@ -1266,23 +1267,23 @@ header_rejects_bad_arguments (void)
   size_t len = 0;
   char   buf[256];
 
-  CHECK (tconv_npy_header (shape, TCONV_NPY_MAX_NDIM + 1, buf, sizeof buf, &len) ==
+  CHECK (tconv_npy_header (shape, TCONV_NPY_MAX_NDIM + 1, buf, sizeof buf, &len, NULL) ==
            TCONV_ERR_INVALID_ARG,
          "header_nine_dimensions: invalid argument");
-  CHECK (tconv_npy_header (NULL, 2, buf, sizeof buf, &len) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_npy_header (NULL, 2, buf, sizeof buf, &len, NULL) == TCONV_ERR_INVALID_ARG,
          "header_null_shape: invalid argument");
-  CHECK (tconv_npy_header (shape, 2, buf, sizeof buf, NULL) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_npy_header (shape, 2, buf, sizeof buf, NULL, NULL) == TCONV_ERR_INVALID_ARG,
          "header_null_length: invalid argument");
 #if SIZE_MAX >= UINT64_MAX
   {
     size_t big[2] = { (size_t) 1 << 63, 1 };
     size_t largest[1] = { ((size_t) 1 << 62) - 1 };
     size_t over[2] = { (size_t) 1 << 62, 0 };
-    CHECK (tconv_npy_header (big, 1, buf, sizeof buf, &len) == TCONV_ERR_TOO_LARGE,
+    CHECK (tconv_npy_header (big, 1, buf, sizeof buf, &len, NULL) == TCONV_ERR_TOO_LARGE,
            "header_dimension_2_pow_63: too large");
-    CHECK (tconv_npy_header (over, 2, buf, sizeof buf, &len) == TCONV_ERR_TOO_LARGE,
+    CHECK (tconv_npy_header (over, 2, buf, sizeof buf, &len, NULL) == TCONV_ERR_TOO_LARGE,
            "header_bytes_overflow_beside_zero_axis: too large, as the parser says");
-    CHECK (tconv_npy_header (largest, 1, buf, sizeof buf, &len) == TCONV_OK && len == 128 &&
+    CHECK (tconv_npy_header (largest, 1, buf, sizeof buf, &len, NULL) == TCONV_OK && len == 128 &&
              memcmp (buf + 10 + 49, " (4611686018427387903,), }", 26) == 0,
            "header_largest_f4_dimension: written");
   }

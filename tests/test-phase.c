@@ -7,6 +7,7 @@
 #include "test-util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 
 /* Runs both paths on the same views; buffers hold the ROI only. */
@@ -29,7 +30,7 @@ same_on_views (const test_case *tc, const tconv_in_view *in, size_t y0, size_t x
   tconv_out_view ro = o, go = o;
   ro.data = ref, go.data = got;
   ok = tconv_upsample_ref (g, tc->w, tc->bias, in, &ro, work, n) == TCONV_OK
-       && tconv_upsample (g, tc->w, tc->bias, in, &go) == TCONV_OK
+       && tconv_upsample (g, tc->w, tc->bias, in, &go, NULL) == TCONV_OK
        && test_near_array (got, ref, n, 1e-6, 1e-5, NULL);
   CHECK (ok, "%s: %s roi=%zu,%zu+%zux%zu", what, test_case_describe (tc), y0, x0, h, w);
   free (ref);
@@ -240,7 +241,7 @@ depthwise_bits_independent_of_roi (test_rng *rng)
                            .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (g->in_w * C) };
       tconv_out_view out = { .data = full, .h = g->out_h, .w = g->out_w, .c_stride = 1,
                              .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (g->out_w * C) };
-      int ok = tconv_upsample (g, tc.w, tc.bias, &in, &out) == TCONV_OK;
+      int ok = tconv_upsample (g, tc.w, tc.bias, &in, &out, NULL) == TCONV_OK;
       for (int r = 0; ok && r < 12; r++)
         {
           const size_t x0 = (size_t) test_rng_range (rng, 0, (int64_t) g->out_w - 1);
@@ -250,7 +251,7 @@ depthwise_bits_independent_of_roi (test_rng *rng)
           float       *part = test_alloc_poisoned (C * h * w);
           tconv_out_view o = { .data = part, .y0 = y0, .x0 = x0, .h = h, .w = w, .c_stride = 1,
                                .x_stride = (ptrdiff_t) C, .y_stride = (ptrdiff_t) (w * C) };
-          ok = tconv_upsample (g, tc.w, tc.bias, &in, &o) == TCONV_OK;
+          ok = tconv_upsample (g, tc.w, tc.bias, &in, &o, NULL) == TCONV_OK;
           for (size_t y = 0; ok && y < h; y++)
             for (size_t i = 0; ok && i < w * C; i++)
               {
@@ -358,13 +359,16 @@ rejects_bad_views (void)
   tconv_out_view out = tconv_out_view_planar (&g, y);
   tconv_out_view bad = out;
   bad.x0 = 1; /* 1 + 4 > 4: outside the output */
-  CHECK (tconv_upsample (&g, w, NULL, &in, &bad) == TCONV_ERR_INVALID_ARG, "ROI past the edge");
+  tconv_error err = { 0 };
+  CHECK (tconv_upsample (&g, w, NULL, &in, &bad, &err) == TCONV_ERR_INVALID_ARG
+           && strstr (err.message, "(0, 1) + 4x4") != NULL,
+         "ROI past the edge, named in the message: \"%s\"", err.message);
   bad = out, bad.h = 0;
-  CHECK (tconv_upsample (&g, w, NULL, &in, &bad) == TCONV_ERR_INVALID_ARG, "empty ROI");
-  CHECK (tconv_upsample (&g, NULL, NULL, &in, &out) == TCONV_ERR_INVALID_ARG, "NULL weight");
-  CHECK (tconv_upsample (NULL, w, NULL, &in, &out) == TCONV_ERR_INVALID_ARG, "NULL geometry");
+  CHECK (tconv_upsample (&g, w, NULL, &in, &bad, NULL) == TCONV_ERR_INVALID_ARG, "empty ROI");
+  CHECK (tconv_upsample (&g, NULL, NULL, &in, &out, NULL) == TCONV_ERR_INVALID_ARG, "NULL weight");
+  CHECK (tconv_upsample (NULL, w, NULL, &in, &out, NULL) == TCONV_ERR_INVALID_ARG, "NULL geometry");
   tconv_geometry zero = { 0 };
-  CHECK (tconv_upsample (&zero, w, NULL, &in, &out) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_upsample (&zero, w, NULL, &in, &out, NULL) == TCONV_ERR_INVALID_ARG,
          "geometry not from tconv_geometry_init");
 }
 

@@ -33,7 +33,7 @@ write_text (const tconv_kernel *k, size_t *len)
 {
   size_t       need = 0, got = 0;
   char        *buf;
-  tconv_status st = tconv_kernel_write (k, NULL, 0, &need);
+  tconv_status st = tconv_kernel_write (k, NULL, 0, &need, NULL);
 
   if (st != TCONV_OK)
     {
@@ -41,7 +41,7 @@ write_text (const tconv_kernel *k, size_t *len)
       return NULL;
     }
   buf = test_malloc (need + 1);
-  st = tconv_kernel_write (k, buf, need + 1, &got);
+  st = tconv_kernel_write (k, buf, need + 1, &got, NULL);
   if (st != TCONV_OK || got != need || buf[need] != '\0')
     {
       CHECK (0, "write -> %s, len %zu (query said %zu)", tconv_status_string (st), got, need);
@@ -190,7 +190,7 @@ random_kernel (test_rng *rng)
   k_w = (size_t) test_rng_range (rng, 1, 7);
   if (test_rng_range (rng, 0, 40) == 0)
     k_w = TCONV_MAX_KERNEL_SIDE;
-  if (tconv_kernel_new (channels, k_h, k_w, &k) != TCONV_OK)
+  if (tconv_kernel_new (channels, k_h, k_w, &k, NULL) != TCONV_OK)
     abort ();
 
   k->stride_h = (size_t) test_rng_range (rng, 1, 4);
@@ -296,7 +296,7 @@ roundtrip_float_bits (test_rng *rng)
   size_t        len = 0, bad = n;
   char         *text;
 
-  if (tconv_kernel_new (16, 128, 128, &k) != TCONV_OK)
+  if (tconv_kernel_new (16, 128, 128, &k, NULL) != TCONV_OK)
     abort ();
   for (size_t i = 0; i < n; i++)
     {
@@ -659,20 +659,20 @@ write_buffer_sizes (void)
 
   if (k == NULL)
     return;
-  st = tconv_kernel_write (k, NULL, 0, &need);
+  st = tconv_kernel_write (k, NULL, 0, &need, NULL);
   CHECK (st == TCONV_OK && need == n, "size query with NULL buf: %zu", need);
   buf = test_malloc (n + 1);
   memset (buf, 'Z', n + 1);
-  CHECK (tconv_kernel_write (k, buf, n - 1, &len) == TCONV_ERR_TOO_LARGE && len == n
+  CHECK (tconv_kernel_write (k, buf, n - 1, &len, NULL) == TCONV_ERR_TOO_LARGE && len == n
            && buf[0] == 'Z',
          "cap one short: TCONV_ERR_TOO_LARGE, len = size needed, buffer untouched");
-  CHECK (tconv_kernel_write (k, buf, n, &len) == TCONV_OK && len == n && buf[n] == 'Z'
+  CHECK (tconv_kernel_write (k, buf, n, &len, NULL) == TCONV_OK && len == n && buf[n] == 'Z'
            && memcmp (buf, bilinear_text, n) == 0,
          "cap == len: written without a NUL");
-  CHECK (tconv_kernel_write (k, buf, n + 1, &len) == TCONV_OK && buf[n] == '\0',
+  CHECK (tconv_kernel_write (k, buf, n + 1, &len, NULL) == TCONV_OK && buf[n] == '\0',
          "cap == len + 1: NUL added");
-  CHECK (tconv_kernel_write (NULL, buf, n + 1, &len) == TCONV_ERR_INVALID_ARG
-           && tconv_kernel_write (k, buf, n + 1, NULL) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_kernel_write (NULL, buf, n + 1, &len, NULL) == TCONV_ERR_INVALID_ARG
+           && tconv_kernel_write (k, buf, n + 1, NULL, NULL) == TCONV_ERR_INVALID_ARG,
          "NULL kernel or len");
   free (buf);
   tconv_kernel_free (k);
@@ -689,17 +689,17 @@ write_refuses_oversized (void)
   char         *text;
   tconv_status  st;
 
-  if (tconv_kernel_new (64, 256, 256, &k) != TCONV_OK)
+  if (tconv_kernel_new (64, 256, 256, &k, NULL) != TCONV_OK)
     abort ();
   for (size_t i = 0; i < n; i++)
     k->weights[i] = 0.25f;
-  st = tconv_kernel_write (k, NULL, 0, &len);
+  st = tconv_kernel_write (k, NULL, 0, &len, NULL);
   CHECK (st == TCONV_ERR_TOO_LARGE && len > TCONV_KERNEL_FILE_MAX,
          "writer refuses a text of %zu bytes (limit %u)", len, TCONV_KERNEL_FILE_MAX);
   /* The largest kernel with short numbers fits: "0 " is 2 bytes. */
   for (size_t i = 0; i < n; i++)
     k->weights[i] = 0.0f;
-  st = tconv_kernel_write (k, NULL, 0, &len);
+  st = tconv_kernel_write (k, NULL, 0, &len, NULL);
   CHECK (st == TCONV_OK && len < TCONV_KERNEL_FILE_MAX, "64 x 256 x 256 zeros fit: %zu bytes",
          len);
   k->weights[n - 1] = -1.5f;
@@ -755,12 +755,12 @@ kernel_lifetime (void)
   char          why[128];
   bool          zero = true;
 
-  CHECK (tconv_kernel_new (0, 3, 3, &k) == TCONV_ERR_INVALID_ARG && k == NULL
-           && tconv_kernel_new (1, 257, 3, &k) == TCONV_ERR_INVALID_ARG
-           && tconv_kernel_new (65, 3, 3, &k) == TCONV_ERR_INVALID_ARG
-           && tconv_kernel_new (1, 1, 1, NULL) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_kernel_new (0, 3, 3, &k, NULL) == TCONV_ERR_INVALID_ARG && k == NULL
+           && tconv_kernel_new (1, 257, 3, &k, NULL) == TCONV_ERR_INVALID_ARG
+           && tconv_kernel_new (65, 3, 3, &k, NULL) == TCONV_ERR_INVALID_ARG
+           && tconv_kernel_new (1, 1, 1, NULL, NULL) == TCONV_ERR_INVALID_ARG,
          "kernel_new refuses sizes out of range");
-  CHECK (tconv_kernel_new (2, 3, 4, &k) == TCONV_OK && k != NULL, "kernel_new");
+  CHECK (tconv_kernel_new (2, 3, 4, &k, NULL) == TCONV_OK && k != NULL, "kernel_new");
   if (k == NULL)
     return;
   for (size_t i = 0; i < 24; i++)
@@ -784,12 +784,12 @@ kernel_lifetime (void)
   k->bias[0] = 1.0f;
   k->bias[1] = -0.0f;
   k->weights[5] = 0.25f;
-  CHECK (tconv_kernel_copy (k, &c) == TCONV_OK && c != NULL
+  CHECK (tconv_kernel_copy (k, &c, NULL) == TCONV_OK && c != NULL
            && kernels_equal (k, c, why, sizeof why) && c->weights != k->weights
            && c->bias != k->bias && c->source != k->source,
          "copy is deep and equal");
   tconv_kernel_free (c);
-  CHECK (tconv_kernel_copy (NULL, &c) == TCONV_ERR_INVALID_ARG && c == NULL,
+  CHECK (tconv_kernel_copy (NULL, &c, NULL) == TCONV_ERR_INVALID_ARG && c == NULL,
          "copy of NULL");
   tconv_kernel_free (k);
   tconv_kernel_free (NULL);
@@ -814,7 +814,7 @@ validate_rejects (void)
       char         *long_text;
       tconv_status  st;
 
-      if (tconv_kernel_new (2, 3, 3, &k) != TCONV_OK)
+      if (tconv_kernel_new (2, 3, 3, &k, NULL) != TCONV_OK)
         abort ();
       k->stride_h = k->stride_w = 2;
       switch (i)
@@ -848,7 +848,7 @@ validate_rejects (void)
         }
       st = tconv_kernel_validate (k, &err);
       CHECK (st == TCONV_ERR_INVALID_ARG && strstr (err.message, expect[i]) != NULL
-               && tconv_kernel_write (k, NULL, 0, &len) == TCONV_ERR_INVALID_ARG,
+               && tconv_kernel_write (k, NULL, 0, &len, NULL) == TCONV_ERR_INVALID_ARG,
              "validate case %d: %s", i, err.message);
       if (i == 14)
         k->channels = 2; /* so that free sees a sane kernel (it does not read sizes anyway) */

@@ -145,13 +145,13 @@ check_case (const sep_case *sc, const tconv_in_view *in, size_t y0, size_t x0, s
 
   tconv_out_view go = o, fo = o;
   go.data = got, fo.data = fast;
-  tconv_status st = tconv_separable_work_len (g, in, &go, &work_len);
+  tconv_status st = tconv_separable_work_len (g, in, &go, &work_len, NULL);
   /* Exactly the queried size, poisoned: ASan catches overruns, NaN catches reads of
    * unwritten scratch. */
   float *work = test_alloc_poisoned (work_len);
   if (st == TCONV_OK)
-    st = tconv_upsample_separable (g, sc->col, sc->row, sc->bias, in, &go, work, work_len);
-  tconv_status fst = tconv_upsample (g, sc->w, sc->bias, in, &fo);
+    st = tconv_upsample_separable (g, sc->col, sc->row, sc->bias, in, &go, work, work_len, NULL);
+  tconv_status fst = tconv_upsample (g, sc->w, sc->bias, in, &fo, NULL);
 
   direct_gather (sc, in, &o, ref);
   to_planar (&go, g->out_c, got_p);
@@ -285,9 +285,9 @@ roi_without_input_rows (void)
                        .y_stride = 7, .x_stride = 1 };
   for (size_t i = 0; i < 16; i++)
     y[i] = NAN;
-  CHECK (tconv_separable_work_len (&g, &in, &o, &work_len) == TCONV_OK && work_len == 0,
+  CHECK (tconv_separable_work_len (&g, &in, &o, &work_len, NULL) == TCONV_OK && work_len == 0,
          "last output row reads no input: work_len %zu == 0", work_len);
-  CHECK_STATUS (tconv_upsample_separable (&g, col, row, bias, &in, &o, NULL, 0));
+  CHECK_STATUS (tconv_upsample_separable (&g, col, row, bias, &in, &o, NULL, 0, NULL));
   int ok = 1;
   for (size_t i = 0; i < 7; i++)
     ok = ok && y[i] == 0.5f;
@@ -311,41 +311,43 @@ rejects_bad_arguments (void)
   for (size_t i = 0; i < 32; i++)
     y[i] = NAN;
 
-  CHECK_STATUS (tconv_separable_work_len (&g, &in, &o, &work_len));
+  CHECK_STATUS (tconv_separable_work_len (&g, &in, &o, &work_len, NULL));
   CHECK (work_len == 2 * 2 * 4, "work_len: 2 channels x 2 input rows x 4 ROI columns = %zu",
          work_len);
-  CHECK (tconv_upsample_separable (&g, col, row, NULL, &in, &o, work, work_len - 1)
+  CHECK (tconv_upsample_separable (&g, col, row, NULL, &in, &o, work, work_len - 1, NULL)
            == TCONV_ERR_INVALID_ARG,
          "scratch one float short rejected");
-  CHECK (tconv_upsample_separable (&g, col, row, NULL, &in, &o, NULL, work_len)
+  CHECK (tconv_upsample_separable (&g, col, row, NULL, &in, &o, NULL, work_len, NULL)
            == TCONV_ERR_INVALID_ARG,
          "NULL scratch rejected");
-  CHECK (tconv_upsample_separable (&g, col, NULL, NULL, &in, &o, work, 64) == TCONV_ERR_INVALID_ARG
-           && tconv_upsample_separable (&g, NULL, row, NULL, &in, &o, work, 64)
+  CHECK (tconv_upsample_separable (&g, col, NULL, NULL, &in, &o, work, 64, NULL)
+           == TCONV_ERR_INVALID_ARG
+           && tconv_upsample_separable (&g, NULL, row, NULL, &in, &o, work, 64, NULL)
                 == TCONV_ERR_INVALID_ARG,
          "NULL col or row rejected");
   tconv_out_view bad = o;
   bad.x0 = 1;
-  CHECK (tconv_upsample_separable (&g, col, row, NULL, &in, &bad, work, 64) == TCONV_ERR_INVALID_ARG
-           && tconv_separable_work_len (&g, &in, &bad, &work_len) == TCONV_ERR_INVALID_ARG,
+  CHECK (tconv_upsample_separable (&g, col, row, NULL, &in, &bad, work, 64, NULL)
+           == TCONV_ERR_INVALID_ARG
+           && tconv_separable_work_len (&g, &in, &bad, &work_len, NULL) == TCONV_ERR_INVALID_ARG,
          "ROI past the edge rejected");
 
   tconv_geometry dense = g;
   p.groups = 1;
   CHECK_STATUS (tconv_geometry_init (&dense, &p, NULL));
-  CHECK (tconv_upsample_separable (&dense, col, row, NULL, &in, &o, work, 64)
+  CHECK (tconv_upsample_separable (&dense, col, row, NULL, &in, &o, work, 64, NULL)
            == TCONV_ERR_INVALID_ARG,
          "dense (groups 1) geometry rejected");
   tconv_geometry mult;
   p.groups = 2, p.out_c = 4;
   CHECK_STATUS (tconv_geometry_init (&mult, &p, NULL));
-  CHECK (tconv_upsample_separable (&mult, col, row, NULL, &in, &o, work, 64)
+  CHECK (tconv_upsample_separable (&mult, col, row, NULL, &in, &o, work, 64, NULL)
            == TCONV_ERR_INVALID_ARG,
          "depthwise with a channel multiplier rejected");
   tconv_geometry dil;
   p.out_c = 2, p.dil_w = 2;
   CHECK_STATUS (tconv_geometry_init (&dil, &p, NULL));
-  CHECK (tconv_upsample_separable (&dil, col, row, NULL, &in, &o, work, 64)
+  CHECK (tconv_upsample_separable (&dil, col, row, NULL, &in, &o, work, 64, NULL)
            == TCONV_ERR_INVALID_ARG,
          "dilation 2 rejected");
 

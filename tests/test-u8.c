@@ -93,7 +93,7 @@ u8_case_make (test_rng *rng, u8_case *t)
   t->rowp = test_malloc (t->rows * sizeof (float *));
   for (size_t r = 0; r < t->rows; r++)
     {
-      MUST (tconv_u8_expand (t->plan, t->px + r * t->cols * C, t->exp + r * rf));
+      MUST (tconv_u8_expand (t->plan, t->px + r * t->cols * C, t->exp + r * rf, NULL));
       t->rowp[r] = t->exp + r * rf;
     }
   return 1;
@@ -306,7 +306,7 @@ u8_rejects_bad_arguments (void)
          "out_stride < out_w * C refused: %s", err.message);
   CHECK (tconv_u8_rows (plan, NULL, -2, 8, 0, 1, out, 12, NULL) == TCONV_ERR_INVALID_ARG,
          "NULL rows refused");
-  CHECK (tconv_u8_expand (plan, NULL, row) == TCONV_ERR_INVALID_ARG, "expand: NULL src");
+  CHECK (tconv_u8_expand (plan, NULL, row, NULL) == TCONV_ERR_INVALID_ARG, "expand: NULL src");
   int untouched = 1;
   for (size_t i = 0; i < sizeof out; i++)
     untouched &= out[i] == 0xA5;

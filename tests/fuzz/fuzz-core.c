@@ -296,7 +296,7 @@ float_paths (fcase *t)
   run_ref (g, t->w, t->bias, &t->in.v, &ref);
   run_ref (g, t->w_abs, t->bias_abs, &t->in_abs.v, &mag);
   check_written (&ref, g->out_c, "tconv_upsample_ref wrote outside the ROI or left a hole");
-  FUZZ_CHECK (tconv_upsample (g, t->w, t->bias, &t->in.v, &fast.v) == TCONV_OK,
+  FUZZ_CHECK (tconv_upsample (g, t->w, t->bias, &t->in.v, &fast.v, NULL) == TCONV_OK,
               "tconv_upsample refused a valid call");
   check_written (&fast, g->out_c, "tconv_upsample wrote outside the ROI or left a hole");
   check_close (&fast, &ref, &mag, g->out_c, "tconv_upsample != tconv_upsample_ref");
@@ -307,7 +307,7 @@ float_paths (fcase *t)
     bad.x0 = g->out_w - bad.w + 1;
     for (size_t i = 0; i < fast.len; i++)
       fast.buf[i] = poison ();
-    FUZZ_CHECK (tconv_upsample (g, t->w, t->bias, &t->in.v, &bad) == TCONV_ERR_INVALID_ARG,
+    FUZZ_CHECK (tconv_upsample (g, t->w, t->bias, &t->in.v, &bad, NULL) == TCONV_ERR_INVALID_ARG,
                 "tconv_upsample accepted an ROI past the right edge");
     for (size_t i = 0; i < fast.len; i++)
       FUZZ_CHECK (is_poison (fast.buf[i]), "a refused tconv_upsample wrote");
@@ -396,7 +396,7 @@ u8_path (fcase *t, rng *gen)
               inf.buf[(r * n + x) * C + c] = inmag.buf[(r * n + x) * C + c] = v;
             }
         }
-      FUZZ_CHECK (tconv_u8_expand (plan, px + r * n * C, exp + r * rf) == TCONV_OK, "expand");
+      FUZZ_CHECK (tconv_u8_expand (plan, px + r * n * C, exp + r * rf, NULL) == TCONV_OK, "expand");
       rows[r] = exp + r * rf;
     }
   for (size_t c = 0; c < C; c++)
@@ -480,10 +480,10 @@ separable_path (fcase *t, rng *gen, unsigned mode)
   out_buf_make (&sep, C, t->roi_y0, t->roi_x0, t->roi_h, t->roi_w, t->out_planar, t->out_pad);
   run_ref (g, w, t->bias, &t->in.v, &ref);
   run_ref (g, wa, t->bias_abs, &t->in_abs.v, &mag);
-  FUZZ_CHECK (tconv_separable_work_len (g, &t->in.v, &sep.v, &n) == TCONV_OK,
+  FUZZ_CHECK (tconv_separable_work_len (g, &t->in.v, &sep.v, &n, NULL) == TCONV_OK,
               "separable work length");
   work = n ? xcalloc (n, sizeof (float)) : NULL;
-  FUZZ_CHECK (tconv_upsample_separable (g, col, row, t->bias, &t->in.v, &sep.v, work, n)
+  FUZZ_CHECK (tconv_upsample_separable (g, col, row, t->bias, &t->in.v, &sep.v, work, n, NULL)
                 == TCONV_OK,
               "tconv_upsample_separable refused a valid call");
   check_written (&sep, C, "tconv_upsample_separable wrote outside the ROI or left a hole");

@@ -55,13 +55,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (count <= FUZZ_MAX_FLOATS)
     {
       out[count] = FUZZ_SENTINEL;
-      fuzz_check (tconv_npy_to_float (&npy, out, count) == TCONV_OK);
+      fuzz_check (tconv_npy_to_float (&npy, out, count, NULL) == TCONV_OK);
       fuzz_check (out[count] == FUZZ_SENTINEL);
     }
-  fuzz_check (tconv_npy_to_float (&npy, out, count + 1) == TCONV_ERR_INVALID_ARG);
+  fuzz_check (tconv_npy_to_float (&npy, out, count + 1, NULL) == TCONV_ERR_INVALID_ARG);
 
   /* The shape survives a write and a re-read as a '<f4' file. */
-  st = tconv_npy_header (npy.shape, npy.ndim, (char *) file, 512, &hlen);
+  st = tconv_npy_header (npy.shape, npy.ndim, (char *) file, 512, &hlen, NULL);
   fuzz_check (st == TCONV_OK && hlen % 64 == 0 && hlen <= 512 && file[hlen - 1] == '\n');
   if (count <= FUZZ_MAX_FLOATS)
     {

@@ -437,7 +437,7 @@ random_kernel (test_rng *rng, size_t k, size_t s, size_t pad, size_t opad)
 {
   tconv_kernel *kr = NULL;
 
-  if (tconv_kernel_new (1, k, k, &kr) != TCONV_OK)
+  if (tconv_kernel_new (1, k, k, &kr, NULL) != TCONV_OK)
     abort ();
   kr->stride_h = kr->stride_w = s;
   kr->pad_h = kr->pad_w = pad;
@@ -723,7 +723,7 @@ errors (void)
   g_clear_error (&error);
 
   o.memory_budget = 0;
-  tconv_kernel_new (3, 4, 4, &k3);
+  tconv_kernel_new (3, 4, 4, &k3, NULL);
   k3->stride_h = k3->stride_w = 2, k3->pad_h = k3->pad_w = 1;
   for (int i = 0; i < 48; i++)
     k3->weights[i] = 0.25f;

@@ -15,7 +15,7 @@ W3 2048x2048x3 uint8 x2 bilinear; W4 2048x2048x4 float32 x2 with the shipped lea
 (K=12; a tent of that size when the preset is not found, which `tconv bench` says on stderr).
 Comparators do the closest equivalent job: torch conv_transpose2d with groups = channels and
 the same kernel size (W1, W2, W4); OpenCV resize INTER_LINEAR to the same output size (W1-W3,
-the issue's yardstick; into a preallocated output, as tconv bench writes into touched buffers,
+the speed targets' yardstick; into a preallocated output, as tconv bench writes into touched buffers,
 so neither side times page faults); libvips `vips resize` on an uncompressed .v image in /dev/shm (W1:
 float, W3: uchar; the CLI includes reading and writing the .v files).
 """

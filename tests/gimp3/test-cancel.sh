@@ -91,11 +91,19 @@ for call in 0 1; do
       [ -f "$D/before.ppm" ] ||
         import -depth 8 -window "$win" "$D/before.ppm" 2>>"$OUT/cancel-driver.log"
       touch "$D/go-$call"
-      sleep 2  # the call has started; the computation takes several seconds more
-      import -depth 8 -window "$win" "$D/during.ppm" 2>>"$OUT/cancel-driver.log"
+      # Poll until the button shows at the same place twice in a row (the progress text may
+      # be drawn a moment before it); the computation takes several seconds more.
+      last= i=0
+      while [ $i -lt 50 ] && [ ! -f "$D/result-$call" ]; do
+        sleep 0.4
+        import -depth 8 -window "$win" "$D/during.ppm" 2>>"$OUT/cancel-driver.log"
+        pos=$(cancel_button "$D/before.ppm" "$D/during.ppm" "$h" 2>>"$OUT/cancel-driver.log")
+        [ -n "$pos" ] && [ "$pos" = "$last" ] && break
+        last=$pos pos= i=$((i + 1))
+      done
       import -window "$win" "$OUT/cancel-screen-$((call + 1)).png" 2>>"$OUT/cancel-driver.log"
-      pos=$(cancel_button "$D/before.ppm" "$D/during.ppm" "$h" 2>>"$OUT/cancel-driver.log")
-      echo "call $call: window $win, height $h, button at '$pos'" >>"$OUT/cancel-driver.log"
+      echo "call $call: window $win, height $h, button at '$pos' after $i looks" \
+        >>"$OUT/cancel-driver.log"
       [ -z "$pos" ] || [ -f "$D/result-$call" ] ||
         xdotool mousemove --window "$win" $pos click 1 mousemove 0 0  # no hover left over
     fi

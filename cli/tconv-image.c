@@ -74,16 +74,22 @@ tconv_log_capture_end (void)
   return s;
 }
 
-/* babl 0.1.98 keeps the conversions it has planned in $XDG_CACHE_HOME/babl/babl-fishes (else
- * $HOME/.cache/babl/babl-fishes), shared with GIMP. Loading a cache that lists 8-bit
- * conversions makes it first time lookup tables on 400 MB of scratch memory: 1.2 s and 330 MB
- * of peak memory on every start (measured), more than a whole 12-megapixel upscale computes.
- * So babl gets a cache folder of its own while GEGL starts and stops: an empty temporary
- * folder, removed again as soon as each is done, so that even a run killed meanwhile leaves
- * nothing behind. (A folder where babl cannot create its own is no better: GEGL's start-up
- * then plans an 8-bit conversion that times the tables anyway.) GLib's user folders (presets,
- * GEGL's swap) are looked up first, under the real HOME and XDG_CACHE_HOME, and GLib keeps
- * them. */
+/* babl 0.1.98 (Debian 12) keeps the conversions it has planned in
+ * $XDG_CACHE_HOME/babl/babl-fishes (else $HOME/.cache/babl/babl-fishes), shared with GIMP.
+ * Loading a cache that lists 8-bit conversions makes it first time lookup tables on 400 MB of
+ * scratch memory: 1.2 s and 330 MB of peak memory on every start, more than a whole
+ * 12-megapixel upscale computes. babl's own BABL_INHIBIT_CACHE does not serve: babl_init()
+ * skips loading the cache when it is set, but babl_exit() calls babl_store_db()
+ * unconditionally (babl.c, 0.1.98 and still upstream), which would replace the user's shared
+ * cache with the few conversions tconv planned (checked: babl_init, one babl_fish and babl_exit
+ * with it set overwrite an existing cache file). So babl gets a cache folder of its own while
+ * GEGL starts and stops: an empty temporary folder, removed again as soon as each is done,
+ * so that even a run killed meanwhile leaves nothing behind. (A folder where babl cannot
+ * create its own is no better: babl then falls back to /tmp/babl-fishes.txt, shared by every
+ * user, and GEGL's start-up plans an 8-bit conversion that times the tables anyway.)
+ * GLib's user folders (presets, GEGL's swap) are looked up first, under the real HOME and
+ * XDG_CACHE_HOME, and GLib keeps them. tests/cli/test-upscale.py checks that a babl
+ * cache in HOME or XDG_CACHE_HOME is neither loaded nor rewritten. */
 static gchar *babl_home;
 
 /* Removes what babl makes there (its folder, the cache and the cache's temporary copy: under

@@ -35,7 +35,7 @@ typedef struct
   guint64              done;  /* output pixels of the finished items */
   guint64              current; /* output pixels of the item being computed */
   gint                 last_percent;
-  gdouble              cancel_at; /* test hook: cancel once this fraction is reached */
+  gboolean             progress_ended; /* no more updates: they would restart it */
 } UpscaleJob;
 
 static void
@@ -139,13 +139,15 @@ upscale_job_progress (gdouble  fraction,
                       : fraction;
   const gint    percent = (gint) (all * 100.0);
 
-  /* Each update is a round trip to GIMP: one per percent. */
-  if (percent != job->last_percent)
+  /* Each update is a round trip to GIMP: one per percent. None once the progress has
+   * ended: an update would start it again, with a Cancel that could stop the plug-in while
+   * it writes into the image (upscale_write() may compute again). */
+  if (percent != job->last_percent && ! job->progress_ended)
     {
       job->last_percent = percent;
       gimp_progress_update (all);
     }
-  return ! (job->cancel_at >= 0.0 && all >= job->cancel_at);
+  return TRUE; /* GIMP cancels by ending the process, not through this callback */
 }
 
 /* The pipeline's options for @params at @out_w x @out_h: the same for the final result and
@@ -185,7 +187,7 @@ upscale_compute (UpscaleJob  *job,
   /* A GEGL buffer, not tconv_pipeline_memory_buffer() as the CLI uses: that halves the
    * up-sampling (0.74 -> 0.35 s at 12 MP x2) but libgimp then hands the tiles to GIMP in
    * 2.0 s instead of 1.2 s, from a linear buffer or from the memory alike (measured with
-   * TCONV_PROFILE=1 in tests/gimp3/bench-plugin.py, 2026-11-25). */
+   * TCONV_PROFILE=1 in tests/gimp3/bench-plugin.py). */
   result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), format);
   if (! tconv_pipeline_upscale (source, result, &options, error))
     g_clear_object (&result);
@@ -320,40 +322,21 @@ upscale_write (UpscaleJob   *job,
   return TRUE;
 }
 
-GimpImage *
-upscale_render_image (GimpImage           *image,
-                      GimpDrawable        *self_src,
-                      const UpscaleParams *params,
-                      GError             **error)
+/* Predicts each drawable's geometry as gimp_image_scale() to @out_w x @out_h will make it,
+ * and counts the output pixels (job->total) and bytes to hold. NULL with @error set when a
+ * drawable would scale to nothing or the results cannot fit. */
+static GArray *
+upscale_plan (GimpImage   *image,
+              UpscaleJob  *job,
+              gint         out_w,
+              gint         out_h,
+              GError     **error)
 {
-  const gint    in_w = gimp_image_get_width (image);
-  const gint    in_h = gimp_image_get_height (image);
-  UpscaleJob    job  = { 0 };
-  tconv_kernel *kernel = NULL;
-  GArray       *items = NULL;
-  GimpImage    *target = NULL;
-  /* Test hook (tests/gimp3/test-cancel.py): cancel once this fraction is done, as the
-   * progress bar's Cancel would, without GIMP killing the plug-in. */
-  const gchar  *cancel_at = g_getenv ("TCONV_UPSCALE_CANCEL_AT");
-  gint          out_w, out_h;
-  gdouble       fx, fy;
+  const gdouble fx = (gdouble) out_w / gimp_image_get_width (image);
+  const gdouble fy = (gdouble) out_h / gimp_image_get_height (image);
+  GArray       *items = upscale_collect (image);
   guint64       bytes = 0;
-  gboolean      ok = FALSE;
-  gint64        t0 = g_get_monotonic_time ();
 
-  gimp_progress_init (_("Upscaling (transposed convolution)"));
-  if (! upscale_prepare (params, in_w, in_h, self_src, NULL, &kernel, &out_w, &out_h, error))
-    goto out;
-
-  job.kernel       = kernel;
-  job.params       = params;
-  job.last_percent = -1;
-  job.cancel_at    = cancel_at != NULL ? g_ascii_strtod (cancel_at, NULL) : -1.0;
-
-  /* Predict each drawable's geometry as gimp_image_scale() will make it. */
-  fx = (gdouble) out_w / in_w;
-  fy = (gdouble) out_h / in_h;
-  items = upscale_collect (image);
   for (guint i = 0; i < items->len; i++)
     {
       UpscaleItem *item = &g_array_index (items, UpscaleItem, i);
@@ -374,20 +357,36 @@ upscale_render_image (GimpImage           *image,
                        _("'%s' (%d×%d) would be scaled to nothing at %d×%d"), name,
                        item->in_w, item->in_h, out_w, out_h);
           g_free (name);
-          goto out;
+          g_array_free (items, TRUE);
+          return NULL;
         }
       if (! item->is_group)
         {
-          job.total += (guint64) item->out_w * (guint64) item->out_h;
+          job->total += (guint64) item->out_w * (guint64) item->out_h;
           bytes += (guint64) item->out_w * (guint64) item->out_h
                    * babl_format_get_bytes_per_pixel (gimp_drawable_get_format (item->drawable));
         }
     }
   /* Ours, and GIMP's scaled copy. */
   if (! upscale_check_memory (2 * bytes, error))
-    goto out;
+    {
+      g_array_free (items, TRUE);
+      return NULL;
+    }
+  return items;
+}
 
-  /* All the pixels first: a failure or a cancel here leaves the image as it was. */
+/* All the pixels, before the image is touched. GIMP's Cancel ends this process
+ * (app/plug-in/gimpplugin-progress.c), so a cancel can only happen here, while the image is
+ * still as it was; the progress ends, and its Cancel button with it, before anything is
+ * written (tests/gimp3/test-cancel.sh). */
+static gboolean
+upscale_compute_all (UpscaleJob  *job,
+                     GArray      *items,
+                     GError     **error)
+{
+  gint64 t0 = g_get_monotonic_time ();
+
   for (guint i = 0; i < items->len; i++)
     {
       UpscaleItem *item = &g_array_index (items, UpscaleItem, i);
@@ -395,47 +394,68 @@ upscale_render_image (GimpImage           *image,
       if (item->is_group)
         continue; /* GIMP recomposes groups; only their masks are pixels of their own */
       tconv_pipeline_profile_stage ("prepare", &t0);
-      job.current = (guint64) item->out_w * (guint64) item->out_h;
-      if (! upscale_compute_item (&job, item, error))
-        goto out;
+      job->current = (guint64) item->out_w * (guint64) item->out_h;
+      if (! upscale_compute_item (job, item, error))
+        return FALSE;
       t0 = g_get_monotonic_time ();
-      job.done += job.current;
-      job.current = 0;
+      job->done += job->current;
+      job->current = 0;
     }
-  /* From here on nothing may be cancelled halfway: end the progress and its Cancel button. */
   gimp_progress_update (1.0);
   gimp_progress_end ();
+  job->progress_ended = TRUE;
+  return TRUE;
+}
 
-  target = image;
-  if (params->new_image)
-    {
-      GArray *copies;
+/* The image to write into: @image inside an undo group, or its duplicate (undo off) whose
+ * drawables replace those of @items. NULL with @error set if the duplicate differs. */
+static GimpImage *
+upscale_target_begin (GimpImage *image,
+                      GArray    *items,
+                      gboolean   new_image,
+                      GError   **error)
+{
+  GimpImage *target;
+  GArray    *copies;
 
-      target = gimp_image_duplicate (image);
-      gimp_image_undo_disable (target);
-      copies = upscale_collect (target);
-      for (guint i = 0; i < items->len && i < copies->len; i++)
-        g_array_index (items, UpscaleItem, i).drawable
-          = g_array_index (copies, UpscaleItem, i).drawable;
-      if (copies->len != items->len)
-        {
-          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                       _("The duplicate image has %u drawables, the image %u"),
-                       copies->len, items->len);
-          g_array_free (copies, TRUE);
-          gimp_image_delete (target);
-          target = NULL;
-          goto out;
-        }
-      g_array_free (copies, TRUE);
-    }
-  else
+  if (! new_image)
     {
       gimp_image_undo_group_start (image);
+      return image;
     }
+  target = gimp_image_duplicate (image);
+  gimp_image_undo_disable (target);
+  copies = upscale_collect (target);
+  if (copies->len != items->len)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                   _("The duplicate image has %u drawables, the image %u"),
+                   copies->len, items->len);
+      g_array_free (copies, TRUE);
+      gimp_image_delete (target);
+      return NULL;
+    }
+  for (guint i = 0; i < items->len; i++)
+    g_array_index (items, UpscaleItem, i).drawable
+      = g_array_index (copies, UpscaleItem, i).drawable;
+  g_array_free (copies, TRUE);
+  return target;
+}
 
-  tconv_pipeline_profile_stage ("duplicate / undo group", &t0);
-  upscale_shrink_layers (target, items, fx, fy);
+/* Scales @target to @out_w x @out_h and writes every computed drawable into it. */
+static gboolean
+upscale_apply (UpscaleJob  *job,
+               GimpImage   *target,
+               GArray      *items,
+               gint         out_w,
+               gint         out_h,
+               GError     **error)
+{
+  gint64   t0 = g_get_monotonic_time ();
+  gboolean ok;
+
+  upscale_shrink_layers (target, items, (gdouble) out_w / gimp_image_get_width (target),
+                         (gdouble) out_h / gimp_image_get_height (target));
   tconv_pipeline_profile_stage ("shrink layers", &t0);
 
   /* GIMP scales everything consistently (offsets, masks, channels, selection, paths,
@@ -457,10 +477,43 @@ upscale_render_image (GimpImage           *image,
       UpscaleItem *item = &g_array_index (items, UpscaleItem, i);
 
       if (! item->is_group)
-        ok = upscale_write (&job, item, error);
+        ok = upscale_write (job, item, error);
     }
   tconv_pipeline_profile_stage ("all written", &t0);
+  return ok;
+}
 
+GimpImage *
+upscale_render_image (GimpImage           *image,
+                      GimpDrawable        *self_src,
+                      const UpscaleParams *params,
+                      GError             **error)
+{
+  UpscaleJob    job  = { 0 };
+  tconv_kernel *kernel = NULL;
+  GArray       *items = NULL;
+  GimpImage    *target = NULL;
+  gint          out_w, out_h;
+  gboolean      ok = FALSE;
+  gint64        t0 = g_get_monotonic_time ();
+
+  gimp_progress_init (_("Upscaling (transposed convolution)"));
+  if (! upscale_prepare (params, gimp_image_get_width (image), gimp_image_get_height (image),
+                         self_src, NULL, &kernel, &out_w, &out_h, error))
+    goto out;
+  job.kernel       = kernel;
+  job.params       = params;
+  job.last_percent = -1;
+
+  items = upscale_plan (image, &job, out_w, out_h, error);
+  if (items == NULL || ! upscale_compute_all (&job, items, error))
+    goto out;
+  target = upscale_target_begin (image, items, params->new_image, error);
+  if (target == NULL)
+    goto out;
+  tconv_pipeline_profile_stage ("duplicate / undo group", &t0);
+
+  ok = upscale_apply (&job, target, items, out_w, out_h, error);
   if (params->new_image)
     {
       gimp_image_undo_enable (target);
@@ -478,7 +531,8 @@ upscale_render_image (GimpImage           *image,
     }
 
 out:
-  gimp_progress_end ();
+  if (! job.progress_ended)
+    gimp_progress_end ();
   if (items != NULL)
     g_array_free (items, TRUE);
   tconv_kernel_free (kernel);

@@ -105,9 +105,10 @@ gboolean upscale_prepare (const UpscaleParams *params,
 /**
  * upscale_render_image:
  * Up-samples every layer, layer mask and channel of @image. All pixels are computed first,
- * with progress and cancel; only then is the image (or a new duplicate, with
- * @params->new_image) scaled and written, inside one undo group. On error or cancel the
- * image is unchanged and @error is set (TCONV_PIPELINE_ERROR_CANCELLED for a cancel).
+ * with progress; only then is the image (or a new duplicate, with @params->new_image)
+ * scaled and written, inside one undo group. GIMP's Cancel ends the plug-in process, which
+ * it can only do while the pixels are computed: the progress ends before the image is
+ * touched. On an error before writing, the image is unchanged and @error is set.
  *
  * Returns: (transfer none): @image, or the new image, or NULL on error.
  */

@@ -7,7 +7,7 @@
 # held-out photographs. Settings and the reasons for them: presets/README-learned.md.
 #
 #   presets/train.sh [OUT_DIR [DATA_DIR]]
-# OUT_DIR defaults to presets/, DATA_DIR to ../shared/data/train beside the repository;
+# OUT_DIR defaults to presets/, DATA_DIR to data/train of the repository;
 # TCONV selects the binary (default build/cli/tconv); ONLY="learned-x2 ..." makes a subset.
 # The output depends only on the image files (their order is split.txt's) and the
 # arguments: the learner is single-threaded, accumulates in double in a fixed order, and the
@@ -15,7 +15,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/presets}
-data=${2:-$root/../shared/data/train}
+data=${2:-$root/data/train}
 tconv=${TCONV:-$root/build/cli/tconv}
 only=${ONLY:-}
 

@@ -4,10 +4,10 @@
 # held-out photographs? Kernels are fitted on the held-out photographs themselves (an
 # oracle no shipped file or setting may use) and scored on them, next to the shipped
 # presets, with quality.py's protocol (MATLAB-bicubic low resolution, PSNR-Y, s shaved).
-#   tests/bench/ceiling.sh [DATA_DIR]
+#   tests/bench/ceiling.sh [DATA_DIR]     (default data/heldout)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-data=${1:-$root/../shared/data/train}
+data=${1:-$root/data/heldout}
 tconv=${TCONV:-$root/build/cli/tconv}
 out=$(mktemp -d "${TMPDIR:-/tmp}/tconv-ceiling-XXXXXX")
 trap 'rm -rf "$out"' EXIT

@@ -5,8 +5,9 @@ resize and libvips on the standard workloads, plus an end-to-end 12-megapixel PN
 
     tests/bench/compare.py [--tconv build/cli/tconv] [--threads 2] [--runs 7] [--no-e2e]
 
-Missing comparators (python3-torch, python3-opencv, libvips-tools, imagemagick, gegl) are
-installed with apt-get when running as root, else reported as skipped. Prints a table of
+A missing comparator is skipped with the Debian package that provides it (python3-torch,
+python3-opencv, libvips-tools, imagemagick, gegl, time, python3-pil); the script never
+installs anything. Prints a table of
 medians (ms) and ratios; with --json also one JSON object per line.
 
 Workloads (see `tconv bench`): W1 2048x2048x4 float32 x2 K=4 depthwise; W2 same x4 K=8;
@@ -14,7 +15,7 @@ W3 2048x2048x3 uint8 x2 bilinear; W4 2048x2048x4 float32 x2 with the shipped lea
 (K=12; a tent of that size when the preset is not found, which `tconv bench` says on stderr).
 Comparators do the closest equivalent job: torch conv_transpose2d with groups = channels and
 the same kernel size (W1, W2, W4); OpenCV resize INTER_LINEAR to the same output size (W1-W3,
-the issue's yardstick; into a preallocated output, as tconv bench writes into touched buffers,
+the speed targets' yardstick; into a preallocated output, as tconv bench writes into touched buffers,
 so neither side times page faults); libvips `vips resize` on an uncompressed .v image in /dev/shm (W1:
 float, W3: uchar; the CLI includes reading and writing the .v files).
 """
@@ -40,15 +41,16 @@ def have_module(name):
         return False
 
 
-def ensure(packages, check):
-    """Installs Debian packages when missing and we are root; returns whether `check` holds."""
+def available(what, package, check):
+    """Whether `check` holds; if not, says which Debian package would provide `what`."""
     if check():
         return True
-    if os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages],
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return check()
+    print(f"# {what}: skipped (missing; Debian package {package})")
+    return False
+
+
+def have_program(name):
+    return shutil.which(name) is not None
 
 
 def median_ms(fn, runs):
@@ -123,6 +125,11 @@ def vips_times(threads, runs, tmp):
     return res
 
 
+E2E_PACKAGES = {"tconv upscale (bicubic)": "none: build tconv first",
+                "vips resize (lanczos3)": "libvips-tools",
+                "ImageMagick -resize 200%": "imagemagick", "gegl scale-ratio": "gegl"}
+
+
 def e2e(tconv, threads, tmp):
     """12-megapixel 8-bit RGB PNG x2 to PNG, written at zlib level 3 by every tool (the level of
     GEGL's png-save, which tconv and gegl use; vips and ImageMagick are told); each tool keeps
@@ -130,8 +137,8 @@ def e2e(tconv, threads, tmp):
     import numpy as np
     from PIL import Image
     src = os.path.join(tmp, "e2e-4000x3000.png")
-    # photo-like content: a training photograph tiled and softly varied (PNG cost depends on it)
-    train = os.path.join(ROOT, "..", "shared", "data", "train", "r12_cockatoo_a.png")
+    # photo-like content: a photograph tiled (PNG cost depends on it)
+    train = os.path.join(ROOT, "data", "heldout", "r12_cockatoo_a.png")
     base = np.asarray(Image.open(train).convert("RGB")) if os.path.exists(train) else \
         (np.random.default_rng(0).random((360, 636, 3)) * 255).astype(np.uint8)
     reps = (3000 // base.shape[0] + 1, 4000 // base.shape[1] + 1, 1)
@@ -177,20 +184,14 @@ def main():
           f"({args.threads} threads)")
 
     comps = {}
-    if ensure(["python3-torch"], lambda: have_module("torch")):
+    if available("torch", "python3-torch", lambda: have_module("torch")):
         comps["torch"] = torch_times(args.threads, args.runs)
-    else:
-        print("# torch: skipped (python3-torch not available)")
-    if ensure(["python3-opencv"], lambda: have_module("cv2")):
+    if available("opencv", "python3-opencv", lambda: have_module("cv2")):
         comps["opencv"] = opencv_times(args.threads, args.runs)
-    else:
-        print("# opencv: skipped (python3-opencv not available)")
     tmp = tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
-        if ensure(["libvips-tools"], lambda: shutil.which("vips") is not None):
+        if available("vips", "libvips-tools", lambda: have_program("vips")):
             comps["vips"] = vips_times(args.threads, args.runs, tmp)
-        else:
-            print("# vips: skipped (libvips-tools not available)")
 
         hdr = (f"{'':4} {'tconv 1T':>9} {'tconv':>8} {'floor':>7} {'x floor':>7} {'GFLOP/s':>8}"
                f" {'torch':>8} {'torch/tc':>8} {'opencv':>8} {'tc/cv':>6} {'vips':>8} {'tc/vips':>7}")
@@ -209,13 +210,14 @@ def main():
                   f"{(r['median_ms'] / cv) if cv else float('nan'):6.2f} {cell('vips')} "
                   f"{(r['median_ms'] / vp) if vp else float('nan'):7.2f}")
 
-        if not args.no_e2e:
-            ensure(["imagemagick", "libvips-tools", "gegl", "time", "python3-pil"], lambda: True)
+        if not args.no_e2e and available("end to end", "time",
+                                          lambda: os.access("/usr/bin/time", os.X_OK)) \
+                and available("end to end", "python3-pil", lambda: have_module("PIL")):
             print("\n# end to end: 4000x3000 8-bit RGB PNG x2 -> PNG (zlib level 3), "
                   f"{args.threads} threads")
             for name, v in e2e(args.tconv, args.threads, tmp).items():
                 if v is None:
-                    print(f"{name:28} skipped")
+                    print(f"{name:28} skipped (missing; Debian package {E2E_PACKAGES[name]})")
                 else:
                     ms, rss, rc = v
                     print(f"{name:28} {ms / 1e3:7.2f} s  peak {rss or float('nan'):7.0f} MiB"

@@ -15,7 +15,7 @@ Scores are averaged over the images (mean of per-image PSNR, as papers report).
 
 Usage:
   /usr/bin/python3 tests/bench/quality.py [--split heldout] [--kernels a,b,..] DIR
-  /usr/bin/python3 tests/bench/quality.py --split heldout ../shared/data/train
+  /usr/bin/python3 tests/bench/quality.py --split heldout data/heldout
 --split uses tests/bench/split.txt (roles heldout / val / train) to pick files of DIR;
 without it every PNG in DIR is used. A kernel is a name known to `tconv upscale` or a
 .tconv path; '{s}' in a path is replaced by the scale. Needs python3-numpy, -scipy, -pil.

@@ -1,39 +1,55 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# TAP: presets/train.sh, re-run into a temporary folder, reproduces every committed learned
-# preset byte for byte (all six: about 10 s). Skips when the training photographs
-# (../shared/data/train beside the repository, or $TCONV_TRAIN_DATA) are absent.
+# TAP: the photographs in data/ are the ones their READMEs list (sha256 of every file, no
+# file missing or extra), then presets/train.sh, re-run into a temporary folder, reproduces
+# every committed learned preset byte for byte (all six: about 10 s). Everything it needs is
+# in the repository; TCONV_TRAIN_DATA points it at another copy of data/train.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-data=${TCONV_TRAIN_DATA:-$root/../shared/data/train}
-if [ ! -f "$data/r02_grace_hopper_face.png" ]; then
-  echo "1..0 # SKIP training photographs not found in $data"
-  exit 0
-fi
+data=${TCONV_TRAIN_DATA:-$root/data/train}
+n=0
+bad=0
+ok () { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok () { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; }
+
+# check_listed DIR: every PNG of DIR has the sha256 its README.md gives, and the README
+# lists exactly the PNGs of DIR.
+check_listed () {
+  local dir=$1 listed file hash got
+  listed=$(sed -n 's/^| \([^ |]*\.png\) | [^|]* | `\([0-9a-f]\{64\}\)` |.*/\1 \2/p' "$dir/README.md" 2>/dev/null)
+  if [ -z "$listed" ]; then not_ok "$dir/README.md lists files with their sha256"; return; fi
+  while read -r file hash; do
+    got=$(sha256sum "$dir/$file" 2>/dev/null | cut -d' ' -f1)
+    if [ "$got" = "$hash" ]; then ok "$(basename "$dir")/$file matches its sha256"
+    else not_ok "$(basename "$dir")/$file matches its sha256 (${got:-missing}, README: $hash)"; fi
+  done <<<"$listed"
+  for file in "$dir"/*.png; do
+    grep -qx "$(basename "$file") [0-9a-f]*" <<<"$listed" ||
+      not_ok "$file is listed in $dir/README.md"
+  done
+}
+check_listed "$data"
+[ -n "${TCONV_TRAIN_DATA:-}" ] || check_listed "$root/data/heldout"
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tconv-train-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 if ! TCONV=${TCONV:-$root/build/cli/tconv} "$root/presets/train.sh" "$tmp" "$data" >"$tmp/log" 2>&1; then
-  echo "not ok 1 - presets/train.sh runs"
+  not_ok "presets/train.sh runs"
   sed 's/^/# /' "$tmp/log"
-  echo "1..1"
+  echo "1..$n"
   exit 1
 fi
-n=0
-bad=0
+presets=0
 for f in "$root"/presets/learned*.tconv; do
-  n=$((n + 1))
+  presets=$((presets + 1))
   name=$(basename "$f")
   if cmp -s "$f" "$tmp/$name"; then
-    echo "ok $n - $name reproduced byte for byte"
+    ok "$name reproduced byte for byte"
   else
-    bad=$((bad + 1))
-    echo "not ok $n - $name reproduced byte for byte"
+    not_ok "$name reproduced byte for byte"
     diff "$f" "$tmp/$name" | head -n 10 | sed 's/^/# /'
   fi
 done
-if [ "$n" -ne 6 ]; then
-  n=$((n + 1)); bad=$((bad + 1))
-  echo "not ok $n - six learned presets are committed (found $((n - 1)))"
-fi
+[ "$presets" -eq 6 ] || not_ok "six learned presets are committed (found $presets)"
 echo "1..$n"
 [ "$bad" -eq 0 ]

@@ -3,12 +3,12 @@
 # The tuning experiment behind the learned presets' settings (presets/README-learned.md):
 # kernels fitted on the 'train' images of split.txt only, compared on the 'val' images,
 # never on 'heldout'. Prints one quality table per variant group.
-#   tests/bench/validate.sh [DATA_DIR] [VARIANT...]
+#   tests/bench/validate.sh [DATA_DIR] [VARIANT...]     (DATA_DIR default data/train)
 # DIGITS=3 prints the PSNR means with 3 decimals.
 # VARIANT is NAME=OPTIONS, e.g. 'sym-none=--symmetry none'; without any, the standard set.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-data=${1:-$root/../shared/data/train}
+data=${1:-$root/data/train}
 shift || true
 tconv=${TCONV:-$root/build/cli/tconv}
 out=$(mktemp -d "${TMPDIR:-/tmp}/tconv-validate-XXXXXX")

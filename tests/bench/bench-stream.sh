@@ -45,16 +45,16 @@ job () {
     s=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, t, ":"); v = 0;
                     for (i = 1; i <= n; i++) v = v * 60 + t[i]; print v}' "$work/time.txt")
     kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
-    printf '  %-34s run %d: %7.2f s  %7.1f MB peak RSS\n' "$name" "$i" "$s" "$(echo "$kb / 1024" | bc -l)"
-    if [ -z "$best_s" ] || [ "$(echo "$s < $best_s" | bc -l)" = 1 ]; then best_s=$s best_kb=$kb; fi
+    printf '  %-34s run %d: %7.2f s  %7.1f MB peak RSS\n' "$name" "$i" "$s" "$(awk "BEGIN {print $kb / 1024}")"
+    if [ -z "$best_s" ] || awk "BEGIN {exit !($s < $best_s)}"; then best_s=$s best_kb=$kb; fi
   done
   printf '%-36s best: %7.2f s  %7.1f MB peak RSS  (%s bytes out)\n' "$name" "$best_s" \
-    "$(echo "$best_kb / 1024" | bc -l)" "$(stat -c %s "$out")"
+    "$(awk "BEGIN {print $best_kb / 1024}")" "$(stat -c %s "$out")"
 }
 
 ratio () { # label, tconv s/kb, vips s/kb
   printf '%s: vips/tconv wall %.2fx (target >= 1.3), tconv/vips peak RSS %.2fx (target <= 1.5)\n' \
-    "$1" "$(echo "$4 / $2" | bc -l)" "$(echo "$3 / $5" | bc -l)"
+    "$1" "$(awk "BEGIN {print $4 / $2}")" "$(awk "BEGIN {print $3 / $5}")"
 }
 
 have_vips=$(command -v vips || true)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tconv bench: kernel-only timings of the standard workloads next to a streaming-bandwidth
- * probe run in the same process, so each workload can be read as a ratio to its physical
- * floor (the bytes it must read and write divided by the bandwidth the probe measured).
+/* tconv bench: kernel-only timings of the standard workloads next to two floors measured in
+ * the same process: a STREAM-style bandwidth (the bytes a workload must read and write at the
+ * best Scale rate over arrays no cache holds) and nearest-neighbour x s writing the same
+ * output bytes (an up-sampler cannot beat a copy of the same size). See docs/bench.md.
  *
  * No file I/O is timed; buffers are allocated and touched before timing; each figure is the
  * median of repeated runs. Threads split the output into bands of rows, as the pipeline does. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise(), MADV_HUGEPAGE */
 #include "tconv-cli.h"
 
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <math.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef struct
 {
@@ -85,32 +88,124 @@ run_bands (BandFunc func, gpointer data, gsize total, int threads)
     g_thread_join (th[i]);
 }
 
-/* ---- bandwidth probe ---- */
+/* ---- the floors ----
+ * STREAM's "Scale" kernel (b = q a) over arrays of at least 4x the last-level cache, so that
+ * neither array can be served from a cache: filled with non-constant values before timing (no
+ * zero page, no page the kernel or hypervisor could merge), written with the ordinary vector
+ * stores the compiler emits for the workloads (a multiply, so the loop cannot become a
+ * memcpy() with non-temporal stores), best of several runs as STREAM reports, with the spread
+ * printed. And a practical floor per workload: nearest-neighbour x s into the workload's own
+ * output buffer, the same bytes, from its own input. */
+
+#define STREAM_RUNS 10
 
 typedef struct
 {
-  guint8 *buf;
-  gsize   bytes;
-  double  sum;
-} Probe;
+  float *a, *b;
+  gsize  n;
+  float  q;
+} Stream;
 
 static void
-probe_write (gpointer data, gsize first, gsize count)
+stream_scale (gpointer data, gsize first, gsize count)
 {
-  Probe *p = data;
-  memset (p->buf + first, (int) (first & 0x7f), count);
+  Stream      *st = data;
+  float       *restrict b = st->b + first;
+  const float *restrict a = st->a + first;
+  const float  q = st->q;
+
+  /* vectorised like the workloads' inner loops: plain loads and stores */
+  for (gsize i = 0; i < count; i++)
+    b[i] = q * a[i];
 }
 
+/* Non-constant values in both arrays, on the threads that will run the kernel (each faults in
+ * its own band's pages). */
 static void
-probe_read (gpointer data, gsize first, gsize count)
+stream_fill (gpointer data, gsize first, gsize count)
 {
-  Probe        *p = data;
-  const guint64 *v = (const guint64 *) (p->buf + first);
-  guint64       acc = 0;
-  for (gsize i = 0; i < count / 8; i++)
-    acc += v[i];
-  if (acc == 42)
-    p->sum += 1; /* keeps the loop alive */
+  Stream *st = data;
+
+  for (gsize i = first; i < first + count; i++)
+    st->a[i] = (float) ((i * 2654435761u) >> 8 & 0xffffff) * (1.0f / 16777216.0f),
+    st->b[i] = (float) i;
+}
+
+/* Arrays of gigabytes: huge pages where the system gives them on request, so that setting
+ * them up takes a fraction of a second rather than a million page faults (none is timed). */
+static float *
+stream_alloc (gsize bytes)
+{
+  void *p = NULL;
+
+  if (posix_memalign (&p, (gsize) 2 << 20, bytes) != 0)
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise (p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+/* The last-level cache as the system reports it (the largest level given); 32 MiB when it
+ * says nothing. */
+static gsize
+llc_bytes (void)
+{
+  long v = -1;
+
+#ifdef _SC_LEVEL3_CACHE_SIZE
+  v = sysconf (_SC_LEVEL3_CACHE_SIZE);
+  if (v <= 0)
+    v = sysconf (_SC_LEVEL2_CACHE_SIZE);
+#endif
+  return v > 0 ? (gsize) v : (gsize) 32 << 20;
+}
+
+typedef struct
+{
+  double best_gbs, median_gbs, worst_gbs;
+  gsize  array_bytes, llc;
+} StreamResult;
+
+/* Bytes moved by Scale (one array read, one written) per second: best, median and worst of
+ * STREAM_RUNS after one untimed run. FALSE when the arrays cannot be allocated. */
+static gboolean
+stream_measure (int threads, StreamResult *res)
+{
+  const long   pages = sysconf (_SC_PHYS_PAGES), page = sysconf (_SC_PAGESIZE);
+  const gsize  ram = pages > 0 && page > 0 ? (gsize) pages * (gsize) page : (gsize) 4 << 30;
+  Stream       st = { .q = 1.0f };
+  double       gbs[STREAM_RUNS];
+  gsize        bytes;
+
+  res->llc = llc_bytes ();
+  bytes = MAX (4 * res->llc, (gsize) 256 << 20);
+  /* two arrays within a quarter of RAM: on a machine whose cache is that large the figure
+   * is then partly the cache's, which the report says */
+  bytes = MIN (bytes, ram / 8);
+  st.n = bytes / sizeof (float);
+  res->array_bytes = st.n * sizeof (float);
+  st.a = stream_alloc (res->array_bytes);
+  st.b = stream_alloc (res->array_bytes);
+  if (st.a == NULL || st.b == NULL)
+    {
+      free (st.a), free (st.b);
+      return FALSE;
+    }
+  run_bands (stream_fill, &st, st.n, threads);
+  run_bands (stream_scale, &st, st.n, threads); /* untimed: frequency, TLB */
+  for (int r = 0; r < STREAM_RUNS; r++)
+    {
+      const double t0 = now_ms ();
+      run_bands (stream_scale, &st, st.n, threads);
+      gbs[r] = 2.0 * (double) res->array_bytes / ((now_ms () - t0) * 1e6);
+      st.q = st.q == 1.0f ? 0.5f : 1.0f;
+    }
+  qsort (gbs, STREAM_RUNS, sizeof gbs[0], cmp_double);
+  res->worst_gbs = gbs[0], res->median_gbs = gbs[STREAM_RUNS / 2];
+  res->best_gbs = gbs[STREAM_RUNS - 1];
+  free (st.a), free (st.b);
+  return TRUE;
 }
 
 static double
@@ -127,20 +222,6 @@ median_ms (void (*once) (gpointer), gpointer data, int runs)
     }
   qsort (t, (size_t) runs, sizeof t[0], cmp_double);
   return t[runs / 2];
-}
-
-typedef struct
-{
-  Probe probe;
-  int   threads;
-  BandFunc func;
-} ProbeRun;
-
-static void
-probe_once (gpointer data)
-{
-  ProbeRun *r = data;
-  run_bands (r->func, &r->probe, r->probe.bytes, r->threads);
 }
 
 /* ---- workloads ---- */
@@ -243,6 +324,62 @@ job_once (gpointer data)
     run_bands (job_bands, j, j->g.out_h, j->threads);
 }
 
+/* Nearest-neighbour x s into the workload's output: each output row group is one input row
+ * with every pixel repeated s times, copied to the group's other rows. */
+static void
+nn_bands (gpointer data, gsize first, gsize count)
+{
+  Job         *j = data;
+  const gsize  s = j->g.stride_h, C = j->g.in_c, es = j->in8 != NULL ? 1 : sizeof (float);
+  const gsize  px = C * es, in_row = j->g.in_w * px, out_row = j->g.out_w * px;
+  const guint8 *in = j->in8 != NULL ? j->in8 : (const guint8 *) j->in;
+  guint8       *out = j->out8 != NULL ? j->out8 : (guint8 *) j->out;
+
+  for (gsize y = first; y < first + count; y++)
+    {
+      guint8       *o = out + y * out_row;
+      const guint8 *i = in + MIN (y / s, j->g.in_h - 1) * in_row;
+      const gsize   w = MIN (j->g.in_w, (j->g.out_w + s - 1) / s);
+
+      if (y > first && y % s != 0)
+        {
+          memcpy (o, o - out_row, out_row);
+          continue;
+        }
+      /* constant sizes, so each copy is a few moves */
+      if (px == 16)
+        for (gsize x = 0; x < w; x++)
+          for (gsize r = 0; r < s && x * s + r < j->g.out_w; r++)
+            memcpy (o + (x * s + r) * 16, i + x * 16, 16);
+      else if (px == 3)
+        {
+          /* 4-byte stores that overlap the next pixel, which is written after: one move per
+           * output pixel instead of two; the row's last input pixel exactly */
+          for (gsize x = 0; x + 1 < w; x++)
+            {
+              guint32 v;
+
+              memcpy (&v, i + x * 3, 4);
+              for (gsize r = 0; r < s; r++)
+                memcpy (o + (x * s + r) * 3, &v, 4);
+            }
+          for (gsize r = 0; w > 0 && r < s && (w - 1) * s + r < j->g.out_w; r++)
+            memcpy (o + ((w - 1) * s + r) * 3, i + (w - 1) * 3, 3);
+        }
+      else
+        for (gsize x = 0; x < w; x++)
+          for (gsize r = 0; r < s && x * s + r < j->g.out_w; r++)
+            memcpy (o + (x * s + r) * px, i + x * px, px);
+    }
+}
+
+static void
+nn_once (gpointer data)
+{
+  Job *j = data;
+  run_bands (nn_bands, j, j->g.out_h, j->threads);
+}
+
 /* The shipped kernel @file (one kernel for every channel, or one per channel) as @C
  * per-channel weights of its own size; NULL with a message on stderr when it is missing or
  * unusable, so the caller falls back to the stand-in. */
@@ -292,11 +429,30 @@ make_kernel (float *w, gsize C, gsize k, gsize s)
         }
 }
 
-/* Times one workload @wl (median of @runs) and prints its line against the bandwidth floor
- * (@read_gbs, @write_gbs from the probe). */
+/* The median of @runs of nearest-neighbour x s over @j, and its spread (worst over best). */
+static double
+nearest_ms (Job *j, gint runs, double *spread)
+{
+  double t[32];
+
+  runs = CLAMP (runs, 1, 32);
+  nn_once (j);
+  for (int r = 0; r < runs; r++)
+    {
+      const double t0 = now_ms ();
+      nn_once (j);
+      t[r] = now_ms () - t0;
+    }
+  qsort (t, (size_t) runs, sizeof t[0], cmp_double);
+  *spread = 100.0 * (t[runs - 1] - t[0]) / t[0];
+  return t[runs / 2];
+}
+
+/* Times one workload @wl (median of @runs) and prints its line against both floors: the
+ * STREAM rate @sr and nearest-neighbour into the same output. */
 static void
-bench_workload (const Workload *wl, gint threads, gint runs, gboolean json, double read_gbs,
-                double write_gbs)
+bench_workload (const Workload *wl, gint threads, gint runs, gboolean json,
+                const StreamResult *sr)
 {
   tconv_params    p;
   Job             j = { .threads = threads };
@@ -356,18 +512,22 @@ bench_workload (const Workload *wl, gint threads, gint runs, gboolean json, doub
       in_bytes = j.g.in_len * 4.0, out_bytes = j.g.out_len * 4.0;
     }
   const double ms = median_ms (job_once, &j, runs);
-  const double floor_ms = in_bytes / read_gbs / 1e6 + out_bytes / write_gbs / 1e6;
+  const double floor_ms = (in_bytes + out_bytes) / sr->best_gbs / 1e6;
+  double       nn_spread;
+  const double nn_ms = nearest_ms (&j, runs, &nn_spread);
   /* useful flops: 2 per tap that meets a real input, (K/s)^2 taps per output value */
   const double taps = (double) (j.g.k_h * j.g.k_w) / (double) (wl->stride * wl->stride);
   const double gflops = 2.0 * taps * (double) j.g.out_len / (ms * 1e6);
 
   if (json)
     printf ("{\"workload\": \"%s\", \"what\": \"%s\", \"threads\": %d, \"median_ms\": %.2f, "
-            "\"floor_ms\": %.2f, \"ratio\": %.3f, \"gflops\": %.2f}\n",
-            wl->name, what, threads, ms, floor_ms, ms / floor_ms, gflops);
+            "\"floor_ms\": %.2f, \"ratio\": %.3f, \"nearest_ms\": %.2f, "
+            "\"nearest_ratio\": %.3f, \"nearest_spread_pct\": %.1f, \"gflops\": %.2f}\n",
+            wl->name, what, threads, ms, floor_ms, ms / floor_ms, nn_ms, ms / nn_ms, nn_spread,
+            gflops);
   else
-    printf ("%-4s %-46s %10.2f %10.2f %7.2f %8.1f\n", wl->name, what, ms, floor_ms,
-            ms / floor_ms, gflops);
+    printf ("%-4s %-46s %9.2f %8.2f %7.2f %8.2f %7.2f %4.0f%% %7.1f\n", wl->name, what, ms,
+            floor_ms, ms / floor_ms, nn_ms, ms / nn_ms, nn_spread, gflops);
   g_free (what);
   tconv_kernel_free (kernel);
   fflush (stdout);
@@ -409,27 +569,37 @@ tconv_cmd_bench (int argc, char **argv)
   if (threads == 0)
     threads = (gint) g_get_num_processors ();
 
-  /* Bandwidth probe: 512 MiB, larger than any cache. */
-  ProbeRun pr = { .probe = { .bytes = (gsize) 512 << 20 }, .threads = threads };
-  pr.probe.buf = g_malloc (pr.probe.bytes);
-  memset (pr.probe.buf, 1, pr.probe.bytes);
-  pr.func = probe_write;
-  const double write_gbs = pr.probe.bytes / median_ms (probe_once, &pr, 5) / 1e6;
-  pr.func = probe_read;
-  const double read_gbs = pr.probe.bytes / median_ms (probe_once, &pr, 5) / 1e6;
-  g_free (pr.probe.buf);
+  StreamResult sr;
+  if (!stream_measure (threads, &sr))
+    {
+      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "no memory for the STREAM arrays (2 x 4x the last-level cache)");
+      g_free (only);
+      return tconv_report ("bench", error);
+    }
+  const double spread = 100.0 * (sr.best_gbs - sr.worst_gbs) / sr.best_gbs;
 
+  /* write_gbs/read_gbs: the same figure, for readers of the old probe's keys */
   if (json)
-    printf ("{\"probe\": \"bandwidth\", \"threads\": %d, \"write_gbs\": %.2f, \"read_gbs\": %.2f}\n",
-            threads, write_gbs, read_gbs);
+    printf ("{\"probe\": \"stream-scale\", \"threads\": %d, \"array_mib\": %.0f, \"llc_mib\": %.0f, "
+            "\"best_gbs\": %.2f, \"median_gbs\": %.2f, \"worst_gbs\": %.2f, \"spread_pct\": %.1f, "
+            "\"write_gbs\": %.2f, \"read_gbs\": %.2f}\n",
+            threads, sr.array_bytes / 1048576.0, sr.llc / 1048576.0, sr.best_gbs, sr.median_gbs,
+            sr.worst_gbs, spread, sr.best_gbs, sr.best_gbs);
   else
-    printf ("bandwidth probe (%d threads): write %.1f GB/s, read %.1f GB/s\n\n"
-            "%-4s %-46s %10s %10s %7s %8s\n", threads, write_gbs, read_gbs, "", "workload",
-            "median ms", "floor ms", "ratio", "GFLOP/s");
+    printf ("STREAM scale (%d threads, 2 arrays of %.0f MiB, last-level cache %.0f MiB%s): "
+            "best %.1f GB/s, median %.1f, worst %.1f (spread %.0f %%)\n"
+            "floors: STREAM = bytes read + written at the best STREAM rate; nearest = "
+            "nearest-neighbour x s, same output bytes (median)\n\n"
+            "%-4s %-46s %9s %8s %7s %8s %7s %5s %7s\n",
+            threads, sr.array_bytes / 1048576.0, sr.llc / 1048576.0,
+            sr.array_bytes < 4 * sr.llc ? ", arrays smaller than 4x the cache: capped at RAM/8" : "",
+            sr.best_gbs, sr.median_gbs, sr.worst_gbs, spread, "", "workload", "median ms",
+            "STREAM", "x", "nearest", "x", "nn sp", "GFLOP/s");
 
   for (gsize i = 0; i < G_N_ELEMENTS (workloads); i++)
     if (only == NULL || g_ascii_strcasecmp (only, workloads[i].name) == 0)
-      bench_workload (&workloads[i], threads, runs, json, read_gbs, write_gbs);
+      bench_workload (&workloads[i], threads, runs, json, &sr);
   g_free (only);
   return TCONV_EXIT_OK;
 }

@@ -130,8 +130,22 @@ void tconv_source_clear (TconvSource *source);
  * or NULL: then tconv_source_read() decodes (any other kind of PNG, any libpng warning or
  * error, a format other than the header's). With @source NULL it only joins and frees. */
 typedef struct TconvPngRead TconvPngRead;
-TconvPngRead *tconv_png_read_start (const TconvSource *source);
+TconvPngRead *tconv_png_read_start (const TconvSource *source, gboolean streamed);
 GeglBuffer   *tconv_png_read_finish (TconvPngRead *read, const TconvSource *source);
+
+/* Streamed PNG input (@streamed at _start()): after tconv_source_open(), a buffer of the
+ * whole image in the source's format whose rows arrive in order, or NULL as _finish() (then
+ * _finish (read, NULL) and tconv_source_read()). Rows [0, @rows) may be read once
+ * cli_png_read_need() returned TRUE (FALSE: the decoder failed or warned, and GEGL's loader
+ * should decode instead); rows below @below must not be read after cli_png_read_release()
+ * (their memory is given back); the decoder holds at most @rows rows from there
+ * (cli_png_read_set_window()). cli_png_read_complete(): TRUE when the whole file, end
+ * included, decoded without a warning. Unref the buffer before _finish (read, NULL). */
+GeglBuffer *cli_png_read_stream (TconvPngRead *read, const TconvSource *source);
+void        cli_png_read_set_window (TconvPngRead *read, gsize rows);
+gboolean    cli_png_read_need (TconvPngRead *read, gsize rows);
+void        cli_png_read_release (TconvPngRead *read, gsize below);
+gboolean    cli_png_read_complete (TconvPngRead *read);
 
 /* Collects the g_log warnings, criticals and errors of any thread (each distinct message
  * once) from _begin() to _end(), instead of printing them. _end() returns them joined by
@@ -186,6 +200,23 @@ const char  *tconv_atomic_temp_path (TconvAtomic *file);
  * in @buffer's format, @stride bytes apart; @buffer then only gives the format and size. */
 gboolean tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride,
                           TconvAtomic *file, gint threads, gint level, GError **error);
+
+/* Streamed PNG output (tconv-png.c), the same bytes as tconv_png_write(): rows arrive in
+ * bands of @band_rows (the last may be shorter) into a ring of @ring_rows rows (whole bands)
+ * returned in @ring, @rowstride bytes apart, in @format: the band from row y0 goes at
+ * @ring + (y0 mod @ring_rows) x @rowstride. Before filling rows up to @y1 the
+ * producer calls cli_png_stream_wait_room() (FALSE: writing failed; abort), after it
+ * cli_png_stream_rows_done(). _end() writes the rest of the file (or reports the first
+ * error) and frees the stream; _abort() stops and frees it (NULL ok). @file stays the
+ * caller's to commit or abort. */
+typedef struct CliPngStream CliPngStream;
+CliPngStream *cli_png_stream_begin (const Babl *format, gint width, gint height, gint band_rows,
+                                    TconvAtomic *file, gint threads, gint level, guint8 **ring,
+                                    gsize *ring_rows, gsize *rowstride, GError **error);
+gboolean      cli_png_stream_wait_room (CliPngStream *stream, gint y1);
+void          cli_png_stream_rows_done (CliPngStream *stream, gint y1);
+gboolean      cli_png_stream_end (CliPngStream *stream, GError **error);
+void          cli_png_stream_abort (CliPngStream *stream);
 
 /* Writes a float32 C-order array as .npy, atomically. */
 gboolean tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,

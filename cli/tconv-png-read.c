@@ -8,7 +8,13 @@
  * gegl:png-load for such files; the caller also checks the format against the one GEGL's
  * loader reports from the header (tconv_source_open()). Any other file, and any libpng
  * warning or error, is left to GEGL's loader (tconv_source_read()), which gives the usual
- * result or message: this is only a faster way to the same buffer. */
+ * result or message: this is only a faster way to the same buffer.
+ *
+ * The rows go into an anonymous mapping of the whole image that is filled in order. Streamed
+ * (cli_png_read_stream), the decoder stays a bounded window of rows ahead of the rows the
+ * caller still needs, and the pages of rows it no longer needs are given back to the system:
+ * only the window is ever resident, whatever the image size. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, madvise() */
 #include "tconv-cli.h"
 
 #include <math.h>
@@ -16,23 +22,61 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-/* Larger images are left to GEGL's loader, whose buffer can swap to disk. */
+/* Larger images are left to GEGL's loader, whose buffer can swap to disk (unless streamed). */
 #define PNG_READ_MAX ((gsize) 512 << 20)
+/* Rows a streamed decode may run ahead before the caller sets its window. */
+#define FIRST_WINDOW_BYTES ((gsize) 4 << 20)
+
+typedef enum
+{
+  READ_HEADER, /* reading the header */
+  READ_ROWS,   /* the header is known and the mapping made: rows are being decoded */
+  READ_DONE,   /* every row and the end of the file decoded without a warning */
+  READ_FAILED  /* not a kind of file this reader takes, or a libpng warning or error */
+} ReadState;
 
 struct TconvPngRead
 {
   GThread *thread;
   gchar   *path;
   guint64  file_size;
-  /* set by the thread; valid once it is joined */
-  gboolean ok;
+  gboolean streamed;
+  GMutex   lock;
+  GCond    cond;
+  /* under lock */
+  ReadState state;
+  gsize     decoded;  /* rows decoded */
+  gsize     released; /* rows below this one are no longer needed (streamed) */
+  gsize     window;   /* rows the decoder may hold from @released on */
+  gboolean  abort;
+  gsize     freed;    /* bytes at the start of the mapping given back */
+  /* set by the thread before READ_ROWS */
   guint32  width, height;
   gint     depth, channels; /* 8 or 16; 1..4 */
-  guint8  *pixels;          /* rows of width * channels * depth / 8 bytes, native endian */
+  gsize    row_bytes;       /* width * channels * depth / 8 */
+  guint8  *pixels;          /* rows of @row_bytes, native endian: a mapping of @map_len */
+  gsize    map_len;
   guint8  *icc;             /* the iCCP profile, or NULL for sRGB */
   guint32  icc_len;
 };
+
+typedef struct
+{
+  void *addr;
+  gsize len;
+} Mapping;
+
+static void
+unmap (gpointer data)
+{
+  Mapping *m = data;
+
+  munmap (m->addr, m->len);
+  g_free (m);
+}
 
 static void
 on_png_error (png_structp png, png_const_charp message)
@@ -49,6 +93,96 @@ on_png_warning (png_structp png, png_const_charp message)
   png_longjmp (png, 1);
 }
 
+static void
+set_state (TconvPngRead *r, ReadState state)
+{
+  g_mutex_lock (&r->lock);
+  r->state = state;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+}
+
+/* The kind of file and its colour: FALSE for those left to GEGL's loader. */
+static gboolean
+read_header (TconvPngRead *r, png_structp png, png_infop info)
+{
+  png_uint_32 w, h;
+  int         depth, colour, interlace;
+  gsize       total;
+
+  png_get_IHDR (png, info, &w, &h, &depth, &colour, &interlace, NULL, NULL);
+  if ((depth != 8 && depth != 16) || interlace != PNG_INTERLACE_NONE
+      || png_get_valid (png, info, PNG_INFO_tRNS))
+    return FALSE;
+  switch (colour)
+    {
+    case PNG_COLOR_TYPE_GRAY: r->channels = 1; break;
+    case PNG_COLOR_TYPE_GRAY_ALPHA: r->channels = 2; break;
+    case PNG_COLOR_TYPE_RGB: r->channels = 3; break;
+    case PNG_COLOR_TYPE_RGB_ALPHA: r->channels = 4; break;
+    default: return FALSE; /* palette */
+    }
+  if (png_get_valid (png, info, PNG_INFO_iCCP))
+    {
+      png_charp   name;
+      int         compression;
+      png_bytep   profile;
+      png_uint_32 len;
+
+      png_get_iCCP (png, info, &name, &compression, &profile, &len);
+      r->icc = g_memdup2 (profile, len);
+      r->icc_len = len;
+    }
+  else if (png_get_valid (png, info, PNG_INFO_gAMA) && !png_get_valid (png, info, PNG_INFO_sRGB))
+    return FALSE; /* GEGL builds a space from gAMA and cHRM */
+  else if (png_get_valid (png, info, PNG_INFO_gAMA))
+    {
+      double gamma;
+
+      /* gegl:png-load corrects sRGB files whose gAMA is not sRGB's */
+      png_get_gAMA (png, info, &gamma);
+      if (fabs (gamma * 2.2 - 1.0) > 0.01)
+        return FALSE;
+    }
+  if (depth == 16 && G_BYTE_ORDER == G_LITTLE_ENDIAN)
+    png_set_swap (png);
+  png_read_update_info (png, info);
+  r->row_bytes = png_get_rowbytes (png, info);
+  /* deflate shrinks at most 1032 times: a header that claims more than the file could
+   * hold is left to tconv_source_open(), which refuses it, before any memory is taken */
+  if (r->row_bytes != (gsize) w * (gsize) r->channels * (gsize) depth / 8
+      || !g_size_checked_mul (&total, r->row_bytes, h) || total / 1032 > r->file_size
+      || (!r->streamed && total > PNG_READ_MAX) || total == 0)
+    return FALSE;
+  /* pages are taken only as rows are written, and given back once streamed rows are done */
+  r->pixels = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                    -1, 0);
+  if (r->pixels == MAP_FAILED)
+    {
+      r->pixels = NULL;
+      return FALSE;
+    }
+  r->map_len = total;
+  r->width = w, r->height = h, r->depth = depth;
+  return TRUE;
+}
+
+/* Waits until row @y may be decoded: FALSE when the caller gave up. */
+static gboolean
+wait_window (TconvPngRead *r, gsize y)
+{
+  gboolean go;
+
+  g_mutex_lock (&r->lock);
+  r->decoded = y;
+  g_cond_broadcast (&r->cond);
+  while (!r->abort && y >= r->released + r->window)
+    g_cond_wait (&r->cond, &r->lock);
+  go = !r->abort;
+  g_mutex_unlock (&r->lock);
+  return go;
+}
+
 static gpointer
 decode (gpointer data)
 {
@@ -56,99 +190,53 @@ decode (gpointer data)
   FILE         *f = fopen (r->path, "rb");
   png_structp   png = NULL;
   png_infop     info = NULL;
-  guint8 **volatile rows = NULL; /* set after setjmp(), freed after a longjmp() */
+  volatile ReadState end = READ_FAILED;
 
   if (f == NULL)
-    return NULL;
+    goto out;
   png = png_create_read_struct (PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
   if (png == NULL || (info = png_create_info_struct (png)) == NULL)
     goto out;
   if (setjmp (png_jmpbuf (png)))
-    {
-      r->ok = FALSE; /* out: frees what was taken */
-      goto out;
-    }
+    goto out;
   /* as gegl:png-load */
   png_set_benign_errors (png, TRUE);
   png_set_option (png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
   png_init_io (png, f);
   png_read_info (png, info);
-  {
-    png_uint_32 w, h;
-    int         depth, colour, interlace;
-    gsize       row, total;
-
-    png_get_IHDR (png, info, &w, &h, &depth, &colour, &interlace, NULL, NULL);
-    if ((depth != 8 && depth != 16) || interlace != PNG_INTERLACE_NONE
-        || png_get_valid (png, info, PNG_INFO_tRNS))
-      goto out;
-    switch (colour)
-      {
-      case PNG_COLOR_TYPE_GRAY: r->channels = 1; break;
-      case PNG_COLOR_TYPE_GRAY_ALPHA: r->channels = 2; break;
-      case PNG_COLOR_TYPE_RGB: r->channels = 3; break;
-      case PNG_COLOR_TYPE_RGB_ALPHA: r->channels = 4; break;
-      default: goto out; /* palette */
-      }
-    if (png_get_valid (png, info, PNG_INFO_iCCP))
-      {
-        png_charp     name;
-        int           compression;
-        png_bytep     profile;
-        png_uint_32   len;
-
-        png_get_iCCP (png, info, &name, &compression, &profile, &len);
-        r->icc = g_memdup2 (profile, len);
-        r->icc_len = len;
-      }
-    else if (png_get_valid (png, info, PNG_INFO_gAMA) && !png_get_valid (png, info, PNG_INFO_sRGB))
-      goto out; /* GEGL builds a space from gAMA and cHRM */
-    else if (png_get_valid (png, info, PNG_INFO_gAMA))
-      {
-        double gamma;
-
-        /* gegl:png-load corrects sRGB files whose gAMA is not sRGB's */
-        png_get_gAMA (png, info, &gamma);
-        if (fabs (gamma * 2.2 - 1.0) > 0.01)
-          goto out;
-      }
-    if (depth == 16 && G_BYTE_ORDER == G_LITTLE_ENDIAN)
-      png_set_swap (png);
-    png_read_update_info (png, info);
-    row = png_get_rowbytes (png, info);
-    /* deflate shrinks at most 1032 times: a header that claims more than the file could
-     * hold is left to tconv_source_open(), which refuses it, before any memory is taken */
-    if (row != (gsize) w * (gsize) r->channels * (gsize) depth / 8
-        || !g_size_checked_mul (&total, row, h) || total / 1032 > r->file_size
-        || total > PNG_READ_MAX)
-      goto out;
-    r->pixels = g_try_malloc (total);
-    rows = g_try_new (guint8 *, h);
-    if (r->pixels == NULL || rows == NULL)
-      goto out;
-    for (png_uint_32 y = 0; y < h; y++)
-      rows[y] = r->pixels + (gsize) y * row;
-    png_read_image (png, rows);
-    png_read_end (png, NULL);
-    r->width = w, r->height = h, r->depth = depth;
-    r->ok = TRUE;
-  }
+  if (!read_header (r, png, info))
+    goto out;
+  g_mutex_lock (&r->lock);
+  /* a streamed decode runs a little ahead until the caller sets its window */
+  if (r->window == 0)
+    r->window = MAX (FIRST_WINDOW_BYTES / r->row_bytes, 1);
+  r->state = READ_ROWS;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  for (png_uint_32 y = 0; y < r->height; y++)
+    {
+      if (!wait_window (r, y))
+        goto out;
+      png_read_row (png, r->pixels + (gsize) y * r->row_bytes, NULL);
+    }
+  g_mutex_lock (&r->lock);
+  r->decoded = r->height;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  png_read_end (png, NULL);
+  end = READ_DONE;
 
 out:
-  if (!r->ok)
-    {
-      g_clear_pointer (&r->pixels, g_free);
-      g_clear_pointer (&r->icc, g_free);
-    }
-  g_free (rows);
   if (png != NULL)
     png_destroy_read_struct (&png, info != NULL ? &info : NULL, NULL);
-  fclose (f);
+  if (f != NULL)
+    fclose (f);
+  set_state (r, end);
   return NULL;
 }
 
 TconvPngRead *
-tconv_png_read_start (const TconvSource *source)
+tconv_png_read_start (const TconvSource *source, gboolean streamed)
 {
   TconvPngRead *r;
 
@@ -157,9 +245,15 @@ tconv_png_read_start (const TconvSource *source)
   r = g_new0 (TconvPngRead, 1);
   r->path = g_strdup (source->path);
   r->file_size = source->file_size;
+  r->streamed = streamed;
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  r->window = streamed ? 0 : G_MAXSIZE / 2; /* streamed: set once the row size is known */
   r->thread = g_thread_try_new ("tconv-png-read", decode, r, NULL);
   if (r->thread == NULL)
     {
+      g_mutex_clear (&r->lock);
+      g_cond_clear (&r->cond);
       g_free (r->path);
       g_free (r);
       return NULL;
@@ -167,42 +261,143 @@ tconv_png_read_start (const TconvSource *source)
   return r;
 }
 
+/* Waits for the header; TRUE when the rows are coming in @source's format and size. */
+static gboolean
+header_matches (TconvPngRead *r, const TconvSource *source)
+{
+  static const char *const names[] = { "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
+  const Babl              *space = NULL;
+  gchar                    name[32];
+  ReadState                state;
+
+  g_mutex_lock (&r->lock);
+  while (r->state == READ_HEADER)
+    g_cond_wait (&r->cond, &r->lock);
+  state = r->state;
+  g_mutex_unlock (&r->lock);
+  if (state == READ_FAILED || source == NULL || source->format == NULL)
+    return FALSE;
+  if (r->icc != NULL)
+    space = babl_space_from_icc ((const char *) r->icc, (int) r->icc_len,
+                                 BABL_ICC_INTENT_RELATIVE_COLORIMETRIC, NULL);
+  g_snprintf (name, sizeof name, "%s %s", names[r->channels - 1], r->depth == 8 ? "u8" : "u16");
+  /* the same format as GEGL's loader reads from the header, or GEGL's loader decodes */
+  return (r->icc == NULL || space != NULL) && babl_format_with_space (name, space) == source->format
+         && (guint32) source->box.width == r->width && (guint32) source->box.height == r->height;
+}
+
+/* The mapping as a linear buffer; with @own, the buffer unmaps it when it goes. */
+static GeglBuffer *
+mapping_buffer (TconvPngRead *r, const TconvSource *source, gboolean own)
+{
+  const GeglRectangle box = { 0, 0, (gint) r->width, (gint) r->height };
+  Mapping            *m = NULL;
+
+  if (own)
+    {
+      m = g_new (Mapping, 1);
+      m->addr = r->pixels, m->len = r->map_len;
+      r->pixels = NULL;
+    }
+  return gegl_buffer_linear_new_from_data (m != NULL ? m->addr : r->pixels, source->format, &box,
+                                           (gint) r->row_bytes, own ? unmap : NULL, m);
+}
+
 GeglBuffer *
 tconv_png_read_finish (TconvPngRead *r, const TconvSource *source)
 {
   GeglBuffer *buffer = NULL;
+  gboolean    match = FALSE;
 
   if (r == NULL)
     return NULL;
+  if (source != NULL)
+    match = header_matches (r, source);
+  g_mutex_lock (&r->lock);
+  r->window = G_MAXSIZE / 2;
+  r->released = 0;
+  r->abort = !match || r->streamed; /* streamed rows may have been given back */
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
   g_thread_join (r->thread);
-  if (r->ok && source != NULL && source->format != NULL) /* after tconv_source_open() */
-    {
-      static const char *const names[] = { "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
-      const Babl              *space = NULL;
-      gchar                    name[32];
-
-      if (r->icc != NULL)
-        space = babl_space_from_icc ((const char *) r->icc, (int) r->icc_len,
-                                     BABL_ICC_INTENT_RELATIVE_COLORIMETRIC, NULL);
-      g_snprintf (name, sizeof name, "%s %s", names[r->channels - 1], r->depth == 8 ? "u8" : "u16");
-      /* the same format as GEGL's loader reads from the header, or GEGL's loader decodes */
-      if ((r->icc == NULL || space != NULL)
-          && babl_format_with_space (name, space) == source->format
-          && (guint32) source->box.width == r->width && (guint32) source->box.height == r->height)
-        {
-          const GeglRectangle box = { 0, 0, (gint) r->width, (gint) r->height };
-
-          /* the decoded rows themselves, not a copy (which took half as long as decoding) */
-          buffer = gegl_buffer_linear_new_from_data (
-            r->pixels, source->format, &box,
-            (gint) ((gsize) r->width * (gsize) r->channels * (gsize) r->depth / 8),
-            (GDestroyNotify) g_free, r->pixels);
-          r->pixels = NULL;
-        }
-    }
-  g_free (r->pixels);
+  /* the decoded rows themselves, not a copy (which took half as long as decoding) */
+  if (match && !r->streamed && r->state == READ_DONE)
+    buffer = mapping_buffer (r, source, TRUE);
+  if (r->pixels != NULL)
+    munmap (r->pixels, r->map_len);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
   g_free (r->icc);
   g_free (r->path);
   g_free (r);
   return buffer;
+}
+
+GeglBuffer *
+cli_png_read_stream (TconvPngRead *r, const TconvSource *source)
+{
+  if (r == NULL || !r->streamed || !header_matches (r, source))
+    return NULL;
+  return mapping_buffer (r, source, FALSE);
+}
+
+void
+cli_png_read_set_window (TconvPngRead *r, gsize rows)
+{
+  g_mutex_lock (&r->lock);
+  r->window = MAX (rows, 1);
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+}
+
+gboolean
+cli_png_read_need (TconvPngRead *r, gsize rows)
+{
+  gboolean ok;
+
+  rows = MIN (rows, (gsize) r->height);
+  g_mutex_lock (&r->lock);
+  while (r->decoded < rows && r->state == READ_ROWS)
+    g_cond_wait (&r->cond, &r->lock);
+  ok = r->decoded >= rows && r->state != READ_FAILED;
+  g_mutex_unlock (&r->lock);
+  return ok;
+}
+
+gboolean
+cli_png_read_complete (TconvPngRead *r)
+{
+  ReadState state;
+
+  g_mutex_lock (&r->lock);
+  r->window = G_MAXSIZE / 2;
+  g_cond_broadcast (&r->cond);
+  while (r->state == READ_ROWS)
+    g_cond_wait (&r->cond, &r->lock);
+  state = r->state;
+  g_mutex_unlock (&r->lock);
+  return state == READ_DONE;
+}
+
+void
+cli_png_read_release (TconvPngRead *r, gsize below)
+{
+  const gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  gsize       end;
+
+  below = MIN (below, (gsize) r->height);
+  g_mutex_lock (&r->lock);
+  if (below > r->released)
+    {
+      r->released = below;
+      g_cond_broadcast (&r->cond);
+    }
+  /* whole pages only: the page that holds row @below's start stays */
+  end = below * r->row_bytes / page * page;
+  if (end > r->freed)
+    {
+      madvise (r->pixels + r->freed, end - r->freed, MADV_DONTNEED);
+      r->freed = end;
+    }
+  g_mutex_unlock (&r->lock);
 }

@@ -8,7 +8,13 @@
  *
  * Pixels and ancillary chunks are those of gegl:png-save: samples fetched from GEGL in the
  * same formats (R'G'B'(A) or Y'(A), u8 or u16, in the buffer's own colour space), and for RGB
- * output sRGB + gAMA + cHRM when the space is sRGB, cHRM + gAMA + iCCP otherwise. */
+ * output sRGB + gAMA + cHRM when the space is sRGB, cHRM + gAMA + iCCP otherwise.
+ *
+ * The rows come either from a whole image (tconv_png_write) or, streamed, from a ring of rows
+ * that a producer fills band by band (cli_png_stream_*): a worker takes a segment only once
+ * its rows (and the row above it, for the filter) are there, and the producer refills a row of
+ * the ring only once no segment still to be deflated reads it. The segments and their bytes
+ * are the same either way. */
 #include "tconv-cli.h"
 
 #include <gegl.h>
@@ -37,6 +43,7 @@ typedef struct
   gboolean      swap16;
   gint          level;
   gsize         rows_per_segment, n_segments, ahead;
+  gsize         ring_rows; /* 0: @pixels holds the whole image; else row y is at y % ring_rows */
   /* results, one per segment, freed as soon as they are written */
   GByteArray  **data;
   uLong        *adler;
@@ -46,6 +53,8 @@ typedef struct
   GMutex        lock;
   GCond         cond;
   gsize         next, written;
+  gsize         available; /* rows the producer has filled (the height for a whole image) */
+  gsize         pending;   /* the first segment not yet deflated: its rows are still read */
   gboolean      failed, stop, writing;
   /* the output, touched only by the thread that holds "writing" */
   TconvAtomic  *file;
@@ -64,10 +73,15 @@ get_row (PngJob *job, gsize y, guchar *dst)
   if (job->pixels == NULL)
     gegl_buffer_get (job->buffer, &r, 1.0, job->format, dst, GEGL_AUTO_ROWSTRIDE,
                      GEGL_ABYSS_NONE);
-  else if (job->fish == NULL)
-    memcpy (dst, job->pixels + y * job->stride, job->row_bytes);
   else
-    babl_process (job->fish, job->pixels + y * job->stride, dst, job->extent.width);
+    {
+      const guint8 *src = job->pixels + (job->ring_rows ? y % job->ring_rows : y) * job->stride;
+
+      if (job->fish == NULL)
+        memcpy (dst, src, job->row_bytes);
+      else
+        babl_process (job->fish, src, dst, job->extent.width);
+    }
   if (job->swap16)
     for (gsize i = 0; i + 1 < job->row_bytes; i += 2)
       {
@@ -208,7 +222,9 @@ worker (gpointer data)
         }
       if (job->stop || job->next >= job->n_segments)
         break;
-      if (job->next >= job->written + job->ahead)
+      if (job->next >= job->written + job->ahead
+          || MIN ((job->next + 1) * job->rows_per_segment, (gsize) job->extent.height)
+               > job->available)
         {
           g_cond_wait (&job->cond, &job->lock);
           continue;
@@ -218,6 +234,8 @@ worker (gpointer data)
       ok = deflate_segment (job, seg);
       g_mutex_lock (&job->lock);
       job->done[seg] = TRUE;
+      while (job->pending < job->n_segments && job->done[job->pending])
+        job->pending++;
       if (!ok)
         job->failed = job->stop = TRUE;
       g_cond_broadcast (&job->cond);
@@ -288,58 +306,56 @@ put_colour_chunks (TconvAtomic *f, const Babl *space, GError **error)
   return put_chunk (f, "cHRM", chrm, 32, error);
 }
 
-gboolean
-tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, TconvAtomic *f,
-                 gint threads, gint level, GError **error)
+/* Checks the size, sets up @job and writes everything before the first IDAT byte. The image
+ * is @extent in @bformat; @pixels (nullable) holds its rows in that format. */
+static gboolean
+png_begin (PngJob *job, const Babl *bformat, const GeglRectangle *extent, const guint8 *pixels,
+           gsize stride, TconvAtomic *f, gint threads, gint level, GError **error)
 {
-  const Babl   *bformat = gegl_buffer_get_format (buffer);
-  const Babl   *space = babl_format_get_space (bformat);
-  const Babl   *type = babl_format_get_type (bformat, 0);
-  const gint    depth = type == babl_type ("u8") ? 8 : 16;
-  const gint    nc = babl_format_get_n_components (bformat);
+  const Babl    *space = babl_format_get_space (bformat);
+  const Babl    *type = babl_format_get_type (bformat, 0);
+  const gint     depth = type == babl_type ("u8") ? 8 : 16;
+  const gint     nc = babl_format_get_n_components (bformat);
   const gboolean alpha = babl_format_has_alpha (bformat);
   const gboolean grey = alpha ? nc == 2 : nc == 1;
-  gchar         fmt[32];
-  PngJob        job = { 0 };
-  GThread     **pool;
-  guchar        ihdr[13], bkgd[6];
-  guchar        zhead[2] = { 0x78, 0x5e }, ztail[4];
-  gboolean      ok = TRUE;
+  gchar          fmt[32];
+  guchar         ihdr[13], bkgd[6];
+  const guchar   zhead[2] = { 0x78, 0x5e };
+  gboolean       ok;
 
-  job.buffer = buffer;
-  job.extent = *gegl_buffer_get_extent (buffer);
-  job.level = level;
+  job->extent = *extent;
+  job->level = level;
   g_snprintf (fmt, sizeof fmt, "%s %s", grey ? (alpha ? "Y'A" : "Y'") : (alpha ? "R'G'B'A" : "R'G'B'"),
               depth == 8 ? "u8" : "u16");
-  job.format = babl_format_with_space (fmt, space);
-  job.bpp = (gsize) babl_format_get_bytes_per_pixel (job.format);
-  job.pixels = pixels;
-  job.stride = stride;
-  if (pixels != NULL && job.format != bformat)
-    job.fish = babl_fish (bformat, job.format);
-  job.swap16 = depth == 16 && G_BYTE_ORDER == G_LITTLE_ENDIAN;
-  if (job.extent.width <= 0 || job.extent.height <= 0
-      || !g_size_checked_mul (&job.row_bytes, (gsize) job.extent.width, job.bpp)
-      || job.row_bytes >= G_MAXUINT32)
+  job->format = babl_format_with_space (fmt, space);
+  job->bpp = (gsize) babl_format_get_bytes_per_pixel (job->format);
+  job->pixels = pixels;
+  job->stride = stride;
+  if (pixels != NULL && job->format != bformat)
+    job->fish = babl_fish (bformat, job->format);
+  job->swap16 = depth == 16 && G_BYTE_ORDER == G_LITTLE_ENDIAN;
+  if (extent->width <= 0 || extent->height <= 0
+      || !g_size_checked_mul (&job->row_bytes, (gsize) extent->width, job->bpp)
+      || job->row_bytes >= G_MAXUINT32)
     {
       g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: %dx%d pixels cannot be written",
-                   job.extent.width, job.extent.height);
+                   extent->width, extent->height);
       return FALSE;
     }
   threads = CLAMP (threads, 1, 64);
-  job.rows_per_segment = MAX (1, SEGMENT_BYTES / (job.row_bytes + 1));
-  job.n_segments = ((gsize) job.extent.height + job.rows_per_segment - 1) / job.rows_per_segment;
-  job.ahead = (gsize) threads * AHEAD_PER_THREAD;
-  job.data = g_new0 (GByteArray *, job.n_segments);
-  job.adler = g_new0 (uLong, job.n_segments);
-  job.raw_len = g_new0 (gsize, job.n_segments);
-  job.done = g_new0 (gboolean, job.n_segments);
-  g_mutex_init (&job.lock);
-  g_cond_init (&job.cond);
+  job->rows_per_segment = MAX (1, SEGMENT_BYTES / (job->row_bytes + 1));
+  job->n_segments = ((gsize) extent->height + job->rows_per_segment - 1) / job->rows_per_segment;
+  job->ahead = (gsize) threads * AHEAD_PER_THREAD;
+  job->data = g_new0 (GByteArray *, job->n_segments);
+  job->adler = g_new0 (uLong, job->n_segments);
+  job->raw_len = g_new0 (gsize, job->n_segments);
+  job->done = g_new0 (gboolean, job->n_segments);
+  g_mutex_init (&job->lock);
+  g_cond_init (&job->cond);
 
   /* signature, header, colour chunks, background */
-  be32 (ihdr, (guint32) job.extent.width);
-  be32 (ihdr + 4, (guint32) job.extent.height);
+  be32 (ihdr, (guint32) extent->width);
+  be32 (ihdr + 4, (guint32) extent->height);
   ihdr[8] = (guchar) depth;
   ihdr[9] = grey ? (alpha ? 4 : 0) : (alpha ? 6 : 2);
   ihdr[10] = ihdr[11] = ihdr[12] = 0;
@@ -352,12 +368,70 @@ tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, TconvAt
 
   /* The zlib stream: header, the segments in order as they are done, Adler-32 of all the
    * filtered rows. */
+  job->file = f;
+  job->idat = g_byte_array_sized_new (IDAT_BYTES);
+  job->stream_adler = adler32 (0L, Z_NULL, 0);
+  g_byte_array_append (job->idat, zhead, 2);
+  return ok;
+}
+
+/* After the workers are joined: the end of the zlib stream and the file, or the first error;
+ * frees what png_begin() took. */
+static gboolean
+png_end (PngJob *job, gboolean ok, GError **error)
+{
+  guchar ztail[4];
+
+  if (ok && job->failed)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: deflate failed (out of memory?)");
+      ok = FALSE;
+    }
+  else if (ok && job->error != NULL)
+    {
+      g_propagate_error (error, job->error);
+      job->error = NULL;
+      ok = FALSE;
+    }
+  else if (ok && job->written != job->n_segments)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: %" G_GSIZE_FORMAT " of %"
+                   G_GSIZE_FORMAT " row segments written", job->written, job->n_segments);
+      ok = FALSE;
+    }
+  g_clear_error (&job->error);
   if (ok)
     {
-      job.file = f;
-      job.idat = g_byte_array_sized_new (IDAT_BYTES);
-      job.stream_adler = adler32 (0L, Z_NULL, 0);
-      g_byte_array_append (job.idat, zhead, 2);
+      be32 (ztail, (guint32) job->stream_adler);
+      g_byte_array_append (job->idat, ztail, 4);
+      ok = put_chunk (job->file, "IDAT", job->idat->data, job->idat->len, error)
+           && put_chunk (job->file, "IEND", NULL, 0, error);
+    }
+  if (job->idat != NULL)
+    g_byte_array_unref (job->idat);
+  for (gsize s = 0; s < job->n_segments; s++)
+    if (job->data[s] != NULL)
+      g_byte_array_unref (job->data[s]);
+  g_free (job->data), g_free (job->adler), g_free (job->raw_len), g_free (job->done);
+  g_mutex_clear (&job->lock);
+  g_cond_clear (&job->cond);
+  return ok;
+}
+
+gboolean
+tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, TconvAtomic *f,
+                 gint threads, gint level, GError **error)
+{
+  PngJob    job = { 0 };
+  GThread **pool;
+  gboolean  ok;
+
+  ok = png_begin (&job, gegl_buffer_get_format (buffer), gegl_buffer_get_extent (buffer), pixels,
+                  stride, f, threads, level, error);
+  if (ok)
+    {
+      threads = CLAMP (threads, 1, 64);
+      job.available = (gsize) job.extent.height;
       pool = g_new0 (GThread *, threads);
       for (gint t = 1; t < threads; t++)
         pool[t] = g_thread_new ("tconv-png", worker, &job);
@@ -366,34 +440,142 @@ tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, TconvAt
         g_thread_join (pool[t]);
       g_free (pool);
       /* the last segment is written by whichever thread finished last: all are now */
-      if (job.failed)
-        {
-          g_clear_error (&job.error);
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: deflate failed (out of memory?)");
-          ok = FALSE;
-        }
-      else if (job.error != NULL)
-        {
-          g_propagate_error (error, job.error);
-          ok = FALSE;
-        }
-      else if (job.written != job.n_segments)
-        {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: %" G_GSIZE_FORMAT " of %"
-                       G_GSIZE_FORMAT " row segments written", job.written, job.n_segments);
-          ok = FALSE;
-        }
-      be32 (ztail, (guint32) job.stream_adler);
-      g_byte_array_append (job.idat, ztail, 4);
-      ok = ok && put_chunk (f, "IDAT", job.idat->data, job.idat->len, error)
-           && put_chunk (f, "IEND", NULL, 0, error);
-      g_byte_array_unref (job.idat);
     }
-  for (gsize s = 0; s < job.n_segments; s++)
-    if (job.data[s] != NULL)
-      g_byte_array_unref (job.data[s]);
-  g_free (job.data), g_free (job.adler), g_free (job.raw_len), g_free (job.done);
-  g_mutex_clear (&job.lock);
-  g_cond_clear (&job.cond);
+  else if (job.data == NULL) /* failed before anything was taken */
+    return FALSE;
+  return png_end (&job, ok, error);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Streamed output
+ */
+
+struct CliPngStream
+{
+  PngJob    job;
+  GThread **pool;
+  gint      threads;
+  guint8   *ring;
+  gboolean  header_ok;
+};
+
+CliPngStream *
+cli_png_stream_begin (const Babl *format, gint width, gint height, gint band_rows,
+                      TconvAtomic *file, gint threads, gint level, guint8 **ring,
+                      gsize *ring_rows, gsize *rowstride, GError **error)
+{
+  CliPngStream       *s = g_new0 (CliPngStream, 1);
+  const GeglRectangle extent = { 0, 0, width, height };
+  const gsize         bpp = (gsize) babl_format_get_bytes_per_pixel (format);
+  gsize               stride, need, bytes;
+
+  threads = CLAMP (threads, 1, 64);
+  band_rows = MAX (band_rows, 1);
+  s->threads = threads;
+  if (!g_size_checked_mul (&stride, (gsize) MAX (width, 1), bpp))
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "PNG: %dx%d pixels cannot be written", width, height);
+      g_free (s);
+      return NULL;
+    }
+  if (!png_begin (&s->job, format, &extent, NULL, stride, file, threads, level, error))
+    {
+      if (s->job.data != NULL)
+        png_end (&s->job, FALSE, NULL);
+      g_free (s);
+      return NULL;
+    }
+  /* Whole bands (so that the producer writes each band's rows contiguously), enough for a band
+   * being filled while every thread deflates a segment and one more waits: with at least a
+   * band, a segment and its row above, the producer and the workers can never wait for each
+   * other at once. */
+  need = (gsize) band_rows + s->job.rows_per_segment * (gsize) (threads + 1) + 1;
+  s->job.ring_rows = (need + (gsize) band_rows - 1) / (gsize) band_rows * (gsize) band_rows;
+  s->job.ring_rows = MIN (s->job.ring_rows,
+                          ((gsize) height + band_rows - 1) / (gsize) band_rows * (gsize) band_rows);
+  if (!g_size_checked_mul (&bytes, s->job.ring_rows, stride)
+      || (s->ring = g_try_malloc (bytes)) == NULL)
+    {
+      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+                   "PNG: no memory for %" G_GSIZE_FORMAT " rows of %" G_GSIZE_FORMAT " bytes",
+                   s->job.ring_rows, stride);
+      png_end (&s->job, FALSE, NULL);
+      g_free (s);
+      return NULL;
+    }
+  s->job.pixels = s->ring;
+  if (s->job.format != format)
+    s->job.fish = babl_fish (format, s->job.format);
+  s->pool = g_new0 (GThread *, threads);
+  for (gint t = 0; t < threads; t++)
+    s->pool[t] = g_thread_new ("tconv-png", worker, &s->job);
+  *ring = s->ring;
+  *ring_rows = s->job.ring_rows;
+  *rowstride = stride;
+  return s;
+}
+
+gboolean
+cli_png_stream_wait_room (CliPngStream *s, gint y1)
+{
+  PngJob  *job = &s->job;
+  gboolean ok;
+
+  g_mutex_lock (&job->lock);
+  /* row y takes the place of row y - ring_rows: free once the first segment still to be
+   * deflated starts (with its row above) after it */
+  while (!job->stop && (gsize) y1 > job->ring_rows
+         && (job->pending >= job->n_segments
+               ? FALSE
+               : job->pending * job->rows_per_segment < (gsize) y1 - job->ring_rows + 1))
+    g_cond_wait (&job->cond, &job->lock);
+  ok = !job->stop;
+  g_mutex_unlock (&job->lock);
   return ok;
+}
+
+void
+cli_png_stream_rows_done (CliPngStream *s, gint y1)
+{
+  g_mutex_lock (&s->job.lock);
+  s->job.available = (gsize) y1;
+  g_cond_broadcast (&s->job.cond);
+  g_mutex_unlock (&s->job.lock);
+}
+
+static void
+stream_join (CliPngStream *s, gboolean stop)
+{
+  g_mutex_lock (&s->job.lock);
+  if (stop)
+    s->job.stop = TRUE;
+  g_cond_broadcast (&s->job.cond);
+  g_mutex_unlock (&s->job.lock);
+  for (gint t = 0; t < s->threads; t++)
+    g_thread_join (s->pool[t]);
+  g_free (s->pool);
+}
+
+gboolean
+cli_png_stream_end (CliPngStream *s, GError **error)
+{
+  gboolean ok;
+
+  stream_join (s, FALSE);
+  ok = png_end (&s->job, TRUE, error);
+  g_free (s->ring);
+  g_free (s);
+  return ok;
+}
+
+void
+cli_png_stream_abort (CliPngStream *s)
+{
+  if (s == NULL)
+    return;
+  stream_join (s, TRUE);
+  png_end (&s->job, FALSE, NULL);
+  g_free (s->ring);
+  g_free (s);
 }

@@ -2,7 +2,9 @@
 /* tconv upscale: enlarges an image file with a transposed convolution, through the GEGL
  * pipeline. The input is recognised by its first bytes (never by its name), checked and sized
  * before any pixel is decoded (tconv-image.c); the output keeps the input's bit depth and channels, goes to a
- * temporary file renamed at the end, and never replaces the input. */
+ * temporary file renamed at the end, and never replaces the input. PNG to PNG streams in bands
+ * (tconv-stream.c, docs/streaming.md); TCONV_NO_STREAM=1 forces the whole-image path (tests
+ * compare the two). */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
 
@@ -18,6 +20,7 @@
 #include <operation/gegl-operation-handlers.h>
 
 #include "tconv-pipeline.h"
+#include "tconv-stream.h"
 
 #define MAX_THREADS 64
 /* zlib level of PNG output: gegl:png-save's default, a good speed/size balance for photographs */
@@ -309,6 +312,23 @@ on_progress (gdouble fraction, gpointer data)
  * The command
  */
 
+/* TCONV_PROFILE=1: the process's peak resident memory (VmHWM), which tests bound. */
+static void
+profile_peak_memory (void)
+{
+  gchar *status = NULL, *line;
+
+  if (!tconv_pipeline_profile_enabled ()
+      || !g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return;
+  if ((line = strstr (status, "VmHWM:")) != NULL)
+    {
+      line[6 + strcspn (line + 6, "\n")] = '\0';
+      fprintf (stderr, "tconv-profile: peak RSS %s\n", g_strstrip (line + 6));
+    }
+  g_free (status);
+}
+
 static gboolean
 run_upscale (const UpscaleOptions *o, GError **error)
 {
@@ -330,7 +350,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
   gsize               pixels_stride = 0;
   gchar              *where = NULL, *dir;
   Progress            progress = { 0 };
-  gboolean            ok = FALSE, self, by_libpng;
+  gboolean            ok = FALSE, self, by_libpng, streamed;
   GError             *perr = NULL;
 
   /* Everything that needs no file first. */
@@ -374,9 +394,19 @@ run_upscale (const UpscaleOptions *o, GError **error)
   if (!tconv_source_probe (&src, "upscale", o->input, error))
     return FALSE;
 
+  /* PNG to PNG streams unless the kernel is learned from the whole input or the border wraps
+   * (the first rows read the last ones) */
+  self = g_strcmp0 (o->kernel, "self") == 0;
+  {
+    gchar *low = g_ascii_strdown (o->output, -1);
+    streamed = !self && border != TCONV_BORDER_WRAP && g_getenv ("TCONV_NO_STREAM") == NULL
+               && g_str_has_suffix (low, ".png");
+    g_free (low);
+  }
+
   /* GEGL loads all its modules here: a few tenths of a second, while a PNG input decodes */
   t0 = g_get_monotonic_time ();
-  png_read = tconv_png_read_start (&src);
+  png_read = tconv_png_read_start (&src, streamed);
   tconv_gegl_start ();
   tconv_pipeline_profile_stage ("GEGL start", &t0);
   if ((saver = saver_for (o->output)) == NULL)
@@ -419,7 +449,6 @@ run_upscale (const UpscaleOptions *o, GError **error)
     }
   /* --kernel self is learned from the input once it is read (tconv_pipeline_learn_self()); the
    * bicubic kernel of the same stride stands in for the size and memory checks until then. */
-  self = g_strcmp0 (o->kernel, "self") == 0;
   if (!tconv_cli_kernel_lookup (self ? "bicubic" : o->kernel, sh, sw, &kernel, error))
     goto out;
 
@@ -471,6 +500,31 @@ run_upscale (const UpscaleOptions *o, GError **error)
   }
 
   tconv_pipeline_profile_stage ("options, kernel", &t0);
+  progress.start = g_get_monotonic_time ();
+  progress.tty = isatty (STDERR_FILENO);
+  opt.progress = on_progress;
+  opt.progress_data = &progress;
+  if (streamed && saver != NULL && strcmp (saver, "gegl:png-save") == 0
+      && (in = cli_png_read_stream (png_read, &src)) != NULL)
+    {
+      const CliStreamResult res = cli_stream_upscale (
+        in, png_read, &opt, o->output,
+        threads > 0 ? (gint) threads : (gint) g_get_num_processors (), PNG_LEVEL, error);
+
+      g_clear_object (&in);
+      if (progress.shown)
+        fputc ('\n', stderr);
+      tconv_pipeline_profile_stage (res == CLI_STREAM_FALLBACK ? "stream fell back" : "streamed PNG to PNG", &t0);
+      if (res != CLI_STREAM_FALLBACK)
+        {
+          ok = res == CLI_STREAM_DONE;
+          goto out;
+        }
+      /* the rows never came: GEGL's loader decodes, as for any PNG libpng leaves to it */
+      tconv_png_read_finish (png_read, NULL);
+      png_read = NULL;
+      progress.shown = FALSE;
+    }
   by_libpng = (in = tconv_png_read_finish (png_read, &src)) != NULL;
   png_read = NULL;
   if (!by_libpng && (in = tconv_source_read (&src, error)) == NULL)
@@ -508,10 +562,6 @@ run_upscale (const UpscaleOptions *o, GError **error)
       dest.buffer = out;
     }
 
-  progress.start = g_get_monotonic_time ();
-  progress.tty = isatty (STDERR_FILENO);
-  opt.progress = on_progress;
-  opt.progress_data = &progress;
   if (!tconv_pipeline_upscale_region (in, &opt, NULL, &dest, &perr))
     {
       if (progress.shown)
@@ -536,6 +586,7 @@ out:
   tconv_kernel_free (kernel);
   g_free (where);
   tconv_gegl_stop ();
+  profile_peak_memory ();
   return ok;
 }
 

@@ -864,8 +864,11 @@ def part_png_reader():
     for name, a, depth, ctype, extra, fast in cases:
         inp, out = path(f"read-{name}.png"), path(f"read-{name}-out.png")
         png(inp, a, depth, ctype, extra)
+        # the whole-image path (a streamed PNG is read by the same decoder, and equals the
+        # whole-image file: test-stream.py)
         r = subprocess.run([TCONV, "upscale", "-i", inp, "-o", out, "--kernel", "nearest"],
-                           capture_output=True, text=True, env={**ENV, "TCONV_PROFILE": "1"})
+                           capture_output=True, text=True,
+                           env={**ENV, "TCONV_PROFILE": "1", "TCONV_NO_STREAM": "1"})
         used = "read input (libpng)" in r.stderr
         if r.returncode != 0 or not os.path.exists(out):
             check(False, f"{name}: tconv upscale failed: {r.stderr.strip()[-200:]}")

@@ -36,17 +36,17 @@ parse_options (int argc, char **argv, ApplyOptions *o, GError **error)
   g_option_context_free (ctx);
   if (!ok)
     {
-      (*error)->domain = TCONV_CLI_ERROR, (*error)->code = TCONV_EXIT_USAGE;
+      (*error)->domain = CLI_ERROR, (*error)->code = CLI_EXIT_USAGE;
       return FALSE;
     }
   if (argc > 1)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
       return FALSE;
     }
   if (o->input == NULL || o->weight == NULL || o->output == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "-i X.npy, -w W.npy and -o Y.npy are required");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "-i X.npy, -w W.npy and -o Y.npy are required");
       return FALSE;
     }
   return TRUE;
@@ -56,27 +56,27 @@ static gboolean
 fill_params (const ApplyOptions *o, tconv_params *p, GError **error)
 {
   tconv_params_init (p);
-  if (o->stride && !tconv_parse_pair ("--stride", o->stride, &p->stride_h, &p->stride_w, error))
+  if (o->stride && !cli_parse_pair ("--stride", o->stride, &p->stride_h, &p->stride_w, error))
     return FALSE;
-  if (o->padding && !tconv_parse_pair ("--padding", o->padding, &p->pad_h, &p->pad_w, error))
+  if (o->padding && !cli_parse_pair ("--padding", o->padding, &p->pad_h, &p->pad_w, error))
     return FALSE;
   if (o->output_padding
-      && !tconv_parse_pair ("--output-padding", o->output_padding, &p->opad_h, &p->opad_w, error))
+      && !cli_parse_pair ("--output-padding", o->output_padding, &p->opad_h, &p->opad_w, error))
     return FALSE;
-  if (o->dilation && !tconv_parse_pair ("--dilation", o->dilation, &p->dil_h, &p->dil_w, error))
+  if (o->dilation && !cli_parse_pair ("--dilation", o->dilation, &p->dil_h, &p->dil_w, error))
     return FALSE;
-  if (o->groups && !tconv_parse_int ("--groups", o->groups, G_MININT32, G_MAXINT32, &p->groups, error))
+  if (o->groups && !cli_parse_int ("--groups", o->groups, G_MININT32, G_MAXINT32, &p->groups, error))
     return FALSE;
   return TRUE;
 }
 
 static gboolean
-check_finite (const TconvArray *a, const char *what, GError **error)
+check_finite (const CliArray *a, const char *what, GError **error)
 {
   for (gsize i = 0; i < a->count; i++)
     if (!isfinite (a->data[i]))
       {
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+        g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                      "%s element %" G_GSIZE_FORMAT " is %g: values must be finite (float64 values "
                      "beyond the float32 range become infinite)",
                      what, i, (double) a->data[i]);
@@ -88,7 +88,7 @@ check_finite (const TconvArray *a, const char *what, GError **error)
 static gboolean
 run_apply (const ApplyOptions *o, GError **error)
 {
-  TconvArray     x = { 0 }, w = { 0 }, b = { 0 };
+  CliArray     x = { 0 }, w = { 0 }, b = { 0 };
   tconv_params   p;
   tconv_geometry g;
   tconv_error    err = { 0 };
@@ -97,17 +97,17 @@ run_apply (const ApplyOptions *o, GError **error)
   gboolean       ok = FALSE;
   const char    *inputs[] = { o->input, o->weight, o->bias, NULL };
 
-  if (!fill_params (o, &p, error) || !tconv_check_not_input (o->output, inputs, error))
+  if (!fill_params (o, &p, error) || !cli_check_not_input (o->output, inputs, error))
     return FALSE;
-  if (!tconv_array_load (o->input, "input", &x, error)
-      || !tconv_array_load (o->weight, "weight", &w, error)
-      || (o->bias && !tconv_array_load (o->bias, "bias", &b, error)))
+  if (!cli_array_load (o->input, "input", &x, error)
+      || !cli_array_load (o->weight, "weight", &w, error)
+      || (o->bias && !cli_array_load (o->bias, "bias", &b, error)))
     goto out;
 
   /* Shapes, in PyTorch's words. */
   if (!(x.ndim == 3 || (x.ndim == 4 && x.shape[0] == 1)))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "input '%s' has %u dimensions%s: expected (C_in, H, W) or (1, C_in, H, W)",
                    o->input, x.ndim, x.ndim == 4 ? " with batch size != 1" : "");
       goto out;
@@ -115,14 +115,14 @@ run_apply (const ApplyOptions *o, GError **error)
   const gsize *xs = x.shape + (x.ndim == 4);
   if (w.ndim != 4)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "weight '%s' has %u dimensions: expected 4, (C_in, C_out/groups, kH, kW)",
                    o->weight, w.ndim);
       goto out;
     }
   if (w.shape[0] != xs[0])
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "weight dimension 0 is %" G_GSIZE_FORMAT ": must equal the input's C_in %" G_GSIZE_FORMAT,
                    w.shape[0], xs[0]);
       goto out;
@@ -140,12 +140,12 @@ run_apply (const ApplyOptions *o, GError **error)
 
   if ((st = tconv_geometry_init (&g, &p, &err)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", err.message);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", err.message);
       goto out;
     }
   if (o->bias && (b.ndim != 1 || b.shape[0] != g.out_c))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "bias '%s' must have shape (%" G_GSIZE_FORMAT ",) = (C_out,), got %u dimensions%s",
                    o->bias, g.out_c, b.ndim, b.ndim == 1 ? " of the wrong length" : "");
       goto out;
@@ -156,7 +156,7 @@ run_apply (const ApplyOptions *o, GError **error)
   y = g_try_new (float, g.out_len);
   if (y == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "output of %" G_GSIZE_FORMAT " floats does not fit in memory", g.out_len);
       goto out;
     }
@@ -165,30 +165,30 @@ run_apply (const ApplyOptions *o, GError **error)
   tconv_error terr = { 0 };
   if ((st = tconv_upsample (&g, w.data, o->bias ? b.data : NULL, &in, &out, &terr)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "computation failed: %s: %s",
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "computation failed: %s: %s",
                    tconv_status_string (st), terr.message);
       goto out;
     }
   const gsize shape[3] = { g.out_c, g.out_h, g.out_w };
-  ok = tconv_npy_save (o->output, shape, 3, y, error);
+  ok = cli_npy_save (o->output, shape, 3, y, error);
 
 out:
   g_free (y);
-  tconv_array_clear (&x);
-  tconv_array_clear (&w);
-  tconv_array_clear (&b);
+  cli_array_clear (&x);
+  cli_array_clear (&w);
+  cli_array_clear (&b);
   return ok;
 }
 
 int
-tconv_cmd_apply (int argc, char **argv)
+cli_cmd_apply (int argc, char **argv)
 {
   ApplyOptions o = { 0 };
   GError      *error = NULL;
-  int          code = TCONV_EXIT_OK;
+  int          code = CLI_EXIT_OK;
 
   if (!parse_options (argc, argv, &o, &error) || !run_apply (&o, &error))
-    code = tconv_report ("apply", error);
+    code = cli_report ("apply", error);
   g_free (o.input), g_free (o.weight), g_free (o.bias), g_free (o.output);
   g_free (o.stride), g_free (o.padding), g_free (o.output_padding), g_free (o.dilation);
   g_free (o.groups);

@@ -536,7 +536,7 @@ bench_workload (const Workload *wl, gint threads, gint runs, gboolean json,
 }
 
 int
-tconv_cmd_bench (int argc, char **argv)
+cli_cmd_bench (int argc, char **argv)
 {
   gboolean        json = FALSE;
   gint            threads = 0, runs = 9;
@@ -555,16 +555,16 @@ tconv_cmd_bench (int argc, char **argv)
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
       g_option_context_free (ctx);
-      error->domain = TCONV_CLI_ERROR, error->code = TCONV_EXIT_USAGE;
-      return tconv_report ("bench", error);
+      error->domain = CLI_ERROR, error->code = CLI_EXIT_USAGE;
+      return cli_report ("bench", error);
     }
   g_option_context_free (ctx);
   if (argc > 1 || threads < 0 || threads > 64 || runs < 1 || runs > 32)
     {
-      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (&error, CLI_ERROR, CLI_EXIT_USAGE,
                    argc > 1 ? "unexpected argument" : "--threads must be 0..64 and --runs 1..32");
       g_free (only);
-      return tconv_report ("bench", error);
+      return cli_report ("bench", error);
     }
   if (threads == 0)
     threads = (gint) g_get_num_processors ();
@@ -572,10 +572,10 @@ tconv_cmd_bench (int argc, char **argv)
   StreamResult sr;
   if (!stream_measure (threads, &sr))
     {
-      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (&error, CLI_ERROR, CLI_EXIT_ERROR,
                    "no memory for the STREAM arrays (2 x 4x the last-level cache)");
       g_free (only);
-      return tconv_report ("bench", error);
+      return cli_report ("bench", error);
     }
   const double spread = 100.0 * (sr.best_gbs - sr.worst_gbs) / sr.best_gbs;
 
@@ -601,5 +601,5 @@ tconv_cmd_bench (int argc, char **argv)
     if (only == NULL || g_ascii_strcasecmp (only, workloads[i].name) == 0)
       bench_workload (&workloads[i], threads, runs, json, &sr);
   g_free (only);
-  return TCONV_EXIT_OK;
+  return CLI_EXIT_OK;
 }

@@ -14,21 +14,21 @@
 #include "tconv-pipeline-util.h"
 #include "tconv-pipeline-learn.h"
 
-#define TCONV_EXIT_OK    0
-#define TCONV_EXIT_ERROR 1
-#define TCONV_EXIT_USAGE 2
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_ERROR 1
+#define CLI_EXIT_USAGE 2
 
 G_BEGIN_DECLS
 
 /* Error domain for the CLI; the code is the exit status to use. */
-#define TCONV_CLI_ERROR (tconv_cli_error_quark ())
-GQuark tconv_cli_error_quark (void);
+#define CLI_ERROR (cli_error_quark ())
+GQuark cli_error_quark (void);
 
-int tconv_cmd_apply (int argc, char **argv);
-int tconv_cmd_matrix (int argc, char **argv);
-int tconv_cmd_upscale (int argc, char **argv);
-int tconv_cmd_bench (int argc, char **argv);
-int tconv_cmd_learn (int argc, char **argv);
+int cli_cmd_apply (int argc, char **argv);
+int cli_cmd_matrix (int argc, char **argv);
+int cli_cmd_upscale (int argc, char **argv);
+int cli_cmd_bench (int argc, char **argv);
+int cli_cmd_learn (int argc, char **argv);
 
 /* The kernel for --kernel NAME|FILE: a file when @name contains '/' or ends in .tconv (its
  * stride must equal @stride_h/@stride_w when those are > 0); else the preset NAME-xS.tconv of
@@ -36,10 +36,10 @@ int tconv_cmd_learn (int argc, char **argv);
  * learned-x3.tconv), else the analytic kernel NAME generated at @stride_h x @stride_w (<= 0:
  * 2). NULL or "" is the default: learned at x2, x3 and x4 (when the presets are found),
  * bicubic otherwise. Unknown names list the known ones. (tconv-kernels.c) */
-gboolean tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
+gboolean cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                                   tconv_kernel **kernel, GError **error);
 
-int tconv_cmd_kernel (int argc, char **argv);
+int cli_cmd_kernel (int argc, char **argv);
 
 /* Writes @k as a .tconv file, atomically, after tconv_kernel_validate() (tconv-kernel-cmd.c). */
 gboolean cli_kernel_write (const tconv_kernel *k, const char *path, GError **error);
@@ -62,37 +62,37 @@ gboolean cli_preset_find (const char *name, gint64 stride_h, gint64 stride_w,
 /* The heatmap of `tconv kernel show --png` (tconv-kernel-png.c): the kernel and its phases as
  * coloured cells of @cell pixels (0: chosen from the kernel size), written as an 8-bit RGB PNG
  * through GEGL, atomically. @width/@height (nullable) receive the image size. */
-gboolean tconv_kernel_png (const tconv_kernel *kernel, const char *path, int cell, int *width,
+gboolean cli_kernel_png (const tconv_kernel *kernel, const char *path, int cell, int *width,
                            int *height, GError **error);
 
 /* Prints "tconv SUB: message" to stderr and returns the exit code carried by @error. */
-int tconv_report (const char *sub, GError *error);
+int cli_report (const char *sub, GError *error);
 
 /* Parses "N" or "A,B" into two non-negative-or-not integers (signed: the core names the rule
  * a negative value breaks). */
-gboolean tconv_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b,
+gboolean cli_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b,
                            GError **error);
-gboolean tconv_parse_int (const char *option, const char *text, gint64 lo, gint64 hi,
+gboolean cli_parse_int (const char *option, const char *text, gint64 lo, gint64 hi,
                           gint64 *value, GError **error);
 
 /* Opens @path for reading and fills @st; -1 with an error naming the path unless it is a
  * regular file. */
-int tconv_open_regular (const char *path, struct stat *st, GError **error);
+int cli_open_regular (const char *path, struct stat *st, GError **error);
 
 /* Reads a whole regular file of at most @max_bytes. */
-gboolean tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len,
+gboolean cli_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len,
                           GError **error);
 
 /* Checks that the JPEG file @path is complete: its marker segments and entropy-coded data
  * run without a gap from SOI to an EOI marker (bytes after EOI are allowed). GEGL's JPEG
  * loader pads a truncated file with grey without a word, so callers check first. */
-gboolean tconv_jpeg_check_complete (const char *path, GError **error);
+gboolean cli_jpeg_check_complete (const char *path, GError **error);
 
 /* ---- image files (tconv-image.c) ----
  * An input image, read in three steps so that every check comes before the costly one:
- * tconv_source_probe() needs no GEGL (a readable, non-empty regular file and its first
- * bytes); tconv_source_open() picks the loader from those bytes, never from the file's name,
- * and reads the size and pixel format from the header; tconv_source_read() decodes the
+ * cli_source_probe() needs no GEGL (a readable, non-empty regular file and its first
+ * bytes); cli_source_open() picks the loader from those bytes, never from the file's name,
+ * and reads the size and pixel format from the header; cli_source_read() decodes the
  * pixels. A loader's warnings during open or read make them fail with the file's name and
  * the warning. Should a decoder end the process itself (libjpeg's exit() on a broken
  * header), an exit handler still prints "tconv SUB: cannot read 'PATH': ...". */
@@ -101,70 +101,70 @@ typedef struct
   const char   *sub;  /* the subcommand, for that last message; not owned */
   const char   *path; /* not owned: must outlive the source */
   GeglNode     *graph, *load;
-  const gchar  *loader; /* e.g. "gegl:png-load", set by tconv_source_open() */
-  GeglRectangle box;    /* the image's extent, set by tconv_source_open() */
+  const gchar  *loader; /* e.g. "gegl:png-load", set by cli_source_open() */
+  GeglRectangle box;    /* the image's extent, set by cli_source_open() */
   const Babl   *format; /* of the decoded pixels, from the header */
   guchar        head[64];
   gsize         head_len;
-  guint64       file_size; /* bytes, from tconv_source_probe() */
-} TconvSource;
+  guint64       file_size; /* bytes, from cli_source_probe() */
+} CliSource;
 
 /* Fills @source from @path (errors: cannot open, not a regular file, empty). No GEGL needed. */
-gboolean tconv_source_probe (TconvSource *source, const char *sub, const char *path,
+gboolean cli_source_probe (CliSource *source, const char *sub, const char *path,
                              GError **error);
 /* GEGL initialised: the loader, box and format. JPEG and Radiance HDR files are first checked
  * complete (GEGL pads a truncated JPEG with grey and reads past the end of a short HDR file,
  * both in silence), and a header claiming far more pixels than the file could encode is
  * refused. On failure nothing is left to clear. */
-gboolean tconv_source_open (TconvSource *source, GError **error);
-/* After tconv_source_open(): the decoded pixels (a new reference), or NULL when the loader
+gboolean cli_source_open (CliSource *source, GError **error);
+/* After cli_source_open(): the decoded pixels (a new reference), or NULL when the loader
  * warned (truncated or corrupt data) or gave nothing. */
-GeglBuffer *tconv_source_read (TconvSource *source, GError **error);
-/* Frees the graph of tconv_source_open(); safe on a probed-only or cleared source. */
-void tconv_source_clear (TconvSource *source);
+GeglBuffer *cli_source_read (CliSource *source, GError **error);
+/* Frees the graph of cli_source_open(); safe on a probed-only or cleared source. */
+void cli_source_clear (CliSource *source);
 
 /* PNG input decoded by libpng on its own thread (tconv-png-read.c), for the common kinds of
- * file only. _start() after tconv_source_probe(), before GEGL starts: NULL when the file is
+ * file only. _start() after cli_source_probe(), before GEGL starts: NULL when the file is
  * not a PNG. _finish() joins the thread and frees @read (both may be NULL); given the
- * source after tconv_source_open(), it returns the pixels as GEGL's loader would give them,
- * or NULL: then tconv_source_read() decodes (any other kind of PNG, any libpng warning or
+ * source after cli_source_open(), it returns the pixels as GEGL's loader would give them,
+ * or NULL: then cli_source_read() decodes (any other kind of PNG, any libpng warning or
  * error, a format other than the header's). With @source NULL it only joins and frees. */
-typedef struct TconvPngRead TconvPngRead;
-TconvPngRead *tconv_png_read_start (const TconvSource *source, gboolean streamed);
-GeglBuffer   *tconv_png_read_finish (TconvPngRead *read, const TconvSource *source);
+typedef struct CliPngRead CliPngRead;
+CliPngRead *cli_png_read_start (const CliSource *source, gboolean streamed);
+GeglBuffer   *cli_png_read_finish (CliPngRead *read, const CliSource *source);
 
-/* Streamed PNG input (@streamed at _start()): after tconv_source_open(), a buffer of the
+/* Streamed PNG input (@streamed at _start()): after cli_source_open(), a buffer of the
  * whole image in the source's format whose rows arrive in order, or NULL as _finish() (then
- * _finish (read, NULL) and tconv_source_read()). Rows [0, @rows) may be read once
+ * _finish (read, NULL) and cli_source_read()). Rows [0, @rows) may be read once
  * cli_png_read_need() returned TRUE (FALSE: the decoder failed or warned, and GEGL's loader
  * should decode instead); rows below @below must not be read after cli_png_read_release()
  * (their memory is given back); the decoder holds at most @rows rows from there
  * (cli_png_read_set_window()). cli_png_read_complete(): TRUE when the whole file, end
  * included, decoded without a warning. Unref the buffer before _finish (read, NULL). */
-GeglBuffer *cli_png_read_stream (TconvPngRead *read, const TconvSource *source);
-void        cli_png_read_set_window (TconvPngRead *read, gsize rows);
-gboolean    cli_png_read_need (TconvPngRead *read, gsize rows);
-void        cli_png_read_release (TconvPngRead *read, gsize below);
-gboolean    cli_png_read_complete (TconvPngRead *read);
+GeglBuffer *cli_png_read_stream (CliPngRead *read, const CliSource *source);
+void        cli_png_read_set_window (CliPngRead *read, gsize rows);
+gboolean    cli_png_read_need (CliPngRead *read, gsize rows);
+void        cli_png_read_release (CliPngRead *read, gsize below);
+gboolean    cli_png_read_complete (CliPngRead *read);
 
 /* Collects the g_log warnings, criticals and errors of any thread (each distinct message
  * once) from _begin() to _end(), instead of printing them. _end() returns them joined by
  * "; " (free it), or NULL when there were none. Not nested. */
-void   tconv_log_capture_begin (void);
-gchar *tconv_log_capture_end (void);
+void   cli_log_capture_begin (void);
+gchar *cli_log_capture_end (void);
 /* A GPrintFunc for g_set_printerr_handler() that adds to the capture: savers report write
  * errors (ENOSPC, EFBIG) only through g_printerr() and then finish "successfully". */
-void   tconv_log_capture_printerr (const gchar *message);
+void   cli_log_capture_printerr (const gchar *message);
 
 /* gegl_init() and gegl_exit() for the subcommands, without babl's shared conversion cache
  * (see tconv-image.c: loading it costs seconds and hundreds of MB). */
-void tconv_gegl_start (void);
-void tconv_gegl_stop (void);
+void cli_gegl_start (void);
+void cli_gegl_stop (void);
 
 /* Makes GEGL register the file handlers of every loader and saver it has (they register when
  * their class is first used) without printing its fallback warnings, so that
  * gegl_operation_handlers_get_loader()/_get_saver() know them all. GEGL initialised. */
-void tconv_gegl_handlers_init (void);
+void cli_gegl_handlers_init (void);
 
 /* An .npy file as native floats. */
 typedef struct
@@ -173,35 +173,35 @@ typedef struct
   gsize    shape[TCONV_NPY_MAX_NDIM];
   gsize    count;
   float   *data;
-} TconvArray;
+} CliArray;
 
-gboolean tconv_array_load (const char *path, const char *what, TconvArray *array,
+gboolean cli_array_load (const char *path, const char *what, CliArray *array,
                            GError **error);
-void     tconv_array_clear (TconvArray *array);
+void     cli_array_clear (CliArray *array);
 
 /* Refuses to write @output when it names the same file as any of the NULL-terminated
  * @inputs (so a typo can never destroy an input). */
-gboolean tconv_check_not_input (const char *output, const char *const *inputs, GError **error);
+gboolean cli_check_not_input (const char *output, const char *const *inputs, GError **error);
 
 /* Atomic output: data goes to a hidden temporary file in the destination's folder, which is
  * renamed over @path only when complete; on any failure, or SIGINT/SIGTERM/SIGHUP, the
  * temporary file is removed, so no partial output ever exists under @path. */
-typedef struct TconvAtomic TconvAtomic;
-TconvAtomic *tconv_atomic_open (const char *path, GError **error);
-gboolean     tconv_atomic_write (TconvAtomic *file, const void *data, gsize len, GError **error);
-gboolean     tconv_atomic_commit (TconvAtomic *file, GError **error); /* frees @file */
-void         tconv_atomic_abort (TconvAtomic *file);                   /* frees @file; NULL ok */
+typedef struct CliAtomic CliAtomic;
+CliAtomic *cli_atomic_open (const char *path, GError **error);
+gboolean     cli_atomic_write (CliAtomic *file, const void *data, gsize len, GError **error);
+gboolean     cli_atomic_commit (CliAtomic *file, GError **error); /* frees @file */
+void         cli_atomic_abort (CliAtomic *file);                   /* frees @file; NULL ok */
 /* The temporary path, for writers (GEGL savers) that want a file name rather than bytes. */
-const char  *tconv_atomic_temp_path (TconvAtomic *file);
+const char  *cli_atomic_temp_path (CliAtomic *file);
 
 /* Writes @buffer as a PNG into @file (tconv-png.c): the pixels and colour chunks of
  * gegl:png-save (8-bit for u8 buffers, else 16-bit), rows filtered "up" and deflated at zlib
  * @level on @threads threads. With @pixels (nullable) the rows are read from there instead,
  * in @buffer's format, @stride bytes apart; @buffer then only gives the format and size. */
-gboolean tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride,
-                          TconvAtomic *file, gint threads, gint level, GError **error);
+gboolean cli_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride,
+                          CliAtomic *file, gint threads, gint level, GError **error);
 
-/* Streamed PNG output (tconv-png.c), the same bytes as tconv_png_write(): rows arrive in
+/* Streamed PNG output (tconv-png.c), the same bytes as cli_png_write(): rows arrive in
  * bands of @band_rows (the last may be shorter) into a ring of @ring_rows rows (whole bands)
  * returned in @ring, @rowstride bytes apart, in @format: the band from row y0 goes at
  * @ring + (y0 mod @ring_rows) x @rowstride. Before filling rows up to @y1 the
@@ -211,7 +211,7 @@ gboolean tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride
  * caller's to commit or abort. */
 typedef struct CliPngStream CliPngStream;
 CliPngStream *cli_png_stream_begin (const Babl *format, gint width, gint height, gint band_rows,
-                                    TconvAtomic *file, gint threads, gint level, guint8 **ring,
+                                    CliAtomic *file, gint threads, gint level, guint8 **ring,
                                     gsize *ring_rows, gsize *rowstride, GError **error);
 gboolean      cli_png_stream_wait_room (CliPngStream *stream, gint y1);
 void          cli_png_stream_rows_done (CliPngStream *stream, gint y1);
@@ -219,7 +219,7 @@ gboolean      cli_png_stream_end (CliPngStream *stream, GError **error);
 void          cli_png_stream_abort (CliPngStream *stream);
 
 /* Writes a float32 C-order array as .npy, atomically. */
-gboolean tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,
+gboolean cli_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,
                          GError **error);
 
 G_END_DECLS

@@ -47,7 +47,7 @@ capture_handler (const gchar *domain, GLogLevelFlags level, const gchar *message
 }
 
 void
-tconv_log_capture_begin (void)
+cli_log_capture_begin (void)
 {
   g_mutex_lock (&capture_lock);
   captured = g_string_new (NULL);
@@ -56,13 +56,13 @@ tconv_log_capture_begin (void)
 }
 
 void
-tconv_log_capture_printerr (const gchar *message)
+cli_log_capture_printerr (const gchar *message)
 {
   capture_handler (NULL, G_LOG_LEVEL_WARNING, message, NULL);
 }
 
 gchar *
-tconv_log_capture_end (void)
+cli_log_capture_end (void)
 {
   gchar *s;
 
@@ -155,20 +155,20 @@ with_babl_home (gboolean start)
 }
 
 void
-tconv_gegl_start (void)
+cli_gegl_start (void)
 {
   with_babl_home (TRUE);
 }
 
 void
-tconv_gegl_stop (void)
+cli_gegl_stop (void)
 {
   with_babl_home (FALSE);
   g_clear_pointer (&babl_home, g_free);
 }
 
 void
-tconv_gegl_handlers_init (void)
+cli_gegl_handlers_init (void)
 {
   static gboolean done;
   guint           n = 0;
@@ -190,12 +190,12 @@ tconv_gegl_handlers_init (void)
 
 /* A decoder may end the process itself (libjpeg calls exit() on a broken header): say which
  * file it was, so that even then the user gets a tconv message. No output exists yet then. */
-static const TconvSource *volatile decoding;
+static const CliSource *volatile decoding;
 
 static void
 report_decoder_exit (void)
 {
-  const TconvSource *s = decoding;
+  const CliSource *s = decoding;
 
   if (s != NULL)
     fprintf (stderr, "tconv %s: cannot read '%s': its decoder gave up (the file is corrupt "
@@ -204,7 +204,7 @@ report_decoder_exit (void)
 }
 
 static void
-decoding_begin (const TconvSource *s)
+decoding_begin (const CliSource *s)
 {
   static gboolean registered;
 
@@ -258,10 +258,10 @@ sniff_loader (const guchar *b, gsize n, const char *path)
       gchar *mime = g_content_type_get_mime_type (type);
       if (mime != NULL && g_str_has_prefix (mime, "image/"))
         {
-          tconv_gegl_handlers_init ();
-          tconv_log_capture_begin ();
+          cli_gegl_handlers_init ();
+          cli_log_capture_begin ();
           op = gegl_operation_handlers_get_loader (mime);
-          g_free (tconv_log_capture_end ());
+          g_free (cli_log_capture_end ());
         }
       g_free (mime);
     }
@@ -305,7 +305,7 @@ rgbe_check_complete (const char *path, GError **error)
 
   if (file == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s': %s", path,
                    err->message);
       g_error_free (err);
       return FALSE;
@@ -358,7 +358,7 @@ rgbe_check_complete (const char *path, GError **error)
   g_mapped_file_unref (file);
   if (why != NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "Radiance HDR file '%s' is corrupt: %s", path, why);
       return FALSE;
     }
@@ -366,7 +366,7 @@ rgbe_check_complete (const char *path, GError **error)
 }
 
 gboolean
-tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **error)
+cli_source_probe (CliSource *s, const char *sub, const char *path, GError **error)
 {
   struct stat st;
   ssize_t     got;
@@ -375,7 +375,7 @@ tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **
   memset (s, 0, sizeof *s);
   s->sub = sub;
   s->path = path;
-  if ((fd = tconv_open_regular (path, &st, error)) < 0)
+  if ((fd = cli_open_regular (path, &st, error)) < 0)
     return FALSE;
   do
     got = read (fd, s->head, sizeof s->head);
@@ -383,7 +383,7 @@ tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **
   close (fd);
   if (got <= 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s': %s", path,
                    got < 0 ? g_strerror (errno) : "the file is empty");
       return FALSE;
     }
@@ -393,13 +393,13 @@ tconv_source_probe (TconvSource *s, const char *sub, const char *path, GError **
 }
 
 gboolean
-tconv_source_open (TconvSource *s, GError **error)
+cli_source_open (CliSource *s, GError **error)
 {
   gchar *warn;
 
   if ((s->loader = sniff_loader (s->head, s->head_len, s->path)) == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "'%s' is not an image in a format tconv recognises: expected an image GEGL "
                    "can read (PNG, JPEG, TIFF, WebP, GIF, OpenEXR, Radiance HDR, PPM, ...)",
                    s->path);
@@ -407,7 +407,7 @@ tconv_source_open (TconvSource *s, GError **error)
     }
 
   /* GEGL's JPEG loader pads a truncated file with grey without a warning */
-  if (strcmp (s->loader, "gegl:jpg-load") == 0 && !tconv_jpeg_check_complete (s->path, error))
+  if (strcmp (s->loader, "gegl:jpg-load") == 0 && !cli_jpeg_check_complete (s->path, error))
     return FALSE;
   /* and its Radiance HDR loader reads past the end of a short file */
   if (strcmp (s->loader, "gegl:rgbe-load") == 0 && !rgbe_check_complete (s->path, error))
@@ -415,15 +415,15 @@ tconv_source_open (TconvSource *s, GError **error)
 
   s->graph = gegl_node_new ();
   s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", s->path, NULL);
-  tconv_log_capture_begin ();
+  cli_log_capture_begin ();
   decoding_begin (s);
   s->box = gegl_node_get_bounding_box (s->load);
   s->format = gegl_operation_get_format (gegl_node_get_gegl_operation (s->load), "output");
   decoding = NULL;
-  warn = tconv_log_capture_end ();
+  warn = cli_log_capture_end ();
   if (s->box.width <= 0 || s->box.height <= 0 || s->format == NULL || warn != NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s' (%s): %s",
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s' (%s): %s",
                    s->path, s->loader, warn ? warn : "no image in the file");
       g_free (warn);
       g_clear_object (&s->graph);
@@ -443,7 +443,7 @@ tconv_source_open (TconvSource *s, GError **error)
                              * (double) babl_format_get_bytes_per_pixel (s->format);
       if (decoded > 1e7 * (double) s->file_size + 1e8)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                        "TIFF file '%s' claims %d×%d pixels but is only %" G_GUINT64_FORMAT
                        " bytes long: no TIFF compression expands data that far (at most 10^7 "
                        "decoded bytes per file byte)", s->path, s->box.width, s->box.height,
@@ -457,7 +457,7 @@ tconv_source_open (TconvSource *s, GError **error)
 }
 
 GeglBuffer *
-tconv_source_read (TconvSource *s, GError **error)
+cli_source_read (CliSource *s, GError **error)
 {
   GeglBuffer *buffer = NULL;
   GeglNode   *sink = gegl_node_new_child (s->graph, "operation", "gegl:buffer-sink", "buffer",
@@ -465,14 +465,14 @@ tconv_source_read (TconvSource *s, GError **error)
   gchar      *warn;
 
   gegl_node_link (s->load, sink);
-  tconv_log_capture_begin ();
+  cli_log_capture_begin ();
   decoding_begin (s);
   gegl_node_process (sink);
   decoding = NULL;
-  warn = tconv_log_capture_end ();
+  warn = cli_log_capture_end ();
   if (buffer == NULL || warn != NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "cannot read '%s' (%s): %s (the file may be truncated or corrupt)", s->path,
                    s->loader, warn ? warn : "no pixels");
       g_free (warn);
@@ -482,7 +482,7 @@ tconv_source_read (TconvSource *s, GError **error)
 }
 
 void
-tconv_source_clear (TconvSource *s)
+cli_source_clear (CliSource *s)
 {
   g_clear_object (&s->graph);
   s->load = NULL;

@@ -13,16 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK (tconv-cli-error-quark, tconv_cli_error)
+G_DEFINE_QUARK (tconv-cli-error-quark, cli_error)
 
 int
-tconv_report (const char *sub, GError *error)
+cli_report (const char *sub, GError *error)
 {
-  int code = TCONV_EXIT_ERROR;
+  int code = CLI_EXIT_ERROR;
 
   if (error != NULL)
     {
-      if (error->domain == TCONV_CLI_ERROR)
+      if (error->domain == CLI_ERROR)
         code = error->code;
       fprintf (stderr, "tconv %s: %s\n", sub, error->message);
       g_error_free (error);
@@ -31,7 +31,7 @@ tconv_report (const char *sub, GError *error)
 }
 
 gboolean
-tconv_parse_int (const char *option, const char *text, gint64 lo, gint64 hi, gint64 *value,
+cli_parse_int (const char *option, const char *text, gint64 lo, gint64 hi, gint64 *value,
                  GError **error)
 {
   gint64 v;
@@ -45,7 +45,7 @@ tconv_parse_int (const char *option, const char *text, gint64 lo, gint64 hi, gin
     goto bad;
   if (errno == ERANGE || v < lo || v > hi)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "%s '%s': must be an integer from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT,
                    option, text, lo, hi);
       return FALSE;
@@ -54,13 +54,13 @@ tconv_parse_int (const char *option, const char *text, gint64 lo, gint64 hi, gin
   return TRUE;
 
 bad:
-  g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s '%s': expected an integer", option,
+  g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "%s '%s': expected an integer", option,
                text ? text : "");
   return FALSE;
 }
 
 gboolean
-tconv_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b, GError **error)
+cli_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b, GError **error)
 {
   /* Signed and wide on purpose: the core reports "stride_h -1: must be >= 1" itself. */
   const gint64 lim = G_GINT64_CONSTANT (1) << 40;
@@ -69,31 +69,31 @@ tconv_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b, GE
   gboolean     ok = FALSE;
 
   if (n == 1)
-    ok = tconv_parse_int (option, parts[0], -lim, lim, a, error) && (*b = *a, TRUE);
+    ok = cli_parse_int (option, parts[0], -lim, lim, a, error) && (*b = *a, TRUE);
   else if (n == 2)
-    ok = tconv_parse_int (option, parts[0], -lim, lim, a, error)
-         && tconv_parse_int (option, parts[1], -lim, lim, b, error);
+    ok = cli_parse_int (option, parts[0], -lim, lim, a, error)
+         && cli_parse_int (option, parts[1], -lim, lim, b, error);
   else
-    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+    g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                  "%s '%s': expected N or H,W (one or two integers)", option, text ? text : "");
   g_strfreev (parts);
   return ok;
 }
 
 int
-tconv_open_regular (const char *path, struct stat *st, GError **error)
+cli_open_regular (const char *path, struct stat *st, GError **error)
 {
   int fd = open (path, O_RDONLY | O_CLOEXEC);
 
   if (fd < 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot open '%s': %s", path,
                    g_strerror (errno));
       return -1;
     }
   if (fstat (fd, st) != 0 || !S_ISREG (st->st_mode))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': not a regular file", path);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "'%s': not a regular file", path);
       close (fd);
       return -1;
     }
@@ -101,10 +101,10 @@ tconv_open_regular (const char *path, struct stat *st, GError **error)
 }
 
 gboolean
-tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len, GError **error)
+cli_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len, GError **error)
 {
   struct stat st;
-  int         fd = tconv_open_regular (path, &st, error);
+  int         fd = cli_open_regular (path, &st, error);
   gchar      *buf;
   gsize       got = 0;
 
@@ -112,7 +112,7 @@ tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len
     return FALSE;
   if ((guint64) st.st_size > max_bytes)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "'%s' is %" G_GUINT64_FORMAT " bytes: must be at most %" G_GSIZE_FORMAT, path,
                    (guint64) st.st_size, max_bytes);
       close (fd);
@@ -121,7 +121,7 @@ tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len
   buf = g_try_malloc ((gsize) st.st_size + 1);
   if (buf == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "'%s': out of memory", path);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "'%s': out of memory", path);
       close (fd);
       return FALSE;
     }
@@ -132,7 +132,7 @@ tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len
         continue;
       if (r <= 0)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot read '%s': %s", path,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s': %s", path,
                        r < 0 ? g_strerror (errno) : "file shrank while reading");
           g_free (buf);
           close (fd);
@@ -148,7 +148,7 @@ tconv_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len
 }
 
 gboolean
-tconv_jpeg_check_complete (const char *path, GError **error)
+cli_jpeg_check_complete (const char *path, GError **error)
 {
   FILE       *fp = fopen (path, "rb");
   const char *why = NULL;
@@ -156,7 +156,7 @@ tconv_jpeg_check_complete (const char *path, GError **error)
 
   if (fp == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot open '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot open '%s': %s", path,
                    g_strerror (errno));
       return FALSE;
     }
@@ -235,7 +235,7 @@ tconv_jpeg_check_complete (const char *path, GError **error)
   fclose (fp);
   if (why != NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "JPEG file '%s' is corrupt: %s",
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "JPEG file '%s' is corrupt: %s",
                    path, why);
       return FALSE;
     }
@@ -246,7 +246,7 @@ tconv_jpeg_check_complete (const char *path, GError **error)
 #define NPY_MAX_FILE ((gsize) 4 << 30)
 
 gboolean
-tconv_array_load (const char *path, const char *what, TconvArray *array, GError **error)
+cli_array_load (const char *path, const char *what, CliArray *array, GError **error)
 {
   gchar      *bytes = NULL;
   gsize       len = 0;
@@ -255,11 +255,11 @@ tconv_array_load (const char *path, const char *what, TconvArray *array, GError 
   tconv_status st;
 
   memset (array, 0, sizeof *array);
-  if (!tconv_read_file (path, NPY_MAX_FILE, &bytes, &len, error))
+  if (!cli_read_file (path, NPY_MAX_FILE, &bytes, &len, error))
     return FALSE;
   if ((st = tconv_npy_parse (bytes, len, &npy, &err)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s '%s': %s", what, path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s '%s': %s", what, path,
                    tconv_pipeline_status_message (st, &err));
       g_free (bytes);
       return FALSE;
@@ -267,7 +267,7 @@ tconv_array_load (const char *path, const char *what, TconvArray *array, GError 
   array->data = g_try_new (float, npy.count ? npy.count : 1);
   if (array->data == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s '%s': out of memory", what, path);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s '%s': out of memory", what, path);
       g_free (bytes);
       return FALSE;
     }
@@ -281,13 +281,13 @@ tconv_array_load (const char *path, const char *what, TconvArray *array, GError 
 }
 
 void
-tconv_array_clear (TconvArray *array)
+cli_array_clear (CliArray *array)
 {
   g_clear_pointer (&array->data, g_free);
 }
 
 gboolean
-tconv_check_not_input (const char *output, const char *const *inputs, GError **error)
+cli_check_not_input (const char *output, const char *const *inputs, GError **error)
 {
   struct stat so;
 
@@ -300,7 +300,7 @@ tconv_check_not_input (const char *output, const char *const *inputs, GError **e
         same = so.st_dev == si.st_dev && so.st_ino == si.st_ino;
       if (same)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                        "output '%s' is also an input: refusing to overwrite an input", output);
           return FALSE;
         }
@@ -310,7 +310,7 @@ tconv_check_not_input (const char *output, const char *const *inputs, GError **e
 
 /* ---- atomic output ---- */
 
-struct TconvAtomic
+struct CliAtomic
 {
   char *path;
   char *temp;
@@ -354,18 +354,18 @@ install_handlers (void)
   handlers_installed = TRUE;
 }
 
-TconvAtomic *
-tconv_atomic_open (const char *path, GError **error)
+CliAtomic *
+cli_atomic_open (const char *path, GError **error)
 {
   gchar       *dir = g_path_get_dirname (path);
   gchar       *base = g_path_get_basename (path);
   struct stat  st;
-  TconvAtomic *f;
+  CliAtomic *f;
   int          slot = -1;
 
   if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "output '%s' is a directory", path);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "output '%s' is a directory", path);
       g_free (dir), g_free (base);
       return NULL;
     }
@@ -375,7 +375,7 @@ tconv_atomic_open (const char *path, GError **error)
         slot = i;
         break;
       }
-  f = g_new0 (TconvAtomic, 1);
+  f = g_new0 (CliAtomic, 1);
   f->path = g_strdup (path);
   /* the extension stays last so that savers which pick a format by name still work */
   f->temp = g_strdup_printf ("%s/.tconv-XXXXXX-%s", dir, base);
@@ -383,7 +383,7 @@ tconv_atomic_open (const char *path, GError **error)
   g_free (dir), g_free (base);
   if (slot < 0 || strlen (f->temp) >= sizeof pending[0])
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "output path '%s' is too long", path);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "output path '%s' is too long", path);
       g_free (f->path), g_free (f->temp), g_free (f);
       return NULL;
     }
@@ -393,7 +393,7 @@ tconv_atomic_open (const char *path, GError **error)
   f->fd = g_mkstemp_full (f->temp, O_WRONLY | O_CLOEXEC, 0644);
   if (f->fd < 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot create output '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot create output '%s': %s", path,
                    g_strerror (errno));
       g_free (f->path), g_free (f->temp), g_free (f);
       return NULL;
@@ -404,13 +404,13 @@ tconv_atomic_open (const char *path, GError **error)
 }
 
 const char *
-tconv_atomic_temp_path (TconvAtomic *file)
+cli_atomic_temp_path (CliAtomic *file)
 {
   return file->temp;
 }
 
 gboolean
-tconv_atomic_write (TconvAtomic *f, const void *data, gsize len, GError **error)
+cli_atomic_write (CliAtomic *f, const void *data, gsize len, GError **error)
 {
   const char *p = data;
 
@@ -421,7 +421,7 @@ tconv_atomic_write (TconvAtomic *f, const void *data, gsize len, GError **error)
         continue;
       if (w <= 0)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", f->path,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", f->path,
                        w < 0 ? g_strerror (errno) : "no progress");
           return FALSE;
         }
@@ -432,7 +432,7 @@ tconv_atomic_write (TconvAtomic *f, const void *data, gsize len, GError **error)
 }
 
 static void
-atomic_release (TconvAtomic *f)
+atomic_release (CliAtomic *f)
 {
   pending_used[f->slot] = 0;
   g_free (f->path);
@@ -441,7 +441,7 @@ atomic_release (TconvAtomic *f)
 }
 
 void
-tconv_atomic_abort (TconvAtomic *f)
+cli_atomic_abort (CliAtomic *f)
 {
   if (f == NULL)
     return;
@@ -452,23 +452,23 @@ tconv_atomic_abort (TconvAtomic *f)
 }
 
 gboolean
-tconv_atomic_commit (TconvAtomic *f, GError **error)
+cli_atomic_commit (CliAtomic *f, GError **error)
 {
   /* fsync so that a crash after rename cannot leave an empty file under the final name. */
   if (fsync (f->fd) != 0 || close (f->fd) != 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", f->path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", f->path,
                    g_strerror (errno));
       f->fd = -1;
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
   f->fd = -1;
   if (rename (f->temp, f->path) != 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot create '%s': %s", f->path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot create '%s': %s", f->path,
                    g_strerror (errno));
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
   atomic_release (f);
@@ -476,39 +476,39 @@ tconv_atomic_commit (TconvAtomic *f, GError **error)
 }
 
 gboolean
-tconv_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,
+cli_npy_save (const char *path, const gsize *shape, unsigned ndim, const float *data,
                 GError **error)
 {
   char         header[256];
   gsize        header_len, count = 1;
   size_t       sh[TCONV_NPY_MAX_NDIM];
-  TconvAtomic *f;
+  CliAtomic *f;
   gboolean     ok;
 
   for (unsigned i = 0; i < ndim; i++)
     sh[i] = shape[i], count *= shape[i];
   if (tconv_npy_header (sh, ndim, header, sizeof header, &header_len, NULL) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot encode the .npy header");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot encode the .npy header");
       return FALSE;
     }
-  if ((f = tconv_atomic_open (path, error)) == NULL)
+  if ((f = cli_atomic_open (path, error)) == NULL)
     return FALSE;
-  ok = tconv_atomic_write (f, header, header_len, error);
+  ok = cli_atomic_write (f, header, header_len, error);
   if (ok && G_BYTE_ORDER == G_LITTLE_ENDIAN)
-    ok = tconv_atomic_write (f, data, count * sizeof (float), error);
+    ok = cli_atomic_write (f, data, count * sizeof (float), error);
   else if (ok)
     for (gsize i = 0; ok && i < count; i++)
       {
         guint32 v;
         memcpy (&v, &data[i], 4);
         v = GUINT32_TO_LE (v);
-        ok = tconv_atomic_write (f, &v, 4, error);
+        ok = cli_atomic_write (f, &v, 4, error);
       }
   if (!ok)
     {
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
-  return tconv_atomic_commit (f, error);
+  return cli_atomic_commit (f, error);
 }

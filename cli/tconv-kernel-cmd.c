@@ -32,7 +32,7 @@ usage_error (const char *fmt, ...)
   va_start (ap, fmt);
   msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  e = g_error_new_literal (TCONV_CLI_ERROR, TCONV_EXIT_USAGE, msg);
+  e = g_error_new_literal (CLI_ERROR, CLI_EXIT_USAGE, msg);
   g_free (msg);
   return e;
 }
@@ -51,8 +51,8 @@ parse_options (const char *params, const char *summary, GOptionEntry *entries, i
   g_option_context_free (ctx);
   if (!ok)
     {
-      (*error)->domain = TCONV_CLI_ERROR;
-      (*error)->code = TCONV_EXIT_USAGE;
+      (*error)->domain = CLI_ERROR;
+      (*error)->code = CLI_EXIT_USAGE;
     }
   return ok;
 }
@@ -88,10 +88,10 @@ parse_stride (const char *text, gint64 *sh, gint64 *sw, GError **error)
   parts = g_strsplit (text, ",", -1);
   n = g_strv_length (parts);
   if (n == 1)
-    ok = tconv_parse_int ("--stride", parts[0], 1, TCONV_MAX_STRIDE, sh, error) && (*sw = *sh, TRUE);
+    ok = cli_parse_int ("--stride", parts[0], 1, TCONV_MAX_STRIDE, sh, error) && (*sw = *sh, TRUE);
   else if (n == 2)
-    ok = tconv_parse_int ("--stride", parts[0], 1, TCONV_MAX_STRIDE, sh, error)
-         && tconv_parse_int ("--stride", parts[1], 1, TCONV_MAX_STRIDE, sw, error);
+    ok = cli_parse_int ("--stride", parts[0], 1, TCONV_MAX_STRIDE, sh, error)
+         && cli_parse_int ("--stride", parts[1], 1, TCONV_MAX_STRIDE, sw, error);
   else
     {
       g_propagate_error (error, usage_error ("--stride '%s': expected S or SH,SW", text));
@@ -106,7 +106,7 @@ static gboolean
 parse_pair_range (const char *option, const char *text, gint64 lo, gint64 hi, gint64 *a,
                   gint64 *b, GError **error)
 {
-  if (!tconv_parse_pair (option, text, a, b, error))
+  if (!cli_parse_pair (option, text, a, b, error))
     return FALSE;
   if (*a < lo || *b < lo || *a > hi || *b > hi)
     {
@@ -232,20 +232,20 @@ cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
 {
   gsize        len = 0;
   gchar       *text;
-  TconvAtomic *f;
+  CliAtomic *f;
   gboolean     ok;
   tconv_error  err = { 0 };
   tconv_status st;
 
   if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", path,
                    tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
   if ((st = tconv_kernel_write (k, NULL, 0, &len, NULL)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "cannot write '%s': the kernel's text would be %" G_GSIZE_FORMAT " bytes (%s; "
                    "at most %u)",
                    path, len, tconv_status_string (st), TCONV_KERNEL_FILE_MAX);
@@ -253,19 +253,19 @@ cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
     }
   text = g_malloc (len + 1);
   tconv_kernel_write (k, text, len + 1, &len, NULL);
-  if ((f = tconv_atomic_open (path, error)) == NULL)
+  if ((f = cli_atomic_open (path, error)) == NULL)
     {
       g_free (text);
       return FALSE;
     }
-  ok = tconv_atomic_write (f, text, len, error);
+  ok = cli_atomic_write (f, text, len, error);
   g_free (text);
   if (!ok)
     {
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
-  return tconv_atomic_commit (f, error);
+  return cli_atomic_commit (f, error);
 }
 
 /* Per-channel checkerboard risk, as tconv_kernel_analyze() defines it. */
@@ -685,7 +685,7 @@ save_weights_npy (const tconv_kernel *k, const char *path, GError **error)
 {
   const gsize shape[4] = { k->channels, 1, k->k_h, k->k_w };
 
-  return tconv_npy_save (path, shape, 4, k->weights, error);
+  return cli_npy_save (path, shape, 4, k->weights, error);
 }
 
 static gboolean
@@ -731,11 +731,11 @@ cmd_show (int argc, char **argv, GError **error)
     goto out;
   {
     const char *inputs[] = { path, NULL };
-    if ((png && !tconv_check_not_input (png, inputs, error))
-        || (npy && !tconv_check_not_input (npy, inputs, error)))
+    if ((png && !cli_check_not_input (png, inputs, error))
+        || (npy && !cli_check_not_input (npy, inputs, error)))
       goto out;
   }
-  if (png != NULL && !tconv_kernel_png (k, png, cell, &png_w, &png_h, error))
+  if (png != NULL && !cli_kernel_png (k, png, cell, &png_w, &png_h, error))
     goto out;
   if (npy != NULL && !save_weights_npy (k, npy, error))
     {
@@ -876,13 +876,13 @@ check_finite (const float *v, gsize n, const char *what, const char *path, gsize
     if (!isfinite (v[i]))
       {
         if (c_div)
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                        "%s '%s': element (%" G_GSIZE_FORMAT ", 0, %" G_GSIZE_FORMAT ", %"
                        G_GSIZE_FORMAT ") is %g: weights must be finite (float64 values beyond "
                        "the float32 range become infinite)",
                        what, path, i / (k_h * k_w), i / k_w % k_h, i % k_w, (double) v[i]);
         else
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                        "%s '%s': element %" G_GSIZE_FORMAT " is %g: values must be finite", what,
                        path, i, (double) v[i]);
         return FALSE;
@@ -898,7 +898,7 @@ typedef struct
 
 /* The weights (and bias) are a depthwise ConvTranspose2d's: shape (C, 1, kH, kW), finite. */
 static gboolean
-import_check_arrays (const TconvArray *w, const TconvArray *b, const char *wpath,
+import_check_arrays (const CliArray *w, const CliArray *b, const char *wpath,
                      const char *bias, GError **error)
 {
   const gsize channels = w->ndim == 4 ? w->shape[0] : 0;
@@ -909,7 +909,7 @@ import_check_arrays (const TconvArray *w, const TconvArray *b, const char *wpath
       for (unsigned i = 0; i < w->ndim; i++)
         g_string_append_printf (s, "%s%" G_GSIZE_FORMAT, i ? ", " : "", w->shape[i]);
       g_string_append (s, w->ndim == 1 ? ",)" : ")");
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "weights '%s' have shape %s: expected (1, 1, kH, kW) for one kernel or "
                    "(C, 1, kH, kW) for one per channel, the weight of a depthwise "
                    "ConvTranspose2d (groups = C)%s",
@@ -920,7 +920,7 @@ import_check_arrays (const TconvArray *w, const TconvArray *b, const char *wpath
     }
   if (channels < 1 || channels > TCONV_KERNEL_MAX_CHANNELS)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "weights '%s': %" G_GSIZE_FORMAT " channels: must be 1..%u", wpath, channels,
                    TCONV_KERNEL_MAX_CHANNELS);
       return FALSE;
@@ -928,7 +928,7 @@ import_check_arrays (const TconvArray *w, const TconvArray *b, const char *wpath
   if (w->shape[2] < 1 || w->shape[3] < 1 || w->shape[2] > TCONV_MAX_KERNEL_SIDE
       || w->shape[3] > TCONV_MAX_KERNEL_SIDE)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "weights '%s': kernel %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT ": each side must "
                    "be 1..%u",
                    wpath, w->shape[2], w->shape[3], TCONV_MAX_KERNEL_SIDE);
@@ -940,7 +940,7 @@ import_check_arrays (const TconvArray *w, const TconvArray *b, const char *wpath
     return TRUE;
   if (b->ndim != 1 || b->shape[0] != channels)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "bias '%s' must have shape (%" G_GSIZE_FORMAT ",), one value per channel",
                    bias, channels);
       return FALSE;
@@ -984,7 +984,7 @@ import_geometry (const ImportArgs *args, gsize k_h, gsize k_w, gint64 sh, gint64
 /* The kernel from the checked arrays (geometry @geo: stride, padding, output padding, each
  * rows then columns), with its names and provenance, validated. */
 static gboolean
-import_build (const ImportArgs *args, const TconvArray *w, const TconvArray *b,
+import_build (const ImportArgs *args, const CliArray *w, const CliArray *b,
               const char *wpath, const gchar *cmdline, const gint64 geo[6], tconv_kernel **kp,
               GError **error)
 {
@@ -997,7 +997,7 @@ import_build (const ImportArgs *args, const TconvArray *w, const TconvArray *b,
 
   if ((st = tconv_kernel_new (channels, k_h, k_w, &k, NULL)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", tconv_status_string (st));
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", tconv_status_string (st));
       return FALSE;
     }
   *kp = k;
@@ -1007,7 +1007,7 @@ import_build (const ImportArgs *args, const TconvArray *w, const TconvArray *b,
       k->bias = malloc (channels * sizeof (float));
       if (k->bias == NULL)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "out of memory");
           return FALSE;
         }
       memcpy (k->bias, b->data, channels * sizeof (float));
@@ -1030,7 +1030,7 @@ import_build (const ImportArgs *args, const TconvArray *w, const TconvArray *b,
   g_free (auto_name), g_free (src), g_free (auto_desc);
   if (!set)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "out of memory");
       return FALSE;
     }
   if ((st = tconv_kernel_validate (k, &err)) != TCONV_OK)
@@ -1113,7 +1113,7 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
       "FILE" },
     G_OPTION_ENTRY_NULL,
   };
-  TconvArray    w = { 0 }, b = { 0 };
+  CliArray    w = { 0 }, b = { 0 };
   tconv_kernel *k = NULL;
   gint64        sh, sw, ph = -1, pw = -1, oh = 0, ow = 0;
   gboolean      ok = FALSE;
@@ -1129,11 +1129,11 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
     goto out;
   {
     const char *inputs[] = { argv[1], args.bias, NULL };
-    if (!tconv_check_not_input (args.output, inputs, error))
+    if (!cli_check_not_input (args.output, inputs, error))
       goto out;
   }
-  if (!tconv_array_load (argv[1], "weights", &w, error)
-      || (args.bias != NULL && !tconv_array_load (args.bias, "bias", &b, error))
+  if (!cli_array_load (argv[1], "weights", &w, error)
+      || (args.bias != NULL && !cli_array_load (args.bias, "bias", &b, error))
       || !import_check_arrays (&w, &b, argv[1], args.bias, error)
       || !import_geometry (&args, w.shape[2], w.shape[3], sh, sw, &ph, &pw, &oh, &ow, error))
     goto out;
@@ -1148,8 +1148,8 @@ cmd_import (int argc, char **argv, gchar *cmdline, GError **error)
   ok = TRUE;
 
 out:
-  tconv_array_clear (&w);
-  tconv_array_clear (&b);
+  cli_array_clear (&w);
+  cli_array_clear (&b);
   tconv_kernel_free (k);
   g_free (args.stride), g_free (args.padding), g_free (args.opadding), g_free (args.output);
   g_free (args.bias), g_free (args.name), g_free (args.description);
@@ -1194,7 +1194,7 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
     }
   {
     const char *inputs[] = { argv[1], NULL };
-    if (!tconv_check_not_input (output, inputs, error))
+    if (!cli_check_not_input (output, inputs, error))
       goto out;
   }
   if (!resolve_kernel (argv[1], sh, sw, &k, &path, error))
@@ -1202,13 +1202,13 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
   if (path != NULL)
     {
       const char *inputs[] = { path, NULL };
-      if (!tconv_check_not_input (output, inputs, error))
+      if (!cli_check_not_input (output, inputs, error))
         goto out;
     }
   tconv_kernel_analyze (k, &before, NULL);
   if ((st = tconv_kernel_normalize_phases (k, &err)) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot normalise '%s': %s", argv[1],
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot normalise '%s': %s", argv[1],
                    tconv_pipeline_status_message (st, &err));
       goto out;
     }
@@ -1224,14 +1224,14 @@ cmd_normalize (int argc, char **argv, gchar *cmdline, GError **error)
   comments = k->comments ? g_strconcat (k->comments, "\n", note, NULL) : g_strdup (note);
   if (strlen (comments) > TCONV_KERNEL_TEXT_MAX)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "cannot record the normalisation: the comments of '%s' would exceed %u bytes",
                    argv[1], TCONV_KERNEL_TEXT_MAX);
       goto out;
     }
   if (tconv_kernel_set_string (&k->comments, comments) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "out of memory");
       goto out;
     }
   if (!cli_kernel_write (k, output, error))
@@ -1270,7 +1270,7 @@ usage (FILE *out)
 }
 
 int
-tconv_cmd_kernel (int argc, char **argv)
+cli_cmd_kernel (int argc, char **argv)
 {
   GError     *error = NULL;
   gchar      *cmdline;
@@ -1282,12 +1282,12 @@ tconv_cmd_kernel (int argc, char **argv)
     {
       fputs ("tconv kernel: missing command: list, show, make, import or normalize\n", stderr);
       usage (stderr);
-      return TCONV_EXIT_USAGE;
+      return CLI_EXIT_USAGE;
     }
   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
       usage (stdout);
-      return TCONV_EXIT_OK;
+      return CLI_EXIT_OK;
     }
   name = argv[1];
   cmdline = command_line (argc, argv);
@@ -1314,15 +1314,15 @@ tconv_cmd_kernel (int argc, char **argv)
       fprintf (stderr, "tconv kernel: unknown command '%s'\n", name);
       usage (stderr);
       g_free (cmdline), g_free (sub);
-      return TCONV_EXIT_USAGE;
+      return CLI_EXIT_USAGE;
     }
   g_free (cmdline);
   if (!ok)
     {
-      int code = tconv_report (sub, error);
+      int code = cli_report (sub, error);
       g_free (sub);
       return code;
     }
   g_free (sub);
-  return TCONV_EXIT_OK;
+  return CLI_EXIT_OK;
 }

@@ -287,14 +287,14 @@ save_png (const Canvas *cv, const char *path, GError **error)
   GeglRectangle rect = { 0, 0, cv->w, cv->h };
   GeglBuffer   *buffer;
   GeglNode     *graph, *src, *save;
-  TconvAtomic  *f;
+  CliAtomic  *f;
   const char   *temp;
   struct stat   st;
   int           fd;
 
-  if ((f = tconv_atomic_open (path, error)) == NULL)
+  if ((f = cli_atomic_open (path, error)) == NULL)
     return FALSE;
-  temp = tconv_atomic_temp_path (f);
+  temp = cli_atomic_temp_path (f);
   /* The saver creates the file itself (through GIO, which would otherwise write yet another
    * temporary file next to an existing one); the name stays registered for removal. */
   unlink (temp);
@@ -310,9 +310,9 @@ save_png (const Canvas *cv, const char *path, GError **error)
   g_object_unref (buffer);
   if (stat (temp, &st) != 0 || st.st_size == 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "cannot write '%s': gegl:png-save wrote nothing", path);
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
   if ((fd = open (temp, O_RDONLY | O_CLOEXEC)) >= 0)
@@ -320,7 +320,7 @@ save_png (const Canvas *cv, const char *path, GError **error)
       fsync (fd);
       close (fd);
     }
-  return tconv_atomic_commit (f, error);
+  return cli_atomic_commit (f, error);
 }
 
 /* The lines under the panels: checkerboard risk, separability and symmetry, the legend. */
@@ -361,7 +361,7 @@ draw_footer (Canvas *cv, const tconv_kernel *k, const tconv_kernel_analysis *a, 
 }
 
 gboolean
-tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
+cli_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
                   GError **error)
 {
   Canvas                cv = { 0 };
@@ -377,16 +377,16 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
   layout_init (&l, k, cell);
   if ((gint64) l.w * l.h > (gint64) 1 << 28)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "heatmap of %d x %d pixels: too large; use a smaller --cell", l.w, l.h);
       return FALSE;
     }
-  tconv_gegl_start ();
+  cli_gegl_start ();
   if (!gegl_has_operation ("gegl:png-save"))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "cannot write '%s': GEGL has no gegl:png-save operation", path);
-      tconv_gegl_stop ();
+      cli_gegl_stop ();
       return FALSE;
     }
   cv.w = l.w, cv.h = l.h;
@@ -428,7 +428,7 @@ tconv_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width,
 
   ok = save_png (&cv, path, error);
   g_free (cv.px);
-  tconv_gegl_stop ();
+  cli_gegl_stop ();
   if (ok && width)
     *width = cv.w;
   if (ok && height)

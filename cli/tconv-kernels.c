@@ -52,8 +52,8 @@ cli_error_from_pipeline (GError *error)
 {
   if (error == NULL || error->domain != TCONV_PIPELINE_ERROR)
     return;
-  error->code = error->code == TCONV_PIPELINE_ERROR_INVALID ? TCONV_EXIT_USAGE : TCONV_EXIT_ERROR;
-  error->domain = TCONV_CLI_ERROR;
+  error->code = error->code == TCONV_PIPELINE_ERROR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
+  error->domain = CLI_ERROR;
 }
 
 gboolean
@@ -90,7 +90,7 @@ is_path (const char *name)
 }
 
 gboolean
-tconv_cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
+cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                          tconv_kernel **kernel, GError **error)
 {
   *kernel = NULL;

@@ -38,16 +38,16 @@ typedef struct
  * not its name, JPEGs are checked complete first, and a loader's warning (truncated or corrupt
  * data, which GEGL still delivers, padded) is an error: such an image must not be trained on. */
 static gboolean
-load_rgb (TconvSource *src, float **rgb, gsize *width, gsize *height, GError **error)
+load_rgb (CliSource *src, float **rgb, gsize *width, gsize *height, GError **error)
 {
   GeglBuffer *buffer;
   gchar      *what;
   gboolean    ok;
 
-  if (!tconv_source_open (src, error))
+  if (!cli_source_open (src, error))
     return FALSE;
-  buffer = tconv_source_read (src, error);
-  tconv_source_clear (src);
+  buffer = cli_source_read (src, error);
+  cli_source_clear (src);
   if (buffer == NULL)
     return FALSE;
   what = g_strdup_printf ("image '%s'", src->path);
@@ -69,7 +69,7 @@ add_image (tconv_lsq *lsq, const LearnSetup *setup, const float *rgb, gsize w, g
 
   if (w / s == 0 || h / s == 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "%s is %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT ": smaller than the stride %"
                    G_GSIZE_FORMAT, what, w, h, s);
       return FALSE;
@@ -78,7 +78,7 @@ add_image (tconv_lsq *lsq, const LearnSetup *setup, const float *rgb, gsize w, g
                              setup->sigma, setup->quantize, &err)
       != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s: %s", what, err.message);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s: %s", what, err.message);
       return FALSE;
     }
   return TRUE;
@@ -118,7 +118,7 @@ new_learner (gsize s, gsize k, tconv_lsq **lsq, GError **error)
 
   if (tconv_lsq_new (s, s, k, k, centred_pad (k, s), centred_pad (k, s), lsq, &err) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--size %" G_GSIZE_FORMAT
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--size %" G_GSIZE_FORMAT
                    " --stride %" G_GSIZE_FORMAT ": %s", k, s, err.message);
       return FALSE;
     }
@@ -140,7 +140,7 @@ solve (const tconv_lsq *lsq, tconv_lsq *const *parts, gsize n_parts,
 
   if (st != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s",
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s",
                    tconv_pipeline_status_message (st, &err));
       return FALSE;
     }
@@ -184,7 +184,7 @@ parse_degradations (const char *text, LearnSetup *setup, GError **error)
       tconv_degradation d;
       if (tconv_degradation_from_name (*p, &d, NULL) != TCONV_OK)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                        "--degradation '%s': '%s' is not one of bicubic, area, gauss (join them "
                        "with '+', or use mix for all three)",
                        text, *p);
@@ -194,7 +194,7 @@ parse_degradations (const char *text, LearnSetup *setup, GError **error)
         for (gsize i = 0; ok && i < setup->n_degr; i++)
           if (setup->degr[i] == d)
             {
-              g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+              g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                            "--degradation '%s': '%s' appears twice", text, *p);
               ok = FALSE;
             }
@@ -203,7 +203,7 @@ parse_degradations (const char *text, LearnSetup *setup, GError **error)
     }
   if (ok && setup->n_degr == 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--degradation '': empty");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--degradation '': empty");
       ok = FALSE;
     }
   g_strfreev (parts);
@@ -221,7 +221,7 @@ parse_symmetry (const char *text, unsigned *flags, GError **error)
     *flags = TCONV_LSQ_SYM_FLIP_X | TCONV_LSQ_SYM_FLIP_Y;
   else
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--symmetry '%s': must be none, flips or dihedral", text);
       return FALSE;
     }
@@ -271,42 +271,42 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
   g_option_context_free (ctx);
   if (!ok)
     {
-      (*error)->domain = TCONV_CLI_ERROR, (*error)->code = TCONV_EXIT_USAGE;
+      (*error)->domain = CLI_ERROR, (*error)->code = CLI_EXIT_USAGE;
       return FALSE;
     }
   if (o->stride < 1 || o->stride > (gint) TCONV_MAX_STRIDE)
     {
       if (o->stride == 0)
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--stride is required (1..%u)",
+        g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--stride is required (1..%u)",
                      TCONV_MAX_STRIDE);
       else
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--stride %d: must be 1..%u",
+        g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--stride %d: must be 1..%u",
                      o->stride, TCONV_MAX_STRIDE);
       return FALSE;
     }
   if (o->size < 1 || o->size > (gint) TCONV_MAX_KERNEL_SIDE)
     {
       if (o->size == 0)
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--size is required (e.g. %d)",
+        g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--size is required (e.g. %d)",
                      6 * o->stride);
       else
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--size %d: must be 1..%u",
+        g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--size %d: must be 1..%u",
                      o->size, TCONV_MAX_KERNEL_SIDE);
       return FALSE;
     }
   if (!(o->ridge >= 0.0) || !isfinite (o->ridge))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--ridge %g: must be >= 0", o->ridge);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--ridge %g: must be >= 0", o->ridge);
       return FALSE;
     }
   if (o->output == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "-o FILE.tconv is required");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "-o FILE.tconv is required");
       return FALSE;
     }
   if (o->images == NULL || o->images[0] == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "no training images given");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "no training images given");
       return FALSE;
     }
   return TRUE;
@@ -336,7 +336,7 @@ file_sha256 (const char *path, GError **error)
   gchar *bytes = NULL, *sum;
   gsize  len = 0;
 
-  if (!tconv_read_file (path, (gsize) 1 << 31, &bytes, &len, error))
+  if (!cli_read_file (path, (gsize) 1 << 31, &bytes, &len, error))
     return NULL;
   sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) bytes, len);
   g_free (bytes);
@@ -444,7 +444,7 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
          && tconv_kernel_set_string (&k->degradation, deg->str) == TCONV_OK
          && tconv_kernel_set_string (&k->command, cmd->str) == TCONV_OK;
   if (!ok && error != NULL && *error == NULL)
-    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "out of memory");
+    g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "out of memory");
   g_string_free (src, TRUE), g_string_free (cmd, TRUE), g_string_free (deg, TRUE);
   return ok;
 }
@@ -467,7 +467,7 @@ learn_setup (const LearnOptions *o, LearnSetup *setup, unsigned *symmetry, gchar
     setup->per_image = TRUE;
   else if (o->weighting != NULL && strcmp (o->weighting, "pooled") != 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--weighting '%s': expected pooled or per-image", o->weighting);
       return FALSE;
     }
@@ -478,7 +478,7 @@ learn_setup (const LearnOptions *o, LearnSetup *setup, unsigned *symmetry, gchar
       if (tconv_degrade_work_len (TCONV_DEGRADE_GAUSS, 2, o->sigma, 8, 8, &len, &err) != TCONV_OK
           || o->sigma == 0.0)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--sigma %g: must be > 0 and <= 16",
+          g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--sigma %g: must be > 0 and <= 16",
                        o->sigma);
           return FALSE;
         }
@@ -486,7 +486,7 @@ learn_setup (const LearnOptions *o, LearnSetup *setup, unsigned *symmetry, gchar
   *name = o->name ? g_strdup (o->name) : name_from_output (o->output);
   if (*name == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "output '%s' does not give a kernel name ([a-z0-9._-]+): use --name", o->output);
       return FALSE;
     }
@@ -497,17 +497,17 @@ learn_setup (const LearnOptions *o, LearnSetup *setup, unsigned *symmetry, gchar
 
     /* before minutes of training, not after */
     if (!dir_ok)
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "output '%s': the folder '%s' does not exist", o->output, dir);
     g_free (dir);
-    return dir_ok && tconv_check_not_input (o->output, inputs, error);
+    return dir_ok && cli_check_not_input (o->output, inputs, error);
   }
 }
 
 /* Decodes every probed image and adds its pairs to @lsq; with --weighting per-image also to
  * its own accumulator @each[i] (merged into @lsq, which still serves the bicubic figure). */
 static gboolean
-learn_accumulate (const LearnOptions *o, const LearnSetup *setup, TconvSource *sources,
+learn_accumulate (const LearnOptions *o, const LearnSetup *setup, CliSource *sources,
                   tconv_lsq *lsq, tconv_lsq **each, GError **error)
 {
   const gsize n = g_strv_length (o->images);
@@ -558,7 +558,7 @@ learn_write (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup, un
   g_free (text);
   if (!ok)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
       return FALSE;
     }
   if (!set_provenance (k, o, setup, symmetry, error))
@@ -573,7 +573,7 @@ learn_write (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup, un
   tconv_kernel_set_string (&k->comments, text);
   if (tconv_kernel_validate (k, &err) != TCONV_OK)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "%s", err.message);
       ok = FALSE;
     }
   ok = ok && cli_kernel_write (k, o->output, error);
@@ -597,22 +597,22 @@ run_learn (LearnOptions *o, GError **error)
   unsigned          symmetry = 0;
   double            mse_bicubic = -1.0;
   gboolean          gegl_started = FALSE;
-  TconvSource      *sources = NULL;
+  CliSource      *sources = NULL;
   tconv_lsq       **each = NULL; /* per image, with --weighting per-image */
 
   if (!learn_setup (o, &setup, &symmetry, &name, error))
     goto out;
   /* every image readable and not empty before GEGL starts and training begins */
-  sources = g_new0 (TconvSource, n);
+  sources = g_new0 (CliSource, n);
   for (gsize i = 0; i < n; i++)
-    if (!tconv_source_probe (&sources[i], "learn", o->images[i], error))
+    if (!cli_source_probe (&sources[i], "learn", o->images[i], error))
       goto out;
   if (!new_learner ((gsize) o->stride, (gsize) o->size, &lsq, error))
     goto out;
   each = g_new0 (tconv_lsq *, n);
 
   /* GEGL only once every argument has been checked: its start-up takes a while */
-  tconv_gegl_start ();
+  cli_gegl_start ();
   gegl_started = TRUE;
   if (!learn_accumulate (o, &setup, sources, lsq, each, error))
     goto out;
@@ -642,19 +642,19 @@ out:
   g_free (name);
   g_free (sources);
   if (gegl_started)
-    tconv_gegl_stop ();
+    cli_gegl_stop ();
   return ok;
 }
 
 int
-tconv_cmd_learn (int argc, char **argv)
+cli_cmd_learn (int argc, char **argv)
 {
   LearnOptions o = { 0 };
   GError      *error = NULL;
-  int          code = TCONV_EXIT_OK;
+  int          code = CLI_EXIT_OK;
 
   if (!parse_options (argc, argv, &o, &error) || !run_learn (&o, &error))
-    code = tconv_report ("learn", error);
+    code = cli_report ("learn", error);
   g_free (o.output), g_free (o.degradation), g_free (o.symmetry), g_free (o.name);
   g_free (o.description), g_free (o.weighting);
   g_strfreev (o.images);

@@ -14,12 +14,12 @@ typedef struct
 } Subcommand;
 
 static const Subcommand subcommands[] = {
-  { "apply", tconv_cmd_apply, "transposed convolution of .npy tensors (PyTorch semantics)" },
-  { "matrix", tconv_cmd_matrix, "show a transposed convolution as the transpose of a matrix" },
-  { "upscale", tconv_cmd_upscale, "enlarge an image file (PNG, JPEG, TIFF, ...) through GEGL" },
-  { "learn", tconv_cmd_learn, "learn a kernel by least squares from high-resolution images" },
-  { "kernel", tconv_cmd_kernel, "list, show, make, import and normalize up-sampling kernels" },
-  { "bench", tconv_cmd_bench, "kernel-only timings against the memory-bandwidth floor" },
+  { "apply", cli_cmd_apply, "transposed convolution of .npy tensors (PyTorch semantics)" },
+  { "matrix", cli_cmd_matrix, "show a transposed convolution as the transpose of a matrix" },
+  { "upscale", cli_cmd_upscale, "enlarge an image file (PNG, JPEG, TIFF, ...) through GEGL" },
+  { "learn", cli_cmd_learn, "learn a kernel by least squares from high-resolution images" },
+  { "kernel", cli_cmd_kernel, "list, show, make, import and normalize up-sampling kernels" },
+  { "bench", cli_cmd_bench, "kernel-only timings against the memory-bandwidth floor" },
 };
 
 static void
@@ -41,12 +41,12 @@ main (int argc, char **argv)
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
       usage (argc < 2 ? stderr : stdout);
-      return argc < 2 ? TCONV_EXIT_USAGE : TCONV_EXIT_OK;
+      return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
   if (strcmp (argv[1], "--version") == 0)
     {
       puts ("tconv " TCONV_VERSION);
-      return TCONV_EXIT_OK;
+      return CLI_EXIT_OK;
     }
   for (gsize i = 0; i < G_N_ELEMENTS (subcommands); i++)
     if (strcmp (argv[1], subcommands[i].name) == 0)
@@ -54,5 +54,5 @@ main (int argc, char **argv)
 
   fprintf (stderr, "tconv: unknown command '%s'\n", argv[1]);
   usage (stderr);
-  return TCONV_EXIT_USAGE;
+  return CLI_EXIT_USAGE;
 }

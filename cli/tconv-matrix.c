@@ -22,7 +22,7 @@ parse_values (const char *option, const char *text, gsize n, float *dst, GError 
   gboolean ok = count == n;
 
   if (!ok)
-    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+    g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                  "%s: %" G_GSIZE_FORMAT " values given, expected %" G_GSIZE_FORMAT, option, count, n);
   for (gsize i = 0; ok && i < n; i++)
     {
@@ -30,7 +30,7 @@ parse_values (const char *option, const char *text, gsize n, float *dst, GError 
       double v = g_ascii_strtod (parts[i], &end);
       if (end == parts[i] || *end != '\0' || !isfinite (v) || fabs (v) > 1e6)
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+          g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                        "%s value %" G_GSIZE_FORMAT " '%s': expected a finite number of magnitude <= 1e6",
                        option, i + 1, parts[i]);
           ok = FALSE;
@@ -119,11 +119,11 @@ matrix_print (const MatrixDemo *d)
   print_grid ("  ", yd, (gsize) n, (gsize) n, cell_width (yd, cols));
   printf ("\nC^T x %s the transposed convolution (max difference %g).\n",
           maxdiff <= 1e-9 ? "equals" : "DIFFERS FROM", maxdiff);
-  return maxdiff <= 1e-9 ? TCONV_EXIT_OK : TCONV_EXIT_ERROR;
+  return maxdiff <= 1e-9 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
 int
-tconv_cmd_matrix (int argc, char **argv)
+cli_cmd_matrix (int argc, char **argv)
 {
   gchar       *size_s = NULL, *kernel_s = NULL, *stride_s = NULL, *pad_s = NULL;
   gchar       *weights_s = NULL, *input_s = NULL;
@@ -146,27 +146,27 @@ tconv_cmd_matrix (int argc, char **argv)
   float           w[MAX_SIZE * MAX_SIZE * 4], y[MAX_SIZE * MAX_SIZE];
   float           x[(MAX_SIZE + 2 * MAX_PAD) * (MAX_SIZE + 2 * MAX_PAD)];
   double         *c = NULL, *ct = NULL, *cx = NULL, work[MAX_SIZE * MAX_SIZE];
-  int             code = TCONV_EXIT_OK;
+  int             code = CLI_EXIT_OK;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
-      error->domain = TCONV_CLI_ERROR, error->code = TCONV_EXIT_USAGE;
+      error->domain = CLI_ERROR, error->code = CLI_EXIT_USAGE;
       goto fail;
     }
   if (argc > 1)
     {
-      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
+      g_set_error (&error, CLI_ERROR, CLI_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
       goto fail;
     }
-  if ((size_s && !tconv_parse_int ("--size", size_s, 1, MAX_SIZE, &n, &error))
-      || (stride_s && !tconv_parse_int ("--stride", stride_s, 1, MAX_STRIDE, &s, &error))
-      || (pad_s && !tconv_parse_int ("--padding", pad_s, 0, MAX_PAD, &p, &error))
-      || (kernel_s && !tconv_parse_int ("--kernel", kernel_s, 1, n + 2 * p, &k, &error)))
+  if ((size_s && !cli_parse_int ("--size", size_s, 1, MAX_SIZE, &n, &error))
+      || (stride_s && !cli_parse_int ("--stride", stride_s, 1, MAX_STRIDE, &s, &error))
+      || (pad_s && !cli_parse_int ("--padding", pad_s, 0, MAX_PAD, &p, &error))
+      || (kernel_s && !cli_parse_int ("--kernel", kernel_s, 1, n + 2 * p, &k, &error)))
     goto fail;
   if (k > n + 2 * p)
     {
-      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (&error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--kernel %" G_GINT64_FORMAT ": must be at most size + 2 * padding = %" G_GINT64_FORMAT,
                    k, n + 2 * p);
       goto fail;
@@ -181,7 +181,7 @@ tconv_cmd_matrix (int argc, char **argv)
   tp.opad_h = tp.opad_w = (n + 2 * p - k) % s;
   if (tconv_geometry_init (&g, &tp, &err) != TCONV_OK || tconv_matrix_size (&g, &rows, &cols) != TCONV_OK)
     {
-      g_set_error (&error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "%s", err.message);
+      g_set_error (&error, CLI_ERROR, CLI_EXIT_USAGE, "%s", err.message);
       goto fail;
     }
   for (gint64 i = 0; i < k * k; i++)
@@ -217,7 +217,7 @@ tconv_cmd_matrix (int argc, char **argv)
   goto done;
 
 fail:
-  code = tconv_report ("matrix", error);
+  code = cli_report ("matrix", error);
 done:
   g_option_context_free (ctx);
   g_free (c), g_free (ct), g_free (cx);

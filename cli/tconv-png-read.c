@@ -6,8 +6,8 @@
  * colour chunk, or an sRGB chunk) or an ICC profile, up to 512 MiB of pixels (larger ones
  * go to GEGL, whose buffers can swap). The pixels and format are those of
  * gegl:png-load for such files; the caller also checks the format against the one GEGL's
- * loader reports from the header (tconv_source_open()). Any other file, and any libpng
- * warning or error, is left to GEGL's loader (tconv_source_read()), which gives the usual
+ * loader reports from the header (cli_source_open()). Any other file, and any libpng
+ * warning or error, is left to GEGL's loader (cli_source_read()), which gives the usual
  * result or message: this is only a faster way to the same buffer.
  *
  * The rows go into an anonymous mapping of the whole image that is filled in order. Streamed
@@ -38,7 +38,7 @@ typedef enum
   READ_FAILED  /* not a kind of file this reader takes, or a libpng warning or error */
 } ReadState;
 
-struct TconvPngRead
+struct CliPngRead
 {
   GThread *thread;
   gchar   *path;
@@ -94,7 +94,7 @@ on_png_warning (png_structp png, png_const_charp message)
 }
 
 static void
-set_state (TconvPngRead *r, ReadState state)
+set_state (CliPngRead *r, ReadState state)
 {
   g_mutex_lock (&r->lock);
   r->state = state;
@@ -104,7 +104,7 @@ set_state (TconvPngRead *r, ReadState state)
 
 /* The kind of file and its colour: FALSE for those left to GEGL's loader. */
 static gboolean
-read_header (TconvPngRead *r, png_structp png, png_infop info)
+read_header (CliPngRead *r, png_structp png, png_infop info)
 {
   png_uint_32 w, h;
   int         depth, colour, interlace;
@@ -149,7 +149,7 @@ read_header (TconvPngRead *r, png_structp png, png_infop info)
   png_read_update_info (png, info);
   r->row_bytes = png_get_rowbytes (png, info);
   /* deflate shrinks at most 1032 times: a header that claims more than the file could
-   * hold is left to tconv_source_open(), which refuses it, before any memory is taken */
+   * hold is left to cli_source_open(), which refuses it, before any memory is taken */
   if (r->row_bytes != (gsize) w * (gsize) r->channels * (gsize) depth / 8
       || !g_size_checked_mul (&total, r->row_bytes, h) || total / 1032 > r->file_size
       || (!r->streamed && total > PNG_READ_MAX) || total == 0)
@@ -169,7 +169,7 @@ read_header (TconvPngRead *r, png_structp png, png_infop info)
 
 /* Waits until row @y may be decoded: FALSE when the caller gave up. */
 static gboolean
-wait_window (TconvPngRead *r, gsize y)
+wait_window (CliPngRead *r, gsize y)
 {
   gboolean go;
 
@@ -186,7 +186,7 @@ wait_window (TconvPngRead *r, gsize y)
 static gpointer
 decode (gpointer data)
 {
-  TconvPngRead *r = data;
+  CliPngRead *r = data;
   FILE         *f = fopen (r->path, "rb");
   png_structp   png = NULL;
   png_infop     info = NULL;
@@ -235,14 +235,14 @@ out:
   return NULL;
 }
 
-TconvPngRead *
-tconv_png_read_start (const TconvSource *source, gboolean streamed)
+CliPngRead *
+cli_png_read_start (const CliSource *source, gboolean streamed)
 {
-  TconvPngRead *r;
+  CliPngRead *r;
 
   if (source->head_len < 8 || png_sig_cmp (source->head, 0, 8) != 0)
     return NULL;
-  r = g_new0 (TconvPngRead, 1);
+  r = g_new0 (CliPngRead, 1);
   r->path = g_strdup (source->path);
   r->file_size = source->file_size;
   r->streamed = streamed;
@@ -263,7 +263,7 @@ tconv_png_read_start (const TconvSource *source, gboolean streamed)
 
 /* Waits for the header; TRUE when the rows are coming in @source's format and size. */
 static gboolean
-header_matches (TconvPngRead *r, const TconvSource *source)
+header_matches (CliPngRead *r, const CliSource *source)
 {
   static const char *const names[] = { "Y'", "Y'A", "R'G'B'", "R'G'B'A" };
   const Babl              *space = NULL;
@@ -288,7 +288,7 @@ header_matches (TconvPngRead *r, const TconvSource *source)
 
 /* The mapping as a linear buffer; with @own, the buffer unmaps it when it goes. */
 static GeglBuffer *
-mapping_buffer (TconvPngRead *r, const TconvSource *source, gboolean own)
+mapping_buffer (CliPngRead *r, const CliSource *source, gboolean own)
 {
   const GeglRectangle box = { 0, 0, (gint) r->width, (gint) r->height };
   Mapping            *m = NULL;
@@ -304,7 +304,7 @@ mapping_buffer (TconvPngRead *r, const TconvSource *source, gboolean own)
 }
 
 GeglBuffer *
-tconv_png_read_finish (TconvPngRead *r, const TconvSource *source)
+cli_png_read_finish (CliPngRead *r, const CliSource *source)
 {
   GeglBuffer *buffer = NULL;
   gboolean    match = FALSE;
@@ -334,7 +334,7 @@ tconv_png_read_finish (TconvPngRead *r, const TconvSource *source)
 }
 
 GeglBuffer *
-cli_png_read_stream (TconvPngRead *r, const TconvSource *source)
+cli_png_read_stream (CliPngRead *r, const CliSource *source)
 {
   if (r == NULL || !r->streamed || !header_matches (r, source))
     return NULL;
@@ -342,7 +342,7 @@ cli_png_read_stream (TconvPngRead *r, const TconvSource *source)
 }
 
 void
-cli_png_read_set_window (TconvPngRead *r, gsize rows)
+cli_png_read_set_window (CliPngRead *r, gsize rows)
 {
   g_mutex_lock (&r->lock);
   r->window = MAX (rows, 1);
@@ -351,7 +351,7 @@ cli_png_read_set_window (TconvPngRead *r, gsize rows)
 }
 
 gboolean
-cli_png_read_need (TconvPngRead *r, gsize rows)
+cli_png_read_need (CliPngRead *r, gsize rows)
 {
   gboolean ok;
 
@@ -365,7 +365,7 @@ cli_png_read_need (TconvPngRead *r, gsize rows)
 }
 
 gboolean
-cli_png_read_complete (TconvPngRead *r)
+cli_png_read_complete (CliPngRead *r)
 {
   ReadState state;
 
@@ -380,7 +380,7 @@ cli_png_read_complete (TconvPngRead *r)
 }
 
 void
-cli_png_read_release (TconvPngRead *r, gsize below)
+cli_png_read_release (CliPngRead *r, gsize below)
 {
   const gsize page = (gsize) sysconf (_SC_PAGESIZE);
   gsize       end;

@@ -10,7 +10,7 @@
  * same formats (R'G'B'(A) or Y'(A), u8 or u16, in the buffer's own colour space), and for RGB
  * output sRGB + gAMA + cHRM when the space is sRGB, cHRM + gAMA + iCCP otherwise.
  *
- * The rows come either from a whole image (tconv_png_write) or, streamed, from a ring of rows
+ * The rows come either from a whole image (cli_png_write) or, streamed, from a ring of rows
  * that a producer fills band by band (cli_png_stream_*): a worker takes a segment only once
  * its rows (and the row above it, for the filter) are there, and the producer refills a row of
  * the ring only once no segment still to be deflated reads it. The segments and their bytes
@@ -34,7 +34,7 @@
 typedef struct
 {
   GeglBuffer   *buffer;
-  const guint8 *pixels;    /* nullable: the rows, in the buffer's format (tconv_png_write) */
+  const guint8 *pixels;    /* nullable: the rows, in the buffer's format (cli_png_write) */
   gsize         stride;
   const Babl   *fish;      /* the buffer's format -> format, for pixels */
   GeglRectangle extent;
@@ -57,7 +57,7 @@ typedef struct
   gsize         pending;   /* the first segment not yet deflated: its rows are still read */
   gboolean      failed, stop, writing;
   /* the output, touched only by the thread that holds "writing" */
-  TconvAtomic  *file;
+  CliAtomic  *file;
   GByteArray   *idat;
   uLong         stream_adler;
   GError       *error;
@@ -144,14 +144,14 @@ deflate_segment (PngJob *job, gsize seg)
 
 /* One chunk: length, type, data, CRC of type and data. */
 static gboolean
-put_chunk (TconvAtomic *f, const char *type, const guchar *data, gsize len, GError **error)
+put_chunk (CliAtomic *f, const char *type, const guchar *data, gsize len, GError **error)
 {
   guchar head[8], tail[4];
   uLong  crc = crc32 (0L, Z_NULL, 0);
 
   if (len > 0x7fffffffu)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "PNG chunk %s of %" G_GSIZE_FORMAT " bytes: more than 2^31 - 1", type, len);
       return FALSE;
     }
@@ -163,8 +163,8 @@ put_chunk (TconvAtomic *f, const char *type, const guchar *data, gsize len, GErr
     crc = crc32 (crc, data, (uInt) len);
   tail[0] = (guchar) (crc >> 24), tail[1] = (guchar) (crc >> 16);
   tail[2] = (guchar) (crc >> 8), tail[3] = (guchar) crc;
-  return tconv_atomic_write (f, head, 8, error) && (len == 0 || tconv_atomic_write (f, data, len, error))
-         && tconv_atomic_write (f, tail, 4, error);
+  return cli_atomic_write (f, head, 8, error) && (len == 0 || cli_atomic_write (f, data, len, error))
+         && cli_atomic_write (f, tail, 4, error);
 }
 
 /* Appends segment @seg to the zlib stream, writing full IDAT chunks. */
@@ -252,7 +252,7 @@ be32 (guchar *p, guint32 v)
 
 /* The colour chunks gegl:png-save writes for RGB output. */
 static gboolean
-put_colour_chunks (TconvAtomic *f, const Babl *space, GError **error)
+put_colour_chunks (CliAtomic *f, const Babl *space, GError **error)
 {
   guchar chrm[32], gama[4];
   double v[8];
@@ -295,7 +295,7 @@ put_colour_chunks (TconvAtomic *f, const Babl *space, GError **error)
           buf[nlen] = 0, buf[nlen + 1] = 0; /* name terminator, compression method 0 */
           ok = compress2 (buf + nlen + 2, &zlen, (const Bytef *) icc, (uLong) icc_len, 9) == Z_OK;
           if (!ok)
-            g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+            g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                          "PNG: cannot compress the ICC profile");
           ok = ok && put_chunk (f, "iCCP", buf, nlen + 2 + zlen, error);
           g_free (buf);
@@ -310,7 +310,7 @@ put_colour_chunks (TconvAtomic *f, const Babl *space, GError **error)
  * is @extent in @bformat; @pixels (nullable) holds its rows in that format. */
 static gboolean
 png_begin (PngJob *job, const Babl *bformat, const GeglRectangle *extent, const guint8 *pixels,
-           gsize stride, TconvAtomic *f, gint threads, gint level, GError **error)
+           gsize stride, CliAtomic *f, gint threads, gint level, GError **error)
 {
   const Babl    *space = babl_format_get_space (bformat);
   const Babl    *type = babl_format_get_type (bformat, 0);
@@ -338,7 +338,7 @@ png_begin (PngJob *job, const Babl *bformat, const GeglRectangle *extent, const 
       || !g_size_checked_mul (&job->row_bytes, (gsize) extent->width, job->bpp)
       || job->row_bytes >= G_MAXUINT32)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: %dx%d pixels cannot be written",
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "PNG: %dx%d pixels cannot be written",
                    extent->width, extent->height);
       return FALSE;
     }
@@ -359,7 +359,7 @@ png_begin (PngJob *job, const Babl *bformat, const GeglRectangle *extent, const 
   ihdr[8] = (guchar) depth;
   ihdr[9] = grey ? (alpha ? 4 : 0) : (alpha ? 6 : 2);
   ihdr[10] = ihdr[11] = ihdr[12] = 0;
-  ok = tconv_atomic_write (f, "\x89PNG\r\n\x1a\n", 8, error)
+  ok = cli_atomic_write (f, "\x89PNG\r\n\x1a\n", 8, error)
        && put_chunk (f, "IHDR", ihdr, 13, error) && (grey || put_colour_chunks (f, space, error));
   /* white background, as png-save (whose 16-bit value is 0x00ff: written here as white) */
   for (int i = 0; i < 3; i++)
@@ -384,7 +384,7 @@ png_end (PngJob *job, gboolean ok, GError **error)
 
   if (ok && job->failed)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: deflate failed (out of memory?)");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "PNG: deflate failed (out of memory?)");
       ok = FALSE;
     }
   else if (ok && job->error != NULL)
@@ -395,7 +395,7 @@ png_end (PngJob *job, gboolean ok, GError **error)
     }
   else if (ok && job->written != job->n_segments)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "PNG: %" G_GSIZE_FORMAT " of %"
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "PNG: %" G_GSIZE_FORMAT " of %"
                    G_GSIZE_FORMAT " row segments written", job->written, job->n_segments);
       ok = FALSE;
     }
@@ -419,7 +419,7 @@ png_end (PngJob *job, gboolean ok, GError **error)
 }
 
 gboolean
-tconv_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, TconvAtomic *f,
+cli_png_write (GeglBuffer *buffer, const guint8 *pixels, gsize stride, CliAtomic *f,
                  gint threads, gint level, GError **error)
 {
   PngJob    job = { 0 };
@@ -461,7 +461,7 @@ struct CliPngStream
 
 CliPngStream *
 cli_png_stream_begin (const Babl *format, gint width, gint height, gint band_rows,
-                      TconvAtomic *file, gint threads, gint level, guint8 **ring,
+                      CliAtomic *file, gint threads, gint level, guint8 **ring,
                       gsize *ring_rows, gsize *rowstride, GError **error)
 {
   CliPngStream       *s = g_new0 (CliPngStream, 1);
@@ -474,7 +474,7 @@ cli_png_stream_begin (const Babl *format, gint width, gint height, gint band_row
   s->threads = threads;
   if (!g_size_checked_mul (&stride, (gsize) MAX (width, 1), bpp))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "PNG: %dx%d pixels cannot be written", width, height);
       g_free (s);
       return NULL;
@@ -497,7 +497,7 @@ cli_png_stream_begin (const Babl *format, gint width, gint height, gint band_row
   if (!g_size_checked_mul (&bytes, s->job.ring_rows, stride)
       || (s->ring = g_try_malloc (bytes)) == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "PNG: no memory for %" G_GSIZE_FORMAT " rows of %" G_GSIZE_FORMAT " bytes",
                    s->job.ring_rows, stride);
       png_end (&s->job, FALSE, NULL);

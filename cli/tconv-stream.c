@@ -73,7 +73,7 @@ on_band_progress (gdouble fraction, gpointer data)
 
 /* The bands in order, each decoded, computed and handed to the writer. */
 static CliStreamResult
-run_bands (GeglBuffer *in, TconvPngRead *read, TconvUpscaleOptions *opt, Plan *p,
+run_bands (GeglBuffer *in, CliPngRead *read, TconvUpscaleOptions *opt, Plan *p,
            CliPngStream *stream, guint8 *ring, gsize ring_rows, gsize stride, gint band_rows,
            GError **error)
 {
@@ -108,7 +108,7 @@ run_bands (GeglBuffer *in, TconvPngRead *read, TconvUpscaleOptions *opt, Plan *p
       p->y0 = y0, p->y1 = y1;
       if (!tconv_pipeline_upscale_region (in, opt, &roi, &dest, &perr))
         {
-          g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", perr->message);
           g_error_free (perr);
           return CLI_STREAM_FAILED;
         }
@@ -120,14 +120,14 @@ run_bands (GeglBuffer *in, TconvPngRead *read, TconvUpscaleOptions *opt, Plan *p
 }
 
 CliStreamResult
-cli_stream_upscale (GeglBuffer *in, TconvPngRead *read, const TconvUpscaleOptions *options,
+cli_stream_upscale (GeglBuffer *in, CliPngRead *read, const TconvUpscaleOptions *options,
                     const char *path, gint threads, gint level, GError **error)
 {
   const GeglRectangle *ie = gegl_buffer_get_extent (in);
   const Babl          *format = gegl_buffer_get_format (in);
   TconvUpscaleOptions  opt = *options;
   Plan                 p = { 0 };
-  TconvAtomic         *f;
+  CliAtomic         *f;
   CliPngStream        *stream;
   CliStreamResult      res;
   guint8              *ring;
@@ -137,7 +137,7 @@ cli_stream_upscale (GeglBuffer *in, TconvPngRead *read, const TconvUpscaleOption
 
   if (!tconv_pipeline_output_size (options, ie->width, ie->height, &out_w, &out_h, &perr))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", perr->message);
       g_error_free (perr);
       return CLI_STREAM_FAILED;
     }
@@ -155,14 +155,14 @@ cli_stream_upscale (GeglBuffer *in, TconvPngRead *read, const TconvUpscaleOption
   row_bytes = (gsize) out_w * (gsize) babl_format_get_bytes_per_pixel (format);
   band_rows = (gint) CLAMP (BAND_BYTES / MAX (row_bytes, 1), BAND_ROWS_MIN, BAND_ROWS_MAX);
 
-  if ((f = tconv_atomic_open (path, error)) == NULL)
+  if ((f = cli_atomic_open (path, error)) == NULL)
     return CLI_STREAM_FAILED;
   stream = cli_png_stream_begin (format, out_w, out_h, band_rows, f, threads, level, &ring,
                                  &ring_rows, &stride, error);
   if (stream == NULL)
     {
       g_prefix_error (error, "cannot write '%s': ", path);
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return CLI_STREAM_FAILED;
     }
   res = run_bands (in, read, &opt, &p, stream, ring, ring_rows, stride, band_rows, error);
@@ -174,13 +174,13 @@ cli_stream_upscale (GeglBuffer *in, TconvPngRead *read, const TconvUpscaleOption
           g_prefix_error (error, "cannot write '%s': ", path);
           res = CLI_STREAM_FAILED;
         }
-      else if (res == CLI_STREAM_DONE && !tconv_atomic_commit (f, error))
+      else if (res == CLI_STREAM_DONE && !cli_atomic_commit (f, error))
         return CLI_STREAM_FAILED; /* commit aborts on failure */
       if (res == CLI_STREAM_DONE)
         return res;
     }
   else
     cli_png_stream_abort (stream);
-  tconv_atomic_abort (f);
+  cli_atomic_abort (f);
   return res;
 }

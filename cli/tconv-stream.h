@@ -18,11 +18,11 @@ typedef enum
 } CliStreamResult;
 
 /* Up-samples @in (from cli_png_read_stream() of @read) by @options band by band into the PNG
- * file @path, atomically, with tconv_png_write()'s bytes for the whole image: each band is
+ * file @path, atomically, with cli_png_write()'s bytes for the whole image: each band is
  * the pipeline's region of those rows, and its input rows are decoded just before it and
  * given back just after the last band that reads them. @threads deflate the PNG; the
  * pipeline uses @options->threads. */
-CliStreamResult cli_stream_upscale (GeglBuffer *in, TconvPngRead *read,
+CliStreamResult cli_stream_upscale (GeglBuffer *in, CliPngRead *read,
                                     const TconvUpscaleOptions *options, const char *path,
                                     gint threads, gint level, GError **error);
 

@@ -68,22 +68,22 @@ parse_options (int argc, char **argv, UpscaleOptions *o, GError **error)
   g_option_context_free (ctx);
   if (!ok)
     {
-      (*error)->domain = TCONV_CLI_ERROR, (*error)->code = TCONV_EXIT_USAGE;
+      (*error)->domain = CLI_ERROR, (*error)->code = CLI_EXIT_USAGE;
       return FALSE;
     }
   if (argc > 1)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "unexpected argument '%s'", argv[1]);
       return FALSE;
     }
   if (o->input == NULL || o->output == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE, "-i IN and -o OUT are required");
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "-i IN and -o OUT are required");
       return FALSE;
     }
   if (o->size != NULL && o->scale != NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--size %s and --scale %s: give one or the other", o->size, o->scale);
       return FALSE;
     }
@@ -99,11 +99,11 @@ parse_size (const char *text, gint *w, gint *h, GError **error)
   gboolean ok = g_strv_length (parts) == 2;
 
   if (!ok)
-    g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+    g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                  "--size '%s': expected WxH, two positive integers such as 1920x1080", text);
   else
-    ok = tconv_parse_int ("--size width", parts[0], 1, G_MAXINT32, &a, error)
-         && tconv_parse_int ("--size height", parts[1], 1, G_MAXINT32, &b, error);
+    ok = cli_parse_int ("--size width", parts[0], 1, G_MAXINT32, &a, error)
+         && cli_parse_int ("--size height", parts[1], 1, G_MAXINT32, &b, error);
   g_strfreev (parts);
   *w = (gint) a, *h = (gint) b;
   return ok;
@@ -120,13 +120,13 @@ parse_scale (const char *text, gdouble *scale, GError **error)
   if (*text == '\0' || g_ascii_isspace (*text) || end == text || *end != '\0' || errno == ERANGE
       || !isfinite (v))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--scale '%s': expected a number such as 1.5", text);
       return FALSE;
     }
   if (!(v > 0.0) || v > TCONV_MAX_SIDE)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--scale %s: must be greater than 0 and at most %u", text, TCONV_MAX_SIDE);
       return FALSE;
     }
@@ -163,7 +163,7 @@ parse_bytes (const char *option, const char *text, guint64 *bytes, GError **erro
     goto bad;
   if (v == 0 || v > G_MAXUINT64 / mul)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "%s '%s': must be from 1 byte to 16 EiB", option, text);
       return FALSE;
     }
@@ -171,7 +171,7 @@ parse_bytes (const char *option, const char *text, guint64 *bytes, GError **erro
   return TRUE;
 
 bad:
-  g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+  g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                "%s '%s': expected a number of bytes such as 512M or 8G", option, text);
   return FALSE;
 }
@@ -198,10 +198,10 @@ saver_for (const char *path)
   if (dot == NULL || (slash != NULL && dot < slash) || dot[1] == '\0')
     return NULL;
   ext = g_ascii_strdown (dot, -1);
-  tconv_gegl_handlers_init ();
-  tconv_log_capture_begin ();
+  cli_gegl_handlers_init ();
+  cli_log_capture_begin ();
   op = gegl_operation_handlers_get_saver (ext);
-  g_free (tconv_log_capture_end ());
+  g_free (cli_log_capture_end ());
   /* GEGL falls back to its PNG saver for extensions it does not know */
   if (op != NULL && strcmp (op, "gegl:png-save") == 0 && strcmp (ext, ".png") != 0)
     op = NULL;
@@ -213,7 +213,7 @@ static gboolean
 save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *path,
             const gchar *saver, gint threads, GError **error)
 {
-  TconvAtomic *f;
+  CliAtomic *f;
   const char  *temp;
   GeglNode    *graph, *source, *save;
   const Babl  *type = babl_format_get_type (gegl_buffer_get_format (buffer), 0);
@@ -221,20 +221,20 @@ save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *
   struct stat  st;
   int          fd;
 
-  if ((f = tconv_atomic_open (path, error)) == NULL)
+  if ((f = cli_atomic_open (path, error)) == NULL)
     return FALSE;
   if (strcmp (saver, "gegl:png-save") == 0)
     {
       /* PNG_LEVEL: gegl:png-save's default */
-      if (!tconv_png_write (buffer, pixels, stride, f, threads, PNG_LEVEL, error))
+      if (!cli_png_write (buffer, pixels, stride, f, threads, PNG_LEVEL, error))
         {
           g_prefix_error (error, "cannot write '%s': ", path);
-          tconv_atomic_abort (f);
+          cli_atomic_abort (f);
           return FALSE;
         }
-      return tconv_atomic_commit (f, error);
+      return cli_atomic_commit (f, error);
     }
-  temp = tconv_atomic_temp_path (f);
+  temp = cli_atomic_temp_path (f);
   /* The saver creates the file itself: over an existing one GIO would write yet another
    * temporary file and rename it. The name stays registered for removal on a signal. */
   unlink (temp);
@@ -248,34 +248,34 @@ save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *
       && strcmp (saver, "gegl:tiff-save") != 0)
     gegl_node_set (save, "bitdepth", type == babl_type ("u8") ? 8 : 16, NULL);
   gegl_node_link (source, save);
-  tconv_log_capture_begin ();
-  g_set_printerr_handler (tconv_log_capture_printerr);
+  cli_log_capture_begin ();
+  g_set_printerr_handler (cli_log_capture_printerr);
   gegl_node_process (save);
   g_set_printerr_handler (NULL);
-  warn = tconv_log_capture_end ();
+  warn = cli_log_capture_end ();
   g_object_unref (graph);
 
   if (warn != NULL || stat (temp, &st) != 0 || st.st_size == 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s' (%s): %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s' (%s): %s", path,
                    saver, warn ? warn : "the saver wrote nothing");
       g_free (warn);
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
   /* the saver's file is a new inode: make it durable before the rename (and hear of any
    * write error the file system reports only now) */
   if ((fd = open (temp, O_RDONLY | O_CLOEXEC)) < 0 || fsync (fd) != 0)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "cannot write '%s': %s", path,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", path,
                    g_strerror (errno));
       if (fd >= 0)
         close (fd);
-      tconv_atomic_abort (f);
+      cli_atomic_abort (f);
       return FALSE;
     }
   close (fd);
-  return tconv_atomic_commit (f, error);
+  return cli_atomic_commit (f, error);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
 {
   TconvUpscaleOptions opt;
   TconvPipelineDest   dest = { 0 };
-  TconvSource         src = { 0 };
+  CliSource         src = { 0 };
   GeglBuffer         *in = NULL, *out = NULL;
   tconv_kernel       *kernel = NULL;
   const gchar        *saver;
@@ -346,7 +346,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
   guint64             budget = 0, need, bpp;
   gint64              t0;
   guint8             *pixels = NULL; /* out's memory, when it is a memory buffer */
-  TconvPngRead       *png_read = NULL;
+  CliPngRead       *png_read = NULL;
   gsize               pixels_stride = 0;
   gchar              *where = NULL, *dir;
   Progress            progress = { 0 };
@@ -354,12 +354,12 @@ run_upscale (const UpscaleOptions *o, GError **error)
   GError             *perr = NULL;
 
   /* Everything that needs no file first. */
-  if (o->stride != NULL && !tconv_parse_pair ("--stride", o->stride, &sh, &sw, error))
+  if (o->stride != NULL && !cli_parse_pair ("--stride", o->stride, &sh, &sw, error))
     return FALSE;
   if (o->stride != NULL
       && (sh < 1 || sh > TCONV_ANALYTIC_MAX_STRIDE || sw < 1 || sw > TCONV_ANALYTIC_MAX_STRIDE))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--stride '%s': each stride must be from 1 to %u", o->stride,
                    TCONV_ANALYTIC_MAX_STRIDE);
       return FALSE;
@@ -368,30 +368,30 @@ run_upscale (const UpscaleOptions *o, GError **error)
     return FALSE;
   if (o->scale != NULL && !parse_scale (o->scale, &scale, error))
     return FALSE;
-  if (o->border != NULL && !tconv_border_from_name (o->border, &border))
+  if (o->border != NULL && !tconv_pipeline_border_from_name (o->border, &border))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--border '%s': expected clamp, mirror, wrap or zero", o->border);
       return FALSE;
     }
   if (o->threads != NULL
-      && !tconv_parse_int ("--threads", o->threads, 1, MAX_THREADS, &threads, error))
+      && !cli_parse_int ("--threads", o->threads, 1, MAX_THREADS, &threads, error))
     return FALSE;
   if (o->budget != NULL && !parse_bytes ("--memory-budget", o->budget, &budget, error))
     return FALSE;
-  if (!tconv_check_not_input (o->output, inputs, error))
+  if (!cli_check_not_input (o->output, inputs, error))
     return FALSE;
 
   dir = g_path_get_dirname (o->output);
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                    "output '%s': the folder '%s' does not exist", o->output, dir);
       g_free (dir);
       return FALSE;
     }
   g_free (dir);
-  if (!tconv_source_probe (&src, "upscale", o->input, error))
+  if (!cli_source_probe (&src, "upscale", o->input, error))
     return FALSE;
 
   /* PNG to PNG streams unless the kernel is learned from the whole input or the border wraps
@@ -406,12 +406,12 @@ run_upscale (const UpscaleOptions *o, GError **error)
 
   /* GEGL loads all its modules here: a few tenths of a second, while a PNG input decodes */
   t0 = g_get_monotonic_time ();
-  png_read = tconv_png_read_start (&src, streamed);
-  tconv_gegl_start ();
+  png_read = cli_png_read_start (&src, streamed);
+  cli_gegl_start ();
   tconv_pipeline_profile_stage ("GEGL start", &t0);
   if ((saver = saver_for (o->output)) == NULL)
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "output '%s': no GEGL saver for its extension (use .png, .jpg, .tif, .webp, "
                    ".exr, ...)",
                    o->output);
@@ -419,7 +419,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     }
 
   /* The input's size, from its header only. */
-  if (!tconv_source_open (&src, error))
+  if (!cli_source_open (&src, error))
     goto out;
 
   /* Stride: given, or what the requested size needs, or the kernel's default. */
@@ -431,7 +431,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
           const gdouble h = floor (src.box.height * scale + 0.5);
           if (w < 1.0 || h < 1.0)
             {
-              g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_USAGE,
+              g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                            "--scale %s: a %dx%d input would give %.0fx%.0f pixels: each side "
                            "must be at least 1",
                            o->scale, src.box.width, src.box.height, w, h);
@@ -449,10 +449,10 @@ run_upscale (const UpscaleOptions *o, GError **error)
     }
   /* --kernel self is learned from the input once it is read (tconv_pipeline_learn_self()); the
    * bicubic kernel of the same stride stands in for the size and memory checks until then. */
-  if (!tconv_cli_kernel_lookup (self ? "bicubic" : o->kernel, sh, sw, &kernel, error))
+  if (!cli_kernel_lookup (self ? "bicubic" : o->kernel, sh, sw, &kernel, error))
     goto out;
 
-  tconv_upscale_options_init (&opt);
+  tconv_pipeline_upscale_options_init (&opt);
   opt.kernel = kernel;
   opt.border = border;
   opt.linear = o->linear;
@@ -464,7 +464,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     g_object_set (gegl_config (), "threads", (gint) threads, NULL);
   if (!tconv_pipeline_output_size (&opt, src.box.width, src.box.height, &out_w, &out_h, &perr))
     {
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", perr->message);
       g_error_free (perr);
       goto out;
     }
@@ -483,7 +483,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     if (need > limit)
       {
         gchar *n = human_bytes (need), *l = human_bytes (limit);
-        g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR,
+        g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
                      "output of %dx%d pixels needs up to %s with the input: more than the "
                      "memory budget of %s (%s)",
                      out_w, out_h, n, l, where);
@@ -521,13 +521,13 @@ run_upscale (const UpscaleOptions *o, GError **error)
           goto out;
         }
       /* the rows never came: GEGL's loader decodes, as for any PNG libpng leaves to it */
-      tconv_png_read_finish (png_read, NULL);
+      cli_png_read_finish (png_read, NULL);
       png_read = NULL;
       progress.shown = FALSE;
     }
-  by_libpng = (in = tconv_png_read_finish (png_read, &src)) != NULL;
+  by_libpng = (in = cli_png_read_finish (png_read, &src)) != NULL;
   png_read = NULL;
-  if (!by_libpng && (in = tconv_source_read (&src, error)) == NULL)
+  if (!by_libpng && (in = cli_source_read (&src, error)) == NULL)
     goto out;
   tconv_pipeline_profile_stage (by_libpng ? "read input (libpng)" : "read input", &t0);
   if (self)
@@ -566,7 +566,7 @@ run_upscale (const UpscaleOptions *o, GError **error)
     {
       if (progress.shown)
         fputc ('\n', stderr);
-      g_set_error (error, TCONV_CLI_ERROR, TCONV_EXIT_ERROR, "%s", perr->message);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", perr->message);
       g_error_free (perr);
       goto out;
     }
@@ -579,26 +579,26 @@ run_upscale (const UpscaleOptions *o, GError **error)
   tconv_pipeline_profile_stage ("write output", &t0);
 
 out:
-  tconv_png_read_finish (png_read, NULL); /* a failed run: only joins the decoder */
+  cli_png_read_finish (png_read, NULL); /* a failed run: only joins the decoder */
   g_clear_object (&in);
   g_clear_object (&out); /* frees pixels too */
-  tconv_source_clear (&src);
+  cli_source_clear (&src);
   tconv_kernel_free (kernel);
   g_free (where);
-  tconv_gegl_stop ();
+  cli_gegl_stop ();
   profile_peak_memory ();
   return ok;
 }
 
 int
-tconv_cmd_upscale (int argc, char **argv)
+cli_cmd_upscale (int argc, char **argv)
 {
   UpscaleOptions o = { 0 };
   GError        *error = NULL;
-  int            code = TCONV_EXIT_OK;
+  int            code = CLI_EXIT_OK;
 
   if (!parse_options (argc, argv, &o, &error) || !run_upscale (&o, &error))
-    code = tconv_report ("upscale", error);
+    code = cli_report ("upscale", error);
   g_free (o.input), g_free (o.output), g_free (o.kernel), g_free (o.stride), g_free (o.size);
   g_free (o.scale), g_free (o.border), g_free (o.threads), g_free (o.budget);
   return code;

@@ -99,7 +99,7 @@ fast8_setup (TconvPipelineJob *job)
     }
   job->f8_map = g_new (gint, job->f8_cols);
   for (gsize x = 0; x < job->f8_cols; x++)
-    job->f8_map[x] = (gint) tconv_border_map (job->border, job->f8_lo + (gint64) x, job->in_w);
+    job->f8_map[x] = (gint) tconv_pipeline_border_map (job->border, job->f8_lo + (gint64) x, job->in_w);
 }
 
 void
@@ -150,7 +150,7 @@ fast8_fill (const TconvPipelineJob *job, gint64 lo, gsize n, guint8 *buf)
 
       if (iy < 0 || iy >= job->in_h)
         {
-          const gint64 m = tconv_border_map (job->border, iy, job->in_h);
+          const gint64 m = tconv_pipeline_border_map (job->border, iy, job->in_h);
 
           if (m < 0)
             {
@@ -265,7 +265,7 @@ set_input_columns (TconvPipelineJob *job)
 
   for (gint64 i = a; i <= b; i++)
     {
-      const gint64 m = tconv_border_map (job->border, i, job->in_w);
+      const gint64 m = tconv_pipeline_border_map (job->border, i, job->in_w);
 
       if (m >= 0)
         lo = MIN (lo, m), hi = MAX (hi, m);
@@ -282,7 +282,7 @@ set_input_columns (TconvPipelineJob *job)
   job->in_cols = (gsize) (ix_hi - job->ix_lo + 1);
   job->col_map = g_new (gint, job->in_cols);
   for (gsize x = 0; x < job->in_cols; x++)
-    job->col_map[x] = (gint) tconv_border_map (job->border, job->ix_lo + (gint64) x, job->in_w);
+    job->col_map[x] = (gint) tconv_pipeline_border_map (job->border, job->ix_lo + (gint64) x, job->in_w);
 }
 
 /* Everything that depends on the region's columns (the rows are handled band by band). The
@@ -465,7 +465,7 @@ fill_input (const TconvPipelineJob *job, gint64 lo, gsize n, gfloat *buf)
 
       if (iy < 0 || iy >= job->in_h)
         {
-          const gint64 m = tconv_border_map (job->border, iy, job->in_h);
+          const gint64 m = tconv_pipeline_border_map (job->border, iy, job->in_h);
 
           if (m < 0)
             {
@@ -534,7 +534,7 @@ mid_band (const TconvPipelineJob *job, TconvPipelineScratch *s, gint64 lo, gsize
 
       if (i >= 0 && i < job->mid_h)
         continue;
-      m = tconv_border_map (job->border, i, job->mid_h);
+      m = tconv_pipeline_border_map (job->border, i, job->mid_h);
       if (m < 0)
         memset (mid + r * mid_row, 0, mid_row * sizeof (gfloat));
       else if (m >= a && m < b)

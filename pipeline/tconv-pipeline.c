@@ -21,13 +21,13 @@ static const gchar *const border_names[TCONV_BORDER_COUNT] = {
 };
 
 const gchar *
-tconv_border_name (TconvBorder border)
+tconv_pipeline_border_name (TconvBorder border)
 {
   return (guint) border < TCONV_BORDER_COUNT ? border_names[border] : NULL;
 }
 
 gboolean
-tconv_border_from_name (const gchar *name, TconvBorder *border)
+tconv_pipeline_border_from_name (const gchar *name, TconvBorder *border)
 {
   for (guint i = 0; name != NULL && i < TCONV_BORDER_COUNT; i++)
     if (strcmp (name, border_names[i]) == 0)
@@ -39,7 +39,7 @@ tconv_border_from_name (const gchar *name, TconvBorder *border)
 }
 
 void
-tconv_upscale_options_init (TconvUpscaleOptions *options)
+tconv_pipeline_upscale_options_init (TconvUpscaleOptions *options)
 {
   memset (options, 0, sizeof *options);
   options->border = TCONV_BORDER_CLAMP;
@@ -206,8 +206,8 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
     return FALSE;
   job->resample = job->out_w != job->mid_w || job->out_h != job->mid_h;
   if (job->resample
-      && (!tconv_resampler_init (&job->rx, job->mid_w, job->out_w, job->border)
-          || !tconv_resampler_init (&job->ry, job->mid_h, job->out_h, job->border)))
+      && (!tconv_pipeline_resampler_init (&job->rx, job->mid_w, job->out_w, job->border)
+          || !tconv_pipeline_resampler_init (&job->ry, job->mid_h, job->out_h, job->border)))
     {
       g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
                    "out of memory for the resampling tables of %dx%d -> %dx%d", job->mid_w,
@@ -234,8 +234,8 @@ job_clear (TconvPipelineJob *job)
   g_free (job->col_map);
   g_free (job->read_table);
   tconv_pipeline_fast8_clear (job);
-  tconv_resampler_clear (&job->rx);
-  tconv_resampler_clear (&job->ry);
+  tconv_pipeline_resampler_clear (&job->rx);
+  tconv_pipeline_resampler_clear (&job->ry);
   g_mutex_clear (&job->lock);
   g_clear_error (&job->error);
 }

@@ -48,8 +48,8 @@ typedef enum
   TCONV_BORDER_COUNT
 } TconvBorder;
 
-const gchar *tconv_border_name (TconvBorder border);
-gboolean     tconv_border_from_name (const gchar *name, TconvBorder *border);
+const gchar *tconv_pipeline_border_name (TconvBorder border);
+gboolean     tconv_pipeline_border_from_name (const gchar *name, TconvBorder *border);
 
 /* Called from the calling thread between bands with the fraction done (0..1), last with 1;
  * returning FALSE cancels the job (error TCONV_PIPELINE_ERROR_CANCELLED, nothing more
@@ -98,7 +98,7 @@ typedef struct
 } TconvPipelineDest;
 
 /* Fills @options with the defaults (clamp, perceptual, stride x size, GEGL threads). */
-void tconv_upscale_options_init (TconvUpscaleOptions *options);
+void tconv_pipeline_upscale_options_init (TconvUpscaleOptions *options);
 
 /**
  * tconv_pipeline_output_size:

@@ -7,7 +7,7 @@
 #include <math.h>
 
 gint64
-tconv_border_map (TconvBorder border, gint64 i, gint64 n)
+tconv_pipeline_border_map (TconvBorder border, gint64 i, gint64 n)
 {
   gint64 period, j;
 
@@ -49,7 +49,7 @@ keys (double t)
 }
 
 void
-tconv_resampler_clear (TconvResampler *r)
+tconv_pipeline_resampler_clear (TconvResampler *r)
 {
   g_clear_pointer (&r->first, g_free);
   g_clear_pointer (&r->index, g_free);
@@ -58,7 +58,7 @@ tconv_resampler_clear (TconvResampler *r)
 }
 
 gboolean
-tconv_resampler_init (TconvResampler *r, gint in_n, gint out_n, TconvBorder border)
+tconv_pipeline_resampler_init (TconvResampler *r, gint in_n, gint out_n, TconvBorder border)
 {
   const double scale = (double) in_n / (double) out_n;
   const double f = MAX (scale, 1.0);
@@ -74,7 +74,7 @@ tconv_resampler_init (TconvResampler *r, gint in_n, gint out_n, TconvBorder bord
       || (r->index = g_try_new0 (gint, n)) == NULL
       || (r->weights = g_try_new0 (gfloat, n)) == NULL)
     {
-      tconv_resampler_clear (r);
+      tconv_pipeline_resampler_clear (r);
       return FALSE;
     }
 
@@ -98,7 +98,7 @@ tconv_resampler_init (TconvResampler *r, gint in_n, gint out_n, TconvBorder bord
           const double v = fabs (d) < support ? keys (d / f) : 0.0;
 
           wt[t] = (gfloat) (v / sum);
-          idx[t] = (gint) tconv_border_map (border, lo + t, in_n);
+          idx[t] = (gint) tconv_pipeline_border_map (border, lo + t, in_n);
           /* a tap that reads nothing useful points at sample 0 with weight 0 */
           if (v == 0.0 && idx[t] < 0)
             idx[t] = 0;

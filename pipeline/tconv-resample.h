@@ -37,11 +37,11 @@ typedef struct
 } TconvResampler;
 
 /* Fills @r; FALSE (with @r cleared) when the tables do not fit in memory. */
-gboolean tconv_resampler_init (TconvResampler *r, gint in_n, gint out_n, TconvBorder border);
-void     tconv_resampler_clear (TconvResampler *r);
+gboolean tconv_pipeline_resampler_init (TconvResampler *r, gint in_n, gint out_n, TconvBorder border);
+void     tconv_pipeline_resampler_clear (TconvResampler *r);
 
 /* Source index of @i under @border for a source of @n samples, or -1 (zero border). */
-gint64 tconv_border_map (TconvBorder border, gint64 i, gint64 n);
+gint64 tconv_pipeline_border_map (TconvBorder border, gint64 i, gint64 n);
 
 G_END_DECLS
 

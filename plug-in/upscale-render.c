@@ -159,7 +159,7 @@ upscale_render_options (TconvUpscaleOptions *options,
                         gint                 out_w,
                         gint                 out_h)
 {
-  tconv_upscale_options_init (options);
+  tconv_pipeline_upscale_options_init (options);
   options->kernel           = kernel;
   options->border           = params->border;
   options->linear           = params->linear;

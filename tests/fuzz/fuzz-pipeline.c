@@ -220,7 +220,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gegl_buffer_set (src, gegl_buffer_get_extent (src), 0, fmt, pixels, GEGL_AUTO_ROWSTRIDE);
 
   /* The options. */
-  tconv_upscale_options_init (&opt);
+  tconv_pipeline_upscale_options_init (&opt);
   opt.kernel = kernel;
   opt.border = (TconvBorder) (h[6] % TCONV_BORDER_COUNT);
   opt.linear = (h[6] & 4) != 0;
@@ -285,7 +285,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 fprintf (stderr, "fuzz-pipeline: constant %s image %dx%d -> %dx%d, kernel %s "
                          "x%zux%zu, border %s%s%s: pixel %zu channel %d is %.9g, pixel 0 %.9g\n",
                          babl_get_name (fmt), w, hh, ow, oh, kernel->name, kernel->stride_h,
-                         kernel->stride_w, tconv_border_name (opt.border),
+                         kernel->stride_w, tconv_pipeline_border_name (opt.border),
                          opt.linear ? ", linear" : "", opt.normalize_phases ? ", normalized" : "",
                          i, c, b, a);
                 abort ();

@@ -184,7 +184,7 @@ run_pipeline (GeglBuffer *src, const Run *r, const char *fmt, GError **error)
   int                  ow, oh;
   GeglBuffer          *dst;
 
-  tconv_upscale_options_init (&o);
+  tconv_pipeline_upscale_options_init (&o);
   o.kernel = r->kernel;
   o.border = r->border;
   o.out_width = r->out_w, o.out_height = r->out_h;
@@ -699,7 +699,7 @@ errors (void)
   GError       *error = NULL;
   int           ow, oh, calls = 0;
 
-  tconv_upscale_options_init (&o);
+  tconv_pipeline_upscale_options_init (&o);
   o.kernel = k;
   GeglBuffer *wrong = gegl_buffer_new (GEGL_RECTANGLE (0, 0, 11, 10), babl_format ("R'G'B'A float"));
   CHECK (!tconv_pipeline_upscale (src, wrong, &o, &error)
@@ -876,7 +876,7 @@ memory_output_matches_buffer (test_rng *rng)
 
           gegl_buffer_get (dst, NULL, 1.0, fmt, want, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
           memset (mem, 0xa5, stride * (size_t) e->height);
-          tconv_upscale_options_init (&o);
+          tconv_pipeline_upscale_options_init (&o);
           o.kernel = k, o.border = r.border, o.out_width = r.out_w, o.out_height = r.out_h;
           o.threads = 2, o.linear = r.linear;
           TconvPipelineDest d = { .pixels = mem, .rowstride = stride, .format = fmt };
@@ -1150,7 +1150,7 @@ region_equals_whole (test_rng *rng)
           const TconvPipelineDest d = { .pixels = got, .rowstride = stride, .format = fmt };
           static const int    threads[] = { 1, 2, 7 };
 
-          tconv_upscale_options_init (&o);
+          tconv_pipeline_upscale_options_init (&o);
           o.kernel = k, o.border = r.border, o.out_width = r.out_w, o.out_height = r.out_h;
           o.linear = r.linear, o.threads = threads[i % 3];
           o.memory_budget = i == 4 ? 20000 : 0; /* thin bands where they fit */
@@ -1198,7 +1198,7 @@ region_errors (void)
   GError       *error = NULL;
   static const GeglRectangle bad[] = { { 10, 0, 3, 1 }, { -1, 0, 2, 2 }, { 0, 0, 0, 4 }, { 0, 9, 1, 2 } };
 
-  tconv_upscale_options_init (&o);
+  tconv_pipeline_upscale_options_init (&o);
   o.kernel = k;
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
     {

@@ -16,6 +16,8 @@
 #                          SUITE/dialog.png is the dialog's screenshot
 #   TCONV_SKIP_GIMP3=1     skip; TCONV_SKIP_DIALOG=1 skips only the Xvfb test
 #   TCONV_PLUGIN_BENCH=1   also run the 12-megapixel benchmark (bench-plugin.py)
+#   TCONV_SKIP_INSTALL_TESTS=1  skip install-inside.sh and the one-binary test (for
+#                          benchmark runs)
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -54,31 +56,36 @@ inside() {  # inside SUITE LOG SCRIPT [ARG...]: run a script in the chroot, numb
   done < <(TCONV_GIMP3_OUT=${OUT_DIR:-$ART} "$HERE/host.sh" --suite "$suite" run sh "$@" 2>"$ART/$log")
 }
 
-t0=$SECONDS
-ensure "$SUITE" || { echo "1..$n"; exit 1; }
+main() {
+  t0=$SECONDS
+  ensure "$SUITE" || { echo "1..$n"; return 1; }
 
-# Pass the knobs through (host.sh passes TCONV_* but not TCONV_GIMP3_*).
-export TCONV_SKIP_DIALOG=${TCONV_SKIP_DIALOG:-0} TCONV_PLUGIN_BENCH=${TCONV_PLUGIN_BENCH:-0}
-inside "$SUITE" host.log /src/tests/gimp3/plugin-inside.sh
-if ((n < 20)); then
-  result not-ok "the plug-in tests ran (only $n results; see $ART/*.log)"
-  tail -n 20 "$ART/host.log" | sed 's/^/#   /'
-fi
-
-if [[ $SUITE == trixie ]]; then
-  inside "$SUITE" install.log /src/tests/gimp3/install-inside.sh min-version user gex
-else
-  inside "$SUITE" install.log /src/tests/gimp3/install-inside.sh user gex flatpak
-  # One binary for both: built against GIMP 3.0, run by GIMP 3.2.
-  # The trixie build lives in SUITE/one-binary, which the forky run sees at /work-out.
-  mkdir -p "$ART/one-binary"
-  if ensure trixie; then
-    OUT_DIR=$ART/one-binary inside trixie one-binary-build.log /src/tests/gimp3/one-binary-inside.sh build
-    inside "$SUITE" one-binary-run.log /src/tests/gimp3/one-binary-inside.sh run
+  # Pass the knobs through (host.sh passes TCONV_* but not TCONV_GIMP3_*).
+  export TCONV_SKIP_DIALOG=${TCONV_SKIP_DIALOG:-0} TCONV_PLUGIN_BENCH=${TCONV_PLUGIN_BENCH:-0}
+  inside "$SUITE" host.log /src/tests/gimp3/plugin-inside.sh
+  if ((n < 20)); then
+    result not-ok "the plug-in tests ran (only $n results; see $ART/*.log)"
+    tail -n 20 "$ART/host.log" | sed 's/^/#   /'
   fi
-fi
 
-echo "# artifacts (logs, dialog.png, dialog-screen.png, dialog-undone.png): $ART"
-echo "# $((SECONDS - t0)) s in all"
-echo "1..$n"
-exit $((failed > 0))
+  if [[ ${TCONV_SKIP_INSTALL_TESTS:-0} == 1 ]]; then
+    echo "# TCONV_SKIP_INSTALL_TESTS=1: install, .gex, Flatpak and one-binary tests skipped"
+  elif [[ $SUITE == trixie ]]; then
+    inside "$SUITE" install.log /src/tests/gimp3/install-inside.sh min-version user gex
+  else
+    inside "$SUITE" install.log /src/tests/gimp3/install-inside.sh user gex flatpak
+    # One binary for both: built against GIMP 3.0, run by GIMP 3.2.
+    # The trixie build lives in SUITE/one-binary, which the forky run sees at /work-out.
+    mkdir -p "$ART/one-binary"
+    if ensure trixie; then
+      OUT_DIR=$ART/one-binary inside trixie one-binary-build.log /src/tests/gimp3/one-binary-inside.sh build
+      inside "$SUITE" one-binary-run.log /src/tests/gimp3/one-binary-inside.sh run
+    fi
+  fi
+
+  echo "# artifacts (logs, dialog.png, dialog-screen.png, dialog-undone.png): $ART"
+  echo "# $((SECONDS - t0)) s in all"
+  echo "1..$n"
+  ((failed == 0))
+}
+main; exit  # on one line: bash must not read on if this file is edited while running

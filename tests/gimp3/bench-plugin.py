@@ -59,6 +59,8 @@ METHODS = [
     ('plug-in learned-small', lambda img: plugin(img, 'learned-small')),
     ('plug-in bicubic', lambda img: plugin(img, 'bicubic')),
     ('gimp-image-scale NoHalo', lambda img: scale(img, Gimp.InterpolationType.NOHALO)),
+    ('gimp-image-scale NoHalo, undo on',
+     lambda img: (img.undo_enable(), scale(img, Gimp.InterpolationType.NOHALO))),
     ('gimp-image-scale LoHalo', lambda img: scale(img, Gimp.InterpolationType.LOHALO)),
     ('gimp-image-scale cubic', lambda img: scale(img, Gimp.InterpolationType.CUBIC)),
     ('gimp-image-scale cubic, undo on',

@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# GIMP 3 test host. Debian 12 ships only GIMP 2.10, so GIMP 3 runs in a cached Debian 13
-# (trixie) chroot that lives outside the clone.
+# GIMP 3 test host. Debian 12 ships only GIMP 2.10, so GIMP 3 runs in a cached Debian chroot
+# that lives outside the clone, one per Debian suite: trixie (Debian 13) has GIMP 3.0, forky
+# (Debian testing) GIMP 3.2.
+#
+#   host.sh [--suite SUITE] COMMAND...   SUITE defaults to $TCONV_GIMP3_SUITE, else trixie
 #
 #   host.sh ensure                 build or update the chroot (idempotent, ~instant when current)
 #   host.sh run CMD [ARG...]       run CMD in the chroot; exits with CMD's status
-#   host.sh gimp-batch SCHEME...   gimp-console-3.0 Script-Fu batch (one -b per argument)
+#   host.sh gimp-batch SCHEME...   gimp-console Script-Fu batch (one -b per argument)
 #   host.sh python-batch FILE.py   python-fu-eval batch; FILE is a host path, fed on stdin
 #   host.sh root                   print the chroot path
+#   host.sh gimp-version           print the chroot's GIMP major.minor (from its binary names)
 #   host.sh destroy                delete the chroot (after checking nothing is mounted in it)
 #
 # Environment:
-#   TCONV_GIMP3_ROOT     chroot dir (default /var/cache/tconv/gimp3-root)
+#   TCONV_GIMP3_SUITE    Debian suite (default trixie); --suite overrides it
+#   TCONV_GIMP3_ROOT     chroot dir (default /var/cache/tconv/gimp3-root for trixie,
+#                        /var/cache/tconv/gimp3-SUITE-root for any other suite)
 #   TCONV_GIMP3_MIRROR   Debian mirror for debootstrap (default: the one the host's apt uses)
 #   TCONV_GIMP3_SRC      tree bound read-only at /src (default: this repository)
 #   TCONV_GIMP3_OUT      host dir bound read-write at /work-out (default: a new temp dir, kept
 #                        and named on stderr only if the command left files in it)
 #   TCONV_GIMP3_TIMEOUT  seconds before gimp-batch/python-batch kill GIMP (default 300)
-#   TCONV_GIMP3_ARGS     extra gimp-console-3.0 arguments, space separated (e.g. "-d -f")
+#   TCONV_GIMP3_ARGS     extra gimp-console arguments, space separated (e.g. "-d -f")
 #   TCONV_GIMP3_RW_ROOT  1 = leave the chroot writable during `run` (default read-only)
 #   GIMP3_DIRECTORY      GIMP profile path inside the chroot (default: a fresh copy of a
 #                        profile warmed by ensure, so GIMP need not query every plug-in)
@@ -25,7 +31,9 @@
 #
 # Inside `run`: / is read-only so tests cannot change the cache behind CI's back, /tmp is a
 # fresh tmpfs (HOME=/tmp/home, GIMP3_DIRECTORY=/tmp/gimp3-profile), the cwd is /work-out,
-# and CI plus TCONV_* (not TCONV_GIMP3_*) pass through. Each run gets its own mount and PID
+# and CI plus TCONV_* (not TCONV_GIMP3_*) pass through. GIMP's binaries are found, not
+# assumed (3.0 installs gimp-console-3.0, 3.2 gimp-console-3.2): TCONV_GIMP_CONSOLE and
+# TCONV_GIMP_GUI name them inside, TCONV_GIMP_VERSION is the major.minor they carry. Each run gets its own mount and PID
 # namespace: whatever happens to this script, the kernel drops the mounts and kills any GIMP
 # left over when the run ends. Without unshare it falls back to host mounts undone by a trap.
 set -euo pipefail
@@ -34,13 +42,25 @@ set -euo pipefail
 # steps on the existing root (adding packages; dropped ones stay). Bump RECIPE when the steps
 # change; `destroy` then `ensure` for a clean rebuild.
 readonly RECIPE=2
-readonly SUITE=trixie
 readonly PACKAGES=(gimp libgimp-3.0-dev meson ninja-build gcc pkg-config xvfb xauth
                    python3 python3-numpy python3-gi xdotool imagemagick x11-utils)
 readonly CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-ROOT=${TCONV_GIMP3_ROOT:-/var/cache/tconv/gimp3-root}
+if [[ ${1:-} == --suite ]]; then
+  [[ $# -ge 2 ]] || { echo "host.sh: --suite needs a Debian suite name" >&2; exit 2; }
+  TCONV_GIMP3_SUITE=$2
+  shift 2
+fi
+SUITE=${TCONV_GIMP3_SUITE:-trixie}
+export TCONV_GIMP3_SUITE=$SUITE  # the namespaced re-runs of this script need it too
+[[ $SUITE =~ ^[a-z][a-z0-9-]*$ ]] ||
+  { echo "host.sh: suite '$SUITE' must be a Debian codename of [a-z0-9-]" >&2; exit 2; }
+if [[ $SUITE == trixie ]]; then
+  ROOT=${TCONV_GIMP3_ROOT:-/var/cache/tconv/gimp3-root}  # the first layout: keep its cache
+else
+  ROOT=${TCONV_GIMP3_ROOT:-/var/cache/tconv/gimp3-$SUITE-root}
+fi
 SRC=${TCONV_GIMP3_SRC:-$(cd "$(dirname "$SELF")/../.." && pwd -P)}
 STAMP=$ROOT/.tconv-gimp3-stamp
 BUSY=$ROOT/.tconv-gimp3-installing  # present only while packages are being installed
@@ -166,6 +186,25 @@ in_namespace() {
   return "$rc"
 }
 
+# ---- GIMP's binaries -------------------------------------------------------------------------
+# The newest versioned GIMP 3 binary in the chroot: GIMP 3.0 installs gimp-console-3.0 and
+# gimp-3.0, GIMP 3.2 gimp-console-3.2 and gimp-3.2 (plus unversioned links).
+gimp_version() {
+  local v
+  v=$(cd "$ROOT/usr/bin" 2>/dev/null && printf '%s\n' gimp-console-3.* |
+        sed -n 's/^gimp-console-\(3\.[0-9][0-9]*\)$/\1/p' | sort -V | tail -n 1)
+  [[ -n $v ]] || die "no gimp-console-3.N in $ROOT/usr/bin (is GIMP 3 installed there?)"
+  echo "$v"
+}
+gimp_binary() {  # gimp_binary console|gui: the binary's name in the chroot
+  local v
+  v=$(gimp_version)
+  case $1 in
+    console) echo "gimp-console-$v" ;;
+    gui) [[ -x $ROOT/usr/bin/gimp-$v ]] && echo "gimp-$v" || echo gimp ;;
+  esac
+}
+
 # ---- ensure ---------------------------------------------------------------------------------
 LOCK_FD=
 lock() {  # lock -x|-s: serialise ensure against runs that use the root
@@ -225,7 +264,11 @@ ns_ensure() {
     safe_rm "$ROOT.partial"
     log "debootstrap $SUITE from $TCONV_GIMP3_MIRROR into $ROOT"
     # Two stages, so that the dpkg settings are in place before dpkg first runs.
-    debootstrap --foreign --variant=minbase "$SUITE" "$ROOT.partial" "$TCONV_GIMP3_MIRROR" </dev/null ||
+    # A debootstrap older than the suite has no script for it; Debian's newer suites all
+    # bootstrap like sid (bookworm's debootstrap has no `forky`).
+    local script=/usr/share/debootstrap/scripts/$SUITE
+    [[ -e $script ]] || script=/usr/share/debootstrap/scripts/sid
+    debootstrap --foreign --variant=minbase "$SUITE" "$ROOT.partial" "$TCONV_GIMP3_MIRROR" "$script" </dev/null ||
       die "debootstrap $SUITE from $TCONV_GIMP3_MIRROR failed (set TCONV_GIMP3_MIRROR to another mirror?)"
     dpkg_settings "$ROOT.partial"
     chroot "$ROOT.partial" /debootstrap/debootstrap --second-stage </dev/null ||
@@ -242,7 +285,9 @@ ns_ensure() {
   printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
   chmod 755 "$ROOT/usr/sbin/policy-rc.d"
   dpkg_settings "$ROOT"
+  # Check-Valid-Until: a testing suite's Release file on a mirror snapshot is soon "expired".
   local apt=(apt-get -y -q -o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false
+             -o Acquire::Check-Valid-Until=false
              -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
   in_chroot "${apt[@]}" update || die "apt-get update in $ROOT failed (mirror $TCONV_GIMP3_MIRROR)"
   log "installing in chroot: ${PACKAGES[*]}"
@@ -258,20 +303,22 @@ ns_ensure() {
 # GIMP's first start in an empty profile queries every plug-in (~8 s idle, 45 s on a busy
 # machine). Do it once here; each run then starts from a fresh copy of the result.
 warm_template() {
-  local t=$TEMPLATE out
+  local t=$TEMPLATE out console
+  console=$(gimp_binary console)
   rm -rf "${ROOT:?}$t"
   mkdir -p "$ROOT$t/home"
-  log "warming a GIMP profile template in $t"
+  log "warming a GIMP profile template in $t with $console"
   out=$(in_chroot env HOME="$t/home" GIMP3_DIRECTORY="$t/gimp3-profile" timeout -k 10 600 \
-          gimp-console-3.0 -i --quit --batch-interpreter=plug-in-script-fu-eval \
+          "$console" -i --quit --batch-interpreter=plug-in-script-fu-eval \
           -b '(gimp-version)' 2>&1) ||
-    die "gimp-console-3.0 failed in $ROOT after installing; its output:"$'\n'"$out"
+    die "$console failed in $ROOT after installing; its output:"$'\n'"$out"
   [[ -s $ROOT$t/gimp3-profile/pluginrc ]] || die "GIMP wrote no $t/gimp3-profile/pluginrc; output:"$'\n'"$out"
 }
 
 # ---- run ------------------------------------------------------------------------------------
 cmd_run() {
   [[ $# -gt 0 ]] || die "run needs a command, e.g.: $SELF run gimp-console-3.0 --version"
+  local console gui version
   check_config
   is_current || { log "chroot $ROOT missing or out of date; running ensure first"; cmd_ensure; }
   # Shared lock: runs may overlap each other, but not an ensure rewriting the root.
@@ -284,7 +331,9 @@ cmd_run() {
     trap "rmdir '$out' 2>/dev/null || log 'output files kept in $out'" EXIT
   fi
   [[ -d $out ]] || die "TCONV_GIMP3_OUT='$out' is not a directory"
-  TCONV_GIMP3_OUT=$(cd "$out" && pwd -P) in_namespace __run "$@" || rc=$?
+  version=$(gimp_version) console=$(gimp_binary console) gui=$(gimp_binary gui)
+  TCONV_GIMP_VERSION=$version TCONV_GIMP_CONSOLE=$console TCONV_GIMP_GUI=$gui \
+    TCONV_GIMP3_OUT=$(cd "$out" && pwd -P) in_namespace __run "$@" || rc=$?
   return "$rc"
 }
 
@@ -326,7 +375,7 @@ gimp_console() {
   local t=${TCONV_GIMP3_TIMEOUT:-300} rc=0
   [[ $t =~ ^[1-9][0-9]*$ ]] || die "TCONV_GIMP3_TIMEOUT='$t' must be a positive whole number of seconds"
   # shellcheck disable=SC2086  # TCONV_GIMP3_ARGS is a space-separated list by design
-  cmd_run timeout -k 10 "$t" gimp-console-3.0 -i --quit ${TCONV_GIMP3_ARGS:-} "$@" || rc=$?
+  cmd_run timeout -k 10 "$t" "$(gimp_binary console)" -i --quit ${TCONV_GIMP3_ARGS:-} "$@" || rc=$?
   ((rc != 124 && rc != 137)) || log "GIMP killed after the ${t} s timeout (TCONV_GIMP3_TIMEOUT)"
   return "$rc"
 }
@@ -362,10 +411,11 @@ main() {
     gimp-batch) cmd_gimp_batch "$@" ;;
     python-batch) cmd_python_batch "$@" ;;
     root) echo "$ROOT" ;;
+    gimp-version) gimp_version ;;
     destroy) cmd_destroy ;;
     __ensure) ns_ensure ;;     # internal: inside the namespace
     __run) ns_run "$@" ;;      # internal: inside the namespace
-    *) die "unknown command '${cmd}'; use ensure, run CMD..., gimp-batch SCHEME..., python-batch FILE, root or destroy" ;;
+    *) die "unknown command '${cmd}'; use ensure, run CMD..., gimp-batch SCHEME..., python-batch FILE, root, gimp-version or destroy" ;;
   esac
 }
 main "$@"; exit  # on one line: bash must not read on if this file is edited while running

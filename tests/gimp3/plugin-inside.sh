@@ -32,7 +32,7 @@ else
     rc=$?
 fi
 [ $rc = 0 ] && { ninja -C "$B" >"$OUT/ninja.log" 2>&1 || rc=$?; }
-tap $rc "meson builds tconv and the plug-in against GIMP $(pkg-config --modversion gimp-3.0) ($(secs "$t0") s)" "$OUT/ninja.log" ||
+tap $rc "meson builds tconv and the plug-in against GIMP $(pkg-config --modversion gimp-3.0) ($(secs "$t0") s, GIMP binary $TCONV_GIMP_CONSOLE)" "$OUT/ninja.log" ||
   exit 1
 grep -E 'plug-in/.*warning' "$OUT/ninja.log" | sed 's/^/TAP # /'
 tap "$(grep -c -E 'plug-in/.*warning' "$OUT/ninja.log" | grep -qx 0; echo $?)" \
@@ -42,7 +42,8 @@ rc=0
 meson install -C "$B" --no-rebuild >"$OUT/meson-install.log" 2>&1 || rc=$?
 P=$PLUGDIR/tconv-upscale
 [ $rc = 0 ] && [ -x "$P/tconv-upscale" ] && [ -f "$P/presets/learned-x2.tconv" ] &&
-  [ -f "$P/help/en/gimp-help.xml" ] && [ -f /tmp/prefix/share/metainfo/tconv-upscale.metainfo.xml ]
+  [ -f "$P/help/en/gimp-help.xml" ] &&
+  [ -f /tmp/prefix/share/metainfo/org.gimp.GIMP.Plugin.TconvUpscale.metainfo.xml ]
 tap $? "meson install puts plug-ins/tconv-upscale/tconv-upscale, its presets and help in the profile" \
   "$OUT/meson-install.log"
 
@@ -85,7 +86,7 @@ EOF2
 gimp_batch() {  # gimp_batch LOG FILE.py [ENV=VALUE...]
   log=$1 py=$2
   shift 2
-  env "$@" timeout -k 10 "$TIMEOUT" gimp-console-3.0 -i --quit \
+  env "$@" timeout -k 10 "$TIMEOUT" "$TCONV_GIMP_CONSOLE" -i --quit \
     --batch-interpreter=python-fu-eval -b - <"$py" >"$log" 2>&1
 }
 
@@ -94,7 +95,7 @@ gimp_batch "$OUT/batch.log" /src/tests/gimp3/test-plugin.py
 rc=$?
 grep '^TAP ' "$OUT/batch.log"
 grep -q '^TAP # done' "$OUT/batch.log"
-tap $? "the batch tests ran to the end in gimp-console-3.0 (rc $rc, $(secs "$t0") s)" "$OUT/batch.log"
+tap $? "the batch tests ran to the end in $TCONV_GIMP_CONSOLE (rc $rc, $(secs "$t0") s)" "$OUT/batch.log"
 
 # GIMP's own Cancel, clicked under Xvfb (test-cancel.sh drives test-cancel.py)
 sh /src/tests/gimp3/test-cancel.sh

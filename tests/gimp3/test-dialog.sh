@@ -37,7 +37,7 @@ wait_for() {  # wait_for SECONDS COMMAND...: poll every 0.2 s
 }
 
 t0=$(date +%s)
-DIALOG_DIR=$D timeout -k 10 240 gimp-3.0 --no-splash --quit --batch-interpreter=python-fu-eval \
+DIALOG_DIR=$D timeout -k 10 240 "$TCONV_GIMP_GUI" --no-splash --quit --batch-interpreter=python-fu-eval \
   -b - </src/tests/gimp3/test-dialog.py >"$OUT/dialog.log" 2>&1 &
 gimp=$!
 

@@ -136,6 +136,22 @@ def export(img, path):
     Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, img, Gio.File.new_for_path(path), None)
 
 
+def export_tiff_exchange(img, path):
+    """Exports @img as a one-page TIFF for both sides to read. GIMP 3.2's TIFF export adds
+    a thumbnail by default (include-thumbnail): a 256-pixel JPEG page with old-style JPEG
+    tags, even for a 61x47 image, and 3.2's TIFF import loads that page as a second, larger
+    layer (GIMP 3.0.4 writes no thumbnail for float images). The command reads the first
+    page, so the two sides would get different images (gimp_default_tiff_case checks it)."""
+    cfg = PDB.lookup_procedure('file-tiff-export').create_config()
+    cfg.set_property('run-mode', Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property('image', img)
+    cfg.set_property('file', Gio.File.new_for_path(path))
+    cfg.set_property('include-thumbnail', False)
+    res = PDB.lookup_procedure('file-tiff-export').run(cfg)
+    if res.index(0) != Gimp.PDBStatusType.SUCCESS:
+        raise RuntimeError('file-tiff-export %s: %s' % (path, PDB.get_last_error()))
+
+
 def load(path):
     return Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
 
@@ -229,10 +245,19 @@ def equal_case(prec, layout, kernel, stride, border, linear, norm, size, kfile):
     ext = 'tif' if prec == 'float' else 'png'
     src, img0 = os.path.join(WORK, tag + '-in.' + ext), None
     img0, _ = new_image(61, 47, prec, layout, seed=len(tag))
-    export(img0, src)
-    img0.delete()
+    (export_tiff_exchange if ext == 'tif' else export)(img0, src)
     img = load(src)  # both sides read the same file
     layer = img.get_layers()[0]
+    same = (img.get_width(), img.get_height(), len(img.get_layers())) == (61, 47, 1)
+    if same:  # colour only where alpha > 0: GIMP 3.2's PNG export drops the rest
+        a, b = pixels(layer), pixels(img0.get_layers()[0])
+        seen = (b[..., -1:] > 0) if layout.endswith('A') else np.ones_like(b[..., :1], bool)
+        same = np.array_equal(np.where(seen, a, 0), np.where(seen, b, 0))
+    img0.delete()
+    if not tap(same, 'GIMP reads back the %s file it wrote: %s' % (ext, tag),
+               '%dx%d, %d layers' % (img.get_width(), img.get_height(), len(img.get_layers()))):
+        img.delete()
+        return
     args = dict(kernel=kernel, stride=stride or 2, border=border, linear=linear,
                 normalize_phases=norm)
     if size:
@@ -278,6 +303,28 @@ def equal_case(prec, layout, kernel, stride, border, linear, norm, size, kfile):
 
 for case in EQUAL_CASES:
     check('equal %s' % (case,), lambda c=case: equal_case(*c))
+
+
+def gimp_default_tiff_case():
+    """A float TIFF exported with GIMP's default options (in 3.2 with its thumbnail page) is
+    read by the command as the image itself, with every value exact."""
+    img, layer = new_image(61, 47, 'float', 'RGB', seed=3)
+    path = os.path.join(WORK, 'gimp-default-float.tif')
+    export(img, path)
+    want = pixels(layer, "R'G'B' float")
+    img.delete()
+    got = gegl_load(path, "R'G'B' float")
+    tap(got.shape == want.shape and np.array_equal(got, want),
+        "tconv's loader reads a float TIFF as GIMP %s exports it by default: the image, exact"
+        % Gimp.version(), 'shape %s, want %s' % (got.shape, want.shape))
+    out = os.path.join(WORK, 'gimp-default-float-x2.exr')
+    rc, err = cli(path, out, 'bicubic', 2)
+    shape = gegl_load(out, "R'G'B' float").shape if rc == 0 else None
+    tap(rc == 0 and shape == (94, 122, 3),
+        'tconv upscale x2 of that file is 122x94 (got %s)' % (shape,), err)
+
+
+check('GIMP default float TIFF', gimp_default_tiff_case)
 
 
 # ---- 2. Every precision GIMP has, linear and perceptual ----------------------------------

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Cancel through GIMP's own mechanism, run by tests/gimp3/test-cancel.sh in gimp-3.0 under
+# Cancel through GIMP's own mechanism, run by tests/gimp3/test-cancel.sh in GIMP (gimp-3.0 or gimp-3.2) under
 # Xvfb. A PDB call from this batch script shows its progress in the status bar of GIMP's
 # window; the driver clicks the status bar's Cancel button while the plug-in computes, and
 # GIMP cancels the call the one way it cancels

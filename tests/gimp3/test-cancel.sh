@@ -77,7 +77,7 @@ PY
 # No welcome dialog over the window.
 echo "(show-welcome-dialog no)" >>"$GIMP3_DIRECTORY/gimprc"
 t0=$(date +%s)
-CANCEL_DIR=$D timeout -k 10 240 gimp-3.0 --no-splash --quit --batch-interpreter=python-fu-eval \
+CANCEL_DIR=$D timeout -k 10 240 "$TCONV_GIMP_GUI" --no-splash --quit --batch-interpreter=python-fu-eval \
   -b - </src/tests/gimp3/test-cancel.py >"$OUT/cancel.log" 2>&1 &
 gimp=$!
 
@@ -118,4 +118,4 @@ wait "$gimp"
 rc=$?
 grep '^TAP ' "$OUT/cancel.log"
 grep -q '^TAP # done' "$OUT/cancel.log"
-tap $? "the cancel test ran to the end in gimp-3.0 under Xvfb (rc $rc, $(($(date +%s) - t0)) s)"
+tap $? "the cancel test ran to the end in $TCONV_GIMP_GUI under Xvfb (rc $rc, $(($(date +%s) - t0)) s)"

@@ -329,262 +329,321 @@ profile_peak_memory (void)
   g_free (status);
 }
 
-static gboolean
-run_upscale (const UpscaleOptions *o, GError **error)
+/* One run of the command: what the options say, then what the run holds. */
+typedef struct
 {
-  TconvUpscaleOptions opt;
-  TconvPipelineDest   dest = { 0 };
-  CliSource         src = { 0 };
-  GeglBuffer         *in = NULL, *out = NULL;
-  tconv_kernel       *kernel = NULL;
+  gint64              sh, sw, threads;
+  gint                size_w, size_h, out_w, out_h;
+  gdouble             scale;
+  TconvBorder         border;
+  guint64             budget;
+  gboolean            self, streamed;
+  CliSource           src;
   const gchar        *saver;
-  const char         *inputs[] = { o->input, NULL };
-  gint64              sh = 0, sw = 0, threads = 0;
-  gint                size_w = 0, size_h = 0, out_w, out_h;
-  gdouble             scale = 0.0;
-  TconvBorder         border = TCONV_BORDER_CLAMP;
-  guint64             budget = 0, need, bpp;
+  CliPngRead         *png_read;
+  tconv_kernel       *kernel;
+  TconvUpscaleOptions opt;
+  GeglBuffer         *in, *out;
+  guint8             *pixels; /* out's memory, when it is a memory buffer */
+  gsize               pixels_stride;
+  Progress            progress;
   gint64              t0;
-  guint8             *pixels = NULL; /* out's memory, when it is a memory buffer */
-  CliPngRead       *png_read = NULL;
-  gsize               pixels_stride = 0;
-  gchar              *where = NULL, *dir;
-  Progress            progress = { 0 };
-  gboolean            ok = FALSE, self, by_libpng, streamed;
-  GError             *perr = NULL;
+} Run;
 
-  /* Everything that needs no file first. */
-  if (o->stride != NULL && !cli_parse_pair ("--stride", o->stride, &sh, &sw, error))
+/* Everything that needs no file: the options' values, the output's folder. */
+static gboolean
+run_parse (const UpscaleOptions *o, Run *r, GError **error)
+{
+  const char *inputs[] = { o->input, NULL };
+  gchar      *dir;
+  gboolean    ok;
+
+  if (o->stride != NULL && !cli_parse_pair ("--stride", o->stride, &r->sh, &r->sw, error))
     return FALSE;
   if (o->stride != NULL
-      && (sh < 1 || sh > TCONV_ANALYTIC_MAX_STRIDE || sw < 1 || sw > TCONV_ANALYTIC_MAX_STRIDE))
+      && (r->sh < 1 || r->sh > TCONV_ANALYTIC_MAX_STRIDE || r->sw < 1
+          || r->sw > TCONV_ANALYTIC_MAX_STRIDE))
     {
       g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--stride '%s': each stride must be from 1 to %u", o->stride,
                    TCONV_ANALYTIC_MAX_STRIDE);
       return FALSE;
     }
-  if (o->size != NULL && !parse_size (o->size, &size_w, &size_h, error))
+  if ((o->size != NULL && !parse_size (o->size, &r->size_w, &r->size_h, error))
+      || (o->scale != NULL && !parse_scale (o->scale, &r->scale, error)))
     return FALSE;
-  if (o->scale != NULL && !parse_scale (o->scale, &scale, error))
-    return FALSE;
-  if (o->border != NULL && !tconv_pipeline_border_from_name (o->border, &border))
+  if (o->border != NULL && !tconv_pipeline_border_from_name (o->border, &r->border))
     {
       g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--border '%s': expected clamp, mirror, wrap or zero", o->border);
       return FALSE;
     }
-  if (o->threads != NULL
-      && !cli_parse_int ("--threads", o->threads, 1, MAX_THREADS, &threads, error))
-    return FALSE;
-  if (o->budget != NULL && !parse_bytes ("--memory-budget", o->budget, &budget, error))
-    return FALSE;
-  if (!cli_check_not_input (o->output, inputs, error))
+  if ((o->threads != NULL
+       && !cli_parse_int ("--threads", o->threads, 1, MAX_THREADS, &r->threads, error))
+      || (o->budget != NULL && !parse_bytes ("--memory-budget", o->budget, &r->budget, error))
+      || !cli_check_not_input (o->output, inputs, error))
     return FALSE;
 
   dir = g_path_get_dirname (o->output);
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                   "output '%s': the folder '%s' does not exist", o->output, dir);
-      g_free (dir);
-      return FALSE;
-    }
+  ok = g_file_test (dir, G_FILE_TEST_IS_DIR);
+  if (!ok)
+    g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+                 "output '%s': the folder '%s' does not exist", o->output, dir);
   g_free (dir);
-  if (!cli_source_probe (&src, "upscale", o->input, error))
-    return FALSE;
+  return ok;
+}
 
-  /* PNG to PNG streams unless the kernel is learned from the whole input or the border wraps
-   * (the first rows read the last ones) */
-  self = g_strcmp0 (o->kernel, "self") == 0;
-  {
-    gchar *low = g_ascii_strdown (o->output, -1);
-    streamed = !self && border != TCONV_BORDER_WRAP && g_getenv ("TCONV_NO_STREAM") == NULL
-               && g_str_has_suffix (low, ".png");
-    g_free (low);
-  }
-
-  /* GEGL loads all its modules here: a few tenths of a second, while a PNG input decodes */
-  t0 = g_get_monotonic_time ();
-  png_read = cli_png_read_start (&src, streamed);
-  cli_gegl_start ();
-  tconv_pipeline_profile_stage ("GEGL start", &t0);
-  if ((saver = saver_for (o->output)) == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
-                   "output '%s': no GEGL saver for its extension (use .png, .jpg, .tif, .webp, "
-                   ".exr, ...)",
-                   o->output);
-      goto out;
-    }
-
-  /* The input's size, from its header only. */
-  if (!cli_source_open (&src, error))
-    goto out;
-
-  /* Stride: given, or what the requested size needs, or the kernel's default. */
+/* The stride (given, or what the requested size needs, or the kernel's default) and the
+ * kernel. --kernel self is learned from the input once it is read (run_read()); the bicubic
+ * kernel of the same stride stands in for the size and memory checks until then. */
+static gboolean
+run_kernel (const UpscaleOptions *o, Run *r, GError **error)
+{
   if (o->stride == NULL && (o->size != NULL || o->scale != NULL))
     {
       if (o->scale != NULL)
         {
-          const gdouble w = floor (src.box.width * scale + 0.5);
-          const gdouble h = floor (src.box.height * scale + 0.5);
+          const gdouble w = floor (r->src.box.width * r->scale + 0.5);
+          const gdouble h = floor (r->src.box.height * r->scale + 0.5);
           if (w < 1.0 || h < 1.0)
             {
               g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                            "--scale %s: a %dx%d input would give %.0fx%.0f pixels: each side "
                            "must be at least 1",
-                           o->scale, src.box.width, src.box.height, w, h);
-              goto out;
+                           o->scale, r->src.box.width, r->src.box.height, w, h);
+              return FALSE;
             }
-          size_w = w > G_MAXINT32 ? G_MAXINT32 : (gint) w;
-          size_h = h > G_MAXINT32 ? G_MAXINT32 : (gint) h;
+          r->size_w = w > G_MAXINT32 ? G_MAXINT32 : (gint) w;
+          r->size_h = h > G_MAXINT32 ? G_MAXINT32 : (gint) h;
         }
-      sw = tconv_pipeline_stride_for_size (src.box.width, size_w);
-      sh = tconv_pipeline_stride_for_size (src.box.height, size_h);
+      r->sw = tconv_pipeline_stride_for_size (r->src.box.width, r->size_w);
+      r->sh = tconv_pipeline_stride_for_size (r->src.box.height, r->size_h);
       /* a kernel file keeps its own stride */
       if (strchr (o->kernel ? o->kernel : "", '/') != NULL
           || g_str_has_suffix (o->kernel ? o->kernel : "", ".tconv"))
-        sh = sw = 0;
+        r->sh = r->sw = 0;
     }
-  /* --kernel self is learned from the input once it is read (tconv_pipeline_learn_self()); the
-   * bicubic kernel of the same stride stands in for the size and memory checks until then. */
-  if (!cli_kernel_lookup (self ? "bicubic" : o->kernel, sh, sw, &kernel, error))
-    goto out;
+  return cli_kernel_lookup (r->self ? "bicubic" : o->kernel, r->sh, r->sw, &r->kernel, error);
+}
 
-  tconv_pipeline_upscale_options_init (&opt);
-  opt.kernel = kernel;
-  opt.border = border;
-  opt.linear = o->linear;
-  opt.normalize_phases = o->normalize_phases;
-  opt.out_width = size_w;
-  opt.out_height = size_h;
-  opt.threads = (gint) threads;
-  if (threads > 0) /* the pipeline runs on GEGL's pool, which this many threads must fit */
-    g_object_set (gegl_config (), "threads", (gint) threads, NULL);
-  if (!tconv_pipeline_output_size (&opt, src.box.width, src.box.height, &out_w, &out_h, &perr))
+/* The pipeline's options and the output size; the images must fit in RAM plus swap (or the
+ * budget) before anything is decoded. */
+static gboolean
+run_options (const UpscaleOptions *o, Run *r, GError **error)
+{
+  guint64 limit = r->budget, need;
+  gchar  *where;
+  GError *perr = NULL;
+
+  tconv_pipeline_upscale_options_init (&r->opt);
+  r->opt.kernel = r->kernel;
+  r->opt.border = r->border;
+  r->opt.linear = o->linear;
+  r->opt.normalize_phases = o->normalize_phases;
+  r->opt.out_width = r->size_w;
+  r->opt.out_height = r->size_h;
+  r->opt.threads = (gint) r->threads;
+  if (r->threads > 0) /* the pipeline runs on GEGL's pool, which this many threads must fit */
+    g_object_set (gegl_config (), "threads", (gint) r->threads, NULL);
+  if (!tconv_pipeline_output_size (&r->opt, r->src.box.width, r->src.box.height, &r->out_w,
+                                   &r->out_h, &perr))
     {
       g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", perr->message);
       g_error_free (perr);
-      goto out;
+      return FALSE;
     }
 
-  /* The images must fit in RAM plus swap before anything is decoded. */
-  {
-    guint64 limit = budget;
-
-    if (limit == 0)
-      limit = tconv_pipeline_memory_available (&where);
-    else
-      where = g_strdup ("--memory-budget");
-    bpp = (guint64) babl_format_get_bytes_per_pixel (src.format);
-    need = ((guint64) src.box.width * (guint64) src.box.height + (guint64) out_w * (guint64) out_h)
-           * bpp;
-    if (need > limit)
-      {
-        gchar *n = human_bytes (need), *l = human_bytes (limit);
-        g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                     "output of %dx%d pixels needs up to %s with the input: more than the "
-                     "memory budget of %s (%s)",
-                     out_w, out_h, n, l, where);
-        g_free (n), g_free (l);
-        goto out;
-      }
-    if (budget != 0)
-      {
-        /* an explicit budget also bounds GEGL's tile cache and the working memory */
-        g_object_set (gegl_config (), "tile-cache-size", MAX (budget / 2, (guint64) 1 << 20),
-                      NULL);
-        opt.memory_budget = MAX (budget / 4, (guint64) 1 << 16);
-      }
-  }
-
-  tconv_pipeline_profile_stage ("options, kernel", &t0);
-  progress.start = g_get_monotonic_time ();
-  progress.tty = isatty (STDERR_FILENO);
-  opt.progress = on_progress;
-  opt.progress_data = &progress;
-  if (streamed && saver != NULL && strcmp (saver, "gegl:png-save") == 0
-      && (in = cli_png_read_stream (png_read, &src)) != NULL)
+  where = limit == 0 ? NULL : g_strdup ("--memory-budget");
+  if (limit == 0)
+    limit = tconv_pipeline_memory_available (&where);
+  need = ((guint64) r->src.box.width * (guint64) r->src.box.height
+          + (guint64) r->out_w * (guint64) r->out_h)
+         * (guint64) babl_format_get_bytes_per_pixel (r->src.format);
+  if (need > limit)
     {
-      const CliStreamResult res = cli_stream_upscale (
-        in, png_read, &opt, o->output,
-        threads > 0 ? (gint) threads : (gint) g_get_num_processors (), PNG_LEVEL, error);
-
-      g_clear_object (&in);
-      if (progress.shown)
-        fputc ('\n', stderr);
-      tconv_pipeline_profile_stage (res == CLI_STREAM_FALLBACK ? "stream fell back" : "streamed PNG to PNG", &t0);
-      if (res != CLI_STREAM_FALLBACK)
-        {
-          ok = res == CLI_STREAM_DONE;
-          goto out;
-        }
-      /* the rows never came: GEGL's loader decodes, as for any PNG libpng leaves to it */
-      cli_png_read_finish (png_read, NULL);
-      png_read = NULL;
-      progress.shown = FALSE;
+      gchar *n = human_bytes (need), *l = human_bytes (limit);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+                   "output of %dx%d pixels needs up to %s with the input: more than the "
+                   "memory budget of %s (%s)",
+                   r->out_w, r->out_h, n, l, where);
+      g_free (n), g_free (l), g_free (where);
+      return FALSE;
     }
-  by_libpng = (in = cli_png_read_finish (png_read, &src)) != NULL;
-  png_read = NULL;
-  if (!by_libpng && (in = cli_source_read (&src, error)) == NULL)
-    goto out;
-  tconv_pipeline_profile_stage (by_libpng ? "read input (libpng)" : "read input", &t0);
-  if (self)
+  g_free (where);
+  if (r->budget != 0)
     {
-      tconv_kernel *learned = NULL;
-      if (!tconv_pipeline_learn_self (in, (gint64) kernel->stride_h, (gint64) kernel->stride_w,
-                                      &learned, error))
-        {
-          cli_error_from_pipeline (*error);
-          goto out;
-        }
-      tconv_kernel_free (kernel);
-      opt.kernel = kernel = learned;
+      /* an explicit budget also bounds GEGL's tile cache and the working memory */
+      g_object_set (gegl_config (), "tile-cache-size", MAX (r->budget / 2, (guint64) 1 << 20),
+                    NULL);
+      r->opt.memory_budget = MAX (r->budget / 4, (guint64) 1 << 16);
     }
-  /* Outputs of moderate size go to plain memory that the pipeline writes and tconv's PNG
-   * writer reads directly (GEGL buffer writes cost more than the convolution); larger ones
-   * and memory budgets keep a GEGL buffer, which can swap to disk. */
-  if (budget == 0
-      && (guint64) out_w * (guint64) out_h
-             * (guint64) babl_format_get_bytes_per_pixel (gegl_buffer_get_format (in))
+  return TRUE;
+}
+
+static gint
+run_threads (const Run *r)
+{
+  return r->threads > 0 ? (gint) r->threads : (gint) g_get_num_processors ();
+}
+
+/* PNG to PNG in bands (cli/tconv-stream.c). TRUE when the run is over (@ok says how it
+ * ended); FALSE when it did not stream, or fell back before writing anything. */
+static gboolean
+run_streamed (const UpscaleOptions *o, Run *r, gboolean *ok, GError **error)
+{
+  CliStreamResult res;
+
+  if (!r->streamed || strcmp (r->saver, "gegl:png-save") != 0
+      || (r->in = cli_png_read_stream (r->png_read, &r->src)) == NULL)
+    return FALSE;
+  res = cli_stream_upscale (r->in, r->png_read, &r->opt, o->output, run_threads (r), PNG_LEVEL,
+                            error);
+  g_clear_object (&r->in);
+  if (r->progress.shown)
+    fputc ('\n', stderr);
+  tconv_pipeline_profile_stage (res == CLI_STREAM_FALLBACK ? "stream fell back"
+                                                           : "streamed PNG to PNG",
+                                &r->t0);
+  if (res != CLI_STREAM_FALLBACK)
+    {
+      *ok = res == CLI_STREAM_DONE;
+      return TRUE;
+    }
+  /* the rows never came: GEGL's loader decodes, as for any PNG libpng leaves to it */
+  cli_png_read_finish (r->png_read, NULL);
+  r->png_read = NULL;
+  r->progress.shown = FALSE;
+  return FALSE;
+}
+
+/* The whole input in memory (by libpng, else by GEGL's loader), and the kernel learned from
+ * it for --kernel self. */
+static gboolean
+run_read (Run *r, GError **error)
+{
+  tconv_kernel *learned = NULL;
+  gboolean      by_libpng;
+
+  by_libpng = (r->in = cli_png_read_finish (r->png_read, &r->src)) != NULL;
+  r->png_read = NULL;
+  if (!by_libpng && (r->in = cli_source_read (&r->src, error)) == NULL)
+    return FALSE;
+  tconv_pipeline_profile_stage (by_libpng ? "read input (libpng)" : "read input", &r->t0);
+  if (!r->self)
+    return TRUE;
+  if (!tconv_pipeline_learn_self (r->in, (gint64) r->kernel->stride_h,
+                                  (gint64) r->kernel->stride_w, &learned, error))
+    {
+      cli_error_from_pipeline (*error);
+      return FALSE;
+    }
+  tconv_kernel_free (r->kernel);
+  r->opt.kernel = r->kernel = learned;
+  return TRUE;
+}
+
+/* The whole output, computed then saved. Outputs of moderate size go to plain memory that
+ * the pipeline writes and tconv's PNG writer reads directly (GEGL buffer writes cost more
+ * than the convolution); larger ones and memory budgets keep a GEGL buffer, which can swap
+ * to disk. */
+static gboolean
+run_whole (const UpscaleOptions *o, Run *r, GError **error)
+{
+  const Babl       *format = gegl_buffer_get_format (r->in);
+  TconvPipelineDest dest = { 0 };
+  GError           *perr = NULL;
+
+  if (r->budget == 0
+      && (guint64) r->out_w * (guint64) r->out_h
+             * (guint64) babl_format_get_bytes_per_pixel (format)
            <= MEMORY_OUTPUT_MAX
-      && (out = tconv_pipeline_memory_buffer (out_w, out_h, gegl_buffer_get_format (in), &pixels,
-                                              &pixels_stride)) != NULL)
+      && (r->out = tconv_pipeline_memory_buffer (r->out_w, r->out_h, format, &r->pixels,
+                                                 &r->pixels_stride)) != NULL)
     {
-      dest.pixels = pixels;
-      dest.rowstride = pixels_stride;
-      dest.format = gegl_buffer_get_format (in);
+      dest.pixels = r->pixels;
+      dest.rowstride = r->pixels_stride;
+      dest.format = format;
     }
   else
     {
-      out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), gegl_buffer_get_format (in));
-      dest.buffer = out;
+      r->out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, r->out_w, r->out_h), format);
+      dest.buffer = r->out;
     }
 
-  if (!tconv_pipeline_upscale_region (in, &opt, NULL, &dest, &perr))
+  if (!tconv_pipeline_upscale_region (r->in, &r->opt, NULL, &dest, &perr))
     {
-      if (progress.shown)
+      if (r->progress.shown)
         fputc ('\n', stderr);
       g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", perr->message);
       g_error_free (perr);
-      goto out;
+      return FALSE;
     }
-  if (progress.shown)
+  if (r->progress.shown)
     fprintf (stderr, "\ntconv upscale: writing %s ...\n", o->output);
-  tconv_pipeline_profile_stage ("up-sample", &t0);
-  g_clear_object (&in);
-  ok = save_image (out, pixels, pixels_stride, o->output, saver,
-                   threads > 0 ? (gint) threads : (gint) g_get_num_processors (), error);
-  tconv_pipeline_profile_stage ("write output", &t0);
+  tconv_pipeline_profile_stage ("up-sample", &r->t0);
+  g_clear_object (&r->in);
+  return save_image (r->out, r->pixels, r->pixels_stride, o->output, r->saver, run_threads (r),
+                     error);
+}
 
-out:
-  cli_png_read_finish (png_read, NULL); /* a failed run: only joins the decoder */
-  g_clear_object (&in);
-  g_clear_object (&out); /* frees pixels too */
-  cli_source_clear (&src);
-  tconv_kernel_free (kernel);
-  g_free (where);
+/* Starts GEGL (while a PNG input decodes on its own thread), then reads the input's header
+ * and works out the kernel, the options and the memory needed. */
+static gboolean
+run_prepare (const UpscaleOptions *o, Run *r, GError **error)
+{
+  gchar *low = g_ascii_strdown (o->output, -1);
+
+  /* PNG to PNG streams unless the kernel is learned from the whole input or the border
+   * wraps (the first rows read the last ones) */
+  r->self = g_strcmp0 (o->kernel, "self") == 0;
+  r->streamed = !r->self && r->border != TCONV_BORDER_WRAP
+                && g_getenv ("TCONV_NO_STREAM") == NULL && g_str_has_suffix (low, ".png");
+  g_free (low);
+
+  /* GEGL loads all its modules here: a few tenths of a second, while a PNG input decodes */
+  r->t0 = g_get_monotonic_time ();
+  r->png_read = cli_png_read_start (&r->src, r->streamed);
+  cli_gegl_start ();
+  tconv_pipeline_profile_stage ("GEGL start", &r->t0);
+  if ((r->saver = saver_for (o->output)) == NULL)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                   "output '%s': no GEGL saver for its extension (use .png, .jpg, .tif, .webp, "
+                   ".exr, ...)",
+                   o->output);
+      return FALSE;
+    }
+  /* the input's size, from its header only */
+  if (!cli_source_open (&r->src, error) || !run_kernel (o, r, error)
+      || !run_options (o, r, error))
+    return FALSE;
+  tconv_pipeline_profile_stage ("options, kernel", &r->t0);
+  r->progress.start = g_get_monotonic_time ();
+  r->progress.tty = isatty (STDERR_FILENO);
+  r->opt.progress = on_progress;
+  r->opt.progress_data = &r->progress;
+  return TRUE;
+}
+
+static gboolean
+run_upscale (const UpscaleOptions *o, GError **error)
+{
+  Run      r = { .border = TCONV_BORDER_CLAMP };
+  gboolean ok = FALSE;
+
+  if (!run_parse (o, &r, error) || !cli_source_probe (&r.src, "upscale", o->input, error))
+    return FALSE;
+  if (run_prepare (o, &r, error) && !run_streamed (o, &r, &ok, error) && run_read (&r, error))
+    {
+      ok = run_whole (o, &r, error);
+      tconv_pipeline_profile_stage ("write output", &r.t0);
+    }
+
+  cli_png_read_finish (r.png_read, NULL); /* a failed run: only joins the decoder */
+  g_clear_object (&r.in);
+  g_clear_object (&r.out); /* frees pixels too */
+  cli_source_clear (&r.src);
+  tconv_kernel_free (r.kernel);
   cli_gegl_stop ();
   profile_peak_memory ();
   return ok;

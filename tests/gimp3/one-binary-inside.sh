@@ -39,6 +39,9 @@ run)
     exit 0
   export TCONV="$OUT/build/cli/tconv" TCONV_SRC=/src TCONV_WORK=/tmp/work
   mkdir -p "$TCONV_WORK"
+  # the user's own preset that test-plugin.py looks for, as plugin-inside.sh puts it
+  USER_PRESETS=${XDG_DATA_HOME:-$HOME/.local/share}/tconv/presets
+  mkdir -p "$USER_PRESETS" && cp /src/tests/gimp3/data/mykernel-x2.tconv "$USER_PRESETS/"
   timeout -k 10 "$TIMEOUT" "$TCONV_GIMP_CONSOLE" -i --quit --batch-interpreter=python-fu-eval \
     -b - </src/tests/gimp3/test-plugin.py >"$OUT/one-binary-batch.log" 2>&1
   rc=$?

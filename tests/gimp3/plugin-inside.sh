@@ -66,23 +66,7 @@ mkdir -p "$TCONV_WORK"
 # test-plugin.py checks that the "kernel" choice offers it and that it runs.
 USER_PRESETS=${XDG_DATA_HOME:-$HOME/.local/share}/tconv/presets
 mkdir -p "$USER_PRESETS"
-cat >"$USER_PRESETS/mykernel-x2.tconv" <<'EOF2'
-tconv-kernel 1
-name mykernel-x2
-description "A user's own kernel: lopsided on purpose, so that no shipped kernel equals it"
-stride 2 2
-size 4 4
-padding 1 1
-output-padding 0 0
-channels 1
-provenance imported
-weights
-0.10 0.30 0.20 0.25
-0.35 0.45 0.30 0.40
-0.15 0.05 0.40 0.15
-0.40 0.20 0.10 0.20
-end
-EOF2
+cp /src/tests/gimp3/data/mykernel-x2.tconv "$USER_PRESETS/"
 gimp_batch() {  # gimp_batch LOG FILE.py [ENV=VALUE...]
   log=$1 py=$2
   shift 2

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* libFuzzer target for the image pipeline (pipeline/tconv-pipeline.c): the fuzz bytes choose
+/* libFuzzer target for the image pipeline (pipeline/tconv-pipeline*.c): the fuzz bytes choose
  * a tiny image (1..12 x 1..12) in a babl format (Y, Y', YA, Y'A, RGB, R'G'B', RGBA, R'G'B'A
  * at u8, u16 or float; float images may hold NaN, +-Inf and huge values), a kernel (an
  * analytic type and stride, or the rest of the bytes parsed as a .tconv file) and the options

@@ -142,13 +142,14 @@ tconv_status tconv_bank_luma (const tconv_in_view *in, size_t channels, float *l
  * tconv_bank_features / tconv_bank_classify:
  * @luma:    @h rows of @w floats (@stride apart), the region to classify plus
  *           tconv_bank_halo() pixels on every side.
- * @work:    caller scratch of tconv_bank_work_len (classifier, w) floats.
+ * @work:    caller scratch of tconv_bank_work_len (classifier, h, w) floats.
  * features: (out): for each of the (h - 2 halo) x (w - 2 halo) interior pixels, angle (radians,
  *           [0, pi)), strength and coherence, at @angle/@strength/@coherence (row stride
  *           @out_stride elements; any may be NULL). Used by the trainer for its thresholds.
  * classes:  (out): the class of every interior pixel, row stride @out_stride.
  */
-size_t       tconv_bank_work_len (const tconv_bank_classifier *classifier, size_t w);
+tconv_status tconv_bank_work_len (const tconv_bank_classifier *classifier, size_t h, size_t w,
+                                  size_t *work_len, tconv_error *err);
 tconv_status tconv_bank_features (const tconv_bank_classifier *classifier,
                                   const float *luma, size_t h, size_t w, ptrdiff_t stride,
                                   float *angle, float *strength, float *coherence,

@@ -227,6 +227,7 @@ typedef struct parser
   char                *comments;
   size_t               comments_len;
   bool                 have_comments;
+  bool                 want_bank;   /* tconv_bank_parse(): version 2 expected */
 } parser;
 
 #if defined(__GNUC__)
@@ -882,9 +883,14 @@ parse_header (parser *p)
   len = next_token (p, &tok, &col);
   if (len == 0)
     return fail_at (p, col, "expected a version after 'tconv-kernel': this reader knows 1");
-  if (!token_is (tok, len, "1"))
-    return fail_at (p, col, "version %.*s%s: this reader knows version 1 only",
-                    SHOW (tok, len));
+  if (token_is (tok, len, "2") && !p->want_bank)
+    return fail_at (p, col, "version 2 is a kernel bank (several kernels chosen per pixel): "
+                    "read it as a bank, not as one kernel");
+  if (token_is (tok, len, "1") && p->want_bank)
+    return fail_at (p, col, "version 1 is a single kernel, not a kernel bank (version 2)");
+  if (!token_is (tok, len, "1") && !token_is (tok, len, "2"))
+    return fail_at (p, col, "version %.*s%s: this reader knows versions 1 (a kernel) and 2 "
+                    "(a kernel bank)", SHOW (tok, len));
   if ((st = expect_eol (p, "the version")))
     return st;
 
@@ -1022,8 +1028,15 @@ parse_weights (parser *p)
                         k->channels - 1, k->channels);
       return fail_at (p, col, "expected 'end', found '%.*s%s'", SHOW (tok, len));
     }
-  if ((st = expect_eol (p, "'end'")))
-    return st;
+  return expect_eol (p, "'end'");
+}
+
+/* After the last 'end': nothing but blank lines. */
+static tconv_status
+expect_blank_rest (parser *p)
+{
+  tconv_status st = TCONV_OK;
+  int          r;
 
   while ((r = next_line (p, &st)) > 0)
     {
@@ -1034,57 +1047,86 @@ parse_weights (parser *p)
   return r < 0 ? st : TCONV_OK;
 }
 
-tconv_status
-tconv_kernel_parse (const char *text, size_t len, tconv_kernel **kernel, tconv_error *err)
+/* The parsed global kernel's loose ends: an empty description, the comments buffer. */
+static tconv_status
+finish_kernel (parser *p)
+{
+  if (p->k->description == NULL)
+    {
+      p->k->description = malloc (1);
+      if (p->k->description == NULL)
+        return TCONV_ERR_NO_MEMORY;
+      p->k->description[0] = '\0';
+    }
+  if (p->have_comments)
+    {
+      /* Give back the unused part of the TCONV_KERNEL_TEXT_MAX buffer. */
+      char *shrunk = realloc (p->comments, p->comments_len + 1);
+      p->k->comments = shrunk != NULL ? shrunk : p->comments;
+      p->comments = NULL;
+      p->have_comments = false;
+    }
+  return TCONV_OK;
+}
+
+static tconv_status parse_bank_section (parser *p, tconv_bank **bank);
+
+/* Either kind of file: a kernel (@bank NULL) or a bank (@kernel NULL). */
+static tconv_status
+parse_text (const char *text, size_t len, tconv_kernel **kernel, tconv_bank **bank,
+            tconv_error *err)
 {
   parser       p;
   tconv_status st;
 
+  if (len > TCONV_KERNEL_FILE_MAX)
+    return tconv_fail (err, TCONV_ERR_PARSE, 1, 1, "file of %zu bytes: at most %u allowed",
+                       len, TCONV_KERNEL_FILE_MAX);
+  memset (&p, 0, sizeof p);
+  p.text = (const unsigned char *) text;
+  p.len = len;
+  p.err = err;
+  p.want_bank = bank != NULL;
+  p.k = calloc (1, sizeof *p.k);
+  if (p.k == NULL)
+    return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0, "kernel_parse: out of memory");
+
+  st = parse_header (&p);
+  if (st == TCONV_OK)
+    st = parse_weights (&p);
+  if (st == TCONV_OK)
+    st = finish_kernel (&p);
+  if (st == TCONV_OK && bank != NULL)
+    st = parse_bank_section (&p, bank);
+  if (st == TCONV_OK)
+    st = expect_blank_rest (&p);
+  if (st == TCONV_ERR_NO_MEMORY)
+    tconv_fail (err, st, 0, 0, "kernel_parse: out of memory");
+  free (p.comments);
+  if (st != TCONV_OK || bank != NULL)
+    {
+      tconv_kernel_free (p.k);
+      if (st != TCONV_OK && bank != NULL)
+        {
+          tconv_bank_free (*bank);
+          *bank = NULL;
+        }
+      return st;
+    }
+  TCONV_ASSERT (tconv_kernel_validate (p.k, NULL) == TCONV_OK);
+  *kernel = p.k;
+  return TCONV_OK;
+}
+
+tconv_status
+tconv_kernel_parse (const char *text, size_t len, tconv_kernel **kernel, tconv_error *err)
+{
   if (kernel == NULL)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "kernel_parse: kernel is NULL");
   *kernel = NULL;
   if (text == NULL && len > 0)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "kernel_parse: text is NULL");
-  if (len > TCONV_KERNEL_FILE_MAX)
-    return tconv_fail (err, TCONV_ERR_PARSE, 1, 1, "file of %zu bytes: at most %u allowed",
-                       len, TCONV_KERNEL_FILE_MAX);
-
-  memset (&p, 0, sizeof p);
-  p.text = (const unsigned char *) text;
-  p.len = len;
-  p.err = err;
-  p.k = calloc (1, sizeof *p.k);
-  if (p.k == NULL)
-    return TCONV_ERR_NO_MEMORY;
-
-  st = parse_header (&p);
-  if (st == TCONV_OK)
-    st = parse_weights (&p);
-  if (st == TCONV_OK && p.k->description == NULL)
-    {
-      p.k->description = malloc (1);
-      if (p.k->description == NULL)
-        st = TCONV_ERR_NO_MEMORY;
-      else
-        p.k->description[0] = '\0';
-    }
-  if (st == TCONV_ERR_NO_MEMORY)
-    tconv_fail (err, st, 0, 0, "kernel_parse: out of memory");
-  if (st != TCONV_OK)
-    {
-      free (p.comments);
-      tconv_kernel_free (p.k);
-      return st;
-    }
-  if (p.have_comments)
-    {
-      /* Give back the unused part of the TCONV_KERNEL_TEXT_MAX buffer. */
-      char *shrunk = realloc (p.comments, p.comments_len + 1);
-      p.k->comments = shrunk != NULL ? shrunk : p.comments;
-    }
-  TCONV_ASSERT (tconv_kernel_validate (p.k, NULL) == TCONV_OK);
-  *kernel = p.k;
-  return TCONV_OK;
+  return parse_text (text, len, kernel, NULL, err);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1168,7 +1210,7 @@ put_string (sink *s, const char *key, const char *str)
 }
 
 static void
-emit (const tconv_kernel *k, sink *s)
+emit (const tconv_kernel *k, unsigned version, sink *s)
 {
   static const char *const provenance[TCONV_PROVENANCE_COUNT] = {
     [TCONV_PROVENANCE_ANALYTIC] = "analytic",
@@ -1177,7 +1219,7 @@ emit (const tconv_kernel *k, sink *s)
   };
   const size_t plane = k->k_h * k->k_w;
 
-  put_str (s, "tconv-kernel 1\n");
+  put_str (s, version == 2 ? "tconv-kernel 2\n" : "tconv-kernel 1\n");
   if (k->comments != NULL)
     {
       const char *line = k->comments;
@@ -1247,7 +1289,7 @@ tconv_kernel_write (const tconv_kernel *kernel, char *buf, size_t cap, size_t *l
     return st == TCONV_ERR_NO_MEMORY ? st : TCONV_ERR_INVALID_ARG;
 
   /* Measure first, so that a short @buf is left untouched. */
-  emit (kernel, &s);
+  emit (kernel, 1, &s);
   *len = s.len;
   if (s.len > TCONV_KERNEL_FILE_MAX) /* tconv_kernel_parse() would refuse it */
     return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
@@ -1260,7 +1302,278 @@ tconv_kernel_write (const tconv_kernel *kernel, char *buf, size_t cap, size_t *l
                        "kernel write: buffer of %zu bytes: needs %zu", cap, s.len);
 
   s = (sink) { .buf = buf, .cap = cap };
-  emit (kernel, &s);
+  emit (kernel, 1, &s);
+  TCONV_ASSERT (s.len == *len);
+  if (s.len < cap)
+    buf[s.len] = '\0';
+  return TCONV_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Kernel banks (version 2): the global kernel as above, then
+ *   bank ANGLES STRENGTHS COHERENCES
+ *   window-sigma SIGMA
+ *   strength-thresholds T1 ... (STRENGTHS - 1 numbers, strictly increasing)
+ *   coherence-thresholds T1 ... (COHERENCES - 1 numbers in [0, 1], strictly increasing)
+ *   class I trained|fallback SAMPLES, then k_h rows of k_w numbers, for I = 0, 1, ...
+ *   end
+ */
+
+/* The next content line must start with @key; the cursor is left after it. */
+static tconv_status
+expect_key (parser *p, const char *key)
+{
+  const char  *tok;
+  size_t       col, len;
+  tconv_status st = TCONV_OK;
+  int          r = next_content_line (p, &st);
+
+  if (r < 0)
+    return st;
+  if (r == 0)
+    return fail_eof (p, "unexpected end of file: expected '%s'", key);
+  len = next_token (p, &tok, &col);
+  if (!token_is (tok, len, key))
+    return fail_at (p, col, "expected '%s', found '%.*s%s'", key, SHOW (tok, len));
+  return TCONV_OK;
+}
+
+/* @n thresholds after @key, strictly increasing, in [0, @hi]. */
+static tconv_status
+parse_thresholds (parser *p, const char *key, size_t n, double hi, double *out)
+{
+  const char  *tok;
+  size_t       col, len;
+  tconv_status st;
+
+  if ((st = expect_key (p, key)))
+    return st;
+  for (size_t i = 0; i < n; i++)
+    {
+      float         f;
+      number_result r;
+
+      len = next_token (p, &tok, &col);
+      if (len == 0)
+        return fail_at (p, col, "%s: expected %zu numbers, found %zu", key, n, i);
+      if ((r = scan_float (tok, len, &f)) != NUMBER_OK)
+        return number_error (p, col, tok, len, r);
+      if (f < 0.0f || (double) f > hi)
+        return fail_at (p, col, "%s %.*s%s: must be in [0, %g]", key, SHOW (tok, len), hi);
+      if (i > 0 && !((double) f > out[i - 1]))
+        return fail_at (p, col, "%s %.*s%s: thresholds must be strictly increasing", key,
+                        SHOW (tok, len));
+      out[i] = f;
+    }
+  len = next_token (p, &tok, &col);
+  if (len > 0)
+    return fail_at (p, col, "%s: expected %zu numbers, found more", key, n);
+  return TCONV_OK;
+}
+
+static tconv_status
+parse_classifier (parser *p, tconv_bank_classifier *c)
+{
+  static const size_t lo[3] = { 1, 1, 1 };
+  static const size_t hi[3] = { TCONV_BANK_MAX_BINS, TCONV_BANK_MAX_BINS, TCONV_BANK_MAX_BINS };
+  size_t              bins[3];
+  float               sigma;
+  tconv_status        st;
+
+  memset (c, 0, sizeof *c);
+  if ((st = expect_key (p, "bank"))
+      || (st = parse_uints (p, "bank", 3, lo, hi, " (angles, strengths, coherences)", bins)))
+    return st;
+  if (bins[0] * bins[1] * bins[2] > TCONV_BANK_MAX_CLASSES)
+    return fail_at (p, 0, "bank %zu x %zu x %zu = %zu classes: at most %u", bins[0], bins[1],
+                    bins[2], bins[0] * bins[1] * bins[2], TCONV_BANK_MAX_CLASSES);
+  c->angles = bins[0];
+  c->strengths = bins[1];
+  c->coherences = bins[2];
+  if ((st = expect_key (p, "window-sigma")) || (st = parse_floats (p, "window-sigma", 1, &sigma)))
+    return st;
+  if (!(sigma > 0.0f && sigma <= TCONV_BANK_MAX_SIGMA))
+    return fail_at (p, 13, "window-sigma %g: must be in (0, %g]", (double) sigma,
+                    TCONV_BANK_MAX_SIGMA);
+  c->sigma = sigma;
+  if ((st = parse_thresholds (p, "strength-thresholds", c->strengths - 1, 3.4e38,
+                              c->strength_thresholds)))
+    return st;
+  return parse_thresholds (p, "coherence-thresholds", c->coherences - 1, 1.0,
+                           c->coherence_thresholds);
+}
+
+/* 'class I trained|fallback SAMPLES' and the class's rows. */
+static tconv_status
+parse_class (parser *p, tconv_bank *b, size_t index)
+{
+  const tconv_kernel *g = b->global;
+  float              *w = b->weights + index * g->k_h * g->k_w;
+  const char         *tok;
+  size_t              col, len, v, at;
+  char                what[64];
+  tconv_status        st;
+  tconv_error         why;
+
+  if ((st = expect_key (p, "class")))
+    return st;
+  at = p->line_no;
+  len = next_token (p, &tok, &col);
+  if (!scan_uint (tok, len, 0, b->classes - 1, &v) || v != index)
+    return fail_at (p, col, "class '%.*s%s': expected class %zu (classes come in order "
+                    "0..%zu)", SHOW (tok, len), index, b->classes - 1);
+  len = next_token (p, &tok, &col);
+  if (!token_is (tok, len, "trained") && !token_is (tok, len, "fallback"))
+    return fail_at (p, col, "class %zu: expected 'trained' or 'fallback', found '%.*s%s'",
+                    index, SHOW (tok, len));
+  b->fallback[index] = token_is (tok, len, "fallback");
+  len = next_token (p, &tok, &col);
+  if (!scan_uint (tok, len, 0, (size_t) 1 << 62, &v))
+    return fail_at (p, col, "class %zu: expected its training sample count, found '%.*s%s'",
+                    index, SHOW (tok, len));
+  b->samples[index] = v;
+  if ((st = expect_eol (p, "the sample count")))
+    return st;
+  for (size_t y = 0; y < g->k_h; y++)
+    {
+      int r = next_content_line (p, &st);
+      if (r < 0)
+        return st;
+      if (r == 0)
+        return fail_eof (p, "unexpected end of file: expected %zu rows of class %zu", g->k_h,
+                         index);
+      snprintf (what, sizeof what, "class %zu row %zu", index, y + 1);
+      if ((st = parse_floats (p, what, g->k_w, w + y * g->k_w)))
+        return st;
+    }
+  /* Phase sums and the fallback rule, reported at the class line. */
+  if (tconv_bank_check_class (b, index, &why) != TCONV_OK)
+    {
+      p->line_no = (unsigned) at;
+      return fail_at (p, 0, "%s", why.message);
+    }
+  return TCONV_OK;
+}
+
+static tconv_status
+parse_bank_section (parser *p, tconv_bank **bank)
+{
+  tconv_bank_classifier c;
+  tconv_error           why;
+  tconv_status          st;
+  unsigned              bank_line;
+
+  *bank = NULL;
+  if ((st = parse_classifier (p, &c)))
+    return st;
+  bank_line = p->line_no;
+  if (tconv_bank_new (p->k, &c, bank, &why) != TCONV_OK)
+    {
+      p->line_no = bank_line;
+      return fail_at (p, 0, "%s", why.message);
+    }
+  for (size_t i = 0; i < (*bank)->classes; i++)
+    if ((st = parse_class (p, *bank, i)))
+      return st;
+  if ((st = expect_key (p, "end")))
+    return st;
+  return expect_eol (p, "'end'");
+}
+
+tconv_status
+tconv_bank_parse (const char *text, size_t len, tconv_bank **bank, tconv_error *err)
+{
+  if (bank == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "bank_parse: bank is NULL");
+  *bank = NULL;
+  if (text == NULL && len > 0)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "bank_parse: text is NULL");
+  return parse_text (text, len, NULL, bank, err);
+}
+
+int
+tconv_text_is_bank (const char *text, size_t len)
+{
+  static const char head[] = "tconv-kernel 2";
+  const size_t      n = sizeof head - 1;
+
+  if (text == NULL || len < n || memcmp (text, head, n) != 0)
+    return 0;
+  return len == n || text[n] == '\n' || text[n] == '\r' || text[n] == ' ' || text[n] == '\t'
+         || text[n] == '#';
+}
+
+static void
+put_thresholds (sink *s, const char *key, const double *t, size_t n)
+{
+  put_str (s, key);
+  for (size_t i = 0; i < n; i++)
+    {
+      char text[32];
+      format_float ((float) t[i], text);
+      put_str (s, " ");
+      put_str (s, text);
+    }
+  put_str (s, "\n");
+}
+
+static void
+emit_bank (const tconv_bank *b, sink *s)
+{
+  const tconv_kernel *g = b->global;
+  const size_t        plane = g->k_h * g->k_w;
+  float               sigma = (float) b->classifier.sigma;
+
+  emit (g, 2, s);
+  put_str (s, "bank ");
+  put_size (s, b->classifier.angles);
+  put_str (s, " ");
+  put_size (s, b->classifier.strengths);
+  put_str (s, " ");
+  put_size (s, b->classifier.coherences);
+  put_str (s, "\n");
+  put_str (s, "window-sigma ");
+  put_floats (s, &sigma, 1);
+  put_thresholds (s, "strength-thresholds", b->classifier.strength_thresholds,
+                  b->classifier.strengths - 1);
+  put_thresholds (s, "coherence-thresholds", b->classifier.coherence_thresholds,
+                  b->classifier.coherences - 1);
+  for (size_t c = 0; c < b->classes; c++)
+    {
+      put_str (s, "class ");
+      put_size (s, c);
+      put_str (s, b->fallback[c] ? " fallback " : " trained ");
+      put_size (s, b->samples != NULL ? (size_t) b->samples[c] : 0);
+      put_str (s, "\n");
+      for (size_t y = 0; y < g->k_h; y++)
+        put_floats (s, b->weights + c * plane + y * g->k_w, g->k_w);
+    }
+  put_str (s, "end\n");
+}
+
+tconv_status
+tconv_bank_write (const tconv_bank *bank, char *buf, size_t cap, size_t *len, tconv_error *err)
+{
+  sink         s = { 0 };
+  tconv_status st;
+
+  if (bank == NULL || len == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "bank write: bank or len is NULL");
+  if ((st = tconv_bank_validate (bank, err)) != TCONV_OK)
+    return st;
+  emit_bank (bank, &s);
+  *len = s.len;
+  if (s.len > TCONV_KERNEL_FILE_MAX)
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                       "bank text of %zu bytes: must be at most %u", s.len,
+                       TCONV_KERNEL_FILE_MAX);
+  if (buf == NULL)
+    return TCONV_OK;
+  if (cap < s.len)
+    return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
+                       "bank write: buffer of %zu bytes: needs %zu", cap, s.len);
+  s = (sink) { .buf = buf, .cap = cap };
+  emit_bank (bank, &s);
   TCONV_ASSERT (s.len == *len);
   if (s.len < cap)
     buf[s.len] = '\0';

@@ -5,6 +5,7 @@
 #define TCONV_PRIVATE_H
 
 #include "tconv.h"
+#include "tconv-bank.h"
 #include "tconv-lsq.h"
 #include "tconv-npy.h"
 #include "tconv-oracle.h"
@@ -105,6 +106,15 @@ int  tconv_depthwise_applies (const tconv_geometry *geom, const tconv_in_view *i
 void tconv_depthwise_upsample (const tconv_geometry *geom, const float *weight,
                                const float *bias, const tconv_in_view *in,
                                const tconv_out_view *out);
+
+/* The argument checks the bank's gather and its oracle share (tconv-bank-apply.c). */
+tconv_status tconv_bank_check_args (const tconv_bank *bank, const tconv_geometry *geom,
+                                    const tconv_in_view *in, const tconv_bank_class_map *map,
+                                    const tconv_out_view *out, tconv_error *err);
+
+/* One class of a bank: finite weights, a valid fallback flag, phases summing to 1
+ * (tconv-bank.c; also used by the parser to report at the class's line). */
+tconv_status tconv_bank_check_class (const tconv_bank *bank, size_t c, tconv_error *err);
 
 /* ---- Instruction-set paths (tconv-cpu.c) ---- */
 

@@ -8,7 +8,9 @@
  * step (crop, degrade, luma) is the core's tconv_learn_add_image(), which "--kernel self"
  * and the GIMP plug-in share (core/tconv-selflearn.c). */
 #include "tconv-cli.h"
+#include "tconv-bank.h"
 #include "tconv-lsq.h"
+#include "tconv-selflearn.h"
 #include "tconv-pipeline-learn.h"
 
 #include <gegl.h>
@@ -165,6 +167,14 @@ typedef struct
   gboolean no_normalize, no_quantize, shifts, quiet;
   gchar   *weighting;
   gchar  **images;
+  /* --bank */
+  gboolean bank;
+  gchar   *classes;
+  gint     radius;
+  gint64   min_samples;
+  gdouble  window_sigma;
+  gdouble  class_ridge;
+  gboolean class_ridge_given; /* NaN from the user is an error, not the default */
 } LearnOptions;
 
 static gboolean
@@ -228,6 +238,79 @@ parse_symmetry (const char *text, unsigned *flags, GError **error)
   return TRUE;
 }
 
+/* --bank: the bank's options, checked; sets --size to S (2 R + 1) and the default ridge. */
+static gboolean
+bank_options (LearnOptions *o, GError **error)
+{
+  guint a = 24, b = 3, c = 3;
+  char  tail;
+
+  if (o->stride < 2 || o->stride > 8)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--bank --stride %d: must be 2..8",
+                   o->stride);
+      return FALSE;
+    }
+  if (o->classes != NULL
+      && (sscanf (o->classes, "%ux%ux%u%c", &a, &b, &c, &tail) != 3 || a < 1 || b < 1 || c < 1
+          || a > TCONV_BANK_MAX_BINS || b > TCONV_BANK_MAX_BINS || c > TCONV_BANK_MAX_BINS
+          || a * b * c > TCONV_BANK_MAX_CLASSES))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                   "--classes '%s': expected AxSxQ, each 1..%u, at most %u classes in all",
+                   o->classes, TCONV_BANK_MAX_BINS, TCONV_BANK_MAX_CLASSES);
+      return FALSE;
+    }
+  if (o->classes == NULL)
+    o->classes = g_strdup ("24x3x3");
+  if (o->radius == 0)
+    o->radius = 3;
+  if (o->radius < 1 || o->radius > 8)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--radius %d: must be 1..8", o->radius);
+      return FALSE;
+    }
+  if (o->min_samples < 0)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--min-samples %" G_GINT64_FORMAT
+                   ": must be >= 0", o->min_samples);
+      return FALSE;
+    }
+  if (!(o->window_sigma > 0.0 && o->window_sigma <= TCONV_BANK_MAX_SIGMA))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--window-sigma %g: must be in (0, %g]",
+                   o->window_sigma, TCONV_BANK_MAX_SIGMA);
+      return FALSE;
+    }
+  if (o->weighting != NULL && strcmp (o->weighting, "pooled") != 0)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--bank: --weighting must be pooled");
+      return FALSE;
+    }
+  if (o->ridge != 0.0)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--bank: use --class-ridge, not --ridge");
+      return FALSE;
+    }
+  if (isnan (o->class_ridge) && !o->class_ridge_given)
+    o->class_ridge = o->stride == 2 ? 30.0 : 100.0;
+  if (!(o->class_ridge >= 0.0 && isfinite (o->class_ridge)))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--class-ridge %g: must be finite and >= 0",
+                   o->class_ridge);
+      return FALSE;
+    }
+  if (o->size != 0 && o->size != o->stride * (2 * o->radius + 1))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                   "--bank --size %d: must be S (2 R + 1) = %d (or left out)", o->size,
+                   o->stride * (2 * o->radius + 1));
+      return FALSE;
+    }
+  o->size = o->stride * (2 * o->radius + 1);
+  return TRUE;
+}
+
 static gboolean
 parse_options (int argc, char **argv, LearnOptions *o, GError **error)
 {
@@ -255,6 +338,20 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
     { "description", 0, 0, G_OPTION_ARG_STRING, &o->description, "One-line description", "TEXT" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "The .tconv file to write (required)", "FILE.tconv" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No progress bar", NULL },
+    { "bank", 0, 0, G_OPTION_ARG_NONE, &o->bank,
+      "Learn a kernel bank (adaptive: one kernel per class of local structure) instead of one "
+      "kernel; --size is then S (2 R + 1)", NULL },
+    { "classes", 0, 0, G_OPTION_ARG_STRING, &o->classes,
+      "--bank: angle x strength x coherence bins (default 24x3x3)", "AxSxQ" },
+    { "radius", 0, 0, G_OPTION_ARG_INT, &o->radius,
+      "--bank: low-resolution window radius R, 1..8 (default 3: 7x7 pixels)", "R" },
+    { "min-samples", 0, 0, G_OPTION_ARG_INT64, &o->min_samples,
+      "--bank: classes with fewer sample windows take the global kernel (default 1000)", "N" },
+    { "class-ridge", 0, 0, G_OPTION_ARG_DOUBLE, &o->class_ridge,
+      "--bank: ridge n0 towards the global filter, times each class's sample variance "
+      "(default 30 at x2, 100 above)", "N0" },
+    { "window-sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->window_sigma,
+      "--bank: Gaussian window of the structure tensor, low-resolution pixels (default 2)", "SIGMA" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->images, NULL, "IMAGES..." },
     G_OPTION_ENTRY_NULL,
   };
@@ -262,6 +359,12 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
   gboolean        ok;
 
   o->sigma = NAN;
+  o->min_samples = 1000;
+  o->window_sigma = 2.0;
+  o->class_ridge = NAN; /* --bank: default by stride */
+  for (int i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
+    if (strcmp (argv[i], "--class-ridge") == 0 || g_str_has_prefix (argv[i], "--class-ridge="))
+      o->class_ridge_given = TRUE;
   g_option_context_set_summary (
     ctx, "Learns the S-times up-sampling kernel (K x K taps, one kernel for R, G and B) that "
          "best restores the images from\nlow-resolution copies of them, by least squares on "
@@ -284,6 +387,8 @@ parse_options (int argc, char **argv, LearnOptions *o, GError **error)
                      o->stride, TCONV_MAX_STRIDE);
       return FALSE;
     }
+  if (o->bank && !bank_options (o, error))
+    return FALSE;
   if (o->size < 1 || o->size > (gint) TCONV_MAX_KERNEL_SIDE)
     {
       if (o->size == 0)
@@ -413,7 +518,13 @@ set_provenance (tconv_kernel *k, const LearnOptions *o, const LearnSetup *setup,
   g_string_append_printf (deg, ", x1/%" G_GINT64_FORMAT "%s", setup->stride,
                           setup->quantize ? ", rounded to 8 bits" : ", float");
 
-  g_string_append_printf (cmd, " --stride %d --size %d", o->stride, o->size);
+  if (o->bank)
+    g_string_append_printf (cmd, " --bank --stride %d --classes %s --radius %d --class-ridge %g "
+                            "--min-samples %" G_GINT64_FORMAT " --window-sigma %g", o->stride,
+                            o->classes, o->radius, o->class_ridge, o->min_samples,
+                            o->window_sigma);
+  else
+    g_string_append_printf (cmd, " --stride %d --size %d", o->stride, o->size);
   if (o->degradation != NULL)
     g_string_append_printf (cmd, " --degradation %s", o->degradation);
   if (!isnan (o->sigma))
@@ -646,6 +757,275 @@ out:
   return ok;
 }
 
+/* ---- --bank ---- */
+
+typedef struct
+{
+  tconv_bank_classifier cls;
+  GArray               *strength, *coherence;
+  float                *work;
+  gsize                 work_len;
+} FeatureCollect;
+
+/* Threshold pass: the strength and coherence of every classifiable low-resolution pixel. */
+static tconv_status
+collect_features (void *ctx, const tconv_plane *lr, const tconv_plane *hr, tconv_error *err)
+{
+  FeatureCollect *f = ctx;
+  const gsize     halo = tconv_bank_halo (&f->cls);
+  gsize           need, iw, ih;
+  float          *st, *co;
+  tconv_status    s;
+
+  (void) hr;
+  if (lr->h <= 2 * halo || lr->w <= 2 * halo)
+    return TCONV_OK;
+  if ((s = tconv_bank_work_len (&f->cls, lr->h, lr->w, &need, err)))
+    return s;
+  if (need > f->work_len)
+    f->work = g_renew (float, f->work, need), f->work_len = need;
+  ih = lr->h - 2 * halo, iw = lr->w - 2 * halo;
+  st = g_new (float, ih * iw), co = g_new (float, ih * iw);
+  /* tconv_learn_pairs() hands over contiguous planes */
+  s = tconv_bank_features (&f->cls, lr->data, lr->h, lr->w, lr->y_stride, NULL, st, co,
+                           (ptrdiff_t) iw, f->work, f->work_len, err);
+  if (s == TCONV_OK)
+    {
+      g_array_append_vals (f->strength, st, ih * iw);
+      g_array_append_vals (f->coherence, co, ih * iw);
+    }
+  g_free (st), g_free (co);
+  return s;
+}
+
+typedef struct
+{
+  tconv_bank_lsq *lsq;
+  int             dihedral;
+} BankAdd;
+
+static tconv_status
+bank_add (void *ctx, const tconv_plane *lr, const tconv_plane *hr, tconv_error *err)
+{
+  BankAdd *b = ctx;
+  return tconv_bank_lsq_add_pair (b->lsq, lr, hr, b->dihedral, err);
+}
+
+typedef struct
+{
+  float **rgb;
+  gsize  *w, *h, n;
+} Images;
+
+/* The classifier: bins from --classes, thresholds at the training set's quantiles (top-left
+ * crop of each image, first degradation: the distribution, not every copy). */
+static gboolean
+bank_classifier (const LearnOptions *o, const LearnSetup *setup, const Images *im,
+                 tconv_bank_classifier *cls, GError **error)
+{
+  FeatureCollect f = { .strength = g_array_new (FALSE, FALSE, sizeof (float)),
+                       .coherence = g_array_new (FALSE, FALSE, sizeof (float)) };
+  tconv_error    err = { 0 };
+  gboolean       ok = TRUE;
+  guint          a, b, c;
+
+  sscanf (o->classes, "%ux%ux%u", &a, &b, &c);
+  *cls = (tconv_bank_classifier) { .angles = a, .strengths = b, .coherences = c,
+                                   .sigma = (float) o->window_sigma };
+  f.cls = *cls;
+  f.cls.strengths = f.cls.coherences = 1;
+  for (gsize i = 0; ok && i < im->n; i++)
+    ok = tconv_learn_pairs (collect_features, &f, im->rgb[i], im->w[i], im->h[i], im->w[i] * 3,
+                            (unsigned) o->stride, setup->degr, 1, setup->sigma,
+                            setup->quantize, &err)
+         == TCONV_OK;
+  ok = ok && f.strength->len > 0
+       && tconv_bank_quantiles ((float *) (void *) f.strength->data, f.strength->len, b,
+                                cls->strength_thresholds, &err) == TCONV_OK
+       && tconv_bank_quantiles ((float *) (void *) f.coherence->data, f.coherence->len, c,
+                                cls->coherence_thresholds, &err) == TCONV_OK
+       && tconv_bank_classifier_validate (cls, &err) == TCONV_OK;
+  if (!ok)
+    g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "bank thresholds: %s",
+                 err.message[0] ? err.message : "the images are too small to classify");
+  g_array_free (f.strength, TRUE), g_array_free (f.coherence, TRUE), g_free (f.work);
+  return ok;
+}
+
+static gboolean
+bank_accumulate (const LearnOptions *o, const LearnSetup *setup, unsigned symmetry,
+                 const Images *im, tconv_bank_lsq *lsq, GError **error)
+{
+  const gsize s = (gsize) o->stride, n = setup->shifts ? s : 1;
+  BankAdd     add = { lsq, symmetry == TCONV_LSQ_SYM_DIHEDRAL };
+  tconv_error err = { 0 };
+
+  for (gsize i = 0; i < im->n; i++)
+    {
+      gchar *base = g_path_get_basename (o->images[i]);
+      progress (o, (double) i / (double) im->n, base);
+      g_free (base);
+      for (gsize dy = 0; dy < n; dy++)
+        for (gsize dx = 0; dx < n; dx++)
+          if (im->w[i] - dx >= s && im->h[i] - dy >= s
+              && tconv_learn_pairs (bank_add, &add, im->rgb[i] + (dy * im->w[i] + dx) * 3,
+                                    im->w[i] - dx, im->h[i] - dy, im->w[i] * 3, (unsigned) s,
+                                    setup->degr, setup->n_degr, setup->sigma, setup->quantize,
+                                    &err) != TCONV_OK)
+            {
+              g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "image '%s': %s", o->images[i],
+                           err.message);
+              return FALSE;
+            }
+    }
+  progress (o, 1.0, "solving");
+  return TRUE;
+}
+
+/* Training PSNR of the bank and of its global kernel, over all samples and per class
+ * population (classes with at least 10^k samples). */
+static gchar *
+bank_figures (const tconv_bank *b, const tconv_bank_lsq_stats *st, const double *class_mse)
+{
+  GString *t = g_string_new (NULL);
+
+  g_string_append_printf (t, "training PSNR-Y %.2f dB on %" G_GUINT64_FORMAT " windows (its "
+                          "global kernel: %.2f dB); %zu of %zu classes fall back to the global "
+                          "kernel", psnr_y (st->mse), st->samples, psnr_y (st->mse_global),
+                          st->fallback, b->classes);
+  for (int k = 2; k <= 6; k++)
+    {
+      double   e = 0.0, eg = 0.0;
+      uint64_t n = 0;
+      gsize    classes = 0;
+      for (gsize c = 0; c < b->classes; c++)
+        if (b->samples[c] >= (uint64_t) pow (10.0, k) && b->samples[c] < (uint64_t) pow (10.0, k + 1))
+          {
+            e += class_mse[2 * c] * (double) b->samples[c];
+            eg += class_mse[2 * c + 1] * (double) b->samples[c];
+            n += b->samples[c];
+            classes++;
+          }
+      if (n > 0)
+        g_string_append_printf (t, "\nclasses of 1e%d..1e%d windows: %zu, PSNR-Y %.2f dB (global "
+                                "%.2f dB)", k, k + 1, classes, psnr_y (e / (double) n),
+                                psnr_y (eg / (double) n));
+    }
+  return g_string_free (t, FALSE);
+}
+
+static gboolean
+bank_write (tconv_bank *b, const char *path, GError **error)
+{
+  gsize        len = 0;
+  gchar       *text;
+  CliAtomic   *f;
+  tconv_error  err = { 0 };
+  gboolean     ok;
+
+  if (tconv_bank_write (b, NULL, 0, &len, &err) != TCONV_OK)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", path, err.message);
+      return FALSE;
+    }
+  text = g_malloc (len + 1);
+  tconv_bank_write (b, text, len + 1, &len, NULL);
+  ok = (f = cli_atomic_open (path, error)) != NULL;
+  ok = ok && cli_atomic_write (f, text, len, error);
+  if (ok)
+    ok = cli_atomic_commit (f, error);
+  else if (f != NULL)
+    cli_atomic_abort (f);
+  g_free (text);
+  return ok;
+}
+
+/* Names, describes and writes the solved bank; prints its figures. */
+static gboolean
+bank_finish (tconv_bank *b, const LearnOptions *o, const LearnSetup *setup, unsigned symmetry,
+             const char *name, const tconv_bank_lsq_stats *st, const double *class_mse,
+             GError **error)
+{
+  tconv_kernel *g = b->global;
+  gchar        *text = o->description != NULL
+                         ? g_strdup (o->description)
+                         : g_strdup_printf ("adaptive x%d up-sampling: %s classes of local "
+                                            "structure, %dx%d low-resolution window",
+                                            o->stride, o->classes, 2 * o->radius + 1,
+                                            2 * o->radius + 1);
+  gboolean      ok = tconv_kernel_set_string (&g->name, name) == TCONV_OK
+                     && tconv_kernel_set_string (&g->description, text) == TCONV_OK;
+
+  g_free (text);
+  if (!ok)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE, "--description: not valid one-line UTF-8 text");
+      return FALSE;
+    }
+  if (!set_provenance (g, o, setup, symmetry, error))
+    return FALSE;
+  text = bank_figures (b, st, class_mse);
+  tconv_kernel_set_string (&g->comments, text);
+  ok = bank_write (b, o->output, error);
+  if (ok)
+    printf ("%s: %s\n", o->output, text);
+  g_free (text);
+  return ok;
+}
+
+static gboolean
+run_learn_bank (LearnOptions *o, GError **error)
+{
+  LearnSetup            setup = { 0 };
+  const gsize           n = g_strv_length (o->images);
+  Images                im = { g_new0 (float *, n), g_new0 (gsize, n), g_new0 (gsize, n), n };
+  CliSource            *sources = g_new0 (CliSource, n);
+  tconv_bank_classifier cls;
+  tconv_bank_lsq       *lsq = NULL;
+  tconv_bank           *bank = NULL;
+  tconv_bank_lsq_stats  st;
+  tconv_error           err = { 0 };
+  double               *class_mse = NULL;
+  unsigned              symmetry = 0;
+  gchar                *name = NULL;
+  gboolean              ok = learn_setup (o, &setup, &symmetry, &name, error);
+
+  for (gsize i = 0; ok && i < n; i++)
+    ok = cli_source_probe (&sources[i], "learn", o->images[i], error);
+  if (!ok)
+    goto out;
+  cli_gegl_start ();
+  for (gsize i = 0; ok && i < n; i++)
+    ok = load_rgb (&sources[i], &im.rgb[i], &im.w[i], &im.h[i], error);
+  ok = ok && bank_classifier (o, &setup, &im, &cls, error);
+  if (ok && tconv_bank_lsq_new (&cls, (size_t) o->stride, (size_t) o->radius, &lsq, &err))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", err.message);
+      ok = FALSE;
+    }
+  ok = ok && bank_accumulate (o, &setup, symmetry, &im, lsq, error);
+  if (ok)
+    {
+      class_mse = g_new (double, 2 * cls.angles * cls.strengths * cls.coherences);
+      if (tconv_bank_lsq_solve (lsq, o->class_ridge, (uint64_t) o->min_samples, class_mse, &bank,
+                                &st, &err) != TCONV_OK)
+        {
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "%s", err.message);
+          ok = FALSE;
+        }
+    }
+  ok = ok && bank_finish (bank, o, &setup, symmetry, name, &st, class_mse, error);
+  cli_gegl_stop ();
+out:
+  for (gsize i = 0; i < n; i++)
+    g_free (im.rgb[i]);
+  g_free (im.rgb), g_free (im.w), g_free (im.h), g_free (sources), g_free (name);
+  g_free (class_mse);
+  tconv_bank_lsq_free (lsq);
+  tconv_bank_free (bank);
+  return ok;
+}
+
 int
 cli_cmd_learn (int argc, char **argv)
 {
@@ -653,10 +1033,11 @@ cli_cmd_learn (int argc, char **argv)
   GError      *error = NULL;
   int          code = CLI_EXIT_OK;
 
-  if (!parse_options (argc, argv, &o, &error) || !run_learn (&o, &error))
+  if (!parse_options (argc, argv, &o, &error)
+      || !(o.bank ? run_learn_bank (&o, &error) : run_learn (&o, &error)))
     code = cli_report ("learn", error);
   g_free (o.output), g_free (o.degradation), g_free (o.symmetry), g_free (o.name);
-  g_free (o.description), g_free (o.weighting);
+  g_free (o.description), g_free (o.weighting), g_free (o.classes);
   g_strfreev (o.images);
   return code;
 }

@@ -348,6 +348,7 @@ typedef struct
   gsize               pixels_stride;
   Progress            progress;
   gint64              t0;
+  tconv_bank          *bank;     /* --kernel names a kernel bank: r->kernel is its global */
 } Run;
 
 /* Everything that needs no file: the options' values, the output's folder. */
@@ -423,6 +424,13 @@ run_kernel (const UpscaleOptions *o, Run *r, GError **error)
           || g_str_has_suffix (o->kernel ? o->kernel : "", ".tconv"))
         r->sh = r->sw = 0;
     }
+  if (!r->self && !cli_bank_find (o->kernel, r->sh, r->sw, &r->bank, error))
+    return FALSE;
+  if (r->bank != NULL)
+    {
+      r->kernel = r->bank->global; /* owned by the bank */
+      return TRUE;
+    }
   return cli_kernel_lookup (r->self ? "bicubic" : o->kernel, r->sh, r->sw, &r->kernel, error);
 }
 
@@ -437,6 +445,7 @@ run_options (const UpscaleOptions *o, Run *r, GError **error)
 
   tconv_pipeline_upscale_options_init (&r->opt);
   r->opt.kernel = r->kernel;
+  r->opt.bank = r->bank;
   r->opt.border = r->border;
   r->opt.linear = o->linear;
   r->opt.normalize_phases = o->normalize_phases;
@@ -643,7 +652,10 @@ run_upscale (const UpscaleOptions *o, GError **error)
   g_clear_object (&r.in);
   g_clear_object (&r.out); /* frees pixels too */
   cli_source_clear (&r.src);
-  tconv_kernel_free (r.kernel);
+  if (r.bank != NULL)
+    tconv_bank_free (r.bank);
+  else
+    tconv_kernel_free (r.kernel);
   cli_gegl_stop ();
   profile_peak_memory ();
   return ok;

@@ -43,6 +43,7 @@
 #define TCONV_BANK_H
 
 #include "tconv.h"
+#include "tconv-lsq.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -203,6 +204,70 @@ tconv_status tconv_bank_upsample_ref (const tconv_bank           *bank,
                                       double                     *work,
                                       size_t                      work_len,
                                       tconv_error                *err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training (tconv-bank-lsq.c): closed-form least squares per class and output phase.
+ *
+ * Samples are the LR pixels whose classification halo and window lie inside the LR image;
+ * each gives its (2r+1)^2 window x and its s x s high-resolution block y. Per class the
+ * normal equations G = sum x x^T (shared by the phases) and b_phase = sum x y_phase are
+ * accumulated in double in a fixed order. The solve: the global filter of each phase over all
+ * samples, then each (class, phase) filter
+ *   argmin |X h - y|^2 + lambda_c |h - h_global|^2   subject to  sum h = 1,
+ * lambda_c = ridge * (the class's mean per-tap sample variance): a ridge towards the global
+ * filter, so sparse classes stay sane. Classes with fewer than min_samples samples take the
+ * global kernel (fallback).
+ */
+
+typedef struct tconv_bank_lsq tconv_bank_lsq;
+
+/* @radius: window radius r, 1..8: the bank's kernels are s (2r+1) square, padding s r. */
+tconv_status tconv_bank_lsq_new (const tconv_bank_classifier *classifier,
+                                 size_t                       stride,
+                                 size_t                       radius,
+                                 tconv_bank_lsq             **lsq,
+                                 tconv_error                 *err);
+void         tconv_bank_lsq_free (tconv_bank_lsq *lsq);
+/* Sample windows added so far. */
+uint64_t     tconv_bank_lsq_samples (const tconv_bank_lsq *lsq);
+
+/* Adds the samples of one pair: @lr h x w, @hr exactly (s h) x (s w); with @dihedral also
+ * those of its 7 other rotations and reflections (classes recomputed on each). */
+tconv_status tconv_bank_lsq_add_pair (tconv_bank_lsq    *lsq,
+                                      const tconv_plane *lr,
+                                      const tconv_plane *hr,
+                                      int                dihedral,
+                                      tconv_error       *err);
+
+typedef struct tconv_bank_lsq_stats
+{
+  uint64_t samples;         /* sample windows (each gives s^2 output pixels) */
+  size_t   fallback;        /* classes that took the global kernel */
+  double   mse, mse_global; /* training MSE per output pixel: the bank, the global kernel */
+} tconv_bank_lsq_stats;
+
+/**
+ * tconv_bank_lsq_solve:
+ * @ridge:        n0 >= 0 (finite).
+ * @min_samples:  classes with fewer samples fall back to the global kernel.
+ * @class_mse:    (nullable): per class, training MSE of the bank and of the global kernel on
+ *                that class's samples (2 * classes doubles, bank then global; NaN where a
+ *                class has no samples).
+ * @bank:         (out): a new bank named "unnamed", provenance learned; samples recorded.
+ * Returns %TCONV_ERR_SINGULAR when even the global system is singular (too few samples).
+ */
+tconv_status tconv_bank_lsq_solve (const tconv_bank_lsq  *lsq,
+                                   double                 ridge,
+                                   uint64_t               min_samples,
+                                   double                *class_mse,
+                                   tconv_bank           **bank,
+                                   tconv_bank_lsq_stats  *stats,
+                                   tconv_error           *err);
+
+/* @bins - 1 thresholds at the quantiles i / bins of @values (sorted in a copy; NaN refused),
+ * rounded to float and made strictly increasing. */
+tconv_status tconv_bank_quantiles (const float *values, size_t n, size_t bins,
+                                   double *thresholds, tconv_error *err);
 
 #ifdef __cplusplus
 }

@@ -78,9 +78,9 @@ scratch_alloc (learn_scratch *s, size_t cw, size_t ch, size_t stride,
   return TCONV_OK;
 }
 
-/* One degradation of the cropped image: reduce, quantise, luma, add the pair. */
+/* One degradation of the cropped image: reduce, quantise, luma, hand the pair to @add. */
 static tconv_status
-add_degraded (tconv_lsq *lsq, const learn_scratch *s, size_t cw, size_t ch, size_t stride,
+add_degraded (tconv_pair_fn add, void *ctx, const learn_scratch *s, size_t cw, size_t ch, size_t stride,
               tconv_degradation degr, double sigma, int quantize, tconv_error *err)
 {
   const size_t lw = cw / stride, lh = ch / stride;
@@ -102,8 +102,14 @@ add_degraded (tconv_lsq *lsq, const learn_scratch *s, size_t cw, size_t ch, size
     const tconv_plane lr = { s->lr_y, lh, lw, (ptrdiff_t) lw, 1 };
     const tconv_plane hr = { s->hr_y, ch, cw, (ptrdiff_t) cw, 1 };
 
-    return tconv_lsq_add_pair (lsq, &lr, &hr, err);
+    return add (ctx, &lr, &hr, err);
   }
+}
+
+static tconv_status
+lsq_add (void *lsq, const tconv_plane *lr, const tconv_plane *hr, tconv_error *err)
+{
+  return tconv_lsq_add_pair (lsq, lr, hr, err);
 }
 
 tconv_status
@@ -111,11 +117,22 @@ tconv_learn_add_image (tconv_lsq *lsq, const float *rgb, size_t width, size_t he
                        unsigned stride, const tconv_degradation *degr, size_t n_degr,
                        double sigma, int quantize, tconv_error *err)
 {
+  if (lsq == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "learner is NULL");
+  return tconv_learn_pairs (lsq_add, lsq, rgb, width, height, row, stride, degr, n_degr, sigma,
+                            quantize, err);
+}
+
+tconv_status
+tconv_learn_pairs (tconv_pair_fn add, void *ctx, const float *rgb, size_t width, size_t height,
+                   size_t row, unsigned stride, const tconv_degradation *degr, size_t n_degr,
+                   double sigma, int quantize, tconv_error *err)
+{
   size_t        cw, ch;
   learn_scratch s;
   tconv_status  st = TCONV_OK;
 
-  if (lsq == NULL || rgb == NULL || degr == NULL || n_degr == 0 || n_degr > TCONV_DEGRADE_COUNT)
+  if (add == NULL || rgb == NULL || degr == NULL || n_degr == 0 || n_degr > TCONV_DEGRADE_COUNT)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                        "learner, pixels and 1..%d degradations are required",
                        (int) TCONV_DEGRADE_COUNT);
@@ -134,7 +151,7 @@ tconv_learn_add_image (tconv_lsq *lsq, const float *rgb, size_t width, size_t he
     memcpy (s.hr_rgb + y * cw * 3, rgb + y * row, cw * 3 * sizeof (float));
   tconv_luma_bt601 (s.hr_rgb, cw * ch, s.hr_y);
   for (size_t d = 0; d < n_degr && st == TCONV_OK; d++)
-    st = add_degraded (lsq, &s, cw, ch, stride, degr[d], sigma, quantize, err);
+    st = add_degraded (add, ctx, &s, cw, ch, stride, degr[d], sigma, quantize, err);
   scratch_free (&s);
   return st;
 }

@@ -59,6 +59,25 @@ tconv_status tconv_learn_add_image (tconv_lsq               *lsq,
                                     int                      quantize,
                                     tconv_error             *err);
 
+/* What tconv_learn_pairs() hands each low/high-resolution luma pair to. */
+typedef tconv_status (*tconv_pair_fn) (void *ctx, const tconv_plane *lr, const tconv_plane *hr,
+                                       tconv_error *err);
+
+/* tconv_learn_add_image() for any consumer of the pairs (the bank learner, its threshold
+ * pass): the same crop, degradations, quantisation and luma. */
+tconv_status tconv_learn_pairs (tconv_pair_fn            add,
+                                void                    *ctx,
+                                const float             *rgb,
+                                size_t                   width,
+                                size_t                   height,
+                                size_t                   row,
+                                unsigned                 stride,
+                                const tconv_degradation *degr,
+                                size_t                   n_degr,
+                                double                   sigma,
+                                int                      quantize,
+                                tconv_error             *err);
+
 /**
  * tconv_self_learn:
  * @rgb:    interleaved R'G'B' floats in [0, 1], @height rows of @row floats each.

@@ -31,10 +31,12 @@ static void
 input_rows (const TconvPipelineJob *job, gint64 m0, gint64 m1, gint64 *lo, gsize *n)
 {
   const tconv_geometry *g = &job->geom;
-  const gint64          a = ceil_div (m0 + (gint64) g->pad_h - (gint64) (g->k_h - 1),
+  gint64                a = ceil_div (m0 + (gint64) g->pad_h - (gint64) (g->k_h - 1),
                                       (gint64) g->stride_h);
-  const gint64          b = floor_div (m1 - 1 + (gint64) g->pad_h, (gint64) g->stride_h);
+  gint64                b = floor_div (m1 - 1 + (gint64) g->pad_h, (gint64) g->stride_h);
 
+  if (job->bank != NULL)
+    tconv_pipeline_bank_widen (job, m0, m1, &a, &b);
   *lo = a;
   *n = b >= a ? (gsize) (b - a + 1) : 0;
 }
@@ -44,7 +46,8 @@ static gsize
 input_rows_max (const TconvPipelineJob *job, gsize m)
 {
   const tconv_geometry *g = &job->geom;
-  return (m + g->stride_h - 1) / g->stride_h + (g->k_h + g->stride_h - 1) / g->stride_h + 1;
+  return (m + g->stride_h - 1) / g->stride_h + (g->k_h + g->stride_h - 1) / g->stride_h + 1
+         + 2 * job->bank_halo;
 }
 
 /* Rows of the stride x image that output rows [y0, y1) read through the reduction. */
@@ -80,7 +83,7 @@ fast8_setup (TconvPipelineJob *job)
   int64_t lo;
   size_t  n, bytes;
 
-  if (job->resample || job->read_bytes != 1 || job->write_bytes != 1 || job->alpha
+  if (job->bank != NULL || job->resample || job->read_bytes != 1 || job->write_bytes != 1 || job->alpha
       || job->read_table != NULL || g_getenv ("TCONV_PIPELINE_NO_FAST8") != NULL)
     return;
   /* a geometry it does not handle: the float path */
@@ -258,10 +261,13 @@ static void
 set_input_columns (TconvPipelineJob *job)
 {
   const tconv_geometry *g = &job->geom;
-  const gint64 a = ceil_div ((gint64) job->mx0 + (gint64) g->pad_w - (gint64) (g->k_w - 1),
-                             (gint64) g->stride_w);
-  const gint64 b = floor_div ((gint64) job->mx1 - 1 + (gint64) g->pad_w, (gint64) g->stride_w);
-  gint64       lo = job->in_w, hi = -1, ix_hi;
+  gint64 a = ceil_div ((gint64) job->mx0 + (gint64) g->pad_w - (gint64) (g->k_w - 1),
+                       (gint64) g->stride_w);
+  gint64 b = floor_div ((gint64) job->mx1 - 1 + (gint64) g->pad_w, (gint64) g->stride_w);
+  gint64 lo = job->in_w, hi = -1, ix_hi;
+
+  if (job->bank != NULL)
+    tconv_pipeline_bank_widen (job, job->mx0, job->mx1, &a, &b);
 
   for (gint64 i = a; i <= b; i++)
     {
@@ -330,6 +336,8 @@ scratch_sizes (const TconvPipelineJob *job, gsize rows, gsize sizes[SCRATCH_COUN
       || !g_size_checked_mul (&sizes[SCRATCH_IN], sizes[SCRATCH_IN], C)
       || !g_size_checked_mul (&sizes[SCRATCH_OUT], rows, w)
       || !g_size_checked_mul (&sizes[SCRATCH_OUT], sizes[SCRATCH_OUT], C))
+    return FALSE;
+  if (job->bank != NULL && !tconv_pipeline_bank_scratch (job, n_in, sizes))
     return FALSE;
   if (job->col != NULL
       && (!g_size_checked_mul (&sizes[SCRATCH_SEP], n_in, mw)
@@ -502,6 +510,11 @@ convolve_rows (const TconvPipelineJob *job, TconvPipelineScratch *s, gint64 m0, 
   out = (tconv_out_view) { .data = dst, .y0 = (size_t) m0, .x0 = (size_t) job->mx0,
                            .h = (size_t) (m1 - m0), .w = mw, .c_stride = 1,
                            .y_stride = (ptrdiff_t) (mw * C), .x_stride = (ptrdiff_t) C };
+  if (job->bank != NULL)
+    {
+      tconv_pipeline_bank_rows (job, s, &in, &out);
+      return;
+    }
   if (job->col != NULL)
     {
       size_t need = 0;

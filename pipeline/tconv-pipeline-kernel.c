@@ -129,7 +129,7 @@ set_factors (TconvPipelineJob *job, const tconv_kernel *k)
   gfloat     *col, *row;
   int         separable = 0;
 
-  if (k->k_h <= 4 * k->stride_h || k->k_w <= 4 * k->stride_w)
+  if (k->k_h <= 4 * k->stride_h || k->k_w <= 4 * k->stride_w || job->bank != NULL)
     return;
   col = g_new (gfloat, k->channels * k->k_h);
   row = g_new (gfloat, k->channels * k->k_w);

@@ -258,6 +258,25 @@ preset_file_free (gpointer data)
   g_free (f);
 }
 
+static gboolean load_bank (const gchar *path, gint64 sh, gint64 sw, tconv_bank **bank,
+                           GError **error);
+
+/* A bank file is listed by its global kernel (name, description, stride). */
+static gboolean
+preset_load_any (const gchar *path, tconv_kernel **kernel, GError **error)
+{
+  tconv_bank *bank = NULL;
+  gboolean    ok = load_bank (path, 0, 0, &bank, error);
+
+  if (ok && bank != NULL)
+    {
+      *kernel = g_steal_pointer (&bank->global);
+      tconv_bank_free (bank);
+      return TRUE;
+    }
+  return ok && tconv_pipeline_preset_load (path, 0, 0, kernel, error);
+}
+
 /* Parses @f->path and checks that its stride is the one its name promises. */
 static void
 preset_file_read (TconvPresetFile *f)
@@ -269,7 +288,7 @@ preset_file_read (TconvPresetFile *f)
     f->named_stride_h = sh, f->named_stride_w = sw;
   else
     f->family = g_strdup (f->base);
-  if (!tconv_pipeline_preset_load (f->path, 0, 0, &f->kernel, &error))
+  if (!preset_load_any (f->path, &f->kernel, &error))
     {
       f->error = g_strdup (error->message);
       g_error_free (error);
@@ -587,4 +606,80 @@ tconv_pipeline_preset_find (const gchar *name, gint64 stride_h, gint64 stride_w,
     return generate (name, type, sh, sw, kernel, error);
   set_unknown (error, name, sh, sw, installed);
   return FALSE;
+}
+
+/* ---- kernel banks ---- */
+
+static gboolean
+load_bank (const gchar *path, gint64 sh, gint64 sw, tconv_bank **bank, GError **error)
+{
+  gchar       *text = NULL;
+  gsize        len = 0;
+  tconv_error  err = { 0 };
+  tconv_status st;
+
+  if (!read_preset (path, &text, &len, error))
+    return FALSE;
+  if (!tconv_text_is_bank (text, len))
+    {
+      g_free (text);
+      return TRUE;
+    }
+  st = tconv_bank_parse (text, len, bank, &err);
+  g_free (text);
+  if (st != TCONV_OK)
+    {
+      if (err.line > 0)
+        g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                     "kernel bank '%s':%u:%u: %s", path, err.line, err.column, err.message);
+      else
+        g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                     "kernel bank '%s': %s", path, tconv_pipeline_status_message (st, &err));
+      return FALSE;
+    }
+  if ((sh > 0 && (gint64) (*bank)->global->stride_h != sh)
+      || (sw > 0 && (gint64) (*bank)->global->stride_w != sw))
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "stride %" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ": kernel bank '%s' is for "
+                   "stride %" G_GSIZE_FORMAT " (a file keeps its own stride)", sh, sw, path,
+                   (gsize) (*bank)->global->stride_h);
+      g_clear_pointer (bank, tconv_bank_free);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+tconv_pipeline_bank_find (const gchar *name, gint64 stride_h, gint64 stride_w,
+                          const gchar *const *installed, tconv_bank **bank, GError **error)
+{
+  const gint64 sh = stride_h > 0 ? stride_h : (stride_w > 0 ? stride_w : 2);
+  const gint64 sw = stride_w > 0 ? stride_w : sh;
+  gchar       *found = NULL, *file;
+  gint64       nh, nw;
+  gboolean     ok;
+
+  *bank = NULL;
+  if (name == NULL || *name == '\0')
+    return TRUE;
+  if (strchr (name, '/') != NULL || g_str_has_suffix (name, ".tconv"))
+    {
+      GStatBuf st;
+      /* a missing file is for the kernel loader to report */
+      if (g_stat (name, &st) != 0)
+        return TRUE;
+      return load_bank (name, stride_h, stride_w, bank, error);
+    }
+  if (!valid_name (name))
+    return TRUE;
+  if (tconv_pipeline_preset_split_name (name, NULL, &nh, &nw))
+    file = g_strconcat (name, ".tconv", NULL);
+  else
+    file = stride_file (name, sh, sw);
+  found = tconv_pipeline_preset_locate (file, installed);
+  g_free (file);
+  ok = found == NULL || load_bank (found, 0, 0, bank, error);
+  g_free (found);
+  return ok;
 }

@@ -22,6 +22,7 @@
 #include <glib.h>
 
 #include "tconv.h"
+#include "tconv-bank.h"
 
 G_BEGIN_DECLS
 
@@ -113,6 +114,22 @@ gboolean tconv_pipeline_preset_find (const gchar        *name,
                                      tconv_kernel      **kernel,
                                      gchar             **path,
                                      GError            **error);
+
+/**
+ * tconv_pipeline_bank_find:
+ * @name: a path to a .tconv file, or a preset name as tconv_pipeline_preset_find() takes.
+ * @bank: (out): the kernel bank @name resolves to, or NULL when @name is not a bank (a
+ *        kernel file, an analytic kernel, unknown: tconv_pipeline_preset_find() decides).
+ *
+ * Returns: FALSE only when @name is a bank file that cannot be used (parse error with
+ * file:line:column, a stride other than asked).
+ */
+gboolean tconv_pipeline_bank_find (const gchar        *name,
+                                   gint64              stride_h,
+                                   gint64              stride_w,
+                                   const gchar *const *installed,
+                                   tconv_bank        **bank,
+                                   GError            **error);
 
 G_END_DECLS
 

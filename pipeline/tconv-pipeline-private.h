@@ -31,6 +31,9 @@ enum
   SCRATCH_IN8,  /* 8-bit path: input rows with halo, 8-bit */
   SCRATCH_EXP,  /* 8-bit path: the same rows expanded */
   SCRATCH_PTR,  /* 8-bit path: pointers to them */
+  SCRATCH_LUMA, /* bank: luma of the input rows */
+  SCRATCH_BANK, /* bank: the classifier's work */
+  SCRATCH_MAP,  /* bank: classes (uint16) */
   SCRATCH_COUNT
 };
 
@@ -71,6 +74,8 @@ typedef struct
   gfloat        *bias;      /* C, or NULL */
   gfloat        *col, *row; /* rank-1 factors (C * k_h, C * k_w), or NULL */
   gint           mid_w, mid_h;
+  const tconv_bank *bank;   /* adaptive: classes chosen per input pixel, or NULL */
+  gsize          bank_halo; /* input pixels each class reads on every side */
 
   /* the exact-size reduction, when the output is not mid_w x mid_h */
   gboolean       resample;
@@ -114,6 +119,16 @@ typedef struct
   gboolean       profile;
   gint64         prof_us[4]; /* read, compute, narrow, write */
 } TconvPipelineJob;
+
+/* tconv-pipeline-bank.c */
+gboolean tconv_pipeline_bank_check (const tconv_bank *bank, const tconv_kernel *kernel,
+                                    GError **error);
+void     tconv_pipeline_bank_widen (const TconvPipelineJob *job, gint64 m0, gint64 m1,
+                                    gint64 *a, gint64 *b);
+gboolean tconv_pipeline_bank_scratch (const TconvPipelineJob *job, gsize n_in,
+                                      gsize sizes[SCRATCH_COUNT]);
+void     tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
+                                   const tconv_in_view *in, const tconv_out_view *out);
 
 /* tconv-pipeline-format.c */
 void     tconv_pipeline_choose_formats (TconvPipelineJob *job, gboolean linear);

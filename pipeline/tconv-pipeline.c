@@ -202,7 +202,15 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
     job->write_fish = babl_fish (job->write_fmt, job->dst_fmt);
   if (options->linear)
     tconv_pipeline_set_read_table (job);
-  if (!tconv_pipeline_set_kernel (job, options->kernel, options->normalize_phases, error))
+  job->bank = options->bank;
+  if (job->bank != NULL)
+    {
+      if (!tconv_pipeline_bank_check (job->bank, options->kernel, error))
+        return FALSE;
+      job->bank_halo = tconv_bank_halo (&job->bank->classifier);
+    }
+  if (!tconv_pipeline_set_kernel (job, options->kernel,
+                                  options->normalize_phases && job->bank == NULL, error))
     return FALSE;
   job->resample = job->out_w != job->mid_w || job->out_h != job->mid_h;
   if (job->resample

@@ -25,6 +25,7 @@
 #include <gegl.h>
 
 #include "tconv.h"
+#include "tconv-bank.h"
 
 G_BEGIN_DECLS
 
@@ -58,6 +59,8 @@ typedef gboolean (*TconvProgressFunc) (gdouble fraction, gpointer user_data);
 
 typedef struct
 {
+  const tconv_bank   *bank;        /* nullable: an adaptive kernel bank; @kernel must then be
+                                    * bank->global (its geometry and provenance) */
   const tconv_kernel *kernel;      /* required; kernel->stride_* is the up-sampling stride, and
                                     * k + opad - 2 pad == stride per axis (exact s x); 1 channel
                                     * (shared) or one per image channel, alpha included */

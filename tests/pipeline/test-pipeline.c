@@ -1221,6 +1221,211 @@ region_errors (void)
   tconv_kernel_free (k);
 }
 
+/* ---- kernel banks ---------------------------------------------------------------------------- */
+
+/* A bank of stride @s, window radius 1, 4 x 2 x 2 classes whose kernels differ: each class a
+ * random kernel with every phase summing to 1. */
+static tconv_bank *
+test_bank (test_rng *rng, size_t s)
+{
+  const size_t          k = 3 * s;
+  tconv_bank_classifier c = { .angles = 4, .strengths = 2, .coherences = 2, .sigma = 1.0,
+                              .strength_thresholds = { 0.02 }, .coherence_thresholds = { 0.5 } };
+  tconv_kernel         *g = NULL;
+  tconv_bank           *b = NULL;
+
+  if (tconv_kernel_new (1, k, k, &g, NULL) != TCONV_OK)
+    abort ();
+  g->stride_h = g->stride_w = s;
+  g->pad_h = g->pad_w = s;
+  for (size_t i = 0; i <= 16; i++)
+    {
+      float *w = i == 0 ? g->weights : b->weights + (i - 1) * k * k;
+      test_rng_fill (rng, w, k * k);
+      for (size_t ry = 0; ry < s; ry++)
+        for (size_t rx = 0; rx < s; rx++)
+          {
+            double sum = 0.0;
+            for (size_t y = ry; y < k; y += s)
+              for (size_t x = rx; x < k; x += s)
+                sum += (w[y * k + x] *= 0.3f);
+            for (size_t y = ry; y < k; y += s)
+              for (size_t x = rx; x < k; x += s)
+                w[y * k + x] += (float) ((1.0 - sum) / 9.0);
+          }
+      if (i == 0 && tconv_bank_new (g, &c, &b, NULL) != TCONV_OK)
+        abort ();
+    }
+  tconv_kernel_free (g);
+  if (tconv_bank_validate (b, NULL) != TCONV_OK)
+    abort ();
+  return b;
+}
+
+/* The bank on an interleaved h x w x c float image by the definition: the image extended by
+ * @border, its BT.601 luma (grey: the value) classified whole, the scatter oracle. */
+static float *
+reference_bank (const tconv_bank *b, TconvBorder border, const float *img, long h, long w,
+                long c)
+{
+  const size_t   halo = tconv_bank_halo (&b->classifier), s = b->global->stride_h;
+  const long     m = (long) (b->global->k_h + halo) + 2, eh = h + 2 * m, ew = w + 2 * m;
+  float         *ext = test_malloc (sizeof (float) * (size_t) (c * eh * ew));
+  float         *L = test_malloc (sizeof (float) * (size_t) (eh * ew)), *work;
+  uint16_t      *map = test_malloc (sizeof (uint16_t) * (size_t) (eh * ew));
+  float         *res = test_malloc (sizeof (float) * (size_t) (h * s * w * s * c));
+  tconv_params   p;
+  tconv_geometry g;
+  size_t         need;
+  double        *dwork;
+
+  for (long y = 0; y < eh; y++)
+    for (long x = 0; x < ew; x++)
+      {
+        long sy = map_index (border, y - m, h), sx = map_index (border, x - m, w);
+        for (long ch = 0; ch < c; ch++)
+          ext[(y * ew + x) * c + ch] = sy < 0 || sx < 0 ? 0.0f : img[(sy * w + sx) * c + ch];
+        L[y * ew + x] = c >= 3 ? 0.299f * ext[(y * ew + x) * c] + 0.587f * ext[(y * ew + x) * c + 1]
+                                   + 0.114f * ext[(y * ew + x) * c + 2]
+                               : ext[(y * ew + x) * c];
+      }
+  if (tconv_bank_work_len (&b->classifier, (size_t) eh, (size_t) ew, &need, NULL) != TCONV_OK)
+    abort ();
+  work = test_malloc (need * sizeof (float));
+  if (tconv_bank_classify (&b->classifier, L, (size_t) eh, (size_t) ew, ew, map,
+                           ew - 2 * (long) halo, work, need, NULL) != TCONV_OK)
+    abort ();
+  tconv_params_init (&p);
+  p.in_c = p.out_c = p.groups = c;
+  p.in_h = h, p.in_w = w;
+  p.k_h = p.k_w = (int64_t) b->global->k_h;
+  p.stride_h = p.stride_w = (int64_t) s;
+  p.pad_h = p.pad_w = (int64_t) b->global->pad_h;
+  if (tconv_geometry_init (&g, &p, NULL) != TCONV_OK)
+    abort ();
+  {
+    tconv_in_view in = { .data = ext, .y0 = -m, .x0 = -m, .h = (size_t) eh, .w = (size_t) ew,
+                         .c_stride = 1, .y_stride = ew * c, .x_stride = c };
+    tconv_out_view out = { .data = res, .y0 = 0, .x0 = 0, .h = g.out_h, .w = g.out_w,
+                           .c_stride = 1, .y_stride = (ptrdiff_t) (g.out_w * g.out_c),
+                           .x_stride = c };
+    tconv_bank_class_map cm = { map, -m + (long) halo, -m + (long) halo,
+                                (size_t) (eh - 2 * (long) halo), (size_t) (ew - 2 * (long) halo),
+                                ew - 2 * (long) halo };
+    dwork = test_malloc (g.out_len * sizeof (double));
+    if (tconv_bank_upsample_ref (b, &g, &in, &cm, &out, dwork, g.out_len, NULL) != TCONV_OK)
+      abort ();
+  }
+  free (ext), free (L), free (map), free (work), free (dwork);
+  return res;
+}
+
+/* Banks through the whole pipeline: equal to the definition for grey and RGB, every border,
+ * one-row bands to one band; 1, 2 and 7 threads give the same bytes; a flat image stays flat. */
+static void
+bank_matches_reference (test_rng *rng)
+{
+  static const struct { const char *fmt; long c; } fmts[] = { { "Y' float", 1 },
+                                                               { "R'G'B' float", 3 } };
+  int oracle_bad = 0, threads_bad = 0, runs = 0;
+  double worst = 0.0, flat_worst = 0.0;
+
+  for (size_t s = 2; s <= 3; s++)
+    for (size_t f = 0; f < G_N_ELEMENTS (fmts); f++)
+      for (int border = 0; border < TCONV_BORDER_COUNT; border++)
+        {
+          tconv_bank *b = test_bank (rng, s);
+          const long  w = 37, h = 29, c = fmts[f].c;
+          float      *img = test_malloc (sizeof (float) * (size_t) (w * h * c)), *ref, *first = NULL;
+          GeglBuffer *src;
+          static const int threads[] = { 1, 2, 7 };
+          static const guint64 budgets[] = { 0, 0, 30000 };
+
+          /* edges at several angles and a ramp, so that many classes occur */
+          for (long y = 0; y < h; y++)
+            for (long x = 0; x < w; x++)
+              for (long ch = 0; ch < c; ch++)
+                img[(y * w + x) * c + ch] = (float) (0.3 + 0.4 * ((x + 2 * y) % 17 < 8)
+                                                     + 0.01 * (double) x
+                                                     + 0.05 * test_rng_signed (rng));
+          src = buffer_from (img, 0, 0, (int) w, (int) h, fmts[f].fmt);
+          ref = reference_bank (b, (TconvBorder) border, img, h, w, c);
+          for (int t = 0; t < 3; t++)
+            {
+              TconvUpscaleOptions o;
+              GError             *error = NULL;
+              GeglBuffer         *dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, (int) (w * s), (int) (h * s)),
+                                                         babl_format (fmts[f].fmt));
+              float              *got;
+              size_t              at = 0, n = (size_t) (w * s * h * s * c);
+
+              tconv_pipeline_upscale_options_init (&o);
+              o.bank = b, o.kernel = b->global, o.border = (TconvBorder) border;
+              o.threads = threads[t], o.memory_budget = budgets[t];
+              runs++;
+              if (!tconv_pipeline_upscale (src, dst, &o, &error))
+                {
+                  test_diag ("bank x%zu %s: %s", s, fmts[f].fmt, error->message);
+                  g_clear_error (&error);
+                  oracle_bad++;
+                  g_object_unref (dst);
+                  continue;
+                }
+              got = buffer_pixels (dst, fmts[f].fmt);
+              double d = max_diff (got, ref, n, &at);
+              worst = d > worst ? d : worst;
+              if (!(d < 1e-5))
+                {
+                  oracle_bad++;
+                  test_diag ("bank x%zu %s border %s threads %d: %g off the oracle at %zu", s,
+                             fmts[f].fmt, border_names[border], threads[t], d, at);
+                }
+              if (first == NULL)
+                first = got;
+              else
+                {
+                  threads_bad += memcmp (first, got, n * sizeof (float)) != 0;
+                  free (got);
+                }
+              g_object_unref (dst);
+            }
+          /* flat: every pixel 0.4 */
+          if (border != TCONV_BORDER_ZERO)
+            {
+              TconvUpscaleOptions o;
+              GeglBuffer         *dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, (int) (w * s), (int) (h * s)),
+                                                         babl_format (fmts[f].fmt));
+              GeglBuffer         *flat;
+              float              *got;
+              for (long i = 0; i < w * h * c; i++)
+                img[i] = 0.4f;
+              flat = buffer_from (img, 0, 0, (int) w, (int) h, fmts[f].fmt);
+              tconv_pipeline_upscale_options_init (&o);
+              o.bank = b, o.kernel = b->global, o.border = (TconvBorder) border;
+              if (tconv_pipeline_upscale (flat, dst, &o, NULL))
+                {
+                  got = buffer_pixels (dst, fmts[f].fmt);
+                  for (size_t i = 0; i < (size_t) (w * s * h * s * c); i++)
+                    flat_worst = fmax (flat_worst, fabs (got[i] - 0.4));
+                  free (got);
+                }
+              else
+                flat_worst = 1.0;
+              g_object_unref (flat), g_object_unref (dst);
+            }
+          free (first), free (ref), free (img);
+          g_object_unref (src);
+          tconv_bank_free (b);
+        }
+  CHECK (oracle_bad == 0, "banks x2, x3, grey and RGB, 4 borders, 1/2/7 threads and one-row "
+         "bands: the pipeline equals the definition (%d of %d runs off; worst %g)", oracle_bad,
+         runs, worst);
+  CHECK (threads_bad == 0, "banks: 1, 2, 7 threads and thin bands give the same bytes (%d differ)",
+         threads_bad);
+  CHECK (flat_worst < 1e-6, "banks: a flat image stays flat through the pipeline (worst %g)",
+         flat_worst);
+}
+
 int
 main (void)
 {
@@ -1244,6 +1449,7 @@ main (void)
   errors ();
   region_equals_whole (&rng);
   region_errors ();
+  bank_matches_reference (&rng);
   gegl_exit ();
   return test_end ();
 }

@@ -3,6 +3,7 @@
 # Trains the shipped learned presets, byte for byte what is committed:
 #   learned-x2/x3/x4.tconv        K = 6 s (12x12, 18x18, 24x24)
 #   learned-small-x2/x3/x4.tconv  K = 4 s (8x8, 12x12, 16x16)
+#   adaptive-x2/x3/x4.tconv       kernel banks (presets/README-adaptive.md)
 # on the training part (roles train and val) of tests/bench/split.txt, never on the
 # held-out photographs. Settings and the reasons for them: presets/README-learned.md.
 #
@@ -43,4 +44,21 @@ for s in 2 3 4; do
       --description "learned x$s up-sampling, ${k}x$k taps (K = ${variant##*:} s), MATLAB-bicubic low resolution, the training part of the project's photographs" \
       -o "$out/$name.tconv" "${images[@]}"
   done
+done
+
+# The kernel banks, with the settings the validation photographs chose
+# (presets/README-adaptive.md, tests/bench/validate-adaptive.sh).
+for s in 2 3 4; do
+  name=adaptive-x$s
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then
+    continue
+  fi
+  case $s in
+    2) classes=12x3x3 ridge=100 ;;
+    *) classes=8x2x2 ridge=300 ;;
+  esac
+  "$tconv" learn --quiet --bank --stride "$s" --classes "$classes" --class-ridge "$ridge" \
+    --degradation bicubic --symmetry dihedral --shifts --name "$name" \
+    --description "adaptive x$s up-sampling: $classes classes of local structure, 7x7 low-resolution window, MATLAB-bicubic low resolution, the training part of the project's photographs" \
+    -o "$out/$name.tconv" "${images[@]}"
 done

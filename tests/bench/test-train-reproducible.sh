@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # TAP: the photographs in data/ are the ones their READMEs list (sha256 of every file, no
 # file missing or extra), then presets/train.sh, re-run into a temporary folder, reproduces
-# every committed learned preset byte for byte (all six: about 10 s). Everything it needs is
+# every committed learned preset and kernel bank byte for byte (all nine: about 40 s). Everything it needs is
 # in the repository; TCONV_TRAIN_DATA points it at another copy of data/train.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,7 +40,7 @@ if ! TCONV=${TCONV:-$root/build/cli/tconv} "$root/presets/train.sh" "$tmp" "$dat
   exit 1
 fi
 presets=0
-for f in "$root"/presets/learned*.tconv; do
+for f in "$root"/presets/learned*.tconv "$root"/presets/adaptive*.tconv; do
   presets=$((presets + 1))
   name=$(basename "$f")
   if cmp -s "$f" "$tmp/$name"; then
@@ -50,6 +50,6 @@ for f in "$root"/presets/learned*.tconv; do
     diff "$f" "$tmp/$name" | head -n 10 | sed 's/^/# /'
   fi
 done
-[ "$presets" -eq 6 ] || not_ok "six learned presets are committed (found $presets)"
+[ "$presets" -eq 9 ] || not_ok "six learned presets and three banks are committed (found $presets)"
 echo "1..$n"
 [ "$bad" -eq 0 ]

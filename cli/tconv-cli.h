@@ -40,7 +40,7 @@ gboolean cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                                   tconv_kernel **kernel, GError **error);
 /* A kernel bank named by @name (path or preset), or *bank NULL when @name is no bank. */
 gboolean cli_bank_find (const char *name, gint64 stride_h, gint64 stride_w, tconv_bank **bank,
-                        GError **error);
+                        gchar **path, GError **error);
 
 int cli_cmd_kernel (int argc, char **argv);
 

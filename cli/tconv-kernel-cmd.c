@@ -680,6 +680,50 @@ print_kernel (const tconv_kernel *k, const char *path)
   g_free (row);
 }
 
+/* The bank beyond its global kernel: classifier, classes, fallbacks, phase sums. */
+static void
+print_bank (const tconv_bank *b)
+{
+  const tconv_bank_classifier *c = &b->classifier;
+  const tconv_kernel          *g = b->global;
+  gsize                        fallback = 0;
+  double                       worst = 0.0;
+  uint64_t                     lo = UINT64_MAX, hi = 0;
+
+  for (gsize i = 0; i < b->classes; i++)
+    {
+      const float *w = tconv_bank_class_weights (b, i);
+      fallback += b->fallback[i];
+      lo = MIN (lo, b->samples[i]), hi = MAX (hi, b->samples[i]);
+      for (gsize ry = 0; ry < g->stride_h; ry++)
+        for (gsize rx = 0; rx < g->stride_w; rx++)
+          {
+            double sum = 0.0;
+            for (gsize y = ry; y < g->k_h; y += g->stride_h)
+              for (gsize x = rx; x < g->k_w; x += g->stride_w)
+                sum += w[y * g->k_w + x];
+            worst = MAX (worst, fabs (sum - 1.0));
+          }
+    }
+  printf ("\n%-19s %zu classes = %zu angles x %zu strengths x %zu coherences (the weights "
+          "above are its global kernel)\n", "kernel bank", b->classes, c->angles, c->strengths,
+          c->coherences);
+  printf ("%-19s structure tensor of the luma, Gaussian window sigma %g (halo %zu pixels)\n",
+          "classifier", c->sigma, tconv_bank_halo (c));
+  printf ("%-19s", "strength bins at");
+  for (gsize i = 0; i + 1 < c->strengths; i++)
+    printf (" %.6g", c->strength_thresholds[i]);
+  printf ("\n%-19s", "coherence bins at");
+  for (gsize i = 0; i + 1 < c->coherences; i++)
+    printf (" %.6g", c->coherence_thresholds[i]);
+  printf ("\n%-19s %zu of %zu classes take the global kernel\n", "fallback", fallback,
+          b->classes);
+  printf ("%-19s %" G_GUINT64_FORMAT " .. %" G_GUINT64_FORMAT " windows per class\n",
+          "training samples", lo, hi);
+  printf ("%-19s every phase of every class sums to 1 (largest deviation %.3g)\n",
+          "class phase sums", worst);
+}
+
 static gboolean
 save_weights_npy (const tconv_kernel *k, const char *path, GError **error)
 {
@@ -705,6 +749,7 @@ cmd_show (int argc, char **argv, GError **error)
     G_OPTION_ENTRY_NULL,
   };
   tconv_kernel *k = NULL;
+  tconv_bank   *bank = NULL;
   gchar        *path = NULL;
   gint64        sh, sw;
   gboolean      ok = FALSE;
@@ -727,7 +772,11 @@ cmd_show (int argc, char **argv, GError **error)
       g_propagate_error (error, usage_error ("--png and --npy both name '%s'", png));
       goto out;
     }
-  if (!resolve_kernel (argv[1], sh, sw, &k, &path, error))
+  if (!cli_bank_find (argv[1], sh, sw, &bank, &path, error))
+    goto out;
+  if (bank != NULL)
+    k = g_steal_pointer (&bank->global);
+  else if (!resolve_kernel (argv[1], sh, sw, &k, &path, error))
     goto out;
   {
     const char *inputs[] = { path, NULL };
@@ -744,6 +793,12 @@ cmd_show (int argc, char **argv, GError **error)
       goto out;
     }
   print_kernel (k, path);
+  if (bank != NULL)
+    {
+      bank->global = k; /* back, for the summary (and to be freed with the bank) */
+      print_bank (bank);
+      k = NULL;
+    }
   if (npy != NULL)
     printf ("\nweights written to %s as (%zu, 1, %zu, %zu) float32\n", npy, k->channels, k->k_h,
             k->k_w);
@@ -752,6 +807,9 @@ cmd_show (int argc, char **argv, GError **error)
   ok = TRUE;
 
 out:
+  if (bank != NULL && bank->global == NULL)
+    bank->global = k, k = NULL; /* the bank frees it */
+  tconv_bank_free (bank);
   tconv_kernel_free (k);
   g_free (path);
   g_free (stride), g_free (png), g_free (npy);

@@ -85,11 +85,11 @@ cli_preset_find (const char *name, gint64 stride_h, gint64 stride_w, tconv_kerne
 
 gboolean
 cli_bank_find (const char *name, gint64 stride_h, gint64 stride_w, tconv_bank **bank,
-               GError **error)
+               gchar **path, GError **error)
 {
   GError  *local = NULL;
   gboolean ok = tconv_pipeline_bank_find (name, stride_h, stride_w, cli_preset_installed (),
-                                          bank, &local);
+                                          bank, path, &local);
 
   cli_error_from_pipeline (local);
   if (local != NULL)

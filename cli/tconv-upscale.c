@@ -45,7 +45,7 @@ parse_options (int argc, char **argv, UpscaleOptions *o, GError **error)
   GOptionEntry entries[] = {
     { "input", 'i', 0, G_OPTION_ARG_FILENAME, &o->input, "Input image (PNG, JPEG, TIFF, WebP, ...)", "IN" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "Output image; the format follows the extension", "OUT" },
-    { "kernel", 'k', 0, G_OPTION_ARG_STRING, &o->kernel, "Kernel name, self (learned from the input) or .tconv file (default: learned at x2-x4, else bicubic)", "NAME|FILE" },
+    { "kernel", 'k', 0, G_OPTION_ARG_STRING, &o->kernel, "Kernel name, self (learned from the input) or .tconv file (default: adaptive at x2-x4, else bicubic)", "NAME|FILE" },
     { "stride", 0, 0, G_OPTION_ARG_STRING, &o->stride, "Up-sampling factor of the kernel (default 2)", "S|SH,SW" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &o->size, "Exact output size", "WxH" },
     { "scale", 0, 0, G_OPTION_ARG_STRING, &o->scale, "Any scale factor, e.g. 1.5", "F" },
@@ -424,7 +424,7 @@ run_kernel (const UpscaleOptions *o, Run *r, GError **error)
           || g_str_has_suffix (o->kernel ? o->kernel : "", ".tconv"))
         r->sh = r->sw = 0;
     }
-  if (!r->self && !cli_bank_find (o->kernel, r->sh, r->sw, &r->bank, error))
+  if (!r->self && !cli_bank_find (o->kernel, r->sh, r->sw, &r->bank, NULL, error))
     return FALSE;
   if (r->bank != NULL)
     {

@@ -652,7 +652,8 @@ load_bank (const gchar *path, gint64 sh, gint64 sw, tconv_bank **bank, GError **
 
 gboolean
 tconv_pipeline_bank_find (const gchar *name, gint64 stride_h, gint64 stride_w,
-                          const gchar *const *installed, tconv_bank **bank, GError **error)
+                          const gchar *const *installed, tconv_bank **bank, gchar **path,
+                          GError **error)
 {
   const gint64 sh = stride_h > 0 ? stride_h : (stride_w > 0 ? stride_w : 2);
   const gint64 sw = stride_w > 0 ? stride_w : sh;
@@ -661,15 +662,26 @@ tconv_pipeline_bank_find (const gchar *name, gint64 stride_h, gint64 stride_w,
   gboolean     ok;
 
   *bank = NULL;
+  if (path != NULL)
+    *path = NULL;
+  /* The default kernel: the adaptive banks where they exist (x2, x3, x4), chosen on the
+   * validation photographs (presets/README-adaptive.md). */
   if (name == NULL || *name == '\0')
-    return TRUE;
+    {
+      if (sh != sw || sh < 2 || sh > 4)
+        return TRUE;
+      name = "adaptive";
+    }
   if (strchr (name, '/') != NULL || g_str_has_suffix (name, ".tconv"))
     {
       GStatBuf st;
       /* a missing file is for the kernel loader to report */
       if (g_stat (name, &st) != 0)
         return TRUE;
-      return load_bank (name, stride_h, stride_w, bank, error);
+      ok = load_bank (name, stride_h, stride_w, bank, error);
+      if (ok && *bank != NULL && path != NULL)
+        *path = g_strdup (name);
+      return ok;
     }
   if (!valid_name (name))
     return TRUE;
@@ -680,6 +692,8 @@ tconv_pipeline_bank_find (const gchar *name, gint64 stride_h, gint64 stride_w,
   found = tconv_pipeline_preset_locate (file, installed);
   g_free (file);
   ok = found == NULL || load_bank (found, 0, 0, bank, error);
+  if (ok && *bank != NULL && path != NULL)
+    *path = g_steal_pointer (&found);
   g_free (found);
   return ok;
 }

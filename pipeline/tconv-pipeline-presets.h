@@ -117,9 +117,11 @@ gboolean tconv_pipeline_preset_find (const gchar        *name,
 
 /**
  * tconv_pipeline_bank_find:
- * @name: a path to a .tconv file, or a preset name as tconv_pipeline_preset_find() takes.
+ * @name: a path to a .tconv file, or a preset name as tconv_pipeline_preset_find() takes;
+ *        NULL or "" is the default kernel: the adaptive bank at x2, x3 and x4 when found.
  * @bank: (out): the kernel bank @name resolves to, or NULL when @name is not a bank (a
  *        kernel file, an analytic kernel, unknown: tconv_pipeline_preset_find() decides).
+ * @path: (out) (nullable): with a bank, the file it came from.
  *
  * Returns: FALSE only when @name is a bank file that cannot be used (parse error with
  * file:line:column, a stride other than asked).
@@ -129,6 +131,7 @@ gboolean tconv_pipeline_bank_find (const gchar        *name,
                                    gint64              stride_w,
                                    const gchar *const *installed,
                                    tconv_bank        **bank,
+                                   gchar             **path,
                                    GError            **error);
 
 G_END_DECLS

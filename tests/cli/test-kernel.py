@@ -96,10 +96,11 @@ def unquote(s):
 
 
 def read_tconv(path):
-    """Reads a .tconv file in canonical form (what the writer emits) into a dict."""
+    """Reads a .tconv file in canonical form (what the writer emits) into a dict; of a kernel
+    bank (version 2) its global kernel, the bank section kept as text in "bank"."""
     with open(path, "rb") as f:
         lines = f.read().decode("utf-8").split("\n")
-    assert lines[0] == "tconv-kernel 1", lines[0]
+    assert lines[0] in ("tconv-kernel 1", "tconv-kernel 2"), lines[0]
     k = {"comments": [], "bias": None}
     i = 1
     while lines[i].startswith("#"):
@@ -128,7 +129,11 @@ def read_tconv(path):
         for y in range(kh):
             w[c, y] = np.array(lines[i].split(), dtype=np.float32)
             i += 1
-    assert lines[i] == "end" and lines[i + 1:] == [""], lines[i:]
+    if lines[0] == "tconv-kernel 2":
+        assert lines[i] == "end" and lines[i + 1].startswith("bank ") and lines[-2:] == ["end", ""]
+        k["bank"] = lines[i + 1:-1]
+    else:
+        assert lines[i] == "end" and lines[i + 1:] == [""], lines[i:]
     k["weights"] = w
     return k
 

@@ -294,7 +294,7 @@ def main():
         for key, args in (("learned3", ["--kernel", "learned", "--stride", "3"]),
                           ("file3", ["--kernel", os.path.join(PRESETS, "learned-x3.tconv")]),
                           ("default2", ["--stride", "2"]),
-                          ("file2", ["--kernel", os.path.join(PRESETS, "learned-x2.tconv")]),
+                          ("file2", ["--kernel", os.path.join(PRESETS, "adaptive-x2.tconv")]),
                           ("bicubic5", ["--stride", "5"]),
                           ("default5", ["--kernel", "bicubic", "--stride", "5"]),
                           ("small4", ["--kernel", "learned-small", "--stride", "4"]),
@@ -303,7 +303,7 @@ def main():
             r = run("upscale", *args, "-i", src, "-o", o)
             outs[key] = open(o, "rb").read() if r.returncode == 0 else r.stderr
         check(outs["learned3"] == outs["file3"], "--kernel learned --stride 3 is presets/learned-x3.tconv")
-        check(outs["default2"] == outs["file2"], "the default kernel at x2 is learned")
+        check(outs["default2"] == outs["file2"], "the default kernel at x2 is the adaptive bank")
         check(outs["bicubic5"] == outs["default5"], "the default kernel at x5 (no preset) is bicubic")
         check(outs["small4"] == outs["smallfile4"], "--kernel learned-small --stride 4 is learned-small-x4.tconv")
         r = run("upscale", "--kernel", "learned", "--stride", "7", "-i", src, "-o", os.path.join(tmp, "x.png"))

@@ -175,18 +175,39 @@ typedef struct tconv_bank_class_map
 } tconv_bank_class_map;
 
 /**
+ * tconv_bank_plan:
+ * The bank's filters laid out for the fast gather with @channels interleaved channels: per
+ * class and output phase, the window rows with each tap repeated per channel, built once in
+ * caller-owned memory and read by any number of threads. Exists for windows of at most
+ * TCONV_BANK_PLAN_MAX_WINDOW LR pixels per side and 1..4 channels (tconv_bank_plan_size()
+ * refuses others: tconv_bank_upsample() then runs its portable loop without a plan).
+ */
+#define TCONV_BANK_PLAN_MAX_WINDOW 17u
+
+typedef struct tconv_bank_plan tconv_bank_plan;
+
+tconv_status tconv_bank_plan_size (const tconv_bank *bank, size_t channels, size_t *bytes,
+                                   tconv_error *err);
+tconv_status tconv_bank_plan_init (const tconv_bank *bank, size_t channels, void *mem,
+                                   size_t bytes, tconv_bank_plan **plan, tconv_error *err);
+
+/**
  * tconv_bank_upsample:
- * @geom:  the bank's geometry for the image: depthwise, groups == in_c == out_c (1..4 image
- *         channels or more), from the bank's global kernel.
+ * @plan:  (nullable): from tconv_bank_plan_init() for this bank and the image's channels:
+ *         the vectorised loop; NULL: the portable loop. Either way a pixel's bytes do not
+ *         depend on the region it is computed in.
+ * @geom:  the bank's geometry for the image: depthwise, groups == in_c == out_c (1..64
+ *         image channels), from the bank's global kernel.
  * @in:    input view (border pixels placed by the caller, as tconv_upsample()).
  * @map:   classes of every LR pixel that owns an output pixel of @out.
  * @out:   the output region; every pixel written once.
  *
- * The fast gather: per output phase and owner, the owner's class filter over its LR window.
- * Equals tconv_bank_upsample_ref() within 1e-5 (float accumulation). Thread-safe on disjoint
- * outputs; the bytes of an output pixel do not depend on the region it is computed in.
+ * The fast gather: per owner, its class's phase filters over its LR window. Equals
+ * tconv_bank_upsample_ref() within 1e-5 (float accumulation). Thread-safe on disjoint
+ * outputs.
  */
 tconv_status tconv_bank_upsample (const tconv_bank           *bank,
+                                  const tconv_bank_plan      *plan,
                                   const tconv_geometry       *geom,
                                   const tconv_in_view        *in,
                                   const tconv_bank_class_map *map,

@@ -28,6 +28,21 @@ tconv_pipeline_bank_check (const tconv_bank *bank, const tconv_kernel *kernel, G
   return TRUE;
 }
 
+/* The core's vectorised layout of the filters for this image's channels, where it exists
+ * (windows up to 17 pixels, 1..4 channels); without it the core runs its portable loop. */
+void
+tconv_pipeline_bank_plan (TconvPipelineJob *job)
+{
+  gsize bytes;
+
+  if (tconv_bank_plan_size (job->bank, job->C, &bytes, NULL) != TCONV_OK)
+    return;
+  job->bank_plan_mem = g_malloc (bytes);
+  if (tconv_bank_plan_init (job->bank, job->C, job->bank_plan_mem, bytes, &job->bank_plan, NULL)
+      != TCONV_OK)
+    g_clear_pointer (&job->bank_plan_mem, g_free);
+}
+
 /* Widens the input range [a, b] that stride x rows (or columns) [m0, m1) read to the owners
  * [m0 / s, (m1 - 1) / s] and their classification halo. */
 void
@@ -76,7 +91,7 @@ tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
   g_assert (st == TCONV_OK);
   cmap = (tconv_bank_class_map) { map, in->y0 + (gint64) halo, in->x0 + (gint64) halo,
                                   h - 2 * halo, w - 2 * halo, (ptrdiff_t) (w - 2 * halo) };
-  st = tconv_bank_upsample (job->bank, &job->geom, in, &cmap, out, NULL);
+  st = tconv_bank_upsample (job->bank, job->bank_plan, &job->geom, in, &cmap, out, NULL);
   /* the rows and columns held cover the owners and their halo by construction */
   g_assert (st == TCONV_OK);
 }

@@ -76,6 +76,8 @@ typedef struct
   gint           mid_w, mid_h;
   const tconv_bank *bank;   /* adaptive: classes chosen per input pixel, or NULL */
   gsize          bank_halo; /* input pixels each class reads on every side */
+  tconv_bank_plan *bank_plan; /* inside bank_plan_mem; NULL: the core's portable loop */
+  gpointer       bank_plan_mem;
 
   /* the exact-size reduction, when the output is not mid_w x mid_h */
   gboolean       resample;
@@ -123,6 +125,7 @@ typedef struct
 /* tconv-pipeline-bank.c */
 gboolean tconv_pipeline_bank_check (const tconv_bank *bank, const tconv_kernel *kernel,
                                     GError **error);
+void     tconv_pipeline_bank_plan (TconvPipelineJob *job);
 void     tconv_pipeline_bank_widen (const TconvPipelineJob *job, gint64 m0, gint64 m1,
                                     gint64 *a, gint64 *b);
 gboolean tconv_pipeline_bank_scratch (const TconvPipelineJob *job, gsize n_in,

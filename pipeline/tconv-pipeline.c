@@ -208,6 +208,7 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
       if (!tconv_pipeline_bank_check (job->bank, options->kernel, error))
         return FALSE;
       job->bank_halo = tconv_bank_halo (&job->bank->classifier);
+      tconv_pipeline_bank_plan (job);
     }
   if (!tconv_pipeline_set_kernel (job, options->kernel,
                                   options->normalize_phases && job->bank == NULL, error))
@@ -238,6 +239,7 @@ job_clear (TconvPipelineJob *job)
   g_free (job->weight);
   g_free (job->bias);
   g_free (job->col);
+  g_free (job->bank_plan_mem);
   g_free (job->row);
   g_free (job->col_map);
   g_free (job->read_table);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -696,4 +697,25 @@ tconv_pipeline_bank_find (const gchar *name, gint64 stride_h, gint64 stride_w,
     *path = g_steal_pointer (&found);
   g_free (found);
   return ok;
+}
+
+gboolean
+tconv_pipeline_preset_is_bank (const gchar *family, const gchar *const *installed)
+{
+  for (gint64 s = 2; s <= 4; s++)
+    {
+      gchar   *file = stride_file (family, s, s);
+      gchar   *path = tconv_pipeline_preset_locate (file, installed);
+      gchar    head[32] = { 0 };
+      FILE    *f = path != NULL ? fopen (path, "rb") : NULL;
+      gsize    n = f != NULL ? fread (head, 1, sizeof head - 1, f) : 0;
+      gboolean bank = tconv_text_is_bank (head, n);
+
+      if (f != NULL)
+        fclose (f);
+      g_free (file), g_free (path);
+      if (bank)
+        return TRUE;
+    }
+  return FALSE;
 }

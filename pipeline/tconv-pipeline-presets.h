@@ -134,6 +134,10 @@ gboolean tconv_pipeline_bank_find (const gchar        *name,
                                    gchar             **path,
                                    GError            **error);
 
+/* TRUE when the family's preset files are kernel banks (its x2, x3 or x4 file starts like one):
+ * for front ends that do not run banks yet. */
+gboolean tconv_pipeline_preset_is_bank (const gchar *family, const gchar *const *installed);
+
 G_END_DECLS
 
 #endif /* TCONV_PIPELINE_PRESETS_H */

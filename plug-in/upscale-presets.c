@@ -77,7 +77,9 @@ upscale_kernel_choice (void)
   /* A user's presets (and any other family of the preset folders), by name. */
   for (gchar **f = families; *f != NULL; f++)
     if (! upscale_kernel_in_table (*f) && strcmp (*f, UPSCALE_KERNEL_SELF) != 0
-        && strcmp (*f, UPSCALE_KERNEL_FILE) != 0)
+        && strcmp (*f, UPSCALE_KERNEL_FILE) != 0
+        /* kernel banks (adaptive) do not run in the plug-in yet: not offered */
+        && ! tconv_pipeline_preset_is_bank (*f, upscale_preset_installed ()))
       {
         gchar *help = g_strdup_printf (_("The preset %s-x<stride>.tconv of a preset folder"),
                                        *f);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* libFuzzer target for the .tconv kernel parser: tconv_kernel_parse() on arbitrary bytes. A
- * failure must be a well-formed TCONV_ERR_PARSE (position inside the text, a UTF-8 message);
- * a success must validate, write, parse back to the same kernel bit for bit and write the
- * same text again. A broken invariant aborts, so replay.c reports it too. */
+/* libFuzzer target for the .tconv kernel parser: tconv_kernel_parse() and tconv_bank_parse()
+ * on arbitrary bytes. A failure must be a well-formed TCONV_ERR_PARSE (position inside the
+ * text, a UTF-8 message); a success must validate, write, parse back to the same kernel (bank)
+ * bit for bit and write the same text again. A broken invariant aborts, so replay.c reports
+ * it too. */
 #include "tconv.h"
+#include "tconv-bank.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,6 +79,55 @@ write_exact (const tconv_kernel *k, size_t *len)
   return buf;
 }
 
+static void
+check_parse_error (tconv_status st, const tconv_error *err, const uint8_t *data, size_t size)
+{
+  size_t newlines = 0;
+
+  for (size_t i = 0; i < size; i++)
+    newlines += data[i] == '\n';
+  fuzz_check (st == TCONV_ERR_PARSE);
+  fuzz_check (err->line >= 1 && err->line <= newlines + 1);
+  fuzz_check (err->column >= 1 && err->column <= 65537 && err->column <= size + 1);
+  fuzz_check (memchr (err->message, '\0', sizeof err->message) != NULL);
+  fuzz_check (err->message[0] != '\0' && utf8_ok (err->message));
+}
+
+/* The same bytes as a kernel bank: write, parse back, the same text again. */
+static void
+fuzz_bank (const uint8_t *data, size_t size)
+{
+  tconv_bank  *b = NULL, *back = NULL;
+  tconv_error  err;
+  tconv_status st;
+  size_t       len = 0, len2 = 0;
+  char        *text, *text2;
+
+  memset (&err, 0, sizeof err);
+  st = tconv_bank_parse ((const char *) data, size, &b, &err);
+  if (st != TCONV_OK)
+    {
+      fuzz_check (b == NULL);
+      check_parse_error (st, &err, data, size);
+      return;
+    }
+  fuzz_check (b != NULL && tconv_bank_validate (b, NULL) == TCONV_OK);
+  fuzz_check (tconv_bank_write (b, NULL, 0, &len, NULL) == TCONV_OK && len > 0);
+  text = malloc (len);
+  fuzz_check (text != NULL && tconv_bank_write (b, text, len, &len, NULL) == TCONV_OK);
+  fuzz_check (tconv_bank_parse (text, len, &back, NULL) == TCONV_OK);
+  fuzz_check (back->classes == b->classes
+              && memcmp (back->weights, b->weights,
+                         b->classes * b->global->k_h * b->global->k_w * sizeof (float)) == 0
+              && memcmp (back->fallback, b->fallback, b->classes) == 0);
+  fuzz_check (tconv_bank_write (back, NULL, 0, &len2, NULL) == TCONV_OK && len2 == len);
+  text2 = malloc (len2);
+  fuzz_check (text2 != NULL && tconv_bank_write (back, text2, len2, &len2, NULL) == TCONV_OK);
+  fuzz_check (memcmp (text, text2, len) == 0);
+  free (text), free (text2);
+  tconv_bank_free (b), tconv_bank_free (back);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -84,20 +135,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   tconv_error   err;
   tconv_status  st;
   char         *text, *text2;
-  size_t        len = 0, len2 = 0, newlines = 0;
+  size_t        len = 0, len2 = 0;
 
+  fuzz_bank (data, size);
   memset (&err, 0, sizeof err);
   st = tconv_kernel_parse ((const char *) data, size, &k, &err);
   if (st != TCONV_OK)
     {
-      for (size_t i = 0; i < size; i++)
-        newlines += data[i] == '\n';
-      fuzz_check (st == TCONV_ERR_PARSE && k == NULL);
       /* The position is inside the text or just past its end. */
-      fuzz_check (err.line >= 1 && err.line <= newlines + 1);
-      fuzz_check (err.column >= 1 && err.column <= 65537 && err.column <= size + 1);
-      fuzz_check (memchr (err.message, '\0', sizeof err.message) != NULL);
-      fuzz_check (err.message[0] != '\0' && utf8_ok (err.message));
+      fuzz_check (k == NULL);
+      check_parse_error (st, &err, data, size);
       return 0;
     }
 

@@ -65,6 +65,8 @@ gboolean cli_preset_find (const char *name, gint64 stride_h, gint64 stride_w,
 /* The heatmap of `tconv kernel show --png` (tconv-kernel-png.c): the kernel and its phases as
  * coloured cells of @cell pixels (0: chosen from the kernel size), written as an 8-bit RGB PNG
  * through GEGL, atomically. @width/@height (nullable) receive the image size. */
+/* Writes @w x @h 8-bit RGB pixels (rows of 3 w bytes) as a PNG, atomically. */
+gboolean cli_png_save_rgb8 (const guchar *px, int w, int h, const char *path, GError **error);
 gboolean cli_kernel_png (const tconv_kernel *kernel, const char *path, int cell, int *width,
                            int *height, GError **error);
 

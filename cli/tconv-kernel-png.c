@@ -284,7 +284,13 @@ draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, doub
 static gboolean
 save_png (const Canvas *cv, const char *path, GError **error)
 {
-  GeglRectangle rect = { 0, 0, cv->w, cv->h };
+  return cli_png_save_rgb8 (cv->px, cv->w, cv->h, path, error);
+}
+
+gboolean
+cli_png_save_rgb8 (const guchar *px, int w, int h, const char *path, GError **error)
+{
+  GeglRectangle rect = { 0, 0, w, h };
   GeglBuffer   *buffer;
   GeglNode     *graph, *src, *save;
   CliAtomic  *f;
@@ -299,7 +305,7 @@ save_png (const Canvas *cv, const char *path, GError **error)
    * temporary file next to an existing one); the name stays registered for removal. */
   unlink (temp);
   buffer = gegl_buffer_new (&rect, babl_format ("R'G'B' u8"));
-  gegl_buffer_set (buffer, &rect, 0, babl_format ("R'G'B' u8"), cv->px, cv->w * 3);
+  gegl_buffer_set (buffer, &rect, 0, babl_format ("R'G'B' u8"), px, w * 3);
   graph = gegl_node_new ();
   src = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
   save = gegl_node_new_child (graph, "operation", "gegl:png-save", "path", temp, "bitdepth", 8,

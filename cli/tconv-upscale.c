@@ -32,6 +32,7 @@
 typedef struct
 {
   gchar   *input, *output, *kernel, *stride, *size, *scale, *border, *threads, *budget;
+  gchar   *class_map;
   gboolean linear, normalize_phases;
 } UpscaleOptions;
 
@@ -53,6 +54,7 @@ parse_options (int argc, char **argv, UpscaleOptions *o, GError **error)
     { "linear", 0, 0, G_OPTION_ARG_NONE, &o->linear, "Convolve in linear light (default: perceptual values)", NULL },
     { "normalize-phases", 0, 0, G_OPTION_ARG_NONE, &o->normalize_phases, "Give every output phase the same DC gain", NULL },
     { "threads", 0, 0, G_OPTION_ARG_STRING, &o->threads, "Worker threads (default: GEGL's, one per core)", "N" },
+    { "class-map", 0, 0, G_OPTION_ARG_FILENAME, &o->class_map, "With a kernel bank: also write the class of every input pixel as a PNG (hue: angle, value: strength, saturation: coherence)", "FILE.png" },
     { "memory-budget", 0, 0, G_OPTION_ARG_STRING, &o->budget, "RAM plus swap the job may use (default: RAM + free disk for GEGL's swap)", "BYTES[K|M|G|T]" },
     G_OPTION_ENTRY_NULL,
   };
@@ -605,7 +607,7 @@ run_prepare (const UpscaleOptions *o, Run *r, GError **error)
   /* PNG to PNG streams unless the kernel is learned from the whole input or the border
    * wraps (the first rows read the last ones) */
   r->self = g_strcmp0 (o->kernel, "self") == 0;
-  r->streamed = !r->self && r->border != TCONV_BORDER_WRAP
+  r->streamed = !r->self && r->border != TCONV_BORDER_WRAP && o->class_map == NULL
                 && g_getenv ("TCONV_NO_STREAM") == NULL && g_str_has_suffix (low, ".png");
   g_free (low);
 
@@ -634,6 +636,65 @@ run_prepare (const UpscaleOptions *o, Run *r, GError **error)
   return TRUE;
 }
 
+/* HSV to 8-bit RGB, h in [0, 1). */
+static void
+hsv_rgb (double h, double s, double v, guchar *rgb)
+{
+  const double f = h * 6.0 - floor (h * 6.0), p = v * (1 - s), q = v * (1 - s * f),
+               t = v * (1 - s * (1 - f));
+  double       c[3];
+
+  switch ((int) floor (h * 6.0) % 6)
+    {
+    case 0: c[0] = v, c[1] = t, c[2] = p; break;
+    case 1: c[0] = q, c[1] = v, c[2] = p; break;
+    case 2: c[0] = p, c[1] = v, c[2] = t; break;
+    case 3: c[0] = p, c[1] = q, c[2] = v; break;
+    case 4: c[0] = t, c[1] = p, c[2] = v; break;
+    default: c[0] = v, c[1] = p, c[2] = q; break;
+    }
+  for (int i = 0; i < 3; i++)
+    rgb[i] = (guchar) floor (c[i] * 255.0 + 0.5);
+}
+
+/* --class-map: the class of every input pixel as a colour: hue = angle bin / angles, value =
+ * (strength bin + 1) / strengths, saturation = (coherence bin + 1) / coherences. */
+static guchar *
+class_map_pixels (Run *r, GError **error)
+{
+  const tconv_bank_classifier *c;
+  const gsize                  n = (gsize) r->src.box.width * (gsize) r->src.box.height;
+  guint16                     *classes;
+  guchar                      *px;
+  GError                      *perr = NULL;
+
+  if (r->bank == NULL)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                   "--class-map: kernel '%s' is not a kernel bank (classes exist only for banks, "
+                   "e.g. --kernel adaptive)", r->kernel->name);
+      return NULL;
+    }
+  c = &r->bank->classifier;
+  classes = tconv_pipeline_bank_classes (r->in, r->bank, r->border, r->opt.linear, &perr);
+  if (classes == NULL)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "--class-map: %s", perr->message);
+      g_error_free (perr);
+      return NULL;
+    }
+  px = g_new (guchar, n * 3);
+  for (gsize i = 0; i < n; i++)
+    {
+      const gsize k = classes[i], q = k % c->coherences, s = (k / c->coherences) % c->strengths;
+      const gsize a = k / (c->coherences * c->strengths);
+      hsv_rgb ((double) a / (double) c->angles, (double) (q + 1) / (double) c->coherences,
+               (double) (s + 1) / (double) c->strengths, px + 3 * i);
+    }
+  g_free (classes);
+  return px;
+}
+
 static gboolean
 run_upscale (const UpscaleOptions *o, GError **error)
 {
@@ -644,7 +705,12 @@ run_upscale (const UpscaleOptions *o, GError **error)
     return FALSE;
   if (run_prepare (o, &r, error) && !run_streamed (o, &r, &ok, error) && run_read (&r, error))
     {
-      ok = run_whole (o, &r, error);
+      guchar *map = NULL;
+      ok = (o->class_map == NULL || (map = class_map_pixels (&r, error)) != NULL)
+           && run_whole (o, &r, error)
+           && (map == NULL || cli_png_save_rgb8 (map, r.src.box.width, r.src.box.height,
+                                                 o->class_map, error));
+      g_free (map);
       tconv_pipeline_profile_stage ("write output", &r.t0);
     }
 
@@ -672,5 +738,6 @@ cli_cmd_upscale (int argc, char **argv)
     code = cli_report ("upscale", error);
   g_free (o.input), g_free (o.output), g_free (o.kernel), g_free (o.stride), g_free (o.size);
   g_free (o.scale), g_free (o.border), g_free (o.threads), g_free (o.budget);
+  g_free (o.class_map);
   return code;
 }

@@ -95,3 +95,72 @@ tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
   /* the rows and columns held cover the owners and their halo by construction */
   g_assert (st == TCONV_OK);
 }
+
+/* The luma of @src's working values, extended by @halo pixels of @border on every side. */
+static gfloat *
+extended_luma (GeglBuffer *src, TconvBorder border, gboolean linear, gsize halo, gsize *ew,
+               gsize *eh)
+{
+  const GeglRectangle *e = gegl_buffer_get_extent (src);
+  const gboolean       grey = babl_format_get_n_components (gegl_buffer_get_format (src)) <= 2;
+  const Babl          *fmt = babl_format (grey ? (linear ? "YaA float" : "Y'aA float")
+                                               : (linear ? "RaGaBaA float" : "R'aG'aB'aA float"));
+  const gsize          C = grey ? 2 : 4, w = (gsize) e->width, h = (gsize) e->height;
+  gfloat              *px = g_new (gfloat, w * h * C), *row = g_new (gfloat, w);
+  gfloat              *luma;
+
+  gegl_buffer_get (src, e, 1.0, fmt, px, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  *ew = w + 2 * halo, *eh = h + 2 * halo;
+  luma = g_new0 (gfloat, *ew * *eh);
+  for (gsize y = 0; y < h; y++)
+    {
+      const tconv_in_view in = { px + y * w * C, 0, 0, 1, w, 1, (ptrdiff_t) (w * C),
+                                 (ptrdiff_t) C };
+      tconv_bank_luma (&in, grey ? 2 : 4, row, (ptrdiff_t) w, NULL);
+      memcpy (luma + (y + halo) * *ew + halo, row, w * sizeof (gfloat));
+    }
+  for (gsize y = 0; y < *eh; y++)
+    for (gsize x = 0; x < *ew; x++)
+      {
+        const gint64 sy = tconv_pipeline_border_map (border, (gint64) y - (gint64) halo, (gint64) h);
+        const gint64 sx = tconv_pipeline_border_map (border, (gint64) x - (gint64) halo, (gint64) w);
+        if (y >= halo && y < h + halo && x >= halo && x < w + halo)
+          continue;
+        luma[y * *ew + x] = sy < 0 || sx < 0 ? 0.0f : luma[(gsize) (sy + (gint64) halo) * *ew
+                                                           + (gsize) (sx + (gint64) halo)];
+      }
+  g_free (px), g_free (row);
+  return luma;
+}
+
+guint16 *
+tconv_pipeline_bank_classes (GeglBuffer *src, const tconv_bank *bank, TconvBorder border,
+                             gboolean linear, GError **error)
+{
+  const gsize  halo = tconv_bank_halo (&bank->classifier), band = 64;
+  gsize        ew, eh, w, h, need;
+  gfloat      *luma = extended_luma (src, border, linear, halo, &ew, &eh), *work;
+  guint16     *classes;
+  tconv_error  err = { 0 };
+
+  w = ew - 2 * halo, h = eh - 2 * halo;
+  if (tconv_bank_work_len (&bank->classifier, band + 2 * halo, ew, &need, &err) != TCONV_OK)
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_TOO_LARGE, "class map: %s",
+                   err.message);
+      g_free (luma);
+      return NULL;
+    }
+  work = g_new (gfloat, need);
+  classes = g_new (guint16, w * h);
+  for (gsize y0 = 0; y0 < h; y0 += band)
+    {
+      const gsize n = MIN (band, h - y0);
+      if (tconv_bank_classify (&bank->classifier, luma + y0 * ew, n + 2 * halo, ew,
+                               (ptrdiff_t) ew, classes + y0 * w, (ptrdiff_t) w, work, need, &err)
+          != TCONV_OK)
+        g_assert_not_reached (); /* the sizes are the ones asked for */
+    }
+  g_free (luma), g_free (work);
+  return classes;
+}

@@ -122,7 +122,7 @@ typedef struct
   gint64         prof_us[4]; /* read, compute, narrow, write */
 } TconvPipelineJob;
 
-/* tconv-pipeline-bank.c */
+/* tconv-pipeline-bank.c (tconv_pipeline_bank_classes() is public: tconv-pipeline.h) */
 gboolean tconv_pipeline_bank_check (const tconv_bank *bank, const tconv_kernel *kernel,
                                     GError **error);
 void     tconv_pipeline_bank_plan (TconvPipelineJob *job);

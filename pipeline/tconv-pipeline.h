@@ -180,6 +180,18 @@ gboolean tconv_pipeline_upscale (GeglBuffer                *src,
 GeglBuffer *tconv_pipeline_memory_buffer (gint width, gint height, const Babl *format,
                                           guint8 **pixels, gsize *rowstride);
 
+/**
+ * tconv_pipeline_bank_classes:
+ * The class @bank gives every pixel of @src, as an up-sample with @border and @linear sees it
+ * (the luma of the working values, premultiplied; the border mode around the edges): a new
+ * array of width x height classes, row by row (g_free() it). For `--class-map`.
+ */
+guint16 *tconv_pipeline_bank_classes (GeglBuffer       *src,
+                                      const tconv_bank *bank,
+                                      TconvBorder       border,
+                                      gboolean          linear,
+                                      GError          **error);
+
 G_END_DECLS
 
 #endif /* TCONV_PIPELINE_H */

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""TAP: kernel banks through `tconv upscale` (the adaptive presets).
+
+The CLI's output is compared with an independent numpy implementation of the bank recipe
+(core/tconv-bank.h): the class of each low-resolution pixel is read back from the class map the
+CLI writes (--class-map), and every output pixel is the class kernel's phase over the window
+of the pixel that owns its block, with the edge repeated (--border clamp). Also: the class
+map's size and colours on straight edges, and the errors."""
+import colorsys
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+TCONV = os.environ.get("TCONV")
+ROOT = os.environ.get("TCONV_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+PRESETS = os.path.join(ROOT, "presets")
+if not TCONV:
+    sys.exit("test-bank.py: set TCONV to the tconv binary")
+
+n_tests = 0
+failed = 0
+
+
+def check(cond, desc):
+    global n_tests, failed
+    n_tests += 1
+    if not cond:
+        failed += 1
+    desc = " | ".join(str(desc).splitlines())
+    print(("ok" if cond else "not ok") + f" {n_tests} - {desc}", flush=True)
+
+
+def run(*args):
+    env = dict(os.environ, TCONV_PRESET_DIR=PRESETS)
+    return subprocess.run([TCONV, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def read_bank(path):
+    """Geometry, classifier bins and class kernels of a version 2 .tconv file."""
+    lines = [l.rstrip("\n") for l in open(path, encoding="utf-8")]
+    assert lines[0] == "tconv-kernel 2"
+    f = {}
+    i = 1
+    while lines[i] != "weights":
+        if not lines[i].startswith("#"):
+            key, _, val = lines[i].partition(" ")
+            f[key] = val
+        i += 1
+    k = int(f["size"].split()[0])
+    i += 1 + k + 1  # the global kernel and its 'end'
+    bins = [int(v) for v in lines[i].split()[1:]]
+    i += 4
+    classes = []
+    for c in range(bins[0] * bins[1] * bins[2]):
+        assert lines[i].startswith("class %d " % c), lines[i]
+        classes.append(np.array([[float(v) for v in lines[i + 1 + y].split()] for y in range(k)]))
+        i += 1 + k
+    return {"s": int(f["stride"].split()[0]), "k": k, "pad": int(f["padding"].split()[0]),
+            "bins": bins, "classes": classes}
+
+
+def class_colours(bins):
+    """The colour --class-map gives each class (docs/cli.md), as the CLI computes it."""
+    a_n, s_n, q_n = bins
+    table = {}
+    for k in range(a_n * s_n * q_n):
+        q, s, a = k % q_n, (k // q_n) % s_n, k // (q_n * s_n)
+        rgb = colorsys.hsv_to_rgb(a / a_n, (q + 1) / q_n, (s + 1) / s_n)
+        table.setdefault(tuple(int(np.floor(c * 255 + 0.5)) for c in rgb), []).append(k)
+    return table
+
+
+def reference(bank, img, classes):
+    """The bank on a float image (H, W, C) with the edge repeated, by the gather definition."""
+    s, k, pad = bank["s"], bank["k"], bank["pad"]
+    h, w, c = img.shape
+    m = k // s + 2
+    ext = np.pad(img, ((m, m), (m, m), (0, 0)), mode="edge")
+    out = np.zeros((h * s, w * s, c))
+    for y in range(h * s):
+        jy, py = divmod(y, s)
+        for x in range(w * s):
+            jx, px = divmod(x, s)
+            kern = bank["classes"][classes[jy, jx]]
+            acc = np.zeros(c)
+            for ky in range((py + pad) % s, k, s):
+                iy = jy + (py + pad - ky) // s
+                for kx in range((px + pad) % s, k, s):
+                    ix = jx + (px + pad - kx) // s
+                    acc += ext[iy + m, ix + m] * kern[ky, kx]
+            out[y, x] = acc
+    return out
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="tconv-bank-") as tmp:
+        bank = read_bank(os.path.join(PRESETS, "adaptive-x2.tconv"))
+        colours = class_colours(bank["bins"])
+        check(all(len(v) == 1 for v in colours.values()),
+              "every class of adaptive-x2 has its own class-map colour")
+
+        # a small photograph crop: the CLI against the definition
+        src = np.array(Image.open(os.path.join(ROOT, "tests", "data", "sample", "chelsea-cat.png"))
+                       .convert("RGB"))[100:124, 150:181]
+        inp = os.path.join(tmp, "in.png")
+        Image.fromarray(src).save(inp)
+        out, cmap = os.path.join(tmp, "out.png"), os.path.join(tmp, "map.png")
+        r = run("upscale", "--kernel", "adaptive", "--stride", "2", "--class-map", cmap,
+                "-i", inp, "-o", out)
+        check(r.returncode == 0, "upscale --kernel adaptive --class-map: %s" % r.stderr.strip())
+        if r.returncode == 0:
+            m = np.array(Image.open(cmap).convert("RGB"))
+            check(m.shape[:2] == src.shape[:2], "the class map has the input's size %s"
+                  % (m.shape[:2],))
+            known = all(tuple(int(v) for v in px) in colours for px in m.reshape(-1, 3))
+            check(known, "every class-map pixel is a class colour")
+            if known and m.shape[:2] == src.shape[:2]:
+                classes = np.array([[colours[tuple(int(v) for v in px)][0] for px in row]
+                                    for row in m])
+                check(len(np.unique(classes)) >= 8, "the crop uses %d classes"
+                      % len(np.unique(classes)))
+                want = reference(bank, src.astype(np.float64) / 255.0, classes)
+                want8 = np.clip(np.floor(want * 255.0 + 0.5), 0, 255)
+                got = np.array(Image.open(out).convert("RGB")).astype(np.float64)
+                diff = np.abs(got - want8)
+                check(got.shape == want8.shape and diff.max() <= 1,
+                      "x2 output = the bank's definition with the CLI's classes, within one "
+                      "level (max %g, %d of %d samples differ)"
+                      % (diff.max(), int((diff > 0).sum()), diff.size))
+
+        # straight edges: a vertical edge has angle 0 (red), a horizontal one pi/2 (cyan)
+        for name, arr, hue in (("vertical", None, 0.0), ("horizontal", None, 0.5)):
+            a = np.full((40, 50, 3), 100, np.uint8)
+            a[:, 25:] = 200
+            if name == "horizontal":
+                a = a.transpose(1, 0, 2).copy()
+            p = os.path.join(tmp, name + ".png")
+            Image.fromarray(a).save(p)
+            r = run("upscale", "--class-map", os.path.join(tmp, name + "-map.png"), "-i", p,
+                    "-o", os.path.join(tmp, name + "-out.png"))
+            ok = r.returncode == 0
+            if ok:
+                m = np.array(Image.open(os.path.join(tmp, name + "-map.png")).convert("RGB"))
+                px = m[20, 24] if name == "vertical" else m[24, 20]
+                h, s, v = colorsys.rgb_to_hsv(*(px / 255.0))
+                ok = abs(h - hue) < 1e-3 and v == 1.0
+            check(ok, "%s edge: the default kernel's class map shows angle %g pi, strongest "
+                  "strength bin (%s)" % (name, hue, r.stderr.strip()))
+
+        r = run("upscale", "--kernel", "bicubic", "--class-map", os.path.join(tmp, "m.png"),
+                "-i", inp, "-o", os.path.join(tmp, "o.png"))
+        check(r.returncode == 2 and "not a kernel bank" in r.stderr
+              and not os.path.exists(os.path.join(tmp, "o.png")),
+              "--class-map with a single kernel is refused before any output: %s"
+              % r.stderr.strip())
+
+        bad = os.path.join(tmp, "bad.tconv")
+        text = open(os.path.join(PRESETS, "adaptive-x2.tconv"), encoding="utf-8").read()
+        open(bad, "w", encoding="utf-8").write(text.replace("class 3 trained", "class 4 trained", 1))
+        r = run("upscale", "--kernel", bad, "-i", inp, "-o", os.path.join(tmp, "o.png"))
+        line = text[:text.index("class 3 trained")].count("\n") + 1
+        check(r.returncode != 0 and ("bad.tconv':%d:" % line) in r.stderr,
+              "a bank with classes out of order: the error names line %d: %s"
+              % (line, r.stderr.strip()))
+
+    print(f"1..{n_tests}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,7 +32,7 @@
 typedef struct
 {
   gchar   *input, *output, *kernel, *stride, *size, *scale, *border, *threads, *budget;
-  gchar   *class_map;
+  gchar   *class_map, *antiring;
   gboolean linear, normalize_phases;
 } UpscaleOptions;
 
@@ -54,6 +54,7 @@ parse_options (int argc, char **argv, UpscaleOptions *o, GError **error)
     { "linear", 0, 0, G_OPTION_ARG_NONE, &o->linear, "Convolve in linear light (default: perceptual values)", NULL },
     { "normalize-phases", 0, 0, G_OPTION_ARG_NONE, &o->normalize_phases, "Give every output phase the same DC gain", NULL },
     { "threads", 0, 0, G_OPTION_ARG_STRING, &o->threads, "Worker threads (default: GEGL's, one per core)", "N" },
+    { "antiring", 0, 0, G_OPTION_ARG_STRING, &o->antiring, "Limit halos: pull each output value towards the range of the 2x2 input pixels around it, 0 (off, default) to 1", "A" },
     { "class-map", 0, 0, G_OPTION_ARG_FILENAME, &o->class_map, "With a kernel bank: also write the class of every input pixel as a PNG (hue: angle, value: strength, saturation: coherence)", "FILE.png" },
     { "memory-budget", 0, 0, G_OPTION_ARG_STRING, &o->budget, "RAM plus swap the job may use (default: RAM + free disk for GEGL's swap)", "BYTES[K|M|G|T]" },
     G_OPTION_ENTRY_NULL,
@@ -351,6 +352,7 @@ typedef struct
   Progress            progress;
   gint64              t0;
   tconv_bank          *bank;     /* --kernel names a kernel bank: r->kernel is its global */
+  gdouble              antiring;
 } Run;
 
 /* Everything that needs no file: the options' values, the output's folder. */
@@ -380,6 +382,17 @@ run_parse (const UpscaleOptions *o, Run *r, GError **error)
       g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
                    "--border '%s': expected clamp, mirror, wrap or zero", o->border);
       return FALSE;
+    }
+  if (o->antiring != NULL)
+    {
+      gchar *end = NULL;
+      r->antiring = g_ascii_strtod (o->antiring, &end);
+      if (end == o->antiring || *end != '\0' || !(r->antiring >= 0.0 && r->antiring <= 1.0))
+        {
+          g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                       "--antiring '%s': expected a number from 0 to 1", o->antiring);
+          return FALSE;
+        }
     }
   if ((o->threads != NULL
        && !cli_parse_int ("--threads", o->threads, 1, MAX_THREADS, &r->threads, error))
@@ -448,6 +461,7 @@ run_options (const UpscaleOptions *o, Run *r, GError **error)
   tconv_pipeline_upscale_options_init (&r->opt);
   r->opt.kernel = r->kernel;
   r->opt.bank = r->bank;
+  r->opt.antiring = r->antiring;
   r->opt.border = r->border;
   r->opt.linear = o->linear;
   r->opt.normalize_phases = o->normalize_phases;
@@ -738,6 +752,6 @@ cli_cmd_upscale (int argc, char **argv)
     code = cli_report ("upscale", error);
   g_free (o.input), g_free (o.output), g_free (o.kernel), g_free (o.stride), g_free (o.size);
   g_free (o.scale), g_free (o.border), g_free (o.threads), g_free (o.budget);
-  g_free (o.class_map);
+  g_free (o.class_map), g_free (o.antiring);
   return code;
 }

@@ -579,6 +579,36 @@ tconv_status tconv_upsample_separable (const tconv_geometry *geom,
                                        size_t                work_len,
                                        tconv_error          *err);
 
+/* ---------------------------------------------------------------------------------------------
+ * Anti-ringing (tconv-antiring.c)
+ */
+
+/**
+ * tconv_antiring:
+ * @geom:     the up-sample's geometry (any kernel or bank of it).
+ * @in:       the input view the up-sample read (border pixels included by the caller).
+ * @out:      an output region already computed; limited in place.
+ * @strength: A in [0, 1]: 0 leaves every value as it is, 1 clamps fully.
+ *
+ * Limits each output value towards the range of the input pixels under the kernel's centre:
+ * output y sits at input coordinate u = (y + pad - (k - 1) / 2) / s per axis ((y + 0.5)/s - 0.5
+ * for centre-aligned kernels), and its range is [min, max] of the 2 x 2 input pixels floor (u)
+ * and floor (u) + 1 per axis, per channel (positions outside @in count as 0, as in the
+ * convolution). A value above the range becomes v - A (v - max), below it v + A (min - v). This
+ * is the local clamp of NoHalo/LoHalo and mpv's scale-antiring: the overshoot a sharpening
+ * kernel puts next to a step edge (the halo) is pulled back into the values the step has, while
+ * anything between two input values, detail included, is left alone. Per pixel, so bands and
+ * threads do not matter.
+ *
+ * Returns: %TCONV_OK, or %TCONV_ERR_INVALID_ARG (@strength outside [0, 1] or NaN, a bad view)
+ * with nothing changed.
+ */
+tconv_status tconv_antiring (const tconv_geometry *geom,
+                             const tconv_in_view  *in,
+                             const tconv_out_view *out,
+                             float                 strength,
+                             tconv_error          *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -83,7 +83,7 @@ fast8_setup (TconvPipelineJob *job)
   int64_t lo;
   size_t  n, bytes;
 
-  if (job->bank != NULL || job->resample || job->read_bytes != 1 || job->write_bytes != 1 || job->alpha
+  if (job->bank != NULL || job->antiring > 0.0f || job->resample || job->read_bytes != 1 || job->write_bytes != 1 || job->alpha
       || job->read_table != NULL || g_getenv ("TCONV_PIPELINE_NO_FAST8") != NULL)
     return;
   /* a geometry it does not handle: the float path */
@@ -511,11 +511,8 @@ convolve_rows (const TconvPipelineJob *job, TconvPipelineScratch *s, gint64 m0, 
                            .h = (size_t) (m1 - m0), .w = mw, .c_stride = 1,
                            .y_stride = (ptrdiff_t) (mw * C), .x_stride = (ptrdiff_t) C };
   if (job->bank != NULL)
-    {
-      tconv_pipeline_bank_rows (job, s, &in, &out);
-      return;
-    }
-  if (job->col != NULL)
+    st = (tconv_pipeline_bank_rows (job, s, &in, &out), TCONV_OK);
+  else if (job->col != NULL)
     {
       size_t need = 0;
 
@@ -526,6 +523,8 @@ convolve_rows (const TconvPipelineJob *job, TconvPipelineScratch *s, gint64 m0, 
     }
   else
     st = tconv_upsample (&job->geom, job->weight, job->bias, &in, &out, NULL);
+  if (st == TCONV_OK && job->antiring > 0.0f)
+    st = tconv_antiring (&job->geom, &in, &out, job->antiring, NULL);
   /* the views are built from a validated geometry: a failure here is a bug */
   g_assert (st == TCONV_OK);
 }

@@ -75,6 +75,7 @@ typedef struct
   gfloat        *col, *row; /* rank-1 factors (C * k_h, C * k_w), or NULL */
   gint           mid_w, mid_h;
   const tconv_bank *bank;   /* adaptive: classes chosen per input pixel, or NULL */
+  gfloat         antiring;  /* 0..1, applied to the stride x rows (tconv_antiring()) */
   gsize          bank_halo; /* input pixels each class reads on every side */
   tconv_bank_plan *bank_plan; /* inside bank_plan_mem; NULL: the core's portable loop */
   gpointer       bank_plan_mem;

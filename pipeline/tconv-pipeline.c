@@ -203,6 +203,13 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
   if (options->linear)
     tconv_pipeline_set_read_table (job);
   job->bank = options->bank;
+  if (!(options->antiring >= 0.0 && options->antiring <= 1.0))
+    {
+      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
+                   "anti-ringing %g: must be from 0 to 1", options->antiring);
+      return FALSE;
+    }
+  job->antiring = (gfloat) options->antiring;
   if (job->bank != NULL)
     {
       if (!tconv_pipeline_bank_check (job->bank, options->kernel, error))

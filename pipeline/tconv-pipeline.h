@@ -67,6 +67,8 @@ typedef struct
   TconvBorder         border;
   gboolean            linear;      /* convolve in linear light instead of perceptual values */
   gboolean            normalize_phases; /* run on a phase-normalised copy of the kernel */
+  gdouble             antiring;    /* 0..1: limit each output value towards the range of the
+                                    * 2 x 2 input pixels around it (tconv_antiring()); 0: off */
   gint                out_width;   /* 0 with out_height 0: exactly stride x input */
   gint                out_height;  /* otherwise any size: see tconv_pipeline_upscale() */
   gint                threads;     /* 0: GEGL's configured thread count (gegl_config ()'s

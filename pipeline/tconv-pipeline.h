@@ -57,6 +57,10 @@ gboolean     tconv_pipeline_border_from_name (const gchar *name, TconvBorder *bo
  * written), even from that last call: the caller then discards the destination. */
 typedef gboolean (*TconvProgressFunc) (gdouble fraction, gpointer user_data);
 
+/* The anti-ringing front ends use with kernel banks unless told otherwise: chosen on the
+ * validation photographs by the rule in docs/antiring.md. */
+#define TCONV_BANK_ANTIRING 0.75
+
 typedef struct
 {
   const tconv_bank   *bank;        /* nullable: an adaptive kernel bank; @kernel must then be
@@ -68,7 +72,8 @@ typedef struct
   gboolean            linear;      /* convolve in linear light instead of perceptual values */
   gboolean            normalize_phases; /* run on a phase-normalised copy of the kernel */
   gdouble             antiring;    /* 0..1: limit each output value towards the range of the
-                                    * 2 x 2 input pixels around it (tconv_antiring()); 0: off */
+                                    * 2 x 2 input pixels around it (tconv_antiring()); 0: off.
+                                    * Front ends default to TCONV_BANK_ANTIRING with banks */
   gint                out_width;   /* 0 with out_height 0: exactly stride x input */
   gint                out_height;  /* otherwise any size: see tconv_pipeline_upscale() */
   gint                threads;     /* 0: GEGL's configured thread count (gegl_config ()'s

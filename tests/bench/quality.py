@@ -108,9 +108,12 @@ def pick_images(folder, split):
     return [os.path.join(folder, f) for f in files]
 
 
+ANTIRING = []
+
+
 def upscale(tconv, kernel, s, src, dst):
     k = kernel.replace('{s}', str(s))
-    r = subprocess.run([tconv, 'upscale', '--kernel', k, '--stride', str(s), '-i', src, '-o', dst],
+    r = subprocess.run([tconv, 'upscale', '--kernel', k, '--stride', str(s), *ANTIRING, '-i', src, '-o', dst],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         return r.stderr.strip().splitlines()[-1] if r.stderr.strip() else 'exit %d' % r.returncode
@@ -128,7 +131,10 @@ def main():
     ap.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--json', default=None, help='also write all per-image scores here')
     ap.add_argument('--digits', type=int, default=2, help='decimals of the PSNR means (default 2)')
+    ap.add_argument('--antiring', default=None, help='pass --antiring A to tconv upscale')
     args = ap.parse_args()
+    if args.antiring is not None:
+        ANTIRING[:] = ['--antiring', args.antiring]
 
     images = pick_images(args.folder, args.split)
     if not images:

@@ -112,7 +112,7 @@ def main():
         Image.fromarray(src).save(inp)
         out, cmap = os.path.join(tmp, "out.png"), os.path.join(tmp, "map.png")
         r = run("upscale", "--kernel", "adaptive", "--stride", "2", "--class-map", cmap,
-                "-i", inp, "-o", out)
+                "--antiring", "0", "-i", inp, "-o", out)
         check(r.returncode == 0, "upscale --kernel adaptive --class-map: %s" % r.stderr.strip())
         if r.returncode == 0:
             m = np.array(Image.open(cmap).convert("RGB"))
@@ -133,6 +133,20 @@ def main():
                       "x2 output = the bank's definition with the CLI's classes, within one "
                       "level (max %g, %d of %d samples differ)"
                       % (diff.max(), int((diff > 0).sum()), diff.size))
+
+        # banks default to --antiring 0.75 (docs/antiring.md), single kernels to 0
+        outs = {}
+        for name, args in (("default", []), ("a75", ["--antiring", "0.75"]), ("a0", ["--antiring", "0"])):
+            p = os.path.join(tmp, "ar-%s.png" % name)
+            r = run("upscale", "--kernel", "adaptive", *args, "-i", inp, "-o", p)
+            outs[name] = open(p, "rb").read() if r.returncode == 0 else r.stderr
+        check(outs["default"] == outs["a75"] and outs["default"] != outs["a0"],
+              "with a bank the default is --antiring 0.75")
+        for name, args in (("default", []), ("a0", ["--antiring", "0"])):
+            p = os.path.join(tmp, "bc-%s.png" % name)
+            r = run("upscale", "--kernel", "bicubic", *args, "-i", inp, "-o", p)
+            outs["b" + name] = open(p, "rb").read() if r.returncode == 0 else r.stderr
+        check(outs["bdefault"] == outs["ba0"], "with a single kernel the default is --antiring 0")
 
         # straight edges: a vertical edge has angle 0 (red), a horizontal one pi/2 (cyan)
         for name, arr, hue in (("vertical", None, 0.0), ("horizontal", None, 0.5)):

@@ -566,6 +566,20 @@ cli_cmd_bench (int argc, char **argv)
       g_free (only);
       return cli_report ("bench", error);
     }
+  if (only != NULL)
+    {
+      gboolean known = FALSE;
+      for (gsize i = 0; i < G_N_ELEMENTS (workloads); i++)
+        known |= g_ascii_strcasecmp (only, workloads[i].name) == 0;
+      if (!known)
+        {
+          g_set_error (&error, CLI_ERROR, CLI_EXIT_USAGE,
+                       "--workload '%s': expected one of W1..W%zu", only,
+                       G_N_ELEMENTS (workloads));
+          g_free (only);
+          return cli_report ("bench", error);
+        }
+    }
   if (threads == 0)
     threads = (gint) g_get_num_processors ();
 

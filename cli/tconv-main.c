@@ -4,6 +4,7 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 
 typedef struct
@@ -31,6 +32,19 @@ usage (FILE *out)
   fputs ("\nRun 'tconv COMMAND --help' for the options of a command.\n", out);
 }
 
+/* What a command printed must have reached its destination: `tconv kernel list > /dev/full`
+ * is an error, not a silent success. */
+static int
+stdout_checked (int code)
+{
+  if (fflush (stdout) != 0 || ferror (stdout))
+    {
+      fprintf (stderr, "tconv: writing to standard output: %s\n", g_strerror (errno));
+      return code == CLI_EXIT_OK ? CLI_EXIT_ERROR : code;
+    }
+  return code;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -46,11 +60,11 @@ main (int argc, char **argv)
   if (strcmp (argv[1], "--version") == 0)
     {
       puts ("tconv " TCONV_VERSION);
-      return CLI_EXIT_OK;
+      return stdout_checked (CLI_EXIT_OK);
     }
   for (gsize i = 0; i < G_N_ELEMENTS (subcommands); i++)
     if (strcmp (argv[1], subcommands[i].name) == 0)
-      return subcommands[i].run (argc - 1, argv + 1);
+      return stdout_checked (subcommands[i].run (argc - 1, argv + 1));
 
   fprintf (stderr, "tconv: unknown command '%s'\n", argv[1]);
   usage (stderr);

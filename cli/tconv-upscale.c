@@ -383,6 +383,19 @@ run_parse (const UpscaleOptions *o, Run *r, GError **error)
                    "--border '%s': expected clamp, mirror, wrap or zero", o->border);
       return FALSE;
     }
+  if (o->kernel != NULL && *o->kernel == '\0')
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                   "--kernel '': empty; leave the option out for the default kernel");
+      return FALSE;
+    }
+  if (o->scale != NULL && o->stride != NULL)
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
+                   "--scale %s with --stride %s: give one of them (--scale chooses the stride)",
+                   o->scale, o->stride);
+      return FALSE;
+    }
   if (o->antiring != NULL)
     {
       gchar *end = NULL;

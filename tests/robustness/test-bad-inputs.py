@@ -708,8 +708,34 @@ def read_png16_gray(path):
     return out
 
 
+def options():
+    """Option values that used to be accepted silently (issue 16, item 8)."""
+    good = put("opt-good.png", GOOD_PNG)
+    bad("upscale", "-k '' (an empty kernel name)", ["-k", "", "-i", good, "-o", out("o.png")],
+        expect="--kernel ''")
+    bad("upscale", "--scale 1.5 with --stride 2", ["--scale", "1.5", "--stride", "2", "-i", good,
+                                                   "-o", out("o.png")], expect="--scale")
+    bad("upscale", "--antiring 1.5", ["--antiring", "1.5", "-i", good, "-o", out("o.png")],
+        expect="--antiring")
+    bad("bench", "--workload W9 (no such workload)", ["--workload", "W9"], expect="W9")
+
+
+def stdout_full():
+    """Output that cannot reach standard output is an error, not a silent success."""
+    if not os.path.exists("/dev/full"):
+        check(True, "# SKIP no /dev/full")
+        return
+    for args in (["kernel", "list"], ["kernel", "show", "bicubic"], ["--version"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([TCONV, *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, LC_ALL="C"))
+        tried.append("stdout")
+        check(r.returncode == 1 and "standard output" in r.stderr,
+              f"tconv {' '.join(args)} > /dev/full: exit {r.returncode}: {r.stderr.strip()[:120]}")
+
+
 def main():
-    for part in (images, kernels, apply_matrix, learn, run_all, float_nan):
+    for part in (images, kernels, apply_matrix, learn, options, run_all, float_nan, stdout_full):
         try:
             part()
         except Exception as e:  # a broken part is a failure, not a crash of the test

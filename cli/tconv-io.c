@@ -80,10 +80,12 @@ cli_parse_pair (const char *option, const char *text, gint64 *a, gint64 *b, GErr
   return ok;
 }
 
+/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, forever; the mode is checked
+ * on the open descriptor (no check-then-open race) and blocking restored for regular files. */
 int
 cli_open_regular (const char *path, struct stat *st, GError **error)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
   if (fd < 0)
     {
@@ -97,6 +99,11 @@ cli_open_regular (const char *path, struct stat *st, GError **error)
       close (fd);
       return -1;
     }
+  {
+    const int flags = fcntl (fd, F_GETFL);
+    if (flags >= 0)
+      fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
   return fd;
 }
 

@@ -5,6 +5,9 @@
 #include "tconv-pipeline-presets.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -115,23 +118,27 @@ tconv_pipeline_preset_dirs (const gchar *const *installed)
 
 /* ---- files ---- */
 
-/* The bytes of a regular file of at most TCONV_KERNEL_FILE_MAX bytes. */
+/* The bytes of a regular file of at most TCONV_KERNEL_FILE_MAX bytes. Opened without blocking
+ * and checked on the descriptor: a FIFO would otherwise wait for a writer forever, and a check
+ * by name before opening could be raced. */
 static gboolean
 read_preset (const gchar *path, gchar **text, gsize *len, GError **error)
 {
-  GStatBuf st;
-  GError  *io = NULL;
+  struct stat st;
+  gsize       got = 0;
+  int         fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
-  if (g_stat (path, &st) != 0)
+  if (fd < 0)
     {
       g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
                    "cannot open '%s': %s", path, g_strerror (errno));
       return FALSE;
     }
-  if (!S_ISREG (st.st_mode))
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
     {
       g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
                    "'%s': not a regular file", path);
+      close (fd);
       return FALSE;
     }
   if ((guint64) st.st_size > TCONV_KERNEL_FILE_MAX)
@@ -139,15 +146,32 @@ read_preset (const gchar *path, gchar **text, gsize *len, GError **error)
       g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
                    "'%s' is %" G_GUINT64_FORMAT " bytes: must be at most %u", path,
                    (guint64) st.st_size, TCONV_KERNEL_FILE_MAX);
+      close (fd);
       return FALSE;
     }
-  if (!g_file_get_contents (path, text, len, &io))
+  /* one byte more than allowed tells a file that grew since fstat */
+  *text = g_malloc ((gsize) st.st_size + 2);
+  for (;;)
     {
-      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                   "cannot read '%s': %s", path, io->message);
-      g_error_free (io);
-      return FALSE;
+      const gssize n = read (fd, *text + got, (gsize) st.st_size + 1 - got);
+      if (n > 0 && (got += (gsize) n) <= (gsize) st.st_size)
+        continue;
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 || got > TCONV_KERNEL_FILE_MAX)
+        {
+          g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
+                       "cannot read '%s': %s", path,
+                       n < 0 ? g_strerror (errno) : "the file grows while it is read");
+          g_clear_pointer (text, g_free);
+          close (fd);
+          return FALSE;
+        }
+      break;
     }
+  close (fd);
+  (*text)[got] = '\0';
+  *len = got;
   return TRUE;
 }
 

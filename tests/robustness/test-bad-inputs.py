@@ -718,6 +718,25 @@ def options():
     bad("upscale", "--antiring 1.5", ["--antiring", "1.5", "-i", good, "-o", out("o.png")],
         expect="--antiring")
     bad("bench", "--workload W9 (no such workload)", ["--workload", "W9"], expect="W9")
+    # FIFOs as inputs used to block forever (issue 16, item 3): refused at once
+    fifo = {}
+    for ext in ("png", "tconv", "npy"):
+        fifo[ext] = os.path.join(IN, "fifo." + ext)
+        os.mkfifo(fifo[ext])
+    w = put("opt-w.npy", npy((1, 1, 2, 2)))
+    for sub, desc, args in (
+            ("upscale", "a FIFO as the input image", ["-i", fifo["png"], "-o", out("o.png")]),
+            ("upscale", "a FIFO as the -k kernel file", ["-k", fifo["tconv"], "-i", good,
+                                                         "-o", out("o.png")]),
+            ("apply", "a FIFO as -i", ["-i", fifo["npy"], "-w", w, "-o", out("y.npy")]),
+            ("learn", "a FIFO as a training image", ["--stride", "2", "--size", "4",
+                                                     "-o", out("l.tconv"), fifo["png"]]),
+            ("kernel", "show of a FIFO", ["kernel", "show", fifo["tconv"]]),
+            ("kernel", "import of a FIFO", ["kernel", "import", fifo["npy"], "--stride", "2",
+                                            "-o", out("i.tconv")]),
+            ("kernel", "normalize of a FIFO", ["kernel", "normalize", fifo["tconv"],
+                                               "-o", out("n.tconv")])):
+        bad(sub, desc, args, expect="not a regular file")
 
 
 def stdout_full():

@@ -204,63 +204,14 @@ tconv_bank_lsq_add_pair (tconv_bank_lsq *lsq, const tconv_plane *lr, const tconv
  * Solving
  */
 
-/* In-place Cholesky of the m x m matrix @a (upper triangle read, lower written);
- * false when not positive definite. */
-static bool
-cholesky (double *a, size_t m)
-{
-  for (size_t j = 0; j < m; j++)
-    {
-      double d = a[j * m + j];
-      for (size_t k = 0; k < j; k++)
-        d -= a[j * m + k] * a[j * m + k];
-      if (!(d > 0.0))
-        return false;
-      d = sqrt (d);
-      a[j * m + j] = d;
-      for (size_t i = j + 1; i < m; i++)
-        {
-          double v = a[j * m + i]; /* upper (j, i) = lower (i, j) of the symmetric matrix */
-          for (size_t k = 0; k < j; k++)
-            v -= a[i * m + k] * a[j * m + k];
-          a[i * m + j] = v / d;
-        }
-    }
-  return true;
-}
-
-static void
-chol_solve (const double *l, size_t m, double *b)
-{
-  for (size_t i = 0; i < m; i++)
-    {
-      double v = b[i];
-      for (size_t k = 0; k < i; k++)
-        v -= l[i * m + k] * b[k];
-      b[i] = v / l[i * m + i];
-    }
-  for (size_t i = m; i-- > 0;)
-    {
-      double v = b[i];
-      for (size_t k = i + 1; k < m; k++)
-        v -= l[k * m + i] * b[k];
-      b[i] = v / l[i * m + i];
-    }
-}
-
-/* h = argmin h^T M h - 2 h^T v subject to sum h = 1, with @l the Cholesky factor of M:
- * h = M^-1 (v - mu 1), mu = (1^T M^-1 v - 1) / (1^T M^-1 1). @ones: M^-1 1. */
+/* h = argmin h^T M h - 2 h^T v subject to sum h = 1, with @l the Cholesky factor of M and
+ * @ones = M^-1 1. */
 static void
 constrained (const double *l, size_t m, const double *ones, const double *v, double *h)
 {
-  double a = 0.0, b = 0.0, mu;
   memcpy (h, v, m * sizeof (double));
-  chol_solve (l, m, h);
-  for (size_t i = 0; i < m; i++)
-    a += h[i], b += ones[i];
-  mu = (a - 1.0) / b;
-  for (size_t i = 0; i < m; i++)
-    h[i] -= mu * ones[i];
+  tconv_cholesky_solve (l, m, h);
+  tconv_sum_to_one (h, ones, m);
 }
 
 /* Squared error of filter @h on a class's phase: sum y^2 - 2 h^T b + h^T G h. */
@@ -280,24 +231,26 @@ sse (const double *g, const double *b, double yy, const double *h, size_t m)
 
 typedef struct solve_work
 {
-  double *mat, *ones, *v, *gram_all, *cross_all, *global; /* global: phases x m */
+  double *mat, *ones, *v, *gram_all, *cross_all;
+  double *global, *h; /* phases x m: the global filters, a class's filters */
 } solve_work;
 
-/* Factor M = G + lambda I (+ a tiny relative jitter for exactly singular data); fills ones. */
+/* Factors M = G + lambda I (+ a tiny relative jitter for exactly singular data) into the
+ * lower triangle of w->mat, G being accumulated in the upper one; fills w->ones = M^-1 1. */
 static bool
 factor (const double *g, size_t m, double lambda, solve_work *w)
 {
-  double trace = 0.0;
+  double trace = 0.0, bad, scale;
   for (size_t i = 0; i < m; i++)
     trace += g[i * m + i];
   for (size_t i = 0; i < m; i++)
     for (size_t j = i; j < m; j++)
-      w->mat[i * m + j] = g[i * m + j] + (i == j ? lambda + 1e-12 * trace / (double) m : 0.0);
-  if (!cholesky (w->mat, m))
+      w->mat[j * m + i] = g[i * m + j] + (i == j ? lambda + 1e-12 * trace / (double) m : 0.0);
+  if (tconv_cholesky (w->mat, m, &bad, &scale) < m)
     return false;
   for (size_t i = 0; i < m; i++)
     w->ones[i] = 1.0;
-  chol_solve (w->mat, m, w->ones);
+  tconv_cholesky_solve (w->mat, m, w->ones);
   return true;
 }
 
@@ -339,8 +292,9 @@ solve_alloc (const tconv_bank_lsq *l, solve_work *w, tconv_error *err)
   w->gram_all = calloc (m * m, sizeof (double));
   w->cross_all = calloc (l->phases * m, sizeof (double));
   w->global = malloc (l->phases * m * sizeof (double));
+  w->h = malloc (l->phases * m * sizeof (double));
   if (w->mat == NULL || w->ones == NULL || w->v == NULL || w->gram_all == NULL
-      || w->cross_all == NULL || w->global == NULL)
+      || w->cross_all == NULL || w->global == NULL || w->h == NULL)
     return tconv_fail (err, TCONV_ERR_NO_MEMORY, 0, 0, "bank learner: out of memory");
   for (size_t c = 0; c < l->classes; c++)
     {
@@ -356,7 +310,7 @@ static void
 solve_free (solve_work *w)
 {
   free (w->mat), free (w->ones), free (w->v), free (w->gram_all), free (w->cross_all);
-  free (w->global);
+  free (w->global), free (w->h);
 }
 
 /* The global kernel: every phase's filter over all samples, sum 1, no ridge. */
@@ -389,7 +343,7 @@ solve_class (const tconv_bank_lsq *l, size_t c, double ridge, solve_work *w, flo
   const size_t  m = l->m;
   const double *g = l->gram + c * m * m, *b = l->cross + c * l->phases * m;
   const double  lambda = ridge * class_variance (l, c);
-  double        h[(2 * MAX_RADIUS + 1) * (2 * MAX_RADIUS + 1) * 64], e = 0.0, eg = 0.0;
+  double       *h = w->h, e = 0.0, eg = 0.0;
 
   if (!factor (g, m, lambda, w))
     return false;
@@ -443,9 +397,6 @@ tconv_bank_lsq_solve (const tconv_bank_lsq *l, double ridge, uint64_t min_sample
   if (!(ridge >= 0.0 && isfinite (ridge)))
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "ridge %g: must be finite and >= 0",
                        ridge);
-  if (l->s * l->s > 64)
-    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "bank solve: stride %zu above 8",
-                       l->s);
   if ((st = solve_alloc (l, &w, err)) || (st = solve_global (l, &w, &global, err))
       || (st = tconv_bank_new (global, &l->cls, bank, err)))
     goto out;

@@ -458,10 +458,8 @@ tap_position (const tconv_lsq *l, size_t tap)
          + axis_position (&l->ax, (tap % l->ax.k) % l->ax.s);
 }
 
-/* In-place Cholesky A = L L^T of the m x m matrix @a (lower triangle used). Returns the index
- * of the first pivot that is not positive beyond the tolerance, or m on success. */
-static size_t
-cholesky (double *a, size_t m, double *bad_pivot, double *scale)
+size_t
+tconv_cholesky (double *a, size_t m, double *bad_pivot, double *scale)
 {
   double dmax = 0.0;
 
@@ -491,9 +489,8 @@ cholesky (double *a, size_t m, double *bad_pivot, double *scale)
   return m;
 }
 
-/* Solves L L^T x = b in place. */
-static void
-cholesky_solve (const double *lmat, size_t m, double *b)
+void
+tconv_cholesky_solve (const double *lmat, size_t m, double *b)
 {
   for (size_t i = 0; i < m; i++)
     {
@@ -509,6 +506,18 @@ cholesky_solve (const double *lmat, size_t m, double *b)
         v -= lmat[k * m + i] * b[k];
       b[i] = v / lmat[i * m + i];
     }
+}
+
+void
+tconv_sum_to_one (double *u, const double *ones, size_t m)
+{
+  double su = 0.0, sv = 0.0;
+
+  for (size_t i = 0; i < m; i++)
+    su += u[i], sv += ones[i];
+  const double mu = (su - 1.0) / sv;
+  for (size_t i = 0; i < m; i++)
+    u[i] -= mu * ones[i];
 }
 
 /* Sum of squared errors of the taps @w (k_h * k_w doubles, kernel layout) on the statistics,
@@ -696,7 +705,7 @@ solve_phase (const tconv_lsq *lsq, const tconv_lsq_options *opt, solve_work *sw,
 
   normal_equations (lsq, opt->ridge, sw, m);
   double       bad = 0.0, scale = 0.0;
-  const size_t piv = cholesky (a, m, &bad, &scale);
+  const size_t piv = tconv_cholesky (a, m, &bad, &scale);
   if (piv < m)
     return tconv_fail (err, TCONV_ERR_SINGULAR, 0, 0,
                        "phase (%zu, %zu): the %zu normal equations are singular (pivot %zu "
@@ -704,20 +713,13 @@ solve_phase (const tconv_lsq *lsq, const tconv_lsq_options *opt, solve_work *sw,
                        "determine these taps; use more varied images, a smaller kernel, "
                        "or a ridge > 0",
                        ry, rx, m, piv + 1, bad, scale);
-  cholesky_solve (a, m, u);
+  tconv_cholesky_solve (a, m, u);
   if (opt->normalize)
     {
-      /* Lagrange multiplier of sum(w) = 1: w = G^-1 (c - mu 1), with
-       * mu = (1.G^-1 c - 1) / (1.G^-1 1). 1.G^-1 1 > 0 because G is positive definite. */
-      double su = 0.0, sv = 0.0;
       for (size_t i = 0; i < m; i++)
         v[i] = 1.0;
-      cholesky_solve (a, m, v);
-      for (size_t i = 0; i < m; i++)
-        su += u[i], sv += v[i];
-      const double mu = (su - 1.0) / sv;
-      for (size_t i = 0; i < m; i++)
-        u[i] -= mu * v[i];
+      tconv_cholesky_solve (a, m, v);
+      tconv_sum_to_one (u, v, m);
     }
   for (size_t i = 0; i < m; i++)
     sw->w[sw->list[i]] = u[i];

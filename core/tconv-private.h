@@ -112,6 +112,18 @@ tconv_status tconv_bank_check_args (const tconv_bank *bank, const tconv_geometry
                                     const tconv_in_view *in, const tconv_bank_class_map *map,
                                     const tconv_out_view *out, tconv_error *err);
 
+/* Dense least squares, shared by the kernel and bank learners (tconv-lsq.c).
+ * tconv_cholesky: in-place A = L L^T of the m x m matrix @a (lower triangle read and written);
+ * returns the index of the first pivot not positive beyond 1e-12 of the largest diagonal
+ * (its value in @bad_pivot, that diagonal in @scale), or m on success.
+ * tconv_cholesky_solve: solves L L^T x = b in place.
+ * tconv_sum_to_one: with @u = M^-1 c and @ones = M^-1 1, turns @u into the minimiser of
+ * x^T M x - 2 x^T c subject to sum x = 1: x = M^-1 (c - mu 1), mu = (1.u - 1) / (1.ones),
+ * where 1.ones > 0 because M is positive definite. */
+size_t tconv_cholesky (double *a, size_t m, double *bad_pivot, double *scale);
+void   tconv_cholesky_solve (const double *lmat, size_t m, double *b);
+void   tconv_sum_to_one (double *u, const double *ones, size_t m);
+
 /* One class of a bank: finite weights, a valid fallback flag, phases summing to 1
  * (tconv-bank.c; also used by the parser to report at the class's line). */
 tconv_status tconv_bank_check_class (const tconv_bank *bank, size_t c, tconv_error *err);

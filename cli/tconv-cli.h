@@ -46,6 +46,7 @@ int cli_cmd_kernel (int argc, char **argv);
 
 /* Writes @k as a .tconv file, atomically, after tconv_kernel_validate() (tconv-kernel-cmd.c). */
 gboolean cli_kernel_write (const tconv_kernel *k, const char *path, GError **error);
+gboolean cli_bank_write (const tconv_bank *bank, const char *path, GError **error);
 
 /* ---- presets (pipeline/tconv-pipeline-presets.h, through tconv-kernels.c) ----
  * The command's installed preset folders, for the shared search path: <bindir>/../share/tconv

@@ -227,13 +227,27 @@ display_path (const char *path)
   return d;
 }
 
+/* Writes @text (freed here) to @path atomically: all of it or nothing. */
+static gboolean
+write_text (const char *path, gchar *text, gsize len, GError **error)
+{
+  CliAtomic *f = cli_atomic_open (path, error);
+  gboolean   ok = f != NULL && cli_atomic_write (f, text, len, error);
+
+  g_free (text);
+  if (!ok)
+    {
+      cli_atomic_abort (f);
+      return FALSE;
+    }
+  return cli_atomic_commit (f, error);
+}
+
 gboolean
 cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
 {
   gsize        len = 0;
   gchar       *text;
-  CliAtomic *f;
-  gboolean     ok;
   tconv_error  err = { 0 };
   tconv_status st;
 
@@ -253,19 +267,23 @@ cli_kernel_write (const tconv_kernel *k, const char *path, GError **error)
     }
   text = g_malloc (len + 1);
   tconv_kernel_write (k, text, len + 1, &len, NULL);
-  if ((f = cli_atomic_open (path, error)) == NULL)
+  return write_text (path, text, len, error);
+}
+
+gboolean
+cli_bank_write (const tconv_bank *b, const char *path, GError **error)
+{
+  gsize       len = 0;
+  tconv_error err = { 0 };
+
+  if (tconv_bank_write (b, NULL, 0, &len, &err) != TCONV_OK)
     {
-      g_free (text);
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", path, err.message);
       return FALSE;
     }
-  ok = cli_atomic_write (f, text, len, error);
-  g_free (text);
-  if (!ok)
-    {
-      cli_atomic_abort (f);
-      return FALSE;
-    }
-  return cli_atomic_commit (f, error);
+  gchar *text = g_malloc (len + 1);
+  tconv_bank_write (b, text, len + 1, &len, NULL);
+  return write_text (path, text, len, error);
 }
 
 /* Per-channel checkerboard risk, as tconv_kernel_analyze() defines it. */

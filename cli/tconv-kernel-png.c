@@ -281,12 +281,6 @@ draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, doub
   g_free (sums);
 }
 
-static gboolean
-save_png (const Canvas *cv, const char *path, GError **error)
-{
-  return cli_png_save_rgb8 (cv->px, cv->w, cv->h, path, error);
-}
-
 gboolean
 cli_png_save_rgb8 (const guchar *px, int w, int h, const char *path, GError **error)
 {
@@ -432,7 +426,7 @@ cli_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, i
 
   draw_footer (&cv, k, &a, y);
 
-  ok = save_png (&cv, path, error);
+  ok = cli_png_save_rgb8 (cv.px, cv.w, cv.h, path, error);
   g_free (cv.px);
   cli_gegl_stop ();
   if (ok && width)

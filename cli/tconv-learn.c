@@ -914,32 +914,6 @@ bank_figures (const tconv_bank *b, const tconv_bank_lsq_stats *st, const double 
   return g_string_free (t, FALSE);
 }
 
-static gboolean
-bank_write (tconv_bank *b, const char *path, GError **error)
-{
-  gsize        len = 0;
-  gchar       *text;
-  CliAtomic   *f;
-  tconv_error  err = { 0 };
-  gboolean     ok;
-
-  if (tconv_bank_write (b, NULL, 0, &len, &err) != TCONV_OK)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", path, err.message);
-      return FALSE;
-    }
-  text = g_malloc (len + 1);
-  tconv_bank_write (b, text, len + 1, &len, NULL);
-  ok = (f = cli_atomic_open (path, error)) != NULL;
-  ok = ok && cli_atomic_write (f, text, len, error);
-  if (ok)
-    ok = cli_atomic_commit (f, error);
-  else if (f != NULL)
-    cli_atomic_abort (f);
-  g_free (text);
-  return ok;
-}
-
 /* Names, describes and writes the solved bank; prints its figures. */
 static gboolean
 bank_finish (tconv_bank *b, const LearnOptions *o, const LearnSetup *setup, unsigned symmetry,
@@ -966,7 +940,7 @@ bank_finish (tconv_bank *b, const LearnOptions *o, const LearnSetup *setup, unsi
     return FALSE;
   text = bank_figures (b, st, class_mse);
   tconv_kernel_set_string (&g->comments, text);
-  ok = bank_write (b, o->output, error);
+  ok = cli_bank_write (b, o->output, error);
   if (ok)
     printf ("%s: %s\n", o->output, text);
   g_free (text);

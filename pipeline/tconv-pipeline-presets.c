@@ -175,6 +175,19 @@ read_preset (const gchar *path, gchar **text, gsize *len, GError **error)
   return TRUE;
 }
 
+/* A parser's failure on @path as an error naming the file, line and column. */
+static void
+set_parse_error (GError **error, const gchar *what, const gchar *path, tconv_status st,
+                 const tconv_error *err)
+{
+  if (err->line > 0)
+    g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED, "%s '%s':%u:%u: %s",
+                 what, path, err->line, err->column, err->message);
+  else
+    g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED, "%s '%s': %s", what,
+                 path, tconv_pipeline_status_message (st, err));
+}
+
 gboolean
 tconv_pipeline_preset_load (const gchar *path, gint64 stride_h, gint64 stride_w,
                             tconv_kernel **kernel, GError **error)
@@ -191,12 +204,7 @@ tconv_pipeline_preset_load (const gchar *path, gint64 stride_h, gint64 stride_w,
   g_free (text);
   if (st != TCONV_OK)
     {
-      if (err.line > 0)
-        g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                     "kernel file '%s':%u:%u: %s", path, err.line, err.column, err.message);
-      else
-        g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                     "kernel file '%s': %s", path, tconv_pipeline_status_message (st, &err));
+      set_parse_error (error, "kernel file", path, st, &err);
       return FALSE;
     }
   if ((stride_h > 0 && (gint64) (*kernel)->stride_h != stride_h)
@@ -654,12 +662,7 @@ load_bank (const gchar *path, gint64 sh, gint64 sw, tconv_bank **bank, GError **
   g_free (text);
   if (st != TCONV_OK)
     {
-      if (err.line > 0)
-        g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                     "kernel bank '%s':%u:%u: %s", path, err.line, err.column, err.message);
-      else
-        g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                     "kernel bank '%s': %s", path, tconv_pipeline_status_message (st, &err));
+      set_parse_error (error, "kernel bank", path, st, &err);
       return FALSE;
     }
   if ((sh > 0 && (gint64) (*bank)->global->stride_h != sh)

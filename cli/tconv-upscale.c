@@ -355,13 +355,24 @@ typedef struct
   gdouble              antiring;
 } Run;
 
-/* Everything that needs no file: the options' values, the output's folder. */
+static gboolean
+folder_exists (const char *output, GError **error)
+{
+  gchar   *dir = g_path_get_dirname (output);
+  gboolean ok = g_file_test (dir, G_FILE_TEST_IS_DIR);
+
+  if (!ok)
+    g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+                 "output '%s': the folder '%s' does not exist", output, dir);
+  g_free (dir);
+  return ok;
+}
+
+/* Everything that needs no file: the options' values, the outputs' folders. */
 static gboolean
 run_parse (const UpscaleOptions *o, Run *r, GError **error)
 {
   const char *inputs[] = { o->input, NULL };
-  gchar      *dir;
-  gboolean    ok;
 
   if (o->stride != NULL && !cli_parse_pair ("--stride", o->stride, &r->sh, &r->sw, error))
     return FALSE;
@@ -412,14 +423,14 @@ run_parse (const UpscaleOptions *o, Run *r, GError **error)
       || (o->budget != NULL && !parse_bytes ("--memory-budget", o->budget, &r->budget, error))
       || !cli_check_not_input (o->output, inputs, error))
     return FALSE;
-
-  dir = g_path_get_dirname (o->output);
-  ok = g_file_test (dir, G_FILE_TEST_IS_DIR);
-  if (!ok)
-    g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                 "output '%s': the folder '%s' does not exist", o->output, dir);
-  g_free (dir);
-  return ok;
+  /* the class map is written after the image: what can be checked before, is */
+  if (o->class_map != NULL)
+    {
+      const char *both[] = { o->input, o->output, NULL };
+      if (!cli_check_not_input (o->class_map, both, error) || !folder_exists (o->class_map, error))
+        return FALSE;
+    }
+  return folder_exists (o->output, error);
 }
 
 /* The stride (given, or what the requested size needs, or the kernel's default) and the

@@ -174,6 +174,16 @@ def main():
               "--class-map with a single kernel is refused before any output: %s"
               % r.stderr.strip())
 
+        o = os.path.join(tmp, "o2.png")
+        r = run("upscale", "--class-map", os.path.join(tmp, "no-such-folder", "m.png"),
+                "-i", inp, "-o", o)
+        check(r.returncode == 1 and "no-such-folder" in r.stderr and not os.path.exists(o),
+              "a class map into a missing folder is refused before the image is written: %s"
+              % r.stderr.strip())
+        r = run("upscale", "--class-map", o, "-i", inp, "-o", o)
+        check(r.returncode != 0 and not os.path.exists(o),
+              "the class map cannot be the output image: %s" % r.stderr.strip())
+
         bad = os.path.join(tmp, "bad.tconv")
         text = open(os.path.join(PRESETS, "adaptive-x2.tconv"), encoding="utf-8").read()
         open(bad, "w", encoding="utf-8").write(text.replace("class 3 trained", "class 4 trained", 1))

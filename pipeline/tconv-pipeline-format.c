@@ -6,6 +6,7 @@
 #define _DEFAULT_SOURCE /* madvise (MADV_HUGEPAGE), posix_memalign */
 #include "tconv-pipeline-private.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -160,6 +161,76 @@ tconv_pipeline_set_read_table (TconvPipelineJob *job)
   g_free (lin);
 }
 
+/* For a linear job writing 8 or 16-bit perceptual samples of exactly the working components:
+ * per colour channel, the least float whose level is k, for k = 1 .. levels - 1, so that
+ * narrowing is a search. babl's float -> u8/u16 conversions are several, chosen by timing when
+ * a process first asks, and differ by a level on some samples: two runs of the same job (a
+ * band and the whole image, or one process and the next) must not. The boundaries are the
+ * perceptual (k - 0.5) / (levels - 1) taken to linear by babl in double precision, where its
+ * conversions agree, and rounded up to float. Sets write_table and write_bytes, or leaves
+ * them. */
+void
+tconv_pipeline_set_write_table (TconvPipelineJob *job)
+{
+  const gsize    bytes = tconv_pipeline_native_bytes (job, job->dst_fmt, job->src_fmt, FALSE);
+  const gsize    levels = bytes == 1 ? 256 : 65536, colours = job->C - job->alpha;
+  const gboolean gray = colours == 1;
+  const gsize    n = levels - 1, rc = gray ? 1 : 3;
+  gdouble       *ramp, *lin;
+
+  if (bytes == 0)
+    return;
+  ramp = g_try_new (gdouble, n * rc);
+  lin = g_try_new (gdouble, n * rc);
+  job->write_table = g_try_new (gfloat, n * colours);
+  if (ramp == NULL || lin == NULL || job->write_table == NULL)
+    {
+      g_clear_pointer (&job->write_table, g_free); /* babl converts instead */
+      g_free (ramp);
+      g_free (lin);
+      return;
+    }
+  for (gsize k = 0; k < n; k++)
+    for (gsize c = 0; c < rc; c++)
+      ramp[k * rc + c] = ((gdouble) k + 0.5) / (gdouble) n;
+  babl_process (babl_fish (babl_format_with_space (gray ? "Y' double" : "R'G'B' double",
+                                                   job->src_fmt),
+                           babl_format_with_space (gray ? "Y double" : "RGB double",
+                                                   job->src_fmt)),
+                ramp, lin, (long) n);
+  for (gsize c = 0; c < colours; c++)
+    for (gsize k = 0; k < n; k++)
+      {
+        const gdouble t = lin[k * rc + c];
+        gfloat        f = (gfloat) t;
+        if ((gdouble) f < t)
+          f = nextafterf (f, INFINITY);
+        job->write_table[c * n + k] = f;
+      }
+  job->write_bytes = bytes;
+  g_free (ramp);
+  g_free (lin);
+}
+
+/* The level of linear @v in one channel's boundaries @b (n of them, increasing). */
+static inline guint
+level_of (const gfloat *b, gsize n, gfloat v)
+{
+  gsize lo = 0, hi = n; /* the level is the number of boundaries <= v */
+
+  if (!(v > 0.0f))
+    return 0;
+  while (lo < hi)
+    {
+      const gsize mid = (lo + hi) / 2;
+      if (b[mid] <= v)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return (guint) lo;
+}
+
 /* 8/16-bit samples in the working encoding are read as they are, at the end of each row's
  * image part, and widened in place from the front (float i is written below sample i + 1).
  * Same values as babl's, without its conversion: babl 0.1.98 builds a 256 MiB table the
@@ -276,20 +347,26 @@ tconv_pipeline_unpremultiply (const TconvPipelineJob *job, gfloat *p, gsize n_pi
 }
 
 /* Float samples narrowed in place to write_bytes, rounded to nearest and clamped as babl
- * does (NaN gives 0). */
+ * does (NaN gives 0); colour channels of a linear job through write_table. */
 void
 tconv_pipeline_narrow (const TconvPipelineJob *job, gfloat *p, gsize n_samples)
 {
   const gfloat scale = job->write_bytes == 1 ? 255.0f : 65535.0f;
+  const gsize  n = job->write_bytes == 1 ? 255 : 65535, C = job->C;
+  const gsize  colours = job->write_table != NULL ? C - job->alpha : 0;
 
-  for (gsize i = 0; i < n_samples; i++)
-    {
-      const gfloat v = p[i] > 0.0f ? (p[i] < 1.0f ? p[i] : 1.0f) : 0.0f;
-      if (job->write_bytes == 1)
-        ((guint8 *) p)[i] = (guint8) (v * scale + 0.5f);
-      else
-        ((guint16 *) p)[i] = (guint16) (v * scale + 0.5f);
-    }
+  for (gsize i = 0; i < n_samples; i += C)
+    for (gsize c = 0; c < C; c++)
+      {
+        const gfloat x = p[i + c];
+        const guint  level = c < colours ? level_of (job->write_table + c * n, n, x)
+                                         : (guint) ((x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f)
+                                                    * scale + 0.5f);
+        if (job->write_bytes == 1)
+          ((guint8 *) p)[i + c] = (guint8) level;
+        else
+          ((guint16 *) p)[i + c] = (guint16) level;
+      }
 }
 
 /* @n_rows rows of cx1 - cx0 pixels in write_fmt, converted to dst_fmt by babl into @conv

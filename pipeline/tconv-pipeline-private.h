@@ -67,6 +67,9 @@ typedef struct
   const Babl    *write_fmt;  /* the working format of the output rows */
   const Babl    *write_fish; /* write_fmt -> dst_fmt, when babl converts the output */
   gsize          write_bytes; /* 1 or 2: narrowed here rather than by babl */
+  gfloat        *write_table; /* with write_bytes, for a linear job writing perceptual samples:
+                               * per colour channel, the least linear value of each level
+                               * above 0; or NULL */
 
   /* the transposed convolution: stride x image of mid_w x mid_h */
   tconv_geometry geom;
@@ -139,6 +142,7 @@ void     tconv_pipeline_choose_formats (TconvPipelineJob *job, gboolean linear);
 gsize    tconv_pipeline_native_bytes (const TconvPipelineJob *job, const Babl *fmt,
                                       const Babl *space_of, gboolean linear);
 void     tconv_pipeline_set_read_table (TconvPipelineJob *job);
+void     tconv_pipeline_set_write_table (TconvPipelineJob *job);
 void     tconv_pipeline_fetch_rows (const TconvPipelineJob *job, gint64 y, gint64 n, gfloat *dst,
                                     gsize row_floats);
 void     tconv_pipeline_unpremultiply (const TconvPipelineJob *job, gfloat *p, gsize n_pixels);

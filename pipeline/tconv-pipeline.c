@@ -197,11 +197,14 @@ job_prepare (TconvPipelineJob *job, const TconvUpscaleOptions *options, GError *
   tconv_pipeline_choose_formats (job, options->linear);
   job->read_bytes = tconv_pipeline_native_bytes (job, job->src_fmt, job->src_fmt, options->linear);
   job->write_bytes = tconv_pipeline_native_bytes (job, job->dst_fmt, job->src_fmt, options->linear);
+  if (options->linear)
+    {
+      tconv_pipeline_set_read_table (job);
+      tconv_pipeline_set_write_table (job);
+    }
   /* only when babl converts the output: making a fish can cost babl a search of its paths */
   if (job->write_bytes == 0 && job->write_fmt != job->dst_fmt)
     job->write_fish = babl_fish (job->write_fmt, job->dst_fmt);
-  if (options->linear)
-    tconv_pipeline_set_read_table (job);
   job->bank = options->bank;
   if (!(options->antiring >= 0.0 && options->antiring <= 1.0))
     {
@@ -250,6 +253,7 @@ job_clear (TconvPipelineJob *job)
   g_free (job->row);
   g_free (job->col_map);
   g_free (job->read_table);
+  g_free (job->write_table);
   tconv_pipeline_fast8_clear (job);
   tconv_pipeline_resampler_clear (&job->rx);
   tconv_pipeline_resampler_clear (&job->ry);

@@ -829,6 +829,94 @@ linear_from_integer_samples (test_rng *rng)
   tconv_kernel_free (k);
 }
 
+/* The sRGB encoding, IEC 61966-2-1, in double. */
+static double
+linear_to_srgb (double v)
+{
+  return v <= 0.0031308 ? v * 12.92 : 1.055 * pow (v, 1.0 / 2.4) - 0.055;
+}
+
+/* --linear writing 8- and 16-bit perceptual samples: every level is the oracle's linear output
+ * encoded with the sRGB formula and rounded to nearest, for some linear value within the
+ * float tolerance (2e-6, as above) of the oracle's; and the same bytes with 1 and 3 threads,
+ * whatever babl's conversions would choose. */
+static void
+linear_to_integer_samples (test_rng *rng)
+{
+  const double TOL = 2e-6;
+  static const struct { const char *in, *out; int c, bits; } cases[] = {
+    { "RGB float", "R'G'B' u8", 3, 8 },    { "RGBA float", "R'G'B'A u16", 4, 16 },
+    { "Y float", "Y' u8", 1, 8 },          { "YA float", "Y'A u16", 2, 16 },
+    { "RGB float", "R'G'B' u16", 3, 16 },  { "RGBA float", "R'G'B'A u8", 4, 8 },
+  };
+  const long    h = 23, w = 29;
+  tconv_kernel *k = analytic (TCONV_ANALYTIC_LANCZOS3, 2);
+
+  for (size_t ci = 0; ci < G_N_ELEMENTS (cases); ci++)
+    {
+      const long   c = cases[ci].c, colours = c % 2 == 0 ? c - 1 : c;
+      const double top = cases[ci].bits == 8 ? 255.0 : 65535.0;
+      float       *lin = test_malloc (sizeof (float) * (size_t) (h * w * c));
+      long         oh, ow, bad = 0, edge = 0, checked = 0, at = -1;
+      float       *want;
+      GeglBuffer  *src, *dst;
+      Run          r = { k, TCONV_BORDER_MIRROR, 0, 0, 1, 0, TRUE };
+      int          same = 0;
+
+      for (long i = 0; i < h * w * c; i++) /* dark values are where the encoding is steep */
+        {
+          const double u = 0.5 + 0.5 * test_rng_signed (rng);
+          lin[i] = (float) (i % c < colours ? u * u * u : 1.0);
+        }
+      want = reference_tconv (k, TCONV_BORDER_MIRROR, lin, h, w, c, &oh, &ow);
+      src = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w, h), babl_format (cases[ci].in));
+      gegl_buffer_set (src, NULL, 0, babl_format (cases[ci].in), lin, GEGL_AUTO_ROWSTRIDE);
+      dst = run_pipeline (src, &r, cases[ci].out, NULL);
+      if (dst != NULL)
+        {
+          const size_t n = (size_t) (oh * ow * c), bytes = (size_t) cases[ci].bits / 8;
+          guint8      *got = test_malloc (n * bytes), *got3 = test_malloc (n * bytes);
+          GeglBuffer  *dst3;
+
+          gegl_buffer_get (dst, NULL, 1.0, babl_format (cases[ci].out), got, GEGL_AUTO_ROWSTRIDE,
+                           GEGL_ABYSS_NONE);
+          for (size_t i = 0; i < n; i++)
+            {
+              const gboolean colour = i % (size_t) c < (size_t) colours;
+              const double   g = bytes == 1 ? got[i] : ((guint16 *) got)[i];
+              double         lv[2];
+              for (int j = 0; j < 2; j++)
+                {
+                  const double v = want[i] + (j ? TOL : -TOL), u = v < 0 ? 0 : v > 1 ? 1 : v;
+                  lv[j] = floor ((colour ? linear_to_srgb (u) : u) * top + 0.5);
+                }
+              edge += lv[0] != lv[1];
+              checked++;
+              if ((g < lv[0] || g > lv[1]) && bad++ == 0)
+                at = (long) i;
+            }
+          r.threads = 3;
+          dst3 = run_pipeline (src, &r, cases[ci].out, NULL);
+          if (dst3 != NULL)
+            {
+              gegl_buffer_get (dst3, NULL, 1.0, babl_format (cases[ci].out), got3,
+                               GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+              same = memcmp (got, got3, n * bytes) == 0;
+              g_object_unref (dst3);
+            }
+          free (got), free (got3);
+          g_object_unref (dst);
+        }
+      CHECK (dst != NULL && bad == 0 && checked > 0,
+             "--linear to %s: %ld of %ld levels differ from the sRGB-encoded oracle (first at "
+             "sample %ld; %ld samples within the tolerance of an edge)", cases[ci].out, bad, checked, at, edge);
+      CHECK (same, "--linear to %s: the same bytes with 1 and 3 threads", cases[ci].out);
+      g_object_unref (src);
+      free (want), free (lin);
+    }
+  tconv_kernel_free (k);
+}
+
 /* A memory destination: the rows written to the caller's memory are the bytes the destination
  * buffer gets (whose own paths are checked against the references above), for each way rows
  * are stored: the 8-bit path, narrowing in place (16-bit), and float rows converted to the
@@ -1533,6 +1621,7 @@ main (void)
   alpha_no_fringe ();
   precision_and_origin ();
   linear_from_integer_samples (&rng);
+  linear_to_integer_samples (&rng);
   errors ();
   region_equals_whole (&rng);
   region_errors ();

@@ -110,104 +110,99 @@ tconv_pipeline_native_bytes (const TconvPipelineJob *job, const Babl *fmt, const
   return type == babl_type ("u8") ? 1 : type == babl_type ("u16") ? 2 : 0;
 }
 
+/* @n perceptual values per colour channel (@v, interleaved; 1 or 3 channels) to linear light
+ * in @lin, in the source's space, through babl in double precision: its float and integer
+ * conversions are several, chosen by timing when a process first asks for them, and differ in
+ * the last bits (a level, once rounded), where the double ones agree. FALSE when out of
+ * memory. */
+static gboolean
+ramp_to_linear (const TconvPipelineJob *job, gsize n, gdouble **v, gdouble **lin)
+{
+  const gboolean gray = job->C - job->alpha == 1;
+  const gsize    rc = gray ? 1 : 3;
+
+  *v = g_try_new (gdouble, n * rc);
+  *lin = g_try_new (gdouble, n * rc);
+  return *v != NULL && *lin != NULL;
+}
+
+static void
+ramp_convert (const TconvPipelineJob *job, gsize n, const gdouble *v, gdouble *lin)
+{
+  const gboolean gray = job->C - job->alpha == 1;
+
+  babl_process (babl_fish (babl_format_with_space (gray ? "Y' double" : "R'G'B' double",
+                                                   job->src_fmt),
+                           babl_format_with_space (gray ? "Y double" : "RGB double",
+                                                   job->src_fmt)),
+                v, lin, (long) n);
+}
+
 /* For a linear job on 8- or 16-bit perceptual samples of exactly the working components:
- * the linear value of every level of every colour channel, converted by babl once from a
- * ramp, so that rows are read as they are and looked up. Through babl row by row, the R'G'B'A
- * u8 -> RGBA float conversion builds a 256 MiB table and times tables on 400 MB of scratch
- * first (2 s for any image). The ramp's formats (3 or 6 bytes to 12, 2 or 4 to 8) are not
- * ones babl makes a table for. Sets read_table and read_bytes, or leaves them. */
+ * the linear value of every level of every colour channel, so that rows are read as they are
+ * and looked up. Through babl row by row, the R'G'B'A u8 -> RGBA float conversion builds a
+ * 256 MiB table and times tables on 400 MB of scratch first (2 s for any image). Sets
+ * read_table and read_bytes, or leaves them. */
 void
 tconv_pipeline_set_read_table (TconvPipelineJob *job)
 {
   /* the samples a perceptual job would read as they are */
-  const gsize    bytes = tconv_pipeline_native_bytes (job, job->src_fmt, job->src_fmt, FALSE);
-  const gsize    levels = bytes == 1 ? 256 : 65536, colours = job->C - job->alpha;
-  const gboolean gray = colours == 1;
-  const gsize    rc = gray ? 2 : 3; /* ramp components: grey with alpha, or RGB */
-  gpointer       ramp;
-  gfloat        *lin;
+  const gsize bytes = tconv_pipeline_native_bytes (job, job->src_fmt, job->src_fmt, FALSE);
+  const gsize levels = bytes == 1 ? 256 : 65536, colours = job->C - job->alpha;
+  gdouble    *ramp = NULL, *lin = NULL;
 
   if (bytes == 0)
     return;
-  ramp = g_try_malloc (levels * rc * bytes);
-  lin = g_try_new (gfloat, levels * rc);
   job->read_table = g_try_new (gfloat, levels * colours);
-  if (ramp == NULL || lin == NULL || job->read_table == NULL)
+  if (!ramp_to_linear (job, levels, &ramp, &lin) || job->read_table == NULL)
+    g_clear_pointer (&job->read_table, g_free); /* babl converts instead */
+  else
     {
-      g_clear_pointer (&job->read_table, g_free); /* babl converts instead */
-      g_free (ramp);
-      g_free (lin);
-      return;
+      for (gsize i = 0; i < levels * colours; i++)
+        ramp[i] = (gdouble) (i / colours) / (gdouble) (levels - 1);
+      ramp_convert (job, levels, ramp, lin);
+      for (gsize c = 0; c < colours; c++)
+        for (gsize i = 0; i < levels; i++)
+          job->read_table[c * levels + i] = (gfloat) lin[i * colours + c];
+      job->read_bytes = bytes;
     }
-  for (gsize i = 0; i < levels; i++)
-    for (gsize c = 0; c < rc; c++)
-      {
-        const gsize v = gray && c == 1 ? levels - 1 : i; /* opaque grey */
-        if (bytes == 1)
-          ((guint8 *) ramp)[i * rc + c] = (guint8) v;
-        else
-          ((guint16 *) ramp)[i * rc + c] = (guint16) v;
-      }
-  babl_process (babl_fish (babl_format_with_space (gray ? (bytes == 1 ? "Y'A u8" : "Y'A u16")
-                                                        : (bytes == 1 ? "R'G'B' u8" : "R'G'B' u16"),
-                                                   job->src_fmt),
-                           babl_format_with_space (gray ? "YA float" : "RGB float", job->src_fmt)),
-                ramp, lin, (long) levels);
-  for (gsize c = 0; c < colours; c++)
-    for (gsize i = 0; i < levels; i++)
-      job->read_table[c * levels + i] = lin[i * rc + c];
-  job->read_bytes = bytes;
   g_free (ramp);
   g_free (lin);
 }
 
 /* For a linear job writing 8 or 16-bit perceptual samples of exactly the working components:
  * per colour channel, the least float whose level is k, for k = 1 .. levels - 1, so that
- * narrowing is a search. babl's float -> u8/u16 conversions are several, chosen by timing when
- * a process first asks, and differ by a level on some samples: two runs of the same job (a
- * band and the whole image, or one process and the next) must not. The boundaries are the
- * perceptual (k - 0.5) / (levels - 1) taken to linear by babl in double precision, where its
- * conversions agree, and rounded up to float. Sets write_table and write_bytes, or leaves
- * them. */
+ * narrowing is a search (and a sample's level never depends on which conversion babl chose in
+ * this process). The edges are the perceptual (k - 0.5) / (levels - 1) taken to linear,
+ * rounded up to float. Sets write_table and write_bytes, or leaves them. */
 void
 tconv_pipeline_set_write_table (TconvPipelineJob *job)
 {
-  const gsize    bytes = tconv_pipeline_native_bytes (job, job->dst_fmt, job->src_fmt, FALSE);
-  const gsize    levels = bytes == 1 ? 256 : 65536, colours = job->C - job->alpha;
-  const gboolean gray = colours == 1;
-  const gsize    n = levels - 1, rc = gray ? 1 : 3;
-  gdouble       *ramp, *lin;
+  const gsize bytes = tconv_pipeline_native_bytes (job, job->dst_fmt, job->src_fmt, FALSE);
+  const gsize n = bytes == 1 ? 255 : 65535, colours = job->C - job->alpha;
+  gdouble    *ramp = NULL, *lin = NULL;
 
   if (bytes == 0)
     return;
-  ramp = g_try_new (gdouble, n * rc);
-  lin = g_try_new (gdouble, n * rc);
   job->write_table = g_try_new (gfloat, n * colours);
-  if (ramp == NULL || lin == NULL || job->write_table == NULL)
+  if (!ramp_to_linear (job, n, &ramp, &lin) || job->write_table == NULL)
+    g_clear_pointer (&job->write_table, g_free); /* babl converts instead */
+  else
     {
-      g_clear_pointer (&job->write_table, g_free); /* babl converts instead */
-      g_free (ramp);
-      g_free (lin);
-      return;
+      for (gsize i = 0; i < n * colours; i++)
+        ramp[i] = ((gdouble) (i / colours) + 0.5) / (gdouble) n;
+      ramp_convert (job, n, ramp, lin);
+      for (gsize c = 0; c < colours; c++)
+        for (gsize k = 0; k < n; k++)
+          {
+            const gdouble t = lin[k * colours + c];
+            gfloat        f = (gfloat) t;
+            if ((gdouble) f < t)
+              f = nextafterf (f, INFINITY);
+            job->write_table[c * n + k] = f;
+          }
+      job->write_bytes = bytes;
     }
-  for (gsize k = 0; k < n; k++)
-    for (gsize c = 0; c < rc; c++)
-      ramp[k * rc + c] = ((gdouble) k + 0.5) / (gdouble) n;
-  babl_process (babl_fish (babl_format_with_space (gray ? "Y' double" : "R'G'B' double",
-                                                   job->src_fmt),
-                           babl_format_with_space (gray ? "Y double" : "RGB double",
-                                                   job->src_fmt)),
-                ramp, lin, (long) n);
-  for (gsize c = 0; c < colours; c++)
-    for (gsize k = 0; k < n; k++)
-      {
-        const gdouble t = lin[k * rc + c];
-        gfloat        f = (gfloat) t;
-        if ((gdouble) f < t)
-          f = nextafterf (f, INFINITY);
-        job->write_table[c * n + k] = f;
-      }
-  job->write_bytes = bytes;
   g_free (ramp);
   g_free (lin);
 }

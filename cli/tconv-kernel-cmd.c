@@ -759,7 +759,7 @@ cmd_show (int argc, char **argv, GError **error)
     { "stride", 's', 0, G_OPTION_ARG_STRING, &stride,
       "Stride of a named kernel (default 2); a file's must match", "S|SH,SW" },
     { "png", 0, 0, G_OPTION_ARG_FILENAME, &png,
-      "Write a heatmap of the kernel and its phases", "FILE.png" },
+      "Write a heatmap of the kernel and its phases (of a bank: every class)", "FILE.png" },
     { "cell", 0, 0, G_OPTION_ARG_INT, &cell, "Heatmap cell side in pixels (default: by size)",
       "PX" },
     { "npy", 0, 0, G_OPTION_ARG_FILENAME, &npy,
@@ -802,7 +802,11 @@ cmd_show (int argc, char **argv, GError **error)
         || (npy && !cli_check_not_input (npy, inputs, error)))
       goto out;
   }
-  if (png != NULL && !cli_kernel_png (k, png, cell, &png_w, &png_h, error))
+  if (bank != NULL)
+    bank->global = k; /* back, for the picture and the summary (freed with the bank) */
+  if (png != NULL
+      && !(bank != NULL ? cli_bank_png (bank, png, cell, &png_w, &png_h, error)
+                        : cli_kernel_png (k, png, cell, &png_w, &png_h, error)))
     goto out;
   if (npy != NULL && !save_weights_npy (k, npy, error))
     {
@@ -812,21 +816,22 @@ cmd_show (int argc, char **argv, GError **error)
     }
   print_kernel (k, path);
   if (bank != NULL)
-    {
-      bank->global = k; /* back, for the summary (and to be freed with the bank) */
-      print_bank (bank);
-      k = NULL;
-    }
+    print_bank (bank);
   if (npy != NULL)
-    printf ("\nweights written to %s as (%zu, 1, %zu, %zu) float32\n", npy, k->channels, k->k_h,
-            k->k_w);
+    printf ("\n%s written to %s as (%zu, 1, %zu, %zu) float32\n",
+            bank ? "the global kernel's weights" : "weights", npy, k->channels, k->k_h, k->k_w);
   if (png != NULL)
-    printf ("%sheatmap written to %s (%d x %d pixels)\n", npy ? "" : "\n", png, png_w, png_h);
+    printf ("%s%s written to %s (%d x %d pixels)\n", npy ? "" : "\n",
+            bank ? "picture of the bank" : "heatmap", png, png_w, png_h);
   ok = TRUE;
 
 out:
-  if (bank != NULL && bank->global == NULL)
-    bank->global = k, k = NULL; /* the bank frees it */
+  if (bank != NULL)
+    {
+      if (bank->global == NULL)
+        bank->global = k; /* the bank frees it */
+      k = NULL;
+    }
   tconv_bank_free (bank);
   tconv_kernel_free (k);
   g_free (path);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The heatmap of `tconv kernel show --png`: per channel, the kernel as stored (one square cell
+/* The heatmap of `tconv kernel show --png`. Of a kernel: per channel, the kernel as stored (one square cell
  * per tap, grey lines around the s x s blocks that hold one tap of every phase) and the same
  * taps regrouped by output phase, each phase with its DC gain, next to a colour bar. Colours
  * are diverging (ColorBrewer RdBu: red positive, blue negative, white zero) on a scale
  * symmetric about 0, and negative taps carry a small bar so the sign reads even where the
  * colour is pale. Cells and lines are drawn into an RGB byte buffer here; text comes from
  * gegl:text (skipped when GEGL lacks it) and the file from gegl:png-save, atomically. The
- * image size depends only on the kernel's geometry and the cell size, never on fonts. */
+ * image size depends only on the kernel's geometry and the cell size, never on fonts. Of a
+ * bank: every class's kernel, laid out by angle x coherence x strength (below). */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
 #include "tconv-pipeline-heatmap.h"
@@ -190,6 +191,26 @@ fmt_tick (double v)
   return g_strdup_printf ("%+.3g", v);
 }
 
+/* The colour bar from +@vmax at the top to -@vmax, @bar_h rows from @by, with ticks. */
+static void
+draw_colour_bar (Canvas *cv, int xl, int by, int bar_h, double vmax)
+{
+  for (int j = 0; j < bar_h; j++)
+    fill (cv, xl, by + j, BAR_W, 1, diverging (1.0 - 2.0 * j / (double) (bar_h - 1)));
+  frame (cv, xl - 1, by - 1, BAR_W + 2, bar_h + 2, FRAME);
+  for (int t = 0; t <= 4; t++)
+    {
+      /* bar position u in [-1, 1] shows the value vmax * sign(u) * u^2 */
+      const double u = 1.0 - t / 2.0;
+      const int    ty = by + (int) lround ((bar_h - 1) * t / 4.0);
+      gchar       *label = fmt_tick (vmax * (u < 0 ? -u * u : u * u));
+
+      fill (cv, xl + BAR_W + 1, ty, 4, 1, FRAME);
+      draw_text (cv, label, 11.0, FALSE, INK, xl + BAR_W + 8, ty - 9, 18, 0);
+      g_free (label);
+    }
+}
+
 static void
 draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, double vmax, int y)
 {
@@ -259,25 +280,7 @@ draw_channel (Canvas *cv, const Layout *l, const tconv_kernel *k, gsize ch, doub
         g_free (label);
       }
 
-  /* Colour bar, +vmax at the top. */
-  {
-    const int bar_h = l->body_h - 12, by = y + 6;
-
-    for (int j = 0; j < bar_h; j++)
-      fill (cv, xl, by + j, BAR_W, 1, diverging (1.0 - 2.0 * j / (double) (bar_h - 1)));
-    frame (cv, xl - 1, by - 1, BAR_W + 2, bar_h + 2, FRAME);
-    for (int t = 0; t <= 4; t++)
-      {
-        /* bar position u in [-1, 1] shows the value vmax * sign(u) * u^2 */
-        const double u = 1.0 - t / 2.0;
-        const int    ty = by + (int) lround ((bar_h - 1) * t / 4.0);
-        gchar       *label = fmt_tick (vmax * (u < 0 ? -u * u : u * u));
-
-        fill (cv, xl + BAR_W + 1, ty, 4, 1, FRAME);
-        draw_text (cv, label, 11.0, FALSE, INK, xl + BAR_W + 8, ty - 9, 18, 0);
-        g_free (label);
-      }
-  }
+  draw_colour_bar (cv, xl, y + 6, l->body_h - 12, vmax);
   g_free (sums);
 }
 
@@ -360,25 +363,15 @@ draw_footer (Canvas *cv, const tconv_kernel *k, const tconv_kernel_analysis *a, 
   g_free (s);
 }
 
-gboolean
-cli_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
-                  GError **error)
+/* GEGL started, its PNG saver checked and a white @w x @h canvas allocated; FALSE (GEGL
+ * stopped) with @error set otherwise. */
+static gboolean
+canvas_begin (Canvas *cv, int w, int h, const char *path, GError **error)
 {
-  Canvas                cv = { 0 };
-  Layout                l;
-  tconv_kernel_analysis a;
-  double                vmax = 0.0;
-  const gsize           n = k->channels * k->k_h * k->k_w;
-  gboolean              ok;
-  gchar                *s;
-  gchar                 opad[64];
-  int                   y;
-
-  layout_init (&l, k, cell);
-  if ((gint64) l.w * l.h > (gint64) 1 << 28)
+  if ((gint64) w * h > (gint64) 1 << 28)
     {
       g_set_error (error, CLI_ERROR, CLI_EXIT_USAGE,
-                   "heatmap of %d x %d pixels: too large; use a smaller --cell", l.w, l.h);
+                   "heatmap of %d x %d pixels: too large; use a smaller --cell", w, h);
       return FALSE;
     }
   cli_gegl_start ();
@@ -389,14 +382,65 @@ cli_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, i
       cli_gegl_stop ();
       return FALSE;
     }
-  cv.w = l.w, cv.h = l.h;
-  cv.text = gegl_has_operation ("gegl:text");
-  if (!cv.text)
+  cv->w = w, cv->h = h;
+  cv->text = gegl_has_operation ("gegl:text");
+  if (!cv->text)
     g_printerr ("tconv kernel show: note: GEGL has no gegl:text operation; the heatmap has no "
                 "labels\n");
-  cv.px = g_malloc ((gsize) cv.w * (gsize) cv.h * 3);
-  memset (cv.px, 0xff, (gsize) cv.w * (gsize) cv.h * 3);
+  cv->px = g_malloc ((gsize) w * (gsize) h * 3);
+  memset (cv->px, 0xff, (gsize) w * (gsize) h * 3);
+  return TRUE;
+}
 
+/* The canvas saved to @path (atomically) and freed, GEGL stopped. */
+static gboolean
+canvas_finish (Canvas *cv, const char *path, int *width, int *height, GError **error)
+{
+  const gboolean ok = cli_png_save_rgb8 (cv->px, cv->w, cv->h, path, error);
+
+  g_free (cv->px);
+  cli_gegl_stop ();
+  if (ok && width)
+    *width = cv->w;
+  if (ok && height)
+    *height = cv->h;
+  return ok;
+}
+
+/* The title line: name, taps, stride, padding; @what before the taps (or NULL). */
+static void
+draw_title (Canvas *cv, const tconv_kernel *k, const char *what, int y)
+{
+  gchar  opad[64];
+  gchar *s;
+
+  g_snprintf (opad, sizeof opad, ", output padding %zu,%zu", k->opad_h, k->opad_w);
+  if (k->opad_h == 0 && k->opad_w == 0)
+    opad[0] = '\0';
+  s = g_strdup_printf ("%s \xc2\xb7 %s%s%zu\xc3\x97%zu taps \xc2\xb7 stride %zu\xc3\x97%zu "
+                       "\xc2\xb7 padding %zu,%zu%s",
+                       k->name, what ? what : "", what ? " \xc2\xb7 " : "", k->k_h, k->k_w,
+                       k->stride_h, k->stride_w, k->pad_h, k->pad_w, opad);
+  draw_text (cv, s, 15.0, TRUE, INK, MARGIN, y, TITLE_H, 0);
+  g_free (s);
+  draw_text (cv, k->description[0] ? k->description : "(no description)", 11.5, FALSE, MUTED,
+             MARGIN, y + TITLE_H, LINE_H, 0);
+}
+
+gboolean
+cli_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, int *height,
+                  GError **error)
+{
+  Canvas                cv = { 0 };
+  Layout                l;
+  tconv_kernel_analysis a;
+  double                vmax = 0.0;
+  const gsize           n = k->channels * k->k_h * k->k_w;
+  int                   y;
+
+  layout_init (&l, k, cell);
+  if (!canvas_begin (&cv, l.w, l.h, path, error))
+    return FALSE;
   for (gsize i = 0; i < n; i++)
     vmax = fmax (vmax, fabs ((double) k->weights[i]));
   if (!(vmax > 0.0))
@@ -404,34 +448,186 @@ cli_kernel_png (const tconv_kernel *k, const char *path, int cell, int *width, i
   tconv_kernel_analyze (k, &a, NULL);
 
   y = MARGIN;
-  g_snprintf (opad, sizeof opad, ", output padding %zu,%zu", k->opad_h, k->opad_w);
-  if (k->opad_h == 0 && k->opad_w == 0)
-    opad[0] = '\0';
-  s = g_strdup_printf ("%s \xc2\xb7 %zu\xc3\x97%zu taps \xc2\xb7 stride %zu\xc3\x97%zu \xc2\xb7 "
-                       "padding %zu,%zu%s",
-                       k->name, k->k_h, k->k_w, k->stride_h, k->stride_w, k->pad_h, k->pad_w,
-                       opad);
-  draw_text (&cv, s, 15.0, TRUE, INK, MARGIN, y, TITLE_H, 0);
-  g_free (s);
-  y += TITLE_H;
-  draw_text (&cv, k->description[0] ? k->description : "(no description)", 11.5, FALSE, MUTED,
-             MARGIN, y, LINE_H, 0);
-  y += LINE_H + 10;
-
+  draw_title (&cv, k, NULL, y);
+  y += TITLE_H + LINE_H + 10;
   for (gsize ch = 0; ch < k->channels; ch++)
     {
       draw_channel (&cv, &l, k, ch, vmax, y);
       y += l.block_h;
     }
-
   draw_footer (&cv, k, &a, y);
+  return canvas_finish (&cv, path, width, height, error);
+}
 
-  ok = cli_png_save_rgb8 (cv.px, cv.w, cv.h, path, error);
-  g_free (cv.px);
-  cli_gegl_stop ();
-  if (ok && width)
-    *width = cv.w;
-  if (ok && height)
-    *height = cv.h;
-  return ok;
+/* ---------------------------------------------------------------------------------------------
+ * The bank: one block per strength bin, in it a row per coherence bin and a column per angle
+ * bin, each cell the class's kernel as stored (on one colour scale for the whole bank) over
+ * its phase sums; classes that fell back to the global kernel are marked.
+ */
+
+#define ROWHEAD_W 96
+
+typedef struct
+{
+  int c, kw, kh;        /* cell side; one class raster */
+  int slot_w, slot_h;   /* a class with its label */
+  int grid_w, block_h;  /* one strength bin */
+  int w, h;
+} BankLayout;
+
+static void
+bank_layout_init (BankLayout *l, const tconv_bank *b, int cell)
+{
+  const tconv_kernel *g = b->global;
+  const int           kmax = (int) MAX (g->k_h, g->k_w);
+  const int           A = (int) b->classifier.angles, Q = (int) b->classifier.coherences;
+
+  l->c = cell > 0 ? cell : CLAMP (96 / kmax, 4, 12);
+  l->kw = (int) g->k_w * l->c + 1;
+  l->kh = (int) g->k_h * l->c + 1;
+  l->slot_w = MAX (l->kw, 64);
+  l->slot_h = l->kh + LABEL_H;
+  l->grid_w = A * l->slot_w + (A - 1) * SLOT_GAP_X;
+  l->block_h = LINE_H + HEAD_H + Q * l->slot_h + (Q - 1) * SLOT_GAP_Y + 14;
+  l->w = MAX (MARGIN + ROWHEAD_W + l->grid_w + PANEL_GAP + LEGEND_W + MARGIN, MIN_WIDTH);
+  l->h = MARGIN + TITLE_H + LINE_H + 10 + (int) b->classifier.strengths * l->block_h
+         + 3 * LINE_H + MARGIN;
+}
+
+/* The largest |phase sum - 1| of class @i. */
+static double
+class_sum_deviation (const tconv_bank *b, gsize i)
+{
+  const tconv_kernel *g = b->global;
+  const float        *w = tconv_bank_class_weights (b, i);
+  double              worst = 0.0;
+
+  for (gsize ry = 0; ry < g->stride_h; ry++)
+    for (gsize rx = 0; rx < g->stride_w; rx++)
+      {
+        double sum = 0.0;
+        for (gsize y = ry; y < g->k_h; y += g->stride_h)
+          for (gsize x = rx; x < g->k_w; x += g->stride_w)
+            sum += w[y * g->k_w + x];
+        worst = MAX (worst, fabs (sum - 1.0));
+      }
+  return worst;
+}
+
+/* Bin @i of @n with thresholds @t, as text: its range of the feature. */
+static gchar *
+bin_range (const double *t, gsize n, gsize i)
+{
+  if (n == 1)
+    return g_strdup ("any");
+  if (i == 0)
+    return g_strdup_printf ("< %.3g", t[0]);
+  if (i + 1 == n)
+    return g_strdup_printf ("\xe2\x89\xa5 %.3g", t[n - 2]);
+  return g_strdup_printf ("%.3g \xe2\x80\x93 %.3g", t[i - 1], t[i]);
+}
+
+/* Strength bin @s: its heading, the angle heads and a row of classes per coherence bin. */
+static void
+draw_strength_block (Canvas *cv, const BankLayout *l, const tconv_bank *b, gsize s, double vmax,
+                     int y)
+{
+  const tconv_bank_classifier *cl = &b->classifier;
+  const int                    x0 = MARGIN + ROWHEAD_W;
+  tconv_kernel                 view = *b->global; /* the class's weights in the global's shape */
+  gchar                       *r = bin_range (cl->strength_thresholds, cl->strengths, s);
+  gchar                       *t = g_strdup_printf ("strength %s", r);
+
+  draw_text (cv, t, 12.0, TRUE, INK, MARGIN, y, LINE_H, 0);
+  g_free (t), g_free (r);
+  y += LINE_H;
+  draw_text (cv, "coherence", 11.0, FALSE, MUTED, MARGIN, y, HEAD_H, 0);
+  for (gsize a = 0; a < cl->angles; a++)
+    {
+      t = g_strdup_printf ("%.3g\xc2\xb0", (a + 0.5) * 180.0 / (double) cl->angles);
+      draw_text (cv, t, 11.0, FALSE, MUTED, x0 + (int) a * (l->slot_w + SLOT_GAP_X) + l->slot_w / 2,
+                 y, HEAD_H, 1);
+      g_free (t);
+    }
+  y += HEAD_H;
+  for (gsize q = 0; q < cl->coherences; q++)
+    {
+      const int sy = y + (int) q * (l->slot_h + SLOT_GAP_Y);
+
+      t = bin_range (cl->coherence_thresholds, cl->coherences, q);
+      draw_text (cv, t, 10.5, FALSE, INK, MARGIN, sy, l->kh, 0);
+      g_free (t);
+      for (gsize a = 0; a < cl->angles; a++)
+        {
+          const gsize  i = (a * cl->strengths + s) * cl->coherences + q;
+          const int    sx = x0 + (int) a * (l->slot_w + SLOT_GAP_X);
+          const double dev = class_sum_deviation (b, i);
+          gchar       *label;
+
+          view.weights = (float *) tconv_bank_class_weights (b, i);
+          tconv_pipeline_kernel_heatmap (&view, 0, vmax, l->c,
+                                         cv->px + ((gsize) sy * (gsize) cv->w
+                                                   + (gsize) (sx + (l->slot_w - l->kw) / 2)) * 3,
+                                         (gsize) cv->w * 3);
+          label = dev <= 1e-6 ? g_strdup ("\xce\xa3 1") : g_strdup_printf ("\xce\xa3 1%+.0e", dev);
+          if (b->fallback[i])
+            {
+              gchar *f = g_strconcat (label, " global", NULL);
+              g_free (label);
+              label = f;
+            }
+          draw_text (cv, label, 10.0, FALSE, b->fallback[i] ? WARM_TEXT : MUTED,
+                     sx + l->slot_w / 2, sy + l->kh, LABEL_H, 1);
+          g_free (label);
+        }
+    }
+}
+
+gboolean
+cli_bank_png (const tconv_bank *b, const char *path, int cell, int *width, int *height,
+              GError **error)
+{
+  const tconv_kernel *g = b->global;
+  const gsize         n = b->classes * g->k_h * g->k_w;
+  Canvas              cv = { 0 };
+  BankLayout          l;
+  double              vmax = 0.0, worst = 0.0;
+  gsize               fallback = 0;
+  gchar              *s;
+  int                 y;
+
+  bank_layout_init (&l, b, cell);
+  if (!canvas_begin (&cv, l.w, l.h, path, error))
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    vmax = fmax (vmax, fabs ((double) b->weights[i]));
+  if (!(vmax > 0.0))
+    vmax = 1.0;
+  for (gsize i = 0; i < b->classes; i++)
+    worst = MAX (worst, class_sum_deviation (b, i)), fallback += b->fallback[i];
+
+  y = MARGIN;
+  s = g_strdup_printf ("bank of %zu classes", b->classes);
+  draw_title (&cv, g, s, y);
+  g_free (s);
+  y += TITLE_H + LINE_H + 10;
+  draw_colour_bar (&cv, MARGIN + ROWHEAD_W + l.grid_w + PANEL_GAP, y + LINE_H + HEAD_H + 6,
+                   MAX (l.block_h - LINE_H - HEAD_H - 26, BAR_MIN_H - 12), vmax);
+  for (gsize st = 0; st < b->classifier.strengths; st++)
+    {
+      draw_strength_block (&cv, &l, b, st, vmax, y);
+      y += l.block_h;
+    }
+  draw_text (&cv, "columns: angle of the local structure (bin centres) \xc2\xb7 rows: coherence "
+             "\xc2\xb7 blocks: strength", 11.0, FALSE, INK, MARGIN, y, LINE_H, 0);
+  s = g_strdup_printf ("\xce\xa3: every phase of every class sums to 1 (largest deviation "
+                       "%.2g) \xc2\xb7 %zu of %zu classes take the global kernel",
+                       worst, fallback, b->classes);
+  draw_text (&cv, s, 11.0, FALSE, INK, MARGIN, y + LINE_H, LINE_H, 0);
+  g_free (s);
+  draw_text (&cv,
+             "colour: red positive, blue negative (also marked by a bar), white 0; saturation "
+             "\xe2\x88\x9d \xe2\x88\x9a|tap|; one scale for the whole bank",
+             11.0, FALSE, MUTED, MARGIN, y + 2 * LINE_H, LINE_H, 0);
+  return canvas_finish (&cv, path, width, height, error);
 }

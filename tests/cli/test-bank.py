@@ -98,6 +98,69 @@ def reference(bank, img, classes):
     return out
 
 
+def bank_picture(tmp):
+    """`kernel show --png` of a bank: a tap changed in one class changes only a small patch,
+    and the patches move right with the angle bin, down with the coherence bin and further
+    down with the strength bin (class index (angle * strengths + strength) * coherences +
+    coherence, the file's order)."""
+    src = os.path.join(PRESETS, "adaptive-x3.tconv")
+    bank = read_bank(src)
+    A, S, Q = bank["bins"]
+    k = bank["k"]
+    text = open(src, encoding="utf-8").read().split("\n")
+
+    def picture(name, j):
+        lines = list(text)
+        if j is not None:
+            at = next(i for i, l in enumerate(lines) if l.startswith("class %d " % j)) + 1
+            row = lines[at].split()
+            row[0] = repr(float(row[0]) + 0.4)  # taps 0 and 3: the same phase at stride 3
+            row[3] = repr(float(row[3]) - 0.4)
+            lines[at] = " ".join(row)
+        f = os.path.join(tmp, name + ".tconv")
+        open(f, "w", encoding="utf-8").write("\n".join(lines))
+        png = os.path.join(tmp, name + ".png")
+        r = run("kernel", "show", f, "--stride", "3", "--png", png, "--cell", "4")
+        if r.returncode != 0:
+            return None, r.stderr.strip()
+        return np.asarray(Image.open(png).convert("RGB")).astype(int), r.stdout
+
+    base, out = picture("base", None)
+    check(base is not None and ("(%d x %d pixels)" % (base.shape[1], base.shape[0])) in out,
+          "kernel show --png of a bank: the picture has the size it reports (%s)"
+          % (out.strip().splitlines()[-1] if out else out))
+    if base is None:
+        return
+    where = {}
+    for a, st, q in [(0, 0, 0), (1, 0, 0), (A - 1, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1)]:
+        j = (a * S + st) * Q + q
+        img, _ = picture("c%d" % j, j)
+        if img is None or img.shape != base.shape:
+            check(False, "class %d changed: the picture is drawn with the same size" % j)
+            continue
+        ys, xs = np.nonzero((img != base).any(axis=2))
+        small = len(xs) > 0 and xs.ptp() < k * 4 and ys.ptp() < k * 4
+        check(small, "class %d (angle %d, strength %d, coherence %d) changed: only a patch within "
+              "one class's kernel changes (%d pixels)" % (j, a, st, q, len(xs)))
+        if len(xs):
+            where[(a, st, q)] = (xs.mean(), ys.mean())
+    if len(where) == 6:
+        w = where
+        check(w[(0, 0, 0)][0] < w[(1, 0, 0)][0] < w[(A - 1, 0, 0)][0]
+              and abs(w[(0, 0, 0)][1] - w[(A - 1, 0, 0)][1]) < 1,
+              "classes of one strength and coherence lie on one row, left to right by angle")
+        check(abs(w[(0, 0, 0)][0] - w[(0, 0, 1)][0]) < 1 and w[(0, 0, 0)][1] < w[(0, 0, 1)][1],
+              "coherence bins lie in one column, top to bottom")
+        check(w[(0, 0, 1)][1] < w[(0, 1, 0)][1] < w[(0, 1, 1)][1]
+              and abs(w[(0, 1, 0)][0] - w[(0, 0, 0)][0]) < 1,
+              "the strength bins are blocks one below the other")
+    npy = os.path.join(tmp, "bank.npy")
+    r = run("kernel", "show", "adaptive", "--npy", npy)
+    check(r.returncode == 0 and np.load(npy).shape == (1, 1, 14, 14),
+          "kernel show adaptive --npy writes the global kernel's (1, 1, 14, 14) weights: %s"
+          % (r.stderr.strip() or "rc %d" % r.returncode))
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="tconv-bank-") as tmp:
         bank = read_bank(os.path.join(PRESETS, "adaptive-x2.tconv"))
@@ -192,6 +255,8 @@ def main():
         check(r.returncode != 0 and ("bad.tconv':%d:" % line) in r.stderr,
               "a bank with classes out of order: the error names line %d: %s"
               % (line, r.stderr.strip()))
+
+        bank_picture(tmp)
 
     print(f"1..{n_tests}")
     return 1 if failed else 0

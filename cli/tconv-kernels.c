@@ -108,29 +108,9 @@ cli_kernel_lookup (const char *name, gint64 stride_h, gint64 stride_w,
                          tconv_kernel **kernel, GError **error)
 {
   *kernel = NULL;
-  if (name == NULL || *name == '\0')
-    {
-      /* The default: the learned presets where they exist (x2, x3, x4), else bicubic. */
-      const gint64 h = stride_h > 0 ? stride_h : 2, w = stride_w > 0 ? stride_w : 2;
-      gchar       *file = g_strdup_printf ("learned-x%" G_GINT64_FORMAT ".tconv", h);
-      gchar       *preset = h == w && h >= 2 && h <= 4
-                              ? tconv_pipeline_preset_locate (file, cli_preset_installed ())
-                              : NULL;
-
-      g_free (file);
-      if (preset != NULL)
-        {
-          gboolean ok = cli_preset_load (preset, stride_h, stride_w, kernel, error);
-
-          g_free (preset);
-          return ok;
-        }
-      name = "bicubic";
-    }
-
-  if (is_path (name))
+  if (name != NULL && is_path (name))
     return cli_preset_load (name, stride_h, stride_w, kernel, error);
 
-  /* a preset file NAME-xS.tconv, else an analytic kernel at any stride */
+  /* a preset file NAME-xS.tconv, else an analytic kernel at any stride; NULL: the default */
   return cli_preset_find (name, stride_h, stride_w, kernel, NULL, error);
 }

@@ -598,7 +598,17 @@ tconv_pipeline_preset_find (const gchar *name, gint64 stride_h, gint64 stride_w,
   *kernel = NULL;
   if (path != NULL)
     *path = NULL;
-  if (name == NULL || !valid_name (name))
+  /* The default single kernel: the learned presets where they exist (x2, x3, x4), else
+   * bicubic (the default bank, when there is one, comes first: tconv_pipeline_bank_find()). */
+  if (name == NULL)
+    {
+      gchar *learned = sh == sw && sh >= 2 && sh <= 4 ? stride_file ("learned", sh, sw) : NULL;
+      gchar *where = learned ? tconv_pipeline_preset_locate (learned, installed) : NULL;
+
+      name = where != NULL ? "learned" : "bicubic";
+      g_free (learned), g_free (where);
+    }
+  if (!valid_name (name))
     {
       g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_INVALID,
                    "kernel '%s': a kernel name is 1 to %u characters of [a-z0-9._-] (or give a "

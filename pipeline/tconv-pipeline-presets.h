@@ -97,7 +97,8 @@ gboolean tconv_pipeline_preset_load (const gchar   *path,
 
 /**
  * tconv_pipeline_preset_find:
- * @name:     a kernel name, [a-z0-9._-], or a full preset name "learned-x3".
+ * @name:     a kernel name, [a-z0-9._-], or a full preset name "learned-x3"; NULL: the default
+ *            single kernel, the learned preset at x2, x3 and x4 where found, else bicubic.
  * @stride_h, @stride_w: <= 0: unspecified (the other one's, else 2).
  * @path:     (out) (optional) (transfer full): the file used, or NULL for a generated kernel.
  *

@@ -48,6 +48,15 @@ tconv_status tconv_ref_work_len (const tconv_geometry *geom,
                                  size_t               *work_len);
 
 /**
+ * tconv_antiring_ref:
+ * tconv_antiring() as the definition reads, one output value at a time, each of its four
+ * input pixels fetched through the view's bounds check: the oracle of the fast version,
+ * which must give the same floats.
+ */
+tconv_status tconv_antiring_ref (const tconv_geometry *geom, const tconv_in_view *in,
+                                 const tconv_out_view *out, float strength, tconv_error *err);
+
+/**
  * tconv_matrix_size:
  * @rows: (out): rows of the convolution matrix C = geom->in_len (the strided convolution's
  *        output, i.e. the transposed convolution's input).

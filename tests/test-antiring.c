@@ -4,6 +4,7 @@
  * edge whose answer is known. */
 #include "test-util.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,11 +151,80 @@ test_step (void)
   tconv_kernel_free (k);
 }
 
+/* The fast version equals the oracle (tconv-oracle.h) float for float: random strides (not
+ * always equal), kernel sizes and paddings, 1 to 5 interleaved channels (5 takes the oracle's
+ * loop), output regions wider than one run, and input views that hold only part of the image
+ * (the rest reads as zero). */
+static void
+test_against_oracle (void)
+{
+  test_rng rng;
+  int      bad = 0, cases = 0;
+
+  test_rng_init (&rng, 11);
+  for (int t = 0; t < 200; t++)
+    {
+      tconv_params   p;
+      tconv_geometry g;
+      const size_t   C = (size_t) test_rng_range (&rng, 1, 5);
+      size_t         ih, iw;
+      float         *in, *a, *b;
+      tconv_error    e = { 0 };
+
+      tconv_params_init (&p);
+      p.in_c = p.out_c = p.groups = (int64_t) C;
+      p.in_h = test_rng_range (&rng, 1, 40), p.in_w = test_rng_range (&rng, 1, 300);
+      p.stride_h = test_rng_range (&rng, 1, 5), p.stride_w = test_rng_range (&rng, 1, 5);
+      p.k_h = test_rng_range (&rng, 1, 12), p.k_w = test_rng_range (&rng, 1, 12);
+      p.pad_h = test_rng_range (&rng, 0, p.k_h - 1), p.pad_w = test_rng_range (&rng, 0, p.k_w - 1);
+      if (tconv_geometry_init (&g, &p, NULL) != TCONV_OK)
+        continue;
+      cases++;
+      /* a view of part of the image, with a margin on each side read as zero */
+      ih = (size_t) test_rng_range (&rng, 1, p.in_h), iw = (size_t) test_rng_range (&rng, 1, p.in_w);
+      in = test_malloc (ih * iw * C * sizeof (float));
+      for (size_t i = 0; i < ih * iw * C; i++)
+        in[i] = (float) test_rng_signed (&rng);
+      {
+        tconv_in_view iv = { in, test_rng_range (&rng, -2, p.in_h - (int64_t) ih),
+                             test_rng_range (&rng, -2, p.in_w - (int64_t) iw), ih, iw,
+                             1, (ptrdiff_t) (iw * C), (ptrdiff_t) C };
+        const size_t  oy = (size_t) test_rng_range (&rng, 0, (int64_t) g.out_h - 1);
+        const size_t  ox = (size_t) test_rng_range (&rng, 0, (int64_t) g.out_w - 1);
+        const size_t  oh = (size_t) test_rng_range (&rng, 1, (int64_t) (g.out_h - oy));
+        const size_t  ow = (size_t) test_rng_range (&rng, 1, (int64_t) (g.out_w - ox));
+        const float   A = t % 4 == 0 ? 1.0f : (float) test_rng_range (&rng, 1, 99) / 100.0f;
+        tconv_out_view oa = { NULL, oy, ox, oh, ow, 1, (ptrdiff_t) (ow * C), (ptrdiff_t) C };
+        tconv_out_view ob;
+
+        a = test_malloc (oh * ow * C * sizeof (float));
+        b = test_malloc (oh * ow * C * sizeof (float));
+        for (size_t i = 0; i < oh * ow * C; i++)
+          a[i] = b[i] = (float) (1.6 * test_rng_signed (&rng));
+        oa.data = a, ob = oa, ob.data = b;
+        if (tconv_antiring (&g, &iv, &oa, A, &e) != TCONV_OK
+            || tconv_antiring_ref (&g, &iv, &ob, A, &e) != TCONV_OK
+            || memcmp (a, b, oh * ow * C * sizeof (float)) != 0)
+          {
+            if (bad++ == 0)
+              test_diag ("case %d: C %zu stride %" PRId64 "x%" PRId64 " k %" PRId64 "x%" PRId64
+                         " region %zux%zu at %zu,%zu: %s", t, C, p.stride_h, p.stride_w, p.k_h,
+                         p.k_w, oh, ow, oy, ox, e.message);
+          }
+        free (a), free (b);
+      }
+      free (in);
+    }
+  CHECK (bad == 0 && cases > 100, "fast = oracle, float for float, on %d random geometries, "
+         "views and regions (%d differ)", cases, bad);
+}
+
 int
 main (void)
 {
   test_begin ("antiring");
   test_against_reference ();
+  test_against_oracle ();
   test_step ();
   return test_end ();
 }

@@ -27,7 +27,7 @@ typedef struct
   gint                  out_w, out_h; /* of the whole image, from the config */
 
   UpscaleKernelCache    cache;      /* "self" kernels */
-  tconv_kernel         *kernel;     /* NULL when it could not be loaded */
+  UpscaleKernel         k;          /* k.kernel NULL when it could not be loaded */
   tconv_kernel         *shown;      /* what runs: phase-normalised when asked */
   tconv_kernel_analysis analysis;
   gdouble              *sums;       /* per-phase sums of channel 0 of shown */
@@ -51,7 +51,7 @@ static void upscale_dialog_show_size (UpscaleDialog *ud);
 static void
 upscale_dialog_kernel_clear (UpscaleDialog *ud)
 {
-  g_clear_pointer (&ud->kernel, tconv_kernel_free);
+  upscale_kernel_clear (&ud->k);
   g_clear_pointer (&ud->shown, tconv_kernel_free);
   g_clear_pointer (&ud->sums, g_free);
   g_clear_pointer (&ud->error, g_free);
@@ -62,24 +62,24 @@ upscale_dialog_update_size_info (UpscaleDialog *ud)
 {
   gchar *text;
 
-  if (ud->kernel == NULL)
+  if (ud->k.kernel == NULL)
     {
       text = g_strdup_printf (_("%d × %d pixels (×%.2f × %.2f)"), ud->out_w, ud->out_h,
                               (gdouble) ud->out_w / ud->img_w, (gdouble) ud->out_h / ud->img_h);
     }
-  else if ((gint64) ud->kernel->stride_w * ud->img_w == ud->out_w
-           && (gint64) ud->kernel->stride_h * ud->img_h == ud->out_h)
+  else if ((gint64) ud->k.kernel->stride_w * ud->img_w == ud->out_w
+           && (gint64) ud->k.kernel->stride_h * ud->img_h == ud->out_h)
     {
       text = g_strdup_printf (_("%d × %d pixels: exactly ×%zu × %zu"), ud->out_w, ud->out_h,
-                              ud->kernel->stride_w, ud->kernel->stride_h);
+                              ud->k.kernel->stride_w, ud->k.kernel->stride_h);
     }
   else
     {
       text = g_strdup_printf (_("%d × %d pixels (×%.2f × %.2f): kernel at ×%zu × %zu, "
                                 "then resampled to the size"),
                               ud->out_w, ud->out_h, (gdouble) ud->out_w / ud->img_w,
-                              (gdouble) ud->out_h / ud->img_h, ud->kernel->stride_w,
-                              ud->kernel->stride_h);
+                              (gdouble) ud->out_h / ud->img_h, ud->k.kernel->stride_w,
+                              ud->k.kernel->stride_h);
     }
   gtk_label_set_text (GTK_LABEL (ud->size_info), text);
   g_free (text);
@@ -90,7 +90,7 @@ upscale_dialog_update_kernel_info (UpscaleDialog *ud)
 {
   gchar *text;
 
-  if (ud->kernel == NULL)
+  if (ud->k.kernel == NULL)
     {
       gchar *escaped = g_markup_escape_text (ud->error ? ud->error : "", -1);
 
@@ -104,14 +104,23 @@ upscale_dialog_update_kernel_info (UpscaleDialog *ud)
     }
 
   text = g_strdup_printf (_("%s\n%zu × %zu taps, stride %zu × %zu, %s%s"),
-                          ud->kernel->description[0] ? ud->kernel->description
-                                                     : ud->kernel->name,
-                          ud->kernel->k_w, ud->kernel->k_h, ud->kernel->stride_w,
-                          ud->kernel->stride_h,
-                          ud->kernel->provenance == TCONV_PROVENANCE_LEARNED ? _("learned")
-                          : ud->kernel->provenance == TCONV_PROVENANCE_IMPORTED ? _("imported")
+                          ud->k.kernel->description[0] ? ud->k.kernel->description
+                                                     : ud->k.kernel->name,
+                          ud->k.kernel->k_w, ud->k.kernel->k_h, ud->k.kernel->stride_w,
+                          ud->k.kernel->stride_h,
+                          ud->k.kernel->provenance == TCONV_PROVENANCE_LEARNED ? _("learned")
+                          : ud->k.kernel->provenance == TCONV_PROVENANCE_IMPORTED ? _("imported")
                           : _("analytic"),
-                          ud->kernel->channels > 1 ? _(", one kernel per channel") : "");
+                          ud->k.kernel->channels > 1 ? _(", one kernel per channel") : "");
+  if (ud->k.bank != NULL)
+    {
+      gchar *bank = g_strdup_printf (_("%s\nA bank of %zu kernels, one chosen for every pixel "
+                                       "by its local structure; below, the bank's global "
+                                       "kernel"),
+                                     text, ud->k.bank->classes);
+      g_free (text);
+      text = bank;
+    }
   gtk_label_set_text (GTK_LABEL (ud->description), text);
   g_free (text);
 
@@ -158,11 +167,11 @@ upscale_dialog_reload (UpscaleDialog *ud)
       gdk_display_flush (gdk_window_get_display (window));
     }
 
-  if (upscale_prepare (&params, ud->img_w, ud->img_h, ud->drawable, &ud->cache, &ud->kernel,
+  if (upscale_prepare (&params, ud->img_w, ud->img_h, ud->drawable, &ud->cache, &ud->k,
                        &ud->out_w, &ud->out_h, &error))
     {
       tconv_error  err = { 0 };
-      tconv_status st  = tconv_kernel_copy (ud->kernel, &ud->shown, NULL);
+      tconv_status st  = tconv_kernel_copy (ud->k.kernel, &ud->shown, NULL);
 
       if (st == TCONV_OK && params.normalize_phases)
         st = tconv_kernel_normalize_phases (ud->shown, &err);
@@ -338,12 +347,12 @@ upscale_dialog_preview (GimpPreview   *preview,
 
   upscale_params_from_config (&params, ud->config);
   g_object_get (ud->config, "preview-split", &split, NULL);
-  if (! upscale_render_region (ud->drawable, ud->source, ud->kernel, &params, lw, lh, &roi,
+  if (! upscale_render_region (ud->drawable, ud->source, &ud->k, &params, lw, lh, &roi,
                                format, buf, pw * bpp, &error))
     {
       ud->error = g_strdup (error->message);
       g_clear_error (&error);
-      g_clear_pointer (&ud->kernel, tconv_kernel_free);
+      upscale_kernel_clear (&ud->k);
       upscale_dialog_update_kernel_info (ud);
     }
   else if (split && pw > 2)
@@ -647,7 +656,7 @@ upscale_dialog (GimpProcedure       *procedure,
   options = gimp_procedure_dialog_fill_box (GIMP_PROCEDURE_DIALOG (dialog), "options-box",
                                             "kernel", "kernel-description", "kernel-file",
                                             "stride", "border", "linear", "normalize-phases",
-                                            "new-image", NULL);
+                                            "antiring", "new-image", NULL);
   gtk_label_set_line_wrap (GTK_LABEL (ud.description), TRUE);
   gtk_label_set_max_width_chars (GTK_LABEL (ud.description), 48);
   gtk_label_set_xalign (GTK_LABEL (ud.description), 0.0);

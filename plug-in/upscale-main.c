@@ -164,7 +164,9 @@ upscale_create_procedure (GimpPlugIn  *plug_in,
     _("Enlarge the image by a transposed convolution with a preset, learned or custom kernel"),
     _("Every layer, layer mask and channel is up-sampled by a transposed convolution: each "
       "input pixel stamps the kernel, scaled by its value, into the output, 'stride' pixels "
-      "apart. Kernels: classic interpolators (bicubic, Lanczos, …), kernels learned by least "
+      "apart. Kernels: 'adaptive' (the default: a bank of kernels learned from photographs, one "
+      "chosen for every pixel by its local structure, at ×2–×4), classic interpolators "
+      "(bicubic, Lanczos, …), kernels learned by least "
       "squares from photographs ('learned', 'learned-small'), a kernel learned from this "
       "image ('self'), or a .tconv file ('file'). With width and height 0 the output is "
       "stride × the input; any other size runs the kernel at ceil (size / input) and then "
@@ -174,9 +176,11 @@ upscale_create_procedure (GimpPlugIn  *plug_in,
   gimp_procedure_set_attribution (procedure, "The tconv authors", "The tconv authors", "2026");
 
   gimp_procedure_add_choice_argument (procedure, "kernel", _("_Kernel"),
-                                      _("A preset kernel by name, 'self' to learn one from "
-                                        "this image, or 'file' to read kernel-file"),
-                                      upscale_kernel_choice (), "learned", G_PARAM_READWRITE);
+                                      _("A preset kernel by name ('adaptive': learned kernels "
+                                        "chosen per pixel), 'self' to learn one from this "
+                                        "image, or 'file' to read kernel-file"),
+                                      upscale_kernel_choice (), UPSCALE_KERNEL_ADAPTIVE,
+                                      G_PARAM_READWRITE);
   gimp_procedure_add_file_argument (procedure, "kernel-file", _("Kernel _file"),
                                     _("A .tconv kernel file, used when kernel is 'file'; its "
                                       "own stride is used"),
@@ -208,6 +212,12 @@ upscale_create_procedure (GimpPlugIn  *plug_in,
                                        _("Give every output phase the same gain, so that a "
                                          "flat area stays flat (no checkerboard)"),
                                        FALSE, G_PARAM_READWRITE);
+  gimp_procedure_add_double_argument (procedure, "antiring", _("_Anti-ringing"),
+                                      _("Limit halos: pull each output value towards the range "
+                                        "of the 2×2 input pixels around it, 0 (off) to 1; -1: "
+                                        "the kernel's default (0.75 for adaptive kernel banks, "
+                                        "0 for single kernels)"),
+                                      -1.0, 1.0, -1.0, G_PARAM_READWRITE);
   gimp_procedure_add_boolean_argument (procedure, "new-image", _("New _image"),
                                        _("Put the result in a new image and leave this one "
                                          "as it is"),
@@ -243,6 +253,7 @@ upscale_params_from_config (UpscaleParams       *params,
                 "height",           &params->height,
                 "linear",           &params->linear,
                 "normalize-phases", &params->normalize_phases,
+                "antiring",         &params->antiring,
                 "new-image",        &params->new_image,
                 NULL);
   params->border = (TconvBorder) gimp_procedure_config_get_choice_id (config, "border");

@@ -17,6 +17,10 @@
 /* Labels of the kernels the plug-in ships, in menu order; other preset families found in the
  * preset folders follow them under their own names. */
 static const UpscaleKernelInfo upscale_kernel_table[] = {
+  { UPSCALE_KERNEL_ADAPTIVE, N_("Adaptive (learned, per pixel)"),
+    N_("A bank of learned kernels, one chosen for every pixel by its local structure (edges, "
+       "texture, flat areas): the sharpest at ×2, ×3 and ×4. At other scales, the default "
+       "kernel (learned, else bicubic)") },
   { "learned", N_("Learned (least squares on photos)"),
     N_("Learned from photographs by least squares: sharper than bicubic at the same cost") },
   { "learned-small", N_("Learned, small"),
@@ -77,9 +81,7 @@ upscale_kernel_choice (void)
   /* A user's presets (and any other family of the preset folders), by name. */
   for (gchar **f = families; *f != NULL; f++)
     if (! upscale_kernel_in_table (*f) && strcmp (*f, UPSCALE_KERNEL_SELF) != 0
-        && strcmp (*f, UPSCALE_KERNEL_FILE) != 0
-        /* kernel banks (adaptive) do not run in the plug-in yet: not offered */
-        && ! tconv_pipeline_preset_is_bank (*f, upscale_preset_installed ()))
+        && strcmp (*f, UPSCALE_KERNEL_FILE) != 0)
       {
         gchar *help = g_strdup_printf (_("The preset %s-x<stride>.tconv of a preset folder"),
                                        *f);
@@ -95,16 +97,52 @@ upscale_kernel_choice (void)
 }
 
 void
+upscale_kernel_clear (UpscaleKernel *kernel)
+{
+  if (kernel->bank != NULL)
+    kernel->kernel = NULL; /* the bank's global kernel */
+  g_clear_pointer (&kernel->bank, tconv_bank_free);
+  g_clear_pointer (&kernel->kernel, tconv_kernel_free);
+}
+
+void
 upscale_kernel_cache_clear (UpscaleKernelCache *cache)
 {
   g_clear_pointer (&cache->kernel, tconv_kernel_free);
   cache->stride_h = cache->stride_w = 0;
 }
 
-/* The kernel-file argument, read through the shared preset reader (its own stride). */
+/* @name (a preset name, a path, or NULL for the default) at @stride_h x @stride_w (0: a
+ * file's own) as `tconv upscale --kernel` finds it: a kernel bank first, else a single
+ * kernel. */
+static gboolean
+upscale_kernel_find (const gchar   *name,
+                     gint           stride_h,
+                     gint           stride_w,
+                     UpscaleKernel *kernel,
+                     GError       **error)
+{
+  const gchar *const *installed = upscale_preset_installed ();
+
+  if (! tconv_pipeline_bank_find (name, stride_h, stride_w, installed, &kernel->bank, NULL,
+                                  error))
+    return FALSE;
+  if (kernel->bank != NULL)
+    {
+      kernel->kernel = kernel->bank->global;
+      return TRUE;
+    }
+  if (name != NULL && strchr (name, '/') != NULL)
+    return tconv_pipeline_preset_load (name, stride_h, stride_w, &kernel->kernel, error);
+  return tconv_pipeline_preset_find (name, stride_h, stride_w, installed, &kernel->kernel, NULL,
+                                     error);
+}
+
+/* The kernel-file argument, read through the shared preset reader (its own stride): a kernel
+ * bank or a single kernel. */
 static gboolean
 upscale_kernel_read (GFile         *file,
-                     tconv_kernel **kernel,
+                     UpscaleKernel *kernel,
                      GError       **error)
 {
   gchar   *path = g_file_get_path (file);
@@ -119,7 +157,7 @@ upscale_kernel_read (GFile         *file,
       g_free (name);
       return FALSE;
     }
-  ok = tconv_pipeline_preset_load (path, 0, 0, kernel, error);
+  ok = upscale_kernel_find (path, 0, 0, kernel, error);
   g_free (path);
   return ok;
 }
@@ -226,7 +264,7 @@ upscale_prepare (const UpscaleParams *params,
                  gint                 in_h,
                  GimpDrawable        *self_src,
                  UpscaleKernelCache  *cache,
-                 tconv_kernel       **kernel,
+                 UpscaleKernel       *kernel,
                  gint                *out_w,
                  gint                *out_h,
                  GError             **error)
@@ -234,7 +272,8 @@ upscale_prepare (const UpscaleParams *params,
   const gchar *nick = params->kernel != NULL ? params->kernel : "";
   gint         sh, sw;
 
-  *kernel = NULL;
+  kernel->kernel = NULL;
+  kernel->bank = NULL;
   if (! upscale_check_params (params, error))
     return FALSE;
 
@@ -243,10 +282,10 @@ upscale_prepare (const UpscaleParams *params,
     {
       if (! upscale_kernel_read (params->kernel_file, kernel, error))
         return FALSE;
-      if (! upscale_output_size (params, in_w, in_h, (gint64) (*kernel)->stride_h,
-                                 (gint64) (*kernel)->stride_w, out_w, out_h, error))
+      if (! upscale_output_size (params, in_w, in_h, (gint64) kernel->kernel->stride_h,
+                                 (gint64) kernel->kernel->stride_w, out_w, out_h, error))
         {
-          g_clear_pointer (kernel, tconv_kernel_free);
+          upscale_kernel_clear (kernel);
           return FALSE;
         }
       return TRUE;
@@ -259,7 +298,7 @@ upscale_prepare (const UpscaleParams *params,
   sw = tconv_pipeline_stride_for_size (in_w, *out_w);
   sh = tconv_pipeline_stride_for_size (in_h, *out_h);
   if (strcmp (nick, UPSCALE_KERNEL_SELF) == 0)
-    return upscale_kernel_self (self_src, sh, sw, cache, kernel, error);
-  return tconv_pipeline_preset_find (nick, sh, sw, upscale_preset_installed (), kernel, NULL,
-                                     error);
+    return upscale_kernel_self (self_src, sh, sw, cache, &kernel->kernel, error);
+  return upscale_kernel_find (strcmp (nick, UPSCALE_KERNEL_ADAPTIVE) == 0 ? NULL : nick, sh, sw,
+                              kernel, error);
 }

@@ -29,7 +29,7 @@ typedef struct
 
 typedef struct
 {
-  const tconv_kernel  *kernel;
+  const UpscaleKernel *kernel;
   const UpscaleParams *params;
   guint64              total; /* output pixels of all items */
   guint64              done;  /* output pixels of the finished items */
@@ -154,13 +154,18 @@ upscale_job_progress (gdouble  fraction,
  * the preview, so that the preview shows the result's own pixels. */
 static void
 upscale_render_options (TconvUpscaleOptions *options,
-                        const tconv_kernel  *kernel,
+                        const UpscaleKernel *kernel,
                         const UpscaleParams *params,
                         gint                 out_w,
                         gint                 out_h)
 {
   tconv_pipeline_upscale_options_init (options);
-  options->kernel           = kernel;
+  options->kernel           = kernel->kernel;
+  options->bank             = kernel->bank;
+  /* banks default to the anti-ringing their validation chose (docs/antiring.md), single
+   * kernels stay the exact interpolation they name: as `tconv upscale` */
+  options->antiring         = params->antiring >= 0.0 ? params->antiring
+                              : kernel->bank != NULL ? TCONV_BANK_ANTIRING : 0.0;
   options->border           = params->border;
   options->linear           = params->linear;
   options->normalize_phases = params->normalize_phases;
@@ -490,7 +495,7 @@ upscale_render_image (GimpImage           *image,
                       GError             **error)
 {
   UpscaleJob    job  = { 0 };
-  tconv_kernel *kernel = NULL;
+  UpscaleKernel kernel = { 0 };
   GArray       *items = NULL;
   GimpImage    *target = NULL;
   gint          out_w, out_h;
@@ -501,7 +506,7 @@ upscale_render_image (GimpImage           *image,
   if (! upscale_prepare (params, gimp_image_get_width (image), gimp_image_get_height (image),
                          self_src, NULL, &kernel, &out_w, &out_h, error))
     goto out;
-  job.kernel       = kernel;
+  job.kernel       = &kernel;
   job.params       = params;
   job.last_percent = -1;
 
@@ -535,7 +540,7 @@ out:
     gimp_progress_end ();
   if (items != NULL)
     g_array_free (items, TRUE);
-  tconv_kernel_free (kernel);
+  upscale_kernel_clear (&kernel);
   tconv_pipeline_profile_stage ("finish", &t0);
   return ok ? target : NULL;
 }
@@ -547,7 +552,7 @@ out:
 gboolean
 upscale_render_region (GimpDrawable        *drawable G_GNUC_UNUSED,
                        GeglBuffer          *source,
-                       const tconv_kernel  *kernel,
+                       const UpscaleKernel *kernel,
                        const UpscaleParams *params,
                        gint                 out_w,
                        gint                 out_h,

@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 /* Choice nicks of the "kernel" argument that are not presets. */
 #define UPSCALE_KERNEL_SELF "self"
 #define UPSCALE_KERNEL_FILE "file"
+/* The default: the adaptive bank where one exists for the scale, else the default single
+ * kernel (tconv_pipeline_bank_find() and tconv_pipeline_preset_find() with no name). */
+#define UPSCALE_KERNEL_ADAPTIVE "adaptive"
 
 /* ---------------------------------------------------------------------------------------------
  * upscale-main.c
@@ -41,6 +44,8 @@ typedef struct
   TconvBorder border;
   gboolean    linear;
   gboolean    normalize_phases;
+  gdouble     antiring;    /* 0..1; < 0: the kernel's default (TCONV_BANK_ANTIRING for banks,
+                            * 0 for single kernels, as `tconv upscale`) */
   gboolean    new_image;
 } UpscaleParams;
 
@@ -75,14 +80,25 @@ typedef struct
 
 void upscale_kernel_cache_clear (UpscaleKernelCache *cache);
 
+/* What a run up-samples with: a single kernel, or a kernel bank (adaptive kernels chosen per
+ * pixel) whose global kernel @kernel is, owned by the bank. */
+typedef struct
+{
+  tconv_kernel *kernel;
+  tconv_bank   *bank;
+} UpscaleKernel;
+
+void upscale_kernel_clear (UpscaleKernel *kernel);
+
 /**
  * upscale_prepare:
  * @params:   the arguments.
  * @in_w, @in_h: the image size.
  * @self_src: (nullable): the drawable "self" learns from.
  * @cache:    (nullable): reused and updated for "self".
- * @kernel:   (out): a new kernel: a file's own, or a preset / learned one at the kernel
- *            stride ceil (out / in) per axis (the stride argument when width and height are 0).
+ * @kernel:   (out): a new kernel or kernel bank: a file's own, or a preset / learned one at
+ *            the kernel stride ceil (out / in) per axis (the stride argument when width and
+ *            height are 0). upscale_kernel_clear() frees it.
  * @out_w, @out_h: (out): the output size: width and height, a 0 side being kernel stride x
  *            input.
  *
@@ -93,7 +109,7 @@ gboolean upscale_prepare (const UpscaleParams *params,
                           gint                 in_h,
                           GimpDrawable        *self_src,
                           UpscaleKernelCache  *cache,
-                          tconv_kernel       **kernel,
+                          UpscaleKernel       *kernel,
                           gint                *out_w,
                           gint                *out_h,
                           GError             **error);
@@ -127,7 +143,7 @@ GimpImage *upscale_render_image (GimpImage           *image,
  */
 gboolean upscale_render_region (GimpDrawable        *drawable,
                                 GeglBuffer          *source,
-                                const tconv_kernel  *kernel,
+                                const UpscaleKernel *kernel,
                                 const UpscaleParams *params,
                                 gint                 out_w,
                                 gint                 out_h,

@@ -54,6 +54,8 @@ def scale(img, interpolation):
 
 METHODS = [
     ('plug-in learned', lambda img: plugin(img, 'learned')),
+    ('plug-in adaptive', lambda img: plugin(img, 'adaptive')),
+    ('plug-in adaptive, undo on', lambda img: (img.undo_enable(), plugin(img, 'adaptive'))),
     # as from the dialog: undo on, so GIMP also scales every pixel before they are replaced
     ('plug-in learned, undo on', lambda img: (img.undo_enable(), plugin(img, 'learned'))),
     ('plug-in learned-small', lambda img: plugin(img, 'learned-small')),

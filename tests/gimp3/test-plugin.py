@@ -189,8 +189,13 @@ def upscale(img, drawables=None, **args):
     return status, msg if isinstance(msg, str) else PDB.get_last_error()
 
 
-def cli(inp, out, kernel, stride=None, size=None, border='clamp', linear=False, norm=False):
-    cmd = [TCONV, 'upscale', '-i', inp, '-o', out, '-k', kernel, '--border', border]
+def cli(inp, out, kernel, stride=None, size=None, border='clamp', linear=False, norm=False,
+        antiring=None):
+    cmd = [TCONV, 'upscale', '-i', inp, '-o', out, '--border', border]
+    if kernel:
+        cmd += ['-k', kernel]
+    if antiring is not None:
+        cmd += ['--antiring', repr(antiring)]
     if stride:
         cmd += ['--stride', str(stride)]
     if size:
@@ -224,6 +229,15 @@ EQUAL_CASES = [
     ('float', 'RGB', 'bicubic', 2, 'clamp', True, False, None, None),
     ('float', 'RGBA', 'learned', 4, 'clamp', False, False, None, None),
     ('float', 'GRAY', 'lanczos3', 3, 'wrap', False, True, None, None),
+    # adaptive kernel banks, and anti-ringing (None: the kernel's default on both sides)
+    ('u8', 'RGB', 'adaptive', 2, 'clamp', False, False, None, None, None),
+    ('u8', 'RGBA', 'adaptive', 3, 'mirror', False, False, None, None, 0.3),
+    ('u16', 'GRAY', 'adaptive', 4, 'zero', True, False, None, None, None),
+    ('float', 'RGB', 'adaptive', None, 'clamp', False, False, (150, 100), None, 0.0),
+    ('u8', 'RGB', 'file', None, 'wrap', False, False, None, 'adaptive-x2.tconv', None),
+    ('u16', 'RGB', 'lanczos3', 2, 'clamp', False, False, None, None, 0.5),
+    # no kernel given: the plug-in's default and the command's are the same (adaptive at x3)
+    ('u8', 'RGBA', None, 3, 'clamp', False, False, None, None, None),
 ]
 
 
@@ -239,9 +253,11 @@ def gegl_save_exr(buffer, path):
     save.process()
 
 
-def equal_case(prec, layout, kernel, stride, border, linear, norm, size, kfile):
+def equal_case(prec, layout, kernel, stride, border, linear, norm, size, kfile, antiring=None):
     kfile = kfile and os.path.join(PRESETS, kfile)
-    tag = '%s-%s-%s-x%s%s' % (prec, layout, kernel, stride, '-%dx%d' % size if size else '')
+    tag = '%s-%s-%s-x%s%s%s' % (prec, layout, kernel or 'default', stride,
+                                '-%dx%d' % size if size else '',
+                                '' if antiring is None else '-antiring%g' % antiring)
     ext = 'tif' if prec == 'float' else 'png'
     src, img0 = os.path.join(WORK, tag + '-in.' + ext), None
     img0, _ = new_image(61, 47, prec, layout, seed=len(tag))
@@ -258,8 +274,11 @@ def equal_case(prec, layout, kernel, stride, border, linear, norm, size, kfile):
                '%dx%d, %d layers' % (img.get_width(), img.get_height(), len(img.get_layers()))):
         img.delete()
         return
-    args = dict(kernel=kernel, stride=stride or 2, border=border, linear=linear,
-                normalize_phases=norm)
+    args = dict(stride=stride or 2, border=border, linear=linear, normalize_phases=norm)
+    if kernel:
+        args['kernel'] = kernel
+    if antiring is not None:
+        args['antiring'] = antiring
     if size:
         args.update(width=size[0], height=size[1])
     if kfile:
@@ -272,7 +291,7 @@ def equal_case(prec, layout, kernel, stride, border, linear, norm, size, kfile):
     out = os.path.join(WORK, tag + '-cli.' + ('exr' if prec == 'float' else ext))
     ckernel = kfile or kernel
     cstride = None if (kfile or size) else stride
-    rc, err = cli(src, out, ckernel, cstride, size, border, linear, norm)
+    rc, err = cli(src, out, ckernel, cstride, size, border, linear, norm, antiring)
     if not tap(rc == 0, 'tconv upscale runs: ' + tag, err):
         img.delete()
         return
@@ -492,6 +511,61 @@ check('no file', lambda: error_case('kernel "file" without a file', ['kernel-fil
                                     kernel='file'))
 check('learned x5', lambda: error_case('learned at stride 5', ['learned', 'x2 x3 x4'],
                                        kernel='learned', stride=5))
+
+
+def adaptive_cases():
+    """The default kernel is adaptive; anti-ringing changes an adaptive result and -1 is the
+    bank's default (0.75); at x5, where no bank exists, adaptive is the default single kernel
+    (bicubic there, as the command without --kernel)."""
+    default = PROC.find_argument('kernel').get_default_value()
+    default = default.get_value() if hasattr(default, 'get_value') else default
+    tap(default == 'adaptive', "the PDB 'kernel' argument defaults to adaptive", repr(default))
+    outs = {}
+    for name, args in (('default', {}), ('a75', {'antiring': 0.75}), ('a0', {'antiring': 0.0})):
+        img, layer = new_image(48, 36, 'u8', 'RGB', seed=21)
+        status, res = upscale(img, [layer], kernel='adaptive', stride=2, **args)
+        outs[name] = pixels(img.get_layers()[0], 'R\'G\'B\' u8', np.uint8) \
+            if status == Gimp.PDBStatusType.SUCCESS else None
+        img.delete()
+    ok = all(v is not None for v in outs.values())
+    tap(ok and np.array_equal(outs['default'], outs['a75'])
+        and not np.array_equal(outs['default'], outs['a0']),
+        'adaptive: antiring -1 (default) is 0.75, and 0 gives other pixels')
+    for nick in ('adaptive', 'bicubic'):
+        img, layer = new_image(20, 14, 'u8', 'RGB', seed=5)
+        status, res = upscale(img, [layer], kernel=nick, stride=5)
+        outs[nick] = pixels(img.get_layers()[0], 'R\'G\'B\' u8', np.uint8) \
+            if status == Gimp.PDBStatusType.SUCCESS else None
+        img.delete()
+    tap(outs['adaptive'] is not None and outs['bicubic'] is not None
+        and np.array_equal(outs['adaptive'], outs['bicubic']),
+        'adaptive at x5 (no bank): the default single kernel, bicubic')
+
+
+check('adaptive', adaptive_cases)
+
+
+def antiring_script_fu_case():
+    """An anti-ringing outside -1..1 from Script-Fu is refused, the image unchanged."""
+    img, layer = new_image(30, 20, 'u8', 'RGB', seed=12)
+    before = snapshot(img)
+    code = ('(plug-in-tconv-upscale #:run-mode RUN-NONINTERACTIVE #:image %d '
+            '#:drawables (vector %d) #:kernel "adaptive" #:antiring 1.5)'
+            % (img.get_id(), layer.get_id()))
+    sf = PDB.lookup_procedure('plug-in-script-fu-eval')
+    cfg = sf.create_config()
+    cfg.set_property('run-mode', Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property('script', code)
+    res = sf.run(cfg)
+    msg = str(res.index(1) if res.length() > 1 else '') + ' ' + str(PDB.get_last_error())
+    # GIMP checks the range before the plug-in runs: its message names the value and range
+    tap(res.index(0) != Gimp.PDBStatusType.SUCCESS and '1.5' in msg and 'range' in msg,
+        'antiring 1.5 is refused: "%s"' % msg.replace('\n', ' ')[:150], str(res.index(0)))
+    tap(snapshot(img) == before and img.get_width() == 30, 'antiring 1.5: the image is unchanged')
+    img.delete()
+
+
+check('antiring out of range', antiring_script_fu_case)
 
 
 def too_large_case():

@@ -70,6 +70,8 @@ gboolean cli_preset_find (const char *name, gint64 stride_h, gint64 stride_w,
 gboolean cli_png_save_rgb8 (const guchar *px, int w, int h, const char *path, GError **error);
 gboolean cli_kernel_png (const tconv_kernel *kernel, const char *path, int cell, int *width,
                            int *height, GError **error);
+/* The largest |phase sum - 1| of a bank's class (tconv-kernel-png.c). */
+double   cli_bank_class_deviation (const tconv_bank *bank, gsize class_index);
 gboolean cli_bank_png (const tconv_bank *bank, const char *path, int cell, int *width,
                        int *height, GError **error);
 

@@ -703,25 +703,15 @@ static void
 print_bank (const tconv_bank *b)
 {
   const tconv_bank_classifier *c = &b->classifier;
-  const tconv_kernel          *g = b->global;
   gsize                        fallback = 0;
   double                       worst = 0.0;
   uint64_t                     lo = UINT64_MAX, hi = 0;
 
   for (gsize i = 0; i < b->classes; i++)
     {
-      const float *w = tconv_bank_class_weights (b, i);
       fallback += b->fallback[i];
       lo = MIN (lo, b->samples[i]), hi = MAX (hi, b->samples[i]);
-      for (gsize ry = 0; ry < g->stride_h; ry++)
-        for (gsize rx = 0; rx < g->stride_w; rx++)
-          {
-            double sum = 0.0;
-            for (gsize y = ry; y < g->k_h; y += g->stride_h)
-              for (gsize x = rx; x < g->k_w; x += g->stride_w)
-                sum += w[y * g->k_w + x];
-            worst = MAX (worst, fabs (sum - 1.0));
-          }
+      worst = MAX (worst, cli_bank_class_deviation (b, i));
     }
   printf ("\n%-19s %zu classes = %zu angles x %zu strengths x %zu coherences (the weights "
           "above are its global kernel)\n", "kernel bank", b->classes, c->angles, c->strengths,

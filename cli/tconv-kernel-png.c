@@ -494,23 +494,19 @@ bank_layout_init (BankLayout *l, const tconv_bank *b, int cell)
          + 3 * LINE_H + MARGIN;
 }
 
-/* The largest |phase sum - 1| of class @i. */
-static double
-class_sum_deviation (const tconv_bank *b, gsize i)
+/* The largest |phase sum - 1| of class @i: its weights seen as the global kernel's. */
+double
+cli_bank_class_deviation (const tconv_bank *b, gsize i)
 {
-  const tconv_kernel *g = b->global;
-  const float        *w = tconv_bank_class_weights (b, i);
-  double              worst = 0.0;
+  tconv_kernel view = *b->global;
+  const gsize  n = view.stride_h * view.stride_w;
+  double      *sums = g_new (double, n), worst = 0.0;
 
-  for (gsize ry = 0; ry < g->stride_h; ry++)
-    for (gsize rx = 0; rx < g->stride_w; rx++)
-      {
-        double sum = 0.0;
-        for (gsize y = ry; y < g->k_h; y += g->stride_h)
-          for (gsize x = rx; x < g->k_w; x += g->stride_w)
-            sum += w[y * g->k_w + x];
-        worst = MAX (worst, fabs (sum - 1.0));
-      }
+  view.weights = (float *) tconv_bank_class_weights (b, i);
+  tconv_kernel_phase_sums (&view, 0, sums, NULL);
+  for (gsize p = 0; p < n; p++)
+    worst = MAX (worst, fabs (sums[p] - 1.0));
+  g_free (sums);
   return worst;
 }
 
@@ -561,7 +557,7 @@ draw_strength_block (Canvas *cv, const BankLayout *l, const tconv_bank *b, gsize
         {
           const gsize  i = (a * cl->strengths + s) * cl->coherences + q;
           const int    sx = x0 + (int) a * (l->slot_w + SLOT_GAP_X);
-          const double dev = class_sum_deviation (b, i);
+          const double dev = cli_bank_class_deviation (b, i);
           gchar       *label;
 
           view.weights = (float *) tconv_bank_class_weights (b, i);
@@ -604,7 +600,7 @@ cli_bank_png (const tconv_bank *b, const char *path, int cell, int *width, int *
   if (!(vmax > 0.0))
     vmax = 1.0;
   for (gsize i = 0; i < b->classes; i++)
-    worst = MAX (worst, class_sum_deviation (b, i)), fallback += b->fallback[i];
+    worst = MAX (worst, cli_bank_class_deviation (b, i)), fallback += b->fallback[i];
 
   y = MARGIN;
   s = g_strdup_printf ("bank of %zu classes", b->classes);

@@ -110,22 +110,22 @@ tconv_pipeline_native_bytes (const TconvPipelineJob *job, const Babl *fmt, const
   return type == babl_type ("u8") ? 1 : type == babl_type ("u16") ? 2 : 0;
 }
 
-/* @n perceptual values per colour channel (@v, interleaved; 1 or 3 channels) to linear light
- * in @lin, in the source's space, through babl in double precision: its float and integer
- * conversions are several, chosen by timing when a process first asks for them, and differ in
- * the last bits (a level, once rounded), where the double ones agree. FALSE when out of
- * memory. */
+/* Room for @n values per colour channel of a ramp (@v) and its linear light (@lin). FALSE
+ * when out of memory. */
 static gboolean
-ramp_to_linear (const TconvPipelineJob *job, gsize n, gdouble **v, gdouble **lin)
+ramp_alloc (const TconvPipelineJob *job, gsize n, gdouble **v, gdouble **lin)
 {
-  const gboolean gray = job->C - job->alpha == 1;
-  const gsize    rc = gray ? 1 : 3;
+  const gsize colours = job->C - job->alpha;
 
-  *v = g_try_new (gdouble, n * rc);
-  *lin = g_try_new (gdouble, n * rc);
+  *v = g_try_new (gdouble, n * colours);
+  *lin = g_try_new (gdouble, n * colours);
   return *v != NULL && *lin != NULL;
 }
 
+/* @n perceptual values per colour channel (@v, interleaved) to linear light in @lin, in the
+ * source's space, through babl in double precision: its float and integer conversions are
+ * several, chosen by timing when a process first asks for them, and differ in the last bits
+ * (a level, once rounded), where the double ones agree. */
 static void
 ramp_convert (const TconvPipelineJob *job, gsize n, const gdouble *v, gdouble *lin)
 {
@@ -154,7 +154,7 @@ tconv_pipeline_set_read_table (TconvPipelineJob *job)
   if (bytes == 0)
     return;
   job->read_table = g_try_new (gfloat, levels * colours);
-  if (!ramp_to_linear (job, levels, &ramp, &lin) || job->read_table == NULL)
+  if (!ramp_alloc (job, levels, &ramp, &lin) || job->read_table == NULL)
     g_clear_pointer (&job->read_table, g_free); /* babl converts instead */
   else
     {
@@ -185,7 +185,7 @@ tconv_pipeline_set_write_table (TconvPipelineJob *job)
   if (bytes == 0)
     return;
   job->write_table = g_try_new (gfloat, n * colours);
-  if (!ramp_to_linear (job, n, &ramp, &lin) || job->write_table == NULL)
+  if (!ramp_alloc (job, n, &ramp, &lin) || job->write_table == NULL)
     g_clear_pointer (&job->write_table, g_free); /* babl converts instead */
   else
     {

@@ -193,16 +193,40 @@ void     cli_array_clear (CliArray *array);
  * @inputs (so a typo can never destroy an input). */
 gboolean cli_check_not_input (const char *output, const char *const *inputs, GError **error);
 
-/* Atomic output: data goes to a hidden temporary file in the destination's folder, which is
- * renamed over @path only when complete; on any failure, or SIGINT/SIGTERM/SIGHUP, the
- * temporary file is removed, so no partial output ever exists under @path. */
+/* Output files (tconv-output.c), the same rule for every writer. @path must be a new name or
+ * an existing regular file with a single link that the user may open for writing (else an
+ * error naming the path and the rule: symbolic links, devices such as /dev/null, FIFOs,
+ * sockets and folders are refused). The data goes to a temporary file created exclusively
+ * in a private 0700 folder ".tconv-XXXXXX" made in the output folder; _commit() gives it the
+ * replaced file's permission bits (and owner and group where allowed), fsyncs it and renames
+ * it over @path. On any failure, on every catchable fatal signal and at exit() the private
+ * folder is removed, so no partial output ever exists under @path. */
 typedef struct CliAtomic CliAtomic;
 CliAtomic *cli_atomic_open (const char *path, GError **error);
 gboolean     cli_atomic_write (CliAtomic *file, const void *data, gsize len, GError **error);
 gboolean     cli_atomic_commit (CliAtomic *file, GError **error); /* frees @file */
 void         cli_atomic_abort (CliAtomic *file);                   /* frees @file; NULL ok */
-/* The temporary path, for writers (GEGL savers) that want a file name rather than bytes. */
+/* For writers (GEGL savers) that want a file name rather than bytes: closes and removes the
+ * temporary file, so that the saver creates it anew, and returns its path (inside the private
+ * folder, through /proc/self/fd when there is one). */
 const char  *cli_atomic_temp_path (CliAtomic *file);
+
+/* Installs the handlers that remove registered folders on fatal signals and at exit();
+ * called first thing in main(). Signals the caller ignores stay ignored; SIGXFSZ is ignored
+ * so that a file-size limit becomes a write error (EFBIG). */
+void cli_cleanup_init (void);
+/* Registers the absolute @path of a private folder for removal (with everything in it, three
+ * levels deep) on a signal; returns a slot for _remove_folder(), or -1. */
+int  cli_cleanup_add_folder (const char *path);
+/* Removes the folder of @slot now and forgets it (-1: nothing). */
+void cli_cleanup_remove_folder (int slot);
+
+/* GEGL's swap in a private folder "tconv-XXXXXX" inside the one GEGL would use (GEGL_SWAP,
+ * else $XDG_CACHE_HOME/gegl-0.4/swap), registered for removal: a run killed by a signal
+ * leaves no swap file. _begin() before gegl_init(), _end() after gegl_exit(). Nothing when
+ * GEGL_SWAP is "RAM". */
+void cli_swap_begin (void);
+void cli_swap_end (void);
 
 /* Writes @buffer as a PNG into @file (tconv-png.c): the pixels and colour chunks of
  * gegl:png-save (8-bit for u8 buffers, else 16-bit), rows filtered "up" and deflated at zlib

@@ -127,6 +127,7 @@ static void
 with_babl_home (gboolean start)
 {
   gchar *home = NULL, *cache = NULL;
+  int    slot = -1;
 
   (void) g_get_home_dir ();
   (void) g_get_user_cache_dir ();
@@ -136,6 +137,8 @@ with_babl_home (gboolean start)
     babl_home = g_dir_make_tmp ("tconv-babl-XXXXXX", NULL);
   if (babl_home != NULL)
     {
+      /* removed on a signal too (tconv-output.c), while babl may write there */
+      slot = cli_cleanup_add_folder (babl_home);
       /* at exit babl makes the folder again to write its cache there */
       home = swap_env ("HOME", babl_home);
       cache = swap_env ("XDG_CACHE_HOME", babl_home);
@@ -151,12 +154,14 @@ with_babl_home (gboolean start)
       g_free (home);
       g_free (cache);
       remove_babl_home ();
+      cli_cleanup_remove_folder (slot);
     }
 }
 
 void
 cli_gegl_start (void)
 {
+  cli_swap_begin ();
   with_babl_home (TRUE);
 }
 
@@ -165,6 +170,7 @@ cli_gegl_stop (void)
 {
   with_babl_home (FALSE);
   g_clear_pointer (&babl_home, g_free);
+  cli_swap_end ();
 }
 
 void

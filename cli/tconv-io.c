@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Shared CLI helpers: strict number options, bounded file reads, .npy loading and saving,
- * and atomic output files that never leave a partial result, even on SIGINT/SIGTERM. */
+/* Shared CLI helpers: strict number options, bounded file reads, .npy loading and saving
+ * (the output file itself through tconv-output.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,173 +311,6 @@ cli_check_not_input (const char *output, const char *const *inputs, GError **err
           return FALSE;
         }
     }
-  return TRUE;
-}
-
-/* ---- atomic output ---- */
-
-struct CliAtomic
-{
-  char *path;
-  char *temp;
-  int   fd;
-  int   slot;
-};
-
-/* Temporary files alive right now, for the signal handler (async-signal-safe: fixed storage,
- * unlink() and raise() only). */
-#define MAX_PENDING 8
-static char                  pending[MAX_PENDING][4096];
-static volatile sig_atomic_t pending_used[MAX_PENDING];
-static gboolean              handlers_installed;
-
-static void
-on_fatal_signal (int sig)
-{
-  for (int i = 0; i < MAX_PENDING; i++)
-    if (pending_used[i])
-      unlink (pending[i]);
-  signal (sig, SIG_DFL);
-  raise (sig);
-}
-
-static void
-install_handlers (void)
-{
-  struct sigaction sa;
-
-  if (handlers_installed)
-    return;
-  memset (&sa, 0, sizeof sa);
-  sa.sa_handler = on_fatal_signal;
-  sigemptyset (&sa.sa_mask);
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
-  sigaction (SIGHUP, &sa, NULL);
-  /* Past a file-size limit (ulimit -f) write() then fails with EFBIG and the error path
-   * removes the temporary file, instead of SIGXFSZ killing the process and leaving it. */
-  signal (SIGXFSZ, SIG_IGN);
-  handlers_installed = TRUE;
-}
-
-CliAtomic *
-cli_atomic_open (const char *path, GError **error)
-{
-  gchar       *dir = g_path_get_dirname (path);
-  gchar       *base = g_path_get_basename (path);
-  struct stat  st;
-  CliAtomic *f;
-  int          slot = -1;
-
-  if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "output '%s' is a directory", path);
-      g_free (dir), g_free (base);
-      return NULL;
-    }
-  for (int i = 0; i < MAX_PENDING; i++)
-    if (!pending_used[i])
-      {
-        slot = i;
-        break;
-      }
-  f = g_new0 (CliAtomic, 1);
-  f->path = g_strdup (path);
-  /* the extension stays last so that savers which pick a format by name still work */
-  f->temp = g_strdup_printf ("%s/.tconv-XXXXXX-%s", dir, base);
-  f->slot = slot;
-  g_free (dir), g_free (base);
-  if (slot < 0 || strlen (f->temp) >= sizeof pending[0])
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "output path '%s' is too long", path);
-      g_free (f->path), g_free (f->temp), g_free (f);
-      return NULL;
-    }
-  install_handlers ();
-  /* Register before the file exists so a signal can never orphan it; unlink of a name that
-   * does not exist yet is harmless. */
-  f->fd = g_mkstemp_full (f->temp, O_WRONLY | O_CLOEXEC, 0644);
-  if (f->fd < 0)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot create output '%s': %s", path,
-                   g_strerror (errno));
-      g_free (f->path), g_free (f->temp), g_free (f);
-      return NULL;
-    }
-  memcpy (pending[slot], f->temp, strlen (f->temp) + 1);
-  pending_used[slot] = 1;
-  return f;
-}
-
-const char *
-cli_atomic_temp_path (CliAtomic *file)
-{
-  return file->temp;
-}
-
-gboolean
-cli_atomic_write (CliAtomic *f, const void *data, gsize len, GError **error)
-{
-  const char *p = data;
-
-  while (len > 0)
-    {
-      ssize_t w = write (f->fd, p, len > (1u << 30) ? (1u << 30) : len);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        {
-          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", f->path,
-                       w < 0 ? g_strerror (errno) : "no progress");
-          return FALSE;
-        }
-      p += w;
-      len -= (gsize) w;
-    }
-  return TRUE;
-}
-
-static void
-atomic_release (CliAtomic *f)
-{
-  pending_used[f->slot] = 0;
-  g_free (f->path);
-  g_free (f->temp);
-  g_free (f);
-}
-
-void
-cli_atomic_abort (CliAtomic *f)
-{
-  if (f == NULL)
-    return;
-  if (f->fd >= 0)
-    close (f->fd);
-  unlink (f->temp);
-  atomic_release (f);
-}
-
-gboolean
-cli_atomic_commit (CliAtomic *f, GError **error)
-{
-  /* fsync so that a crash after rename cannot leave an empty file under the final name. */
-  if (fsync (f->fd) != 0 || close (f->fd) != 0)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", f->path,
-                   g_strerror (errno));
-      f->fd = -1;
-      cli_atomic_abort (f);
-      return FALSE;
-    }
-  f->fd = -1;
-  if (rename (f->temp, f->path) != 0)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot create '%s': %s", f->path,
-                   g_strerror (errno));
-      cli_atomic_abort (f);
-      return FALSE;
-    }
-  atomic_release (f);
   return TRUE;
 }
 

@@ -293,14 +293,10 @@ cli_png_save_rgb8 (const guchar *px, int w, int h, const char *path, GError **er
   CliAtomic  *f;
   const char   *temp;
   struct stat   st;
-  int           fd;
 
   if ((f = cli_atomic_open (path, error)) == NULL)
     return FALSE;
   temp = cli_atomic_temp_path (f);
-  /* The saver creates the file itself (through GIO, which would otherwise write yet another
-   * temporary file next to an existing one); the name stays registered for removal. */
-  unlink (temp);
   buffer = gegl_buffer_new (&rect, babl_format ("R'G'B' u8"));
   gegl_buffer_set (buffer, &rect, 0, babl_format ("R'G'B' u8"), px, w * 3);
   graph = gegl_node_new ();
@@ -317,11 +313,6 @@ cli_png_save_rgb8 (const guchar *px, int w, int h, const char *path, GError **er
                    "cannot write '%s': gegl:png-save wrote nothing", path);
       cli_atomic_abort (f);
       return FALSE;
-    }
-  if ((fd = open (temp, O_RDONLY | O_CLOEXEC)) >= 0)
-    {
-      fsync (fd);
-      close (fd);
     }
   return cli_atomic_commit (f, error);
 }

@@ -51,6 +51,8 @@ main (int argc, char **argv)
   /* Numbers are always read and written with '.' whatever the user's locale. */
   setlocale (LC_ALL, "");
   setlocale (LC_NUMERIC, "C");
+  /* before anything is written: what a signal or exit() would leave behind is removed */
+  cli_cleanup_init ();
 
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {

@@ -222,7 +222,6 @@ save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *
   const Babl  *type = babl_format_get_type (gegl_buffer_get_format (buffer), 0);
   gchar       *warn;
   struct stat  st;
-  int          fd;
 
   if ((f = cli_atomic_open (path, error)) == NULL)
     return FALSE;
@@ -238,9 +237,6 @@ save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *
       return cli_atomic_commit (f, error);
     }
   temp = cli_atomic_temp_path (f);
-  /* The saver creates the file itself: over an existing one GIO would write yet another
-   * temporary file and rename it. The name stays registered for removal on a signal. */
-  unlink (temp);
 
   graph = gegl_node_new ();
   source = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", buffer, NULL);
@@ -266,18 +262,7 @@ save_image (GeglBuffer *buffer, const guint8 *pixels, gsize stride, const char *
       cli_atomic_abort (f);
       return FALSE;
     }
-  /* the saver's file is a new inode: make it durable before the rename (and hear of any
-   * write error the file system reports only now) */
-  if ((fd = open (temp, O_RDONLY | O_CLOEXEC)) < 0 || fsync (fd) != 0)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot write '%s': %s", path,
-                   g_strerror (errno));
-      if (fd >= 0)
-        close (fd);
-      cli_atomic_abort (f);
-      return FALSE;
-    }
-  close (fd);
+  /* the commit fsyncs the saver's file before the rename */
   return cli_atomic_commit (f, error);
 }
 

@@ -211,6 +211,12 @@ void         cli_atomic_abort (CliAtomic *file);                   /* frees @fil
  * folder, through /proc/self/fd when there is one). */
 const char  *cli_atomic_temp_path (CliAtomic *file);
 
+/* Before any work: refuses (an error naming the size and the limit) an output of @width x
+ * @height that @saver (a GEGL saver operation) cannot write, and warns on stderr, as "tconv
+ * @sub: warning: ...", when it would drop @format's alpha, bit depth or float range. */
+gboolean cli_saver_check (const char *sub, const char *saver, const char *path, gint width,
+                          gint height, const Babl *format, GError **error);
+
 /* Installs the handlers that remove registered folders on fatal signals and at exit();
  * called first thing in main(). Signals the caller ignores stay ignored; SIGXFSZ is ignored
  * so that a file-size limit becomes a write error (EFBIG). */

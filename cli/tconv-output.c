@@ -550,3 +550,59 @@ cli_atomic_commit (CliAtomic *f, GError **error)
   atomic_free (f);
   return TRUE;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * What the savers can hold
+ */
+
+typedef struct
+{
+  const char *op;
+  const char *name;     /* for messages */
+  gint        max_side; /* 0: no limit of its own */
+  gboolean    alpha;    /* stores an alpha channel */
+  gboolean    only_u8;  /* stores 8 bits per sample at most */
+  gboolean    no_float; /* stores float samples as 16-bit integers (clipped to 0..1) */
+} SaverLimits;
+
+/* JPEG: libjpeg refuses more than 65500 per side, and does so by exit(1) from inside the saver
+ * (jpeg_std_error), after the file was created. WebP: libwebp's 14-bit size fields. */
+static const SaverLimits saver_limits[] = {
+  { "gegl:jpg-save", "JPEG", 65500, FALSE, TRUE, TRUE },
+  { "gegl:webp-save", "WebP", 16383, TRUE, TRUE, TRUE },
+  { "gegl:ppm-save", "PPM", 0, FALSE, FALSE, TRUE },
+  { "gegl:png-save", "PNG", 0, TRUE, FALSE, TRUE },
+  { "gegl:rgbe-save", "Radiance HDR", 0, FALSE, FALSE, FALSE },
+};
+
+gboolean
+cli_saver_check (const char *sub, const char *saver, const char *path, gint width, gint height,
+                 const Babl *format, GError **error)
+{
+  const SaverLimits *l = NULL;
+  const Babl        *type = babl_format_get_type (format, 0);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (saver_limits); i++)
+    if (strcmp (saver, saver_limits[i].op) == 0)
+      l = &saver_limits[i];
+  if (l == NULL)
+    return TRUE;
+  if (l->max_side > 0 && (width > l->max_side || height > l->max_side))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+                   "output '%s' would be %dx%d pixels: %s holds at most %d pixels per side "
+                   "(use .png or .tif, or a smaller --size)",
+                   path, width, height, l->name, l->max_side);
+      return FALSE;
+    }
+  if (!l->alpha && babl_format_has_alpha (format))
+    g_printerr ("tconv %s: warning: '%s': %s has no alpha channel; the transparency is "
+                "dropped\n", sub, path, l->name);
+  if (l->only_u8 && type != babl_type ("u8"))
+    g_printerr ("tconv %s: warning: '%s': %s holds 8 bits per sample; the input's %s samples "
+                "are reduced to 8 bits\n", sub, path, l->name, babl_get_name (type));
+  else if (l->no_float && (type == babl_type ("float") || type == babl_type ("half")))
+    g_printerr ("tconv %s: warning: '%s': %s holds no floating point; samples are stored as "
+                "16-bit integers, values outside 0..1 clipped\n", sub, path, l->name);
+  return TRUE;
+}

@@ -651,7 +651,9 @@ run_prepare (const UpscaleOptions *o, Run *r, GError **error)
     }
   /* the input's size, from its header only */
   if (!cli_source_open (&r->src, error) || !run_kernel (o, r, error)
-      || !run_options (o, r, error))
+      || !run_options (o, r, error)
+      || !cli_saver_check ("upscale", r->saver, o->output, r->out_w, r->out_h, r->src.format,
+                           error))
     return FALSE;
   tconv_pipeline_profile_stage ("options, kernel", &r->t0);
   r->progress.start = g_get_monotonic_time ();

@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,8 @@ cleanup_add (int parent_fd, const char *name)
         cleanup[i].parent_fd = parent_fd;
         cleanup[i].dir_fd = -1;
         memcpy (cleanup[i].name, name, strlen (name) + 1);
+        /* the handler must see the name complete before it sees the entry used */
+        atomic_signal_fence (memory_order_seq_cst);
         cleanup[i].used = 1;
         return i;
       }

@@ -195,8 +195,11 @@ def part_sigint():
     while time.monotonic() - t0 < 60 and p.poll() is None:
         tmp = temp_files(d)
         if tmp:
+            # the temporary file sits in a private folder .tconv-XXXXXX (cli/tconv-output.c)
+            t = os.path.join(d, tmp[0])
             try:
-                seen = os.path.getsize(os.path.join(d, tmp[0]))
+                seen = sum(os.path.getsize(os.path.join(t, f)) for f in os.listdir(t)) \
+                    if os.path.isdir(t) else os.path.getsize(t)
             except OSError:
                 seen = 0
             if seen > (1 << 20):

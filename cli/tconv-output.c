@@ -566,16 +566,19 @@ typedef struct
   gboolean    alpha;    /* stores an alpha channel */
   gboolean    only_u8;  /* stores 8 bits per sample at most */
   gboolean    no_float; /* stores float samples as 16-bit integers (clipped to 0..1) */
+  gboolean    icc;      /* stores the colour space's ICC profile */
 } SaverLimits;
 
 /* JPEG: libjpeg refuses more than 65500 per side, and does so by exit(1) from inside the saver
- * (jpeg_std_error), after the file was created. WebP: libwebp's 14-bit size fields. */
+ * (jpeg_std_error), after the file was created. WebP: libwebp's 14-bit size fields. GEGL's
+ * JPEG and TIFF savers and tconv's PNG writer embed the space's profile; the others do not. */
 static const SaverLimits saver_limits[] = {
-  { "gegl:jpg-save", "JPEG", 65500, FALSE, TRUE, TRUE },
-  { "gegl:webp-save", "WebP", 16383, TRUE, TRUE, TRUE },
-  { "gegl:ppm-save", "PPM", 0, FALSE, FALSE, TRUE },
-  { "gegl:png-save", "PNG", 0, TRUE, FALSE, TRUE },
-  { "gegl:rgbe-save", "Radiance HDR", 0, FALSE, FALSE, FALSE },
+  { "gegl:jpg-save", "JPEG", 65500, FALSE, TRUE, TRUE, TRUE },
+  { "gegl:webp-save", "WebP", 16383, TRUE, TRUE, TRUE, FALSE },
+  { "gegl:ppm-save", "PPM", 0, FALSE, FALSE, TRUE, FALSE },
+  { "gegl:png-save", "PNG", 0, TRUE, FALSE, TRUE, TRUE },
+  { "gegl:tiff-save", "TIFF", 0, TRUE, FALSE, FALSE, TRUE },
+  { "gegl:rgbe-save", "Radiance HDR", 0, FALSE, FALSE, FALSE, FALSE },
 };
 
 gboolean
@@ -607,5 +610,8 @@ cli_saver_check (const char *sub, const char *saver, const char *path, gint widt
   else if (l->no_float && (type == babl_type ("float") || type == babl_type ("half")))
     g_printerr ("tconv %s: warning: '%s': %s holds no floating point; samples are stored as "
                 "16-bit integers, values outside 0..1 clipped\n", sub, path, l->name);
+  if (!l->icc && babl_format_get_space (format) != babl_space ("sRGB"))
+    g_printerr ("tconv %s: warning: '%s': the %s saver stores no colour profile; the "
+                "input's profile is dropped and viewers will assume sRGB\n", sub, path, l->name);
   return TRUE;
 }

@@ -16,7 +16,7 @@
 - Every catchable fatal signal while the output is being written, and while GEGL swaps, leaves
   no temporary file in the output folder and no swap file.
 - Savers' limits (JPEG 65500, WebP 16383 per side) refused before any work with a `tconv
-  upscale:` message; a warning when a saver drops alpha or bit depth.
+  upscale:` message; a warning when a saver drops alpha, bit depth or the colour profile.
 Prints TAP. Environment: TCONV (the binary).
 """
 import json
@@ -47,7 +47,7 @@ def tap(ok, what, skip=None):
     sys.stdout.flush()
 
 
-def png(path, w, h, channels=3, seed=1):
+def png(path, w, h, channels=3, seed=1, icc=None):
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
     x, rows = seed, []
@@ -60,6 +60,7 @@ def png(path, w, h, channels=3, seed=1):
     ctype = {1: 0, 3: 2, 4: 6}[channels]
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 0))
+                + (chunk(b"iCCP", b"test\0\0" + zlib.compress(icc)) if icc else b"")
                 + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
 
 
@@ -422,6 +423,19 @@ def savers(top):
         "RGBA to JPEG: written, with a warning that the alpha is dropped (%s)" % err.strip())
     rc, err = run(["upscale", "-i", os.path.join(d, "in.png"), "-o", os.path.join(d, "b.jpg")])
     tap(rc == 0 and err.strip() == "", "RGB 8-bit to JPEG: no warning (%r)" % err.strip())
+    # an Adobe-RGB-like profile: PNG, JPEG and TIFF carry it on, PPM and WebP cannot
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+    from icc import matrix_icc
+    adobe = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+    png(os.path.join(d, "adobe.png"), 16, 12, icc=matrix_icc(adobe))
+    for ext, dropped in ((".png", False), (".jpg", False), (".tif", False), (".ppm", True),
+                         (".webp", True)):
+        out = os.path.join(d, "adobe-out" + ext)
+        rc, err = run(["upscale", "-i", os.path.join(d, "adobe.png"), "-o", out])
+        warned = "warning" in err and "profile" in err
+        tap(rc == 0 and os.path.isfile(out) and warned == dropped,
+            "ICC-tagged input to %s: %s (%r)" % (ext, "a warning that the profile is dropped"
+                                                  if dropped else "no warning", err.strip()))
 
 
 def main():

@@ -93,11 +93,6 @@ int cli_open_regular (const char *path, struct stat *st, GError **error);
 gboolean cli_read_file (const char *path, gsize max_bytes, gchar **contents, gsize *len,
                           GError **error);
 
-/* Checks that the JPEG file @path is complete: its marker segments and entropy-coded data
- * run without a gap from SOI to an EOI marker (bytes after EOI are allowed). GEGL's JPEG
- * loader pads a truncated file with grey without a word, so callers check first. */
-gboolean cli_jpeg_check_complete (const char *path, GError **error);
-
 /* ---- image files (tconv-image.c) ----
  * An input image, read in three steps so that every check comes before the costly one:
  * cli_source_probe() needs no GEGL (a readable, non-empty regular file and its first
@@ -106,6 +101,7 @@ gboolean cli_jpeg_check_complete (const char *path, GError **error);
  * pixels. A loader's warnings during open or read make them fail with the file's name and
  * the warning. Should a decoder end the process itself (libjpeg's exit() on a broken
  * header), an exit handler still prints "tconv SUB: cannot read 'PATH': ...". */
+typedef struct CliInput CliInput; /* checks and tconv's own decoders (tconv-input.h) */
 typedef struct
 {
   const char   *sub;  /* the subcommand, for that last message; not owned */
@@ -117,15 +113,17 @@ typedef struct
   guchar        head[64];
   gsize         head_len;
   guint64       file_size; /* bytes, from cli_source_probe() */
+  CliInput     *input;     /* from cli_source_open() to cli_source_clear() */
+  gchar        *load_path; /* what GEGL's loader opens: /proc/self/fd/N of the checked file */
 } CliSource;
 
 /* Fills @source from @path (errors: cannot open, not a regular file, empty). No GEGL needed. */
 gboolean cli_source_probe (CliSource *source, const char *sub, const char *path,
                              GError **error);
-/* GEGL initialised: the loader, box and format. JPEG and Radiance HDR files are first checked
- * complete (GEGL pads a truncated JPEG with grey and reads past the end of a short HDR file,
- * both in silence), and a header claiming far more pixels than the file could encode is
- * refused. On failure nothing is left to clear. */
+/* GEGL initialised: the loader, box and format, after the checks of tconv-input.h (the file
+ * opened again without blocking and kept open for the loader, claims of pixels against
+ * bytes, payloads walked; JPEG and Radiance HDR headers read by tconv's own decoders, TIFF's
+ * fixes). On failure nothing is left to clear. */
 gboolean cli_source_open (CliSource *source, GError **error);
 /* After cli_source_open(): the decoded pixels (a new reference), or NULL when the loader
  * warned (truncated or corrupt data) or gave nothing. */

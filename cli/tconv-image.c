@@ -2,10 +2,12 @@
 /* Reading image files through GEGL, for every subcommand that takes one. The loader is chosen
  * from the file's first bytes, never its name (a mismatched loader can end the process), and
  * every warning a loader prints while it runs is caught and becomes the error it stands for:
- * GEGL's loaders report failure only that way, then hand over what they decoded. JPEG and
- * Radiance HDR files are checked complete first: those two loaders do not even warn. */
+ * GEGL's loaders report failure only that way, then hand over what they decoded. What comes
+ * before decoding (the checks of every format, tconv's own JPEG and Radiance HDR decoders,
+ * the TIFF fixes) is in tconv-input.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
+#include "tconv-input.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -279,98 +281,6 @@ sniff_loader (const guchar *b, gsize n, const char *path)
   return op;
 }
 
-/* Reads "[+-]<axis> N" at @p (at most @end) into @n, 1..65535 (GEGL keeps 16 bits of a side). */
-static const guchar *
-rgbe_axis (const guchar *p, const guchar *end, char axis, guint *n)
-{
-  guint v = 0;
-
-  if (end - p < 4 || (p[0] != '-' && p[0] != '+') || g_ascii_toupper (p[1]) != axis
-      || p[2] != ' ' || !g_ascii_isdigit (p[3]))
-    return NULL;
-  for (p += 3; p < end && g_ascii_isdigit (*p); p++)
-    if ((v = v * 10 + (guint) (*p - '0')) > G_MAXUINT16)
-      return NULL;
-  *n = v;
-  return v > 0 ? p : NULL;
-}
-
-/* Checks that the Radiance HDR file @path holds every scanline its header announces, walking
- * them as gegl:rgbe-load will: it reads past the end of a short file without a word (garbage
- * pixels, or a crash) and lets a run overrun its scanline. Flat, and run-length scanlines
- * (2, 2, width) whose runs add up to the width exactly, are accepted; old-style run-length
- * scanlines (1, 1, 1), which the loader cannot read, are refused here. */
-static gboolean
-rgbe_check_complete (const char *path, GError **error)
-{
-  GError       *err = NULL;
-  GMappedFile  *file = g_mapped_file_new (path, FALSE, &err);
-  const guchar *p, *end, *nl;
-  const char   *why = NULL;
-  guint         h = 0, w = 0;
-
-  if (file == NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s': %s", path,
-                   err->message);
-      g_error_free (err);
-      return FALSE;
-    }
-  p = (const guchar *) g_mapped_file_get_contents (file); /* NULL when empty */
-  end = p != NULL ? p + g_mapped_file_get_length (file) : NULL;
-
-  /* the header: "#?..." then variable lines up to a blank line, then "-Y H +X W" */
-  nl = p != NULL ? memchr (p, '\n', (gsize) (end - p)) : NULL;
-  while (nl != NULL && nl + 1 < end && nl[1] != '\n')
-    nl = memchr (nl + 1, '\n', (gsize) (end - nl - 1));
-  if (nl == NULL || nl + 1 >= end)
-    why = "truncated: its header has no end (a blank line)";
-  else if ((p = rgbe_axis (nl + 2, end, 'Y', &h)) == NULL || p >= end || *p++ != ' '
-           || (p = rgbe_axis (p, end, 'X', &w)) == NULL || p >= end || *p++ != '\n')
-    why = "the resolution line after the header is not '-Y HEIGHT +X WIDTH' with sides of "
-          "1 to 65535";
-
-  for (guint y = 0; why == NULL && y < h; y++)
-    {
-      if (end - p < 4)
-        why = "truncated: it ends before its last scanline";
-      else if (p[0] == 1 && p[1] == 1 && p[2] == 1)
-        why = "old-style run-length scanlines, which GEGL's loader cannot read";
-      else if (p[0] == 2 && p[1] == 2)
-        {
-          if ((guint) (p[2] << 8 | p[3]) != w)
-            why = "a run-length scanline is not as long as the image is wide";
-          p += 4;
-          /* four planes (R, G, B, exponent) of runs "128 + n, byte" and dumps "n, n bytes" */
-          for (int c = 0; why == NULL && c < 4; c++)
-            for (guint x = 0; why == NULL && x < w;)
-              {
-                const guint code = p < end ? *p++ : 0, len = code & 0x7F ? code & 0x7F : 128;
-                const gsize need = (code & 0x80) != 0 && code != 0x80 ? 1 : len;
-
-                if (p == end || (gsize) (end - p) < need)
-                  why = "truncated: it ends inside a run-length scanline";
-                else if ((x += len) > w)
-                  why = "a run of a run-length scanline goes past its end";
-                else
-                  p += need;
-              }
-        }
-      else if ((gsize) (end - p) / 4 < w)
-        why = "truncated: it ends inside a scanline";
-      else
-        p += (gsize) w * 4;
-    }
-  g_mapped_file_unref (file);
-  if (why != NULL)
-    {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                   "Radiance HDR file '%s' is corrupt: %s", path, why);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 gboolean
 cli_source_probe (CliSource *s, const char *sub, const char *path, GError **error)
 {
@@ -412,15 +322,14 @@ cli_source_open (CliSource *s, GError **error)
       return FALSE;
     }
 
-  /* GEGL's JPEG loader pads a truncated file with grey without a warning */
-  if (strcmp (s->loader, "gegl:jpg-load") == 0 && !cli_jpeg_check_complete (s->path, error))
+  /* checks before decoding; JPEG and Radiance HDR are decoded by tconv (tconv-input.c) */
+  if (!cli_input_open (s, error))
     return FALSE;
-  /* and its Radiance HDR loader reads past the end of a short file */
-  if (strcmp (s->loader, "gegl:rgbe-load") == 0 && !rgbe_check_complete (s->path, error))
-    return FALSE;
+  if (cli_input_own (s))
+    return TRUE;
 
   s->graph = gegl_node_new ();
-  s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", s->path, NULL);
+  s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", s->load_path, NULL);
   cli_log_capture_begin ();
   decoding_begin (s);
   s->box = gegl_node_get_bounding_box (s->load);
@@ -432,32 +341,13 @@ cli_source_open (CliSource *s, GError **error)
       g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s' (%s): %s",
                    s->path, s->loader, warn ? warn : "no image in the file");
       g_free (warn);
-      g_clear_object (&s->graph);
-      s->load = NULL;
+      cli_source_clear (s);
       return FALSE;
     }
-
-  /* A TIFF header can claim any size, and GEGL's tiff-load fills its whole buffer (in the
-   * swap, for minutes) before noticing that the strips are missing: a 100000x100000 image
-   * over a 64-byte strip. TIFF's codecs expand data by at most a few 10^5 (CCITT G4 on a
-   * blank page; deflate 1032:1, zstd about 32000:1), so a claim of more than 10^7 decoded
-   * bytes per file byte is refused at once. (Not for other formats: a constant WebP can be
-   * all but empty.) */
-  if (strcmp (s->loader, "gegl:tiff-load") == 0)
+  if (!cli_input_header (s, error))
     {
-      const double decoded = (double) s->box.width * (double) s->box.height
-                             * (double) babl_format_get_bytes_per_pixel (s->format);
-      if (decoded > 1e7 * (double) s->file_size + 1e8)
-        {
-          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                       "TIFF file '%s' claims %d×%d pixels but is only %" G_GUINT64_FORMAT
-                       " bytes long: no TIFF compression expands data that far (at most 10^7 "
-                       "decoded bytes per file byte)", s->path, s->box.width, s->box.height,
-                       s->file_size);
-          g_clear_object (&s->graph);
-          s->load = NULL;
-          return FALSE;
-        }
+      cli_source_clear (s);
+      return FALSE;
     }
   return TRUE;
 }
@@ -466,10 +356,13 @@ GeglBuffer *
 cli_source_read (CliSource *s, GError **error)
 {
   GeglBuffer *buffer = NULL;
-  GeglNode   *sink = gegl_node_new_child (s->graph, "operation", "gegl:buffer-sink", "buffer",
-                                          &buffer, NULL);
+  GeglNode   *sink;
   gchar      *warn;
 
+  if (cli_input_own (s))
+    return cli_input_read (s, error);
+  sink = gegl_node_new_child (s->graph, "operation", "gegl:buffer-sink", "buffer", &buffer,
+                              NULL);
   gegl_node_link (s->load, sink);
   cli_log_capture_begin ();
   decoding_begin (s);
@@ -483,8 +376,9 @@ cli_source_read (CliSource *s, GError **error)
                    s->loader, warn ? warn : "no pixels");
       g_free (warn);
       g_clear_object (&buffer);
+      return NULL;
     }
-  return buffer;
+  return cli_input_fix (s, buffer, error);
 }
 
 void
@@ -492,4 +386,5 @@ cli_source_clear (CliSource *s)
 {
   g_clear_object (&s->graph);
   s->load = NULL;
+  cli_input_clear (s);
 }

@@ -187,13 +187,20 @@ static gpointer
 decode (gpointer data)
 {
   CliPngRead *r = data;
-  FILE         *f = fopen (r->path, "rb");
+  struct stat   st;
+  /* opened without blocking, and only a regular file (tconv-io.c) */
+  const int     fd = cli_open_regular (r->path, &st, NULL);
+  FILE         *f = fd >= 0 ? fdopen (fd, "rb") : NULL;
   png_structp   png = NULL;
   png_infop     info = NULL;
   volatile ReadState end = READ_FAILED;
 
   if (f == NULL)
-    goto out;
+    {
+      if (fd >= 0)
+        close (fd);
+      goto out;
+    }
   png = png_create_read_struct (PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
   if (png == NULL || (info = png_create_info_struct (png)) == NULL)
     goto out;

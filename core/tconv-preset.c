@@ -878,8 +878,10 @@ parse_header (parser *p)
                     "'tconv-kernel 1'");
   len = next_token (p, &tok, &col);
   if (!token_is (tok, len, "tconv-kernel"))
-    return fail_at (p, col, "expected 'tconv-kernel 1' on the first line, found '%.*s%s'",
-                    SHOW (tok, len));
+    /* not quoted: a path given by mistake (-k /etc/shadow) must not have its content
+     * printed in an error message */
+    return fail_at (p, col, "not a .tconv kernel file: its first line does not start with "
+                    "'tconv-kernel' (the content is not shown)");
   len = next_token (p, &tok, &col);
   if (len == 0)
     return fail_at (p, col, "expected a version after 'tconv-kernel': this reader knows 1");

@@ -335,7 +335,7 @@ cli_source_open (CliSource *s, GError **error)
   s->box = gegl_node_get_bounding_box (s->load);
   s->format = gegl_operation_get_format (gegl_node_get_gegl_operation (s->load), "output");
   decoding = NULL;
-  warn = cli_log_capture_end ();
+  warn = cli_input_message (s, cli_log_capture_end ());
   if (s->box.width <= 0 || s->box.height <= 0 || s->format == NULL || warn != NULL)
     {
       g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR, "cannot read '%s' (%s): %s",
@@ -368,7 +368,7 @@ cli_source_read (CliSource *s, GError **error)
   decoding_begin (s);
   gegl_node_process (sink);
   decoding = NULL;
-  warn = cli_log_capture_end ();
+  warn = cli_input_message (s, cli_log_capture_end ());
   if (buffer == NULL || warn != NULL)
     {
       g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,

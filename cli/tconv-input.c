@@ -269,6 +269,21 @@ cli_input_loader_bytes (const CliSource *s)
   return s->input != NULL ? s->input->loader_bytes : 0;
 }
 
+gchar *
+cli_input_message (const CliSource *s, gchar *message)
+{
+  gchar **parts;
+  gchar  *joined;
+
+  if (message == NULL || s->load_path == NULL || strcmp (s->load_path, s->path) == 0)
+    return message;
+  parts = g_strsplit (message, s->load_path, -1);
+  joined = g_strjoinv (s->path, parts);
+  g_strfreev (parts);
+  g_free (message);
+  return joined;
+}
+
 void
 cli_input_clear (CliSource *s)
 {

@@ -35,6 +35,8 @@ GeglBuffer *cli_input_fix (CliSource *s, GeglBuffer *buffer, GError **error);
  * WebP, SVG, PPM, OpenEXR; the undecoded TIFF buffer when a fix makes a new one), for the
  * memory budget. */
 guint64     cli_input_loader_bytes (const CliSource *s);
+/* A loader's message (taken) with @s->load_path written as the path the user gave. */
+gchar      *cli_input_message (const CliSource *s, gchar *message);
 void        cli_input_clear (CliSource *s);
 
 /* ---- what the checks and decoders share ---- */

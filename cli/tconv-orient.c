@@ -85,7 +85,7 @@ rd (const guchar *p, gboolean le, guint bytes)
   guint32 v = 0;
 
   for (guint i = 0; i < bytes; i++)
-    v |= (guint32) p[le ? i : bytes - 1 - i] << (8 * (le ? i : bytes - 1 - i));
+    v |= (guint32) p[i] << (8 * (le ? i : bytes - 1 - i));
   return v;
 }
 

@@ -7,6 +7,7 @@
  * compare the two). */
 #define _POSIX_C_SOURCE 200809L
 #include "tconv-cli.h"
+#include "tconv-input.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -492,15 +493,17 @@ run_options (const UpscaleOptions *o, Run *r, GError **error)
   where = limit == 0 ? NULL : g_strdup ("--memory-budget");
   if (limit == 0)
     limit = tconv_pipeline_memory_available (&where);
+  /* the loader's own frame too (GIF, WebP, SVG, PPM, ...: tconv-input.c) */
   need = ((guint64) r->src.box.width * (guint64) r->src.box.height
           + (guint64) r->out_w * (guint64) r->out_h)
-         * (guint64) babl_format_get_bytes_per_pixel (r->src.format);
+           * (guint64) babl_format_get_bytes_per_pixel (r->src.format)
+         + cli_input_loader_bytes (&r->src);
   if (need > limit)
     {
       gchar *n = human_bytes (need), *l = human_bytes (limit);
       g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                   "output of %dx%d pixels needs up to %s with the input: more than the "
-                   "memory budget of %s (%s)",
+                   "output of %dx%d pixels needs up to %s with the input and its loader: more "
+                   "than the memory budget of %s (%s)",
                    r->out_w, r->out_h, n, l, where);
       g_free (n), g_free (l), g_free (where);
       return FALSE;

@@ -10,7 +10,9 @@ with PIL when it is installed) and each must give:
   - a message on stderr, the last line being tconv's own ("tconv SUBCOMMAND: ...");
   - no output file and no temporary file (the output folder is unchanged);
   - every input byte for byte as it was;
-  - (absurd sizes) a peak resident size well below what the header asks for.
+  - at most 10 s and 1 GB of peak resident memory (issue 16), and for tiny files that
+    claim huge images, refused before decoding: at most 2 s and 200 MB;
+  - (with @absent) nothing of the file's content quoted in the message.
 Then a documented behaviour, not an error: float TIFFs holding NaN and +-Inf go through
 `tconv upscale` to a float TIFF, NaN spreads only over the pixels whose taps read it, and
 16-bit PNG output of the same image clamps +Inf to 65535 and -Inf to 0 and writes NaN as 0.
@@ -43,8 +45,12 @@ if not TCONV:
 TCONV = os.path.abspath(TCONV)
 WRAP = shlex.split(os.environ.get("TCONV_WRAPPER", ""))
 TIME_LIMIT = 120
-# Absurd headers must be refused before anything of their size is allocated.
-RSS_LIMIT_MB = 1500
+# Every bad input: refused within 10 s and 1 GB. Tiny files claiming huge images: refused
+# before anything of their size is decoded or allocated, within 2 s and 200 MB (the peak
+# resident size of the child, from wait4()). Not measured under sanitizers (memory) and scaled
+# for their slowness (time).
+CASE_SECONDS, CASE_RSS_MB = 10, 1024
+ABSURD_RSS_MB = 200
 
 W = tempfile.mkdtemp(prefix="tconv-bad-inputs-")
 IN = os.path.join(W, "in")
@@ -137,6 +143,19 @@ def tiff(w, h, spp=1, bps=8, fmt=1, data=None, extra=None, strip_offset=None):
         v = struct.pack("<HH", val, 0) if typ == 3 else struct.pack("<I", val)
         out += struct.pack("<HHI", tag, typ, count) + v
     return out + struct.pack("<I", 0) + data
+
+
+def ppm_p6(w, h):
+    return b"P6\n%d %d\n255\n" % (w, h) + bytes((i * 11) & 255 for i in range(w * h * 3))
+
+
+def gif(w, h, lzw):
+    """A GIF of one @w x @h frame, two colours, whose LZW data is @lzw (code size 2)."""
+    out = b"GIF89a" + struct.pack("<HHBBB", w, h, 0, 0, 0)
+    out += b"\x2c" + struct.pack("<HHHHB", 0, 0, w, h, 0x80) + b"\0\0\0\xff\xff\xff\x02"
+    for i in range(0, len(lzw), 255):
+        out += bytes([len(lzw[i:i + 255])]) + lzw[i:i + 255]
+    return out + b"\0\x3b"
 
 
 def npy(shape, descr="<f4", data=None, fortran=False, header=None, version=1):
@@ -249,7 +268,8 @@ def run(args, cwd=OUT, timeout=TIME_LIMIT):
 
 
 jobs = []
-ABSURD_SECONDS = 30 * (10 if WRAP else 3 if SANITIZED else 1)
+SLOW = 10 if WRAP else 3 if SANITIZED else 1
+ABSURD_SECONDS = 2 * SLOW
 
 
 def timed_run(job):
@@ -269,13 +289,17 @@ def out(name):
     return os.path.join(case_dir(len(jobs)), name)
 
 
-def bad(sub, desc, args, absurd=False, expect=None, todo=None):
-    """One bad input, run later by run_all(): exit 1/2 with a message, nothing written."""
+def bad(sub, desc, args, absurd=False, expect=None, todo=None, absent=None):
+    """One bad input, run later by run_all(): exit 1/2 with a message, nothing written;
+    @expect must be in the message, @absent must not."""
     tried.append(sub)
     if not args or args[0] != sub:
         args = [sub] + list(args)
     jobs.append(dict(sub=sub, desc=desc, args=args, absurd=absurd, expect=expect, todo=todo,
-                     dir=case_dir(len(jobs))))
+                     absent=absent, dir=case_dir(len(jobs))))
+
+
+stats = []
 
 
 def run_all():
@@ -294,21 +318,28 @@ def run_all():
         else:
             # the last line is tconv's own message (decoders may print before it)
             ok = rc in (1, 2) and last.startswith("tconv ") and \
-                (j["expect"] is None or j["expect"] in err)
+                (j["expect"] is None or j["expect"] in err) and \
+                (j["absent"] is None or j["absent"] not in err)
             check(ok, f"{name}: exit {rc}: {last[:160]}", j["todo"])
         left = sorted(os.listdir(j["dir"]))
         check(not left, f"{name}: no output and no temporary file"
               + (f" (left: {left})" if left else ""), j["todo"])
-        if j["absurd"] and not SANITIZED:
-            check(rss <= RSS_LIMIT_MB,
-                  f"{name}: peak RSS {rss:.0f} MB <= {RSS_LIMIT_MB} MB (refused before allocating)")
-        if j["absurd"] and rc is not None:
-            check(secs <= ABSURD_SECONDS,
-                  f"{name}: refused within {ABSURD_SECONDS} s ({secs:.1f} s)")
+        limit_mb = ABSURD_RSS_MB if j["absurd"] else CASE_RSS_MB
+        limit_s = ABSURD_SECONDS if j["absurd"] else CASE_SECONDS * SLOW
+        if not SANITIZED:
+            check(rss <= limit_mb, f"{name}: peak RSS {rss:.0f} MB <= {limit_mb} MB"
+                  + (" (refused before allocating)" if j["absurd"] else ""))
+        if rc is not None:
+            check(secs <= limit_s, f"{name}: done within {limit_s} s ({secs:.1f} s)")
+        stats.append((secs, rss, name))
     after = snapshot(IN)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     check(not changed, f"all {len(jobs)} bad inputs: every input file byte for byte unchanged"
           + (f" (changed: {changed})" if changed else ""))
+    if stats:
+        secs, _, sname = max(stats)
+        rss, _, rname = max((r, s, n) for s, r, n in stats)
+        diag(f"slowest bad input: {secs:.2f} s ({sname}); largest: {rss:.0f} MB ({rname})")
 
 
 # ---- the catalogue ------------------------------------------------------------------------
@@ -354,10 +385,28 @@ def images():
         ("TIFF header of 100000x100000 with a tiny strip", tiff(100000, 100000, data=b"\0" * 64),
          ".tif"),
         ("PPM header of 100000x100000", b"P6\n100000 100000\n255\n" + b"\0" * 64, ".ppm"),
+        # issue 16, item 5: each took 10 s to minutes, or GBs, before it was refused or done
+        ("binary PPM of 20000x20000 in 1 KB", b"P6\n20000 20000\n255\n" + bytes(1000), ".ppm"),
+        ("ASCII PPM of 3000x3000 holding one pixel", b"P3\n3000 3000\n255\n1 2 3\n", ".ppm"),
+        ("GIF frame of 30000x30000 in 1.5 KB", gif(30000, 30000, bytes(1500)), ".gif"),
+        ("PNG of 30000x30000 over 1 KB of deflate", PNG_SIG + ihdr(30000, 30000)
+         + chunk(b"IDAT", zlib.compress(bytes(1000000))) + chunk(b"IEND", b""), ".png"),
+        ("Radiance HDR of 60000x60000 in 137 bytes", b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n"
+         b"-Y 60000 +X 60000\n" + b"\x02\x02\xea\x60" + b"\x80\x01" * 40, ".hdr"),
+        ("SVG of 100000x100000 (its loader's frame is larger than RAM)",
+         b'<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000">'
+         b'<rect width="9" height="9"/></svg>', ".svg"),
     ]
     for desc, data, ext in absurd:
         p = put(f"img-{len(tried):02d}{ext}", data)
         bad("upscale", desc, ["-i", p, "-o", out("o.png"), "-k", "bicubic"], absurd=True)
+    # the memory budget counts the loader's whole frame (3.6 GB here), not only the input and
+    # output buffers (7.2 GB, which fit 8 GiB: it took 4 GB of RAM and minutes)
+    p = put("svg-30000.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="30000" '
+            b'height="30000"><rect width="9" height="9"/></svg>')
+    bad("upscale", "SVG of 30000x30000 at --size 30000x30000 within --memory-budget 8G",
+        ["-i", p, "-o", out("o.png"), "-k", "bicubic", "--size", "30000x30000",
+         "--memory-budget", "8G"], absurd=True, expect="loader")
 
     others = [
         ("TIFF whose IFD offset lies past the end", b"II*\0" + struct.pack("<I", 1 << 20)
@@ -380,6 +429,15 @@ def images():
          ".hdr"),
         ("a text file named .png", b"hello, this is text\n" * 4, ".png"),
         ("a PNG named .jpg, truncated", GOOD_PNG[:60], ".jpg"),
+        # issue 16, item 4: accepted with exit 0 and padded or garbled pixels before
+        ("binary PPM 30 bytes short", ppm_p6(24, 16)[:-30], ".ppm"),
+        ("ASCII PPM with a sample of 300 above maxval 255",
+         b"P3\n2 2\n255\n300 0 0  0 0 0\n0 0 0  0 0 0\n", ".ppm"),
+        ("ASCII PPM with a sample of -5", b"P3\n2 2\n255\n-5 0 0  0 0 0\n0 0 0  0 0 0\n",
+         ".ppm"),
+        ("binary PGM with a sample above maxval 100", b"P5\n2 2\n100\n\x00\x65\x00\x00", ".pgm"),
+        ("GIF cut inside its image data", gif(64, 48, bytes(400))[:300], ".gif"),
+        ("GIF whose LZW data ends before the frame's pixels", gif(64, 48, bytes(8)), ".gif"),
     ]
     if Image is not None:
         import io
@@ -387,7 +445,31 @@ def images():
         Image.frombytes("RGB", (64, 48), bytes((i * 5) & 255 for i in range(64 * 48 * 3))) \
             .save(buf, "JPEG", quality=90)
         jpg = buf.getvalue()
+        sof = jpg.find(b"\xff\xc0")
+        rows = bytearray(jpg)
+        rows[sof + 5:sof + 7] = struct.pack(">H", 96)  # 48 rows coded
+        sof9 = bytearray(jpg)
+        sof9[sof + 1] = 0xC9
+        entropy = bytearray(jpg)
+        sos = jpg.find(b"\xff\xda")
+        for k in range(sos + 80, len(jpg) - 10, 37):
+            if entropy[k] != 0xFF and entropy[k - 1] != 0xFF:
+                entropy[k] = (entropy[k] * 7 + 13) % 255
+        huge = bytearray(jpg)
+        huge[sof + 5:sof + 9] = struct.pack(">HH", 65500, 65500)
+        for desc, data in (("JPEG of 65500x65500 in 3 KB", bytes(huge)),):
+            bad("upscale", desc, ["-i", put(f"img-{len(tried):02d}.jpg", data), "-o",
+                                  out("o.png"), "-k", "bicubic"], absurd=True)
+        lossless = io.BytesIO()
+        Image.frombytes("RGB", (96, 80), bytes((i * i * 7 + i // 5) & 255
+                                               for i in range(96 * 80 * 3))) \
+            .save(lossless, "WEBP", lossless=True)
+        webp = lossless.getvalue()
         others += [
+            ("JPEG whose SOF claims 96 rows, its scan holds 48", bytes(rows), ".jpg"),
+            ("JPEG with SOF0 changed to SOF9 (arithmetic)", bytes(sof9), ".jpg"),
+            ("JPEG with corrupted entropy-coded data", bytes(entropy), ".jpg"),
+            ("lossless WebP cut at 90 %", webp[:len(webp) * 9 // 10], ".webp"),
             ("JPEG cut in half", jpg[:len(jpg) // 2], ".jpg"),
             ("JPEG cut after its headers", jpg[:jpg.find(b"\xff\xda") + 4], ".jpg"),
             ("JPEG whose SOF claims 65535x65535",
@@ -395,7 +477,7 @@ def images():
                          b"\xff\xc0\x00\x11\x08\xff\xff\xff\xff", 1), ".jpg"),
         ]
     else:
-        diag("PIL not installed: the three JPEG cases are left out")
+        diag("PIL not installed: the JPEG and WebP cases are left out")
     for desc, data, ext in others:
         p = put(f"img-{len(tried):02d}{ext}", data)
         bad("upscale", desc, ["-i", p, "-o", out("o.png"), "-k", "bicubic"])
@@ -461,6 +543,15 @@ def kernels():
         bad("upscale", f"--kernel file with {desc}", ["-i", image, "-o", out("o.png"), "-k", p])
         if i in (0, 2, 4, 8):
             bad("kernel", f"show a .tconv file with {desc}", ["kernel", "show", p])
+    # a file that is no kernel file at all is named, not quoted (issue 16, item 8: -k
+    # /etc/shadow printed its first line)
+    secret = put("shadow", b"root:$y$j9T$SECRETHASHSECRET$abc:19000:0:99999:7:::\n"
+                 b"daemon:*:19000:0:99999:7:::\n")
+    bad("upscale", "-k naming a file that is no kernel file (like /etc/shadow)",
+        ["-i", good, "-o", out("o.png"), "-k", secret], expect="not a .tconv kernel file",
+        absent="SECRETHASH")
+    bad("kernel", "show of a file that is no kernel file", ["kernel", "show", secret],
+        expect="not a .tconv kernel file", absent="SECRETHASH")
     zero = kernel_text(weights=["1 -1 1 -1", "-1 1 -1 1", "1 -1 1 -1", "-1 1 -1 1"])
     p = put("zero-phases.tconv", zero)
     bad("kernel", "normalize a kernel whose phases sum to 0",

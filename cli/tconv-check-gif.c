@@ -157,6 +157,7 @@ cli_gif_check (const CliBytes *b, CliClaim *claim, GError **error)
           if (first)
             claim->width = MAX (claim->width, w), claim->height = MAX (claim->height, h);
           first = FALSE;
+          claim->frames++;
           if ((p = skip_blocks (p + 1, end)) == NULL)
             why = "truncated: it ends inside an image's data";
         }

@@ -81,6 +81,7 @@ cli_webp_check (const CliBytes *b, CliClaim *claim, GError **error)
         sized = image_size (p, p + 8, n, claim);
       if (memcmp (p, "VP8 ", 4) == 0 || memcmp (p, "VP8L", 4) == 0 || memcmp (p, "ANMF", 4) == 0)
         image = TRUE;
+      claim->frames += memcmp (p, "ANMF", 4) == 0;
       p += 8 + (gsize) n + (n & 1);
     }
   if (!image || !sized)

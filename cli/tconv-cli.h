@@ -120,6 +120,11 @@ typedef struct
 /* Fills @source from @path (errors: cannot open, not a regular file, empty). No GEGL needed. */
 gboolean cli_source_probe (CliSource *source, const char *sub, const char *path,
                              GError **error);
+/* After cli_source_probe(), before GEGL starts (so that a tiny file claiming a huge image is
+ * refused at once): for a file whose first bytes name its format, the checks of
+ * tconv-input.h that need no GEGL; the header read where tconv decodes the format itself.
+ * Optional: cli_source_open() runs it when it was not. */
+gboolean cli_source_check (CliSource *source, GError **error);
 /* GEGL initialised: the loader, box and format, after the checks of tconv-input.h (the file
  * opened again without blocking and kept open for the loader, claims of pixels against
  * bytes, payloads walked; JPEG and Radiance HDR headers read by tconv's own decoders, TIFF's

@@ -111,7 +111,7 @@ resolution (CliHdr *h, const guchar **p, const guchar *end)
 }
 
 CliHdr *
-cli_hdr_open (const CliBytes *b, GeglRectangle *box, const Babl **format, GError **error)
+cli_hdr_open (const CliBytes *b, GeglRectangle *box, GError **error)
 {
   CliHdr       *h = g_new0 (CliHdr, 1);
   const guchar *p = b->data, *end = b->data + b->len, *line = p;
@@ -155,11 +155,15 @@ cli_hdr_open (const CliBytes *b, GeglRectangle *box, const Babl **format, GError
       g_free (h);
       return NULL;
     }
-  h->format = babl_format ("RGB float");
   cli_orient_size (&h->orient, (gint) h->len, (gint) h->count, &sw, &sh);
   *box = (GeglRectangle) { 0, 0, sw, sh };
-  *format = h->format;
   return h;
+}
+
+const Babl *
+cli_hdr_format (CliHdr *h)
+{
+  return h->format = babl_format ("RGB float");
 }
 
 GeglBuffer *

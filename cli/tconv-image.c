@@ -166,16 +166,23 @@ with_babl_home (gboolean start)
     }
 }
 
+static gboolean gegl_started;
+
 void
 cli_gegl_start (void)
 {
   cli_swap_begin ();
   with_babl_home (TRUE);
+  gegl_started = TRUE;
 }
 
 void
 cli_gegl_stop (void)
 {
+  /* an input refused before GEGL started */
+  if (!gegl_started)
+    return;
+  gegl_started = FALSE;
   with_babl_home (FALSE);
   g_clear_pointer (&babl_home, g_free);
   cli_swap_end ();
@@ -227,10 +234,11 @@ decoding_begin (const CliSource *s)
   decoding = s;
 }
 
-/* The loader for a file, from its first bytes. Mismatched loaders are not only wrong but
- * dangerous: GEGL's JPEG loader exits the process on a file that is not a JPEG. */
+/* The loader a file's first bytes name, without GEGL (whether GEGL has it is asked later);
+ * NULL when no magic matched. Mismatched loaders are not only wrong but dangerous: GEGL's
+ * JPEG loader exits the process on a file that is not a JPEG. */
 static const gchar *
-sniff_loader (const guchar *b, gsize n, const char *path)
+magic_loader (const guchar *b, gsize n)
 {
   static const struct
   {
@@ -251,21 +259,27 @@ sniff_loader (const guchar *b, gsize n, const char *path)
     { "#?RADIANCE", 10, 0, "gegl:rgbe-load" },
     { "#?RGBE", 6, 0, "gegl:rgbe-load" },
   };
-  gboolean     uncertain = TRUE;
-  gchar       *type;
-  const gchar *op = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (magic); i++)
     if (n >= magic[i].offset + magic[i].len
         && memcmp (b + magic[i].offset, magic[i].magic, magic[i].len) == 0
         && (magic[i].offset == 0 || memcmp (b, "RIFF", 4) == 0))
-      return gegl_has_operation (magic[i].op) ? magic[i].op : NULL;
+      return magic[i].op;
   /* Netpbm: P2, P3, P5 or P6 and a blank */
   if (n >= 3 && b[0] == 'P' && strchr ("2356", b[1]) != NULL && g_ascii_isspace (b[2]))
     return "gegl:ppm-load";
+  return NULL;
+}
 
-  /* Anything else GEGL has a loader for, by content type (never the JPEG or PNG loaders,
-   * whose magic did not match, nor the ImageMagick fallback GEGL picks for unknown types). */
+/* GEGL running: any other loader GEGL has, by content type (never the JPEG or PNG loaders,
+ * whose magic did not match, nor the ImageMagick fallback GEGL picks for unknown types). */
+static const gchar *
+sniff_loader (const guchar *b, gsize n, const char *path)
+{
+  gboolean     uncertain = TRUE;
+  gchar       *type;
+  const gchar *op = NULL;
+
   type = g_content_type_guess (path, b, n, &uncertain);
   if (!uncertain && type != NULL)
     {
@@ -315,24 +329,50 @@ cli_source_probe (CliSource *s, const char *sub, const char *path, GError **erro
 }
 
 gboolean
+cli_source_check (CliSource *s, GError **error)
+{
+  if (s->input != NULL || (s->loader = magic_loader (s->head, s->head_len)) == NULL)
+    return TRUE;
+  return cli_input_open (s, error);
+}
+
+static gboolean
+unrecognised (const CliSource *s, GError **error)
+{
+  g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+               "'%s' is not an image in a format tconv recognises: expected an image GEGL "
+               "can read (PNG, JPEG, TIFF, WebP, GIF, OpenEXR, Radiance HDR, PPM, ...)",
+               s->path);
+  return FALSE;
+}
+
+gboolean
 cli_source_open (CliSource *s, GError **error)
 {
   gchar *warn;
 
-  if ((s->loader = sniff_loader (s->head, s->head_len, s->path)) == NULL)
+  /* checks before decoding; JPEG and Radiance HDR are decoded by tconv (tconv-input.c) */
+  if (!cli_source_check (s, error))
+    return FALSE;
+  if (s->input == NULL)
     {
-      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
-                   "'%s' is not an image in a format tconv recognises: expected an image GEGL "
-                   "can read (PNG, JPEG, TIFF, WebP, GIF, OpenEXR, Radiance HDR, PPM, ...)",
-                   s->path);
+      if ((s->loader = sniff_loader (s->head, s->head_len, s->path)) == NULL)
+        return unrecognised (s, error);
+      if (!cli_input_open (s, error))
+        return FALSE;
+    }
+  if (cli_input_own (s))
+    {
+      if (cli_input_format (s, error))
+        return TRUE;
+      cli_source_clear (s);
       return FALSE;
     }
-
-  /* checks before decoding; JPEG and Radiance HDR are decoded by tconv (tconv-input.c) */
-  if (!cli_input_open (s, error))
-    return FALSE;
-  if (cli_input_own (s))
-    return TRUE;
+  if (!gegl_has_operation (s->loader))
+    {
+      cli_source_clear (s);
+      return unrecognised (s, error);
+    }
 
   s->graph = gegl_node_new ();
   s->load = gegl_node_new_child (s->graph, "operation", s->loader, "path", s->load_path, NULL);

@@ -34,6 +34,8 @@
  * on an empty canvas). */
 #define GIF_CANVAS_FREE    1048576.0
 #define TIFF_BYTES_PER_BYTE 1e7
+#define TIFF_RULE "no TIFF compression expands data that far (at most 10^7 decoded bytes per " \
+                  "file byte)"
 
 struct CliInput
 {
@@ -99,6 +101,24 @@ png_claim (const CliSource *s, const CliBytes *b, GError **error)
                      "deflate expands data at most 1032 times", error);
 }
 
+/* TIFF, before GEGL starts: the first directory's size and samples (classic TIFF; anything
+ * else waits for the check on GEGL's own header in cli_input_header()). Decoded bytes as GEGL
+ * holds them: 1, 2 or 4 bytes a sample. */
+static gboolean
+tiff_claim (const CliSource *s, const CliBytes *b, GError **error)
+{
+  guint32 w, h, spp, bits;
+
+  if (!cli_tiff_tag_uint (b->data, b->len, 256, 0, &w)
+      || !cli_tiff_tag_uint (b->data, b->len, 257, 0, &h)
+      || !cli_tiff_tag_uint (b->data, b->len, 277, 1, &spp)
+      || !cli_tiff_tag_uint (b->data, b->len, 258, 1, &bits))
+    return TRUE;
+  return claim_fits (s, "TIFF", w, h,
+                     (double) w * h * spp * (bits <= 8 ? 1 : bits <= 16 ? 2 : 4),
+                     TIFF_BYTES_PER_BYTE * (double) s->file_size + 1e8, TIFF_RULE, error);
+}
+
 static gboolean
 open_checks (CliSource *s, CliInput *in, GError **error)
 {
@@ -107,9 +127,9 @@ open_checks (CliSource *s, CliInput *in, GError **error)
   guint           bpp = 0;
 
   if (is_loader (s, "gegl:jpg-load"))
-    return (in->jpeg = cli_jpeg_open (b, &s->box, &s->format, error)) != NULL;
+    return (in->jpeg = cli_jpeg_open (b, &s->box, error)) != NULL;
   if (is_loader (s, "gegl:rgbe-load"))
-    return (in->hdr = cli_hdr_open (b, &s->box, &s->format, error)) != NULL;
+    return (in->hdr = cli_hdr_open (b, &s->box, error)) != NULL;
   if (is_loader (s, "gegl:png-load"))
     return png_claim (s, b, error);
   if (is_loader (s, "gegl:gif-load"))
@@ -121,12 +141,23 @@ open_checks (CliSource *s, CliInput *in, GError **error)
         return FALSE;
       /* libnsgif's frame of 4 bytes a pixel, and the whole file */
       in->loader_bytes = c.width * c.height * 4 + b->len;
+      if (c.frames > 1)
+        g_printerr ("tconv %s: warning: '%s' is an animation of %u frames: only the first is "
+                    "read\n", s->sub, s->path, c.frames);
       return TRUE;
     }
   if (is_loader (s, "gegl:webp-load"))
     {
       if (!cli_webp_check (b, &c, error))
         return FALSE;
+      /* GEGL's loader decodes still images only (an animation fails deep inside it) */
+      if (c.frames > 0)
+        {
+          g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+                       "'%s' is an animated WebP (%u frames): GEGL's WebP loader reads still "
+                       "images only; save a frame as a still image first", s->path, c.frames);
+          return FALSE;
+        }
       in->loader_bytes = c.width * c.height * 4 + b->len; /* libwebp's RGBA frame */
       return TRUE;
     }
@@ -140,6 +171,11 @@ open_checks (CliSource *s, CliInput *in, GError **error)
   if (is_loader (s, "gegl:tiff-load"))
     {
       GError *err = NULL;
+      if (!tiff_claim (s, b, error))
+        return FALSE;
+      if (cli_tiff_more_pages (b->data, b->len))
+        g_printerr ("tconv %s: warning: '%s' holds more than one page: only the first is "
+                    "read\n", s->sub, s->path);
       in->tiff = cli_tiff_inspect (b, &err);
       if (err != NULL)
         {
@@ -200,6 +236,15 @@ cli_input_own (const CliSource *s)
   return s->input != NULL && (s->input->jpeg != NULL || s->input->hdr != NULL);
 }
 
+gboolean
+cli_input_format (CliSource *s, GError **error)
+{
+  if (s->input->jpeg != NULL)
+    return cli_jpeg_format (s->input->jpeg, &s->format, error);
+  s->format = cli_hdr_format (s->input->hdr);
+  return TRUE;
+}
+
 /* What a loader holding a whole frame in RAM needs must fit in RAM: it cannot swap. */
 static gboolean
 loader_fits_ram (const CliSource *s, GError **error)
@@ -231,8 +276,7 @@ cli_input_header (CliSource *s, GError **error)
   if (is_loader (s, "gegl:tiff-load")
       && !claim_fits (s, "TIFF", (guint64) s->box.width, (guint64) s->box.height,
                       (double) pixels * bpp, TIFF_BYTES_PER_BYTE * (double) s->file_size + 1e8,
-                      "no TIFF compression expands data that far (at most 10^7 decoded bytes "
-                      "per file byte)", error))
+                      TIFF_RULE, error))
     return FALSE;
   if (in->tiff != NULL)
     {

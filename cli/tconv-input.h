@@ -18,10 +18,12 @@ G_BEGIN_DECLS
  * whatever the name points to by then). Then the format's checks: the claimed pixels against
  * the file's bytes (each format's best-case compression), and its payload walked where the
  * loader pads or garbles silently (GIF, WebP, PPM). For the formats tconv decodes itself
- * (JPEG, Radiance HDR) it reads the header: @s->box and @s->format are then set and
- * cli_input_own() is TRUE. On failure the descriptor is closed again. */
+ * (JPEG, Radiance HDR) it reads the header: @s->box is then set and cli_input_own() is
+ * TRUE. Needs neither GEGL nor babl. On failure the descriptor is closed again. */
 gboolean    cli_input_open (CliSource *s, GError **error);
 gboolean    cli_input_own (const CliSource *s);
+/* cli_input_own() and babl running: @s->format. */
+gboolean    cli_input_format (CliSource *s, GError **error);
 /* After GEGL's loader gave @s->box and @s->format: the checks that need them (TIFF, SVG,
  * OpenEXR sizes; what the loader holds in RAM against the RAM), and the box and format the
  * TIFF fixes will give. */
@@ -80,6 +82,8 @@ gboolean cli_tiff_tag_uint (const guchar *tiff, gsize len, guint tag, guint32 df
                             guint32 *value);
 gboolean cli_tiff_tag_find (const guchar *tiff, gsize len, guint tag, guint *type,
                             guint32 *count, gsize *offset);
+/* TRUE when the first directory links to another (a multi-page TIFF). */
+gboolean cli_tiff_more_pages (const guchar *tiff, gsize len);
 
 /* ---- per format ---- */
 
@@ -87,12 +91,14 @@ gboolean cli_tiff_tag_find (const guchar *tiff, gsize len, guint tag, guint *typ
 typedef struct
 {
   guint64 width, height;
+  guint   frames; /* images in the file (GIF, WebP); only the first is read */
 } CliClaim;
 
 /* GIF (tconv-check-gif.c): blocks walked to the trailer, the first frame's LZW data decoded
  * far enough to count its pixels; @claim gets the larger of the screen and first frame. */
 gboolean cli_gif_check (const CliBytes *b, CliClaim *claim, GError **error);
-/* WebP (tconv-check-webp.c): RIFF chunks complete and inside the file, one image. */
+/* WebP (tconv-check-webp.c): RIFF chunks complete and inside the file, one image (its
+ * animation frames counted). */
 gboolean cli_webp_check (const CliBytes *b, CliClaim *claim, GError **error);
 /* Netpbm P2/P3/P5/P6 (tconv-check-ppm.c): the header, the samples' count, each sample at
  * most maxval. @bytes_per_pixel gets what gegl:ppm-load holds per pixel in RAM. */
@@ -103,16 +109,17 @@ gboolean cli_ppm_check (const CliBytes *b, CliClaim *claim, guint *bytes_per_pix
  * CMYK converted to sRGB (through the embedded ICC profile with lcms2, else the standard
  * formula), EXIF orientation applied. */
 typedef struct CliJpeg CliJpeg;
-CliJpeg    *cli_jpeg_open (const CliBytes *b, GeglRectangle *box, const Babl **format,
-                           GError **error);
+CliJpeg    *cli_jpeg_open (const CliBytes *b, GeglRectangle *box, GError **error);
+/* Once babl runs: the format of the decoded pixels (the profile's space for grey and RGB). */
+gboolean    cli_jpeg_format (CliJpeg *jpeg, const Babl **format, GError **error);
 GeglBuffer *cli_jpeg_read (CliJpeg *jpeg, GError **error);
 void        cli_jpeg_free (CliJpeg *jpeg);
 
 /* Radiance HDR (tconv-hdr-read.c): flat and run-length scanlines, all eight orientations of
  * the resolution line. */
 typedef struct CliHdr CliHdr;
-CliHdr     *cli_hdr_open (const CliBytes *b, GeglRectangle *box, const Babl **format,
-                          GError **error);
+CliHdr     *cli_hdr_open (const CliBytes *b, GeglRectangle *box, GError **error);
+const Babl *cli_hdr_format (CliHdr *hdr); /* once babl runs */
 GeglBuffer *cli_hdr_read (CliHdr *hdr, GError **error);
 void        cli_hdr_free (CliHdr *hdr);
 

@@ -122,8 +122,8 @@ exif_orientation (j_decompress_ptr cinfo)
 }
 
 /* The colour: the embedded profile for grey and RGB (babl), CMYK to sRGB (lcms2). */
-static gboolean
-jpeg_colour (CliJpeg *j, GError **error)
+gboolean
+cli_jpeg_format (CliJpeg *j, const Babl **format, GError **error)
 {
   gsize          icc_len = 0;
   guchar        *icc = icc_profile (&j->cinfo, &icc_len);
@@ -162,11 +162,12 @@ jpeg_colour (CliJpeg *j, GError **error)
   g_free (icc);
   if (why != NULL)
     return cli_input_corrupt (error, "JPEG", j->bytes.path, "%s", why);
+  *format = j->format;
   return TRUE;
 }
 
 CliJpeg *
-cli_jpeg_open (const CliBytes *b, GeglRectangle *box, const Babl **format, GError **error)
+cli_jpeg_open (const CliBytes *b, GeglRectangle *box, GError **error)
 {
   CliJpeg *j = g_new0 (CliJpeg, 1);
   double   pixels, bound;
@@ -200,7 +201,7 @@ cli_jpeg_open (const CliBytes *b, GeglRectangle *box, const Babl **format, GErro
       cli_jpeg_free (j);
       return NULL;
     }
-  if (!cli_orient_from_exif (exif_orientation (&j->cinfo), &j->orient) || !jpeg_colour (j, error))
+  if (!cli_orient_from_exif (exif_orientation (&j->cinfo), &j->orient))
     {
       cli_jpeg_free (j);
       return NULL;
@@ -208,7 +209,6 @@ cli_jpeg_open (const CliBytes *b, GeglRectangle *box, const Babl **format, GErro
   cli_orient_size (&j->orient, (gint) j->cinfo.image_width, (gint) j->cinfo.image_height,
                    &j->shown_w, &j->shown_h);
   *box = (GeglRectangle) { 0, 0, j->shown_w, j->shown_h };
-  *format = j->format;
   return j;
 }
 

@@ -716,7 +716,8 @@ run_learn (LearnOptions *o, GError **error)
   /* every image readable and not empty before GEGL starts and training begins */
   sources = g_new0 (CliSource, n);
   for (gsize i = 0; i < n; i++)
-    if (!cli_source_probe (&sources[i], "learn", o->images[i], error))
+    if (!cli_source_probe (&sources[i], "learn", o->images[i], error)
+        || !cli_source_check (&sources[i], error))
       goto out;
   if (!new_learner ((gsize) o->stride, (gsize) o->size, &lsq, error))
     goto out;
@@ -751,6 +752,8 @@ out:
     tconv_lsq_free (each[i]);
   g_free (each);
   g_free (name);
+  for (gsize i = 0; sources != NULL && i < n; i++)
+    cli_source_clear (&sources[i]);
   g_free (sources);
   if (gegl_started)
     cli_gegl_stop ();
@@ -965,7 +968,8 @@ run_learn_bank (LearnOptions *o, GError **error)
   gboolean              ok = learn_setup (o, &setup, &symmetry, &name, error);
 
   for (gsize i = 0; ok && i < n; i++)
-    ok = cli_source_probe (&sources[i], "learn", o->images[i], error);
+    ok = cli_source_probe (&sources[i], "learn", o->images[i], error)
+         && cli_source_check (&sources[i], error);
   if (!ok)
     goto out;
   cli_gegl_start ();
@@ -993,7 +997,10 @@ run_learn_bank (LearnOptions *o, GError **error)
 out:
   for (gsize i = 0; i < n; i++)
     g_free (im.rgb[i]);
-  g_free (im.rgb), g_free (im.w), g_free (im.h), g_free (sources), g_free (name);
+  g_free (im.rgb), g_free (im.w), g_free (im.h), g_free (name);
+  for (gsize i = 0; sources != NULL && i < n; i++)
+    cli_source_clear (&sources[i]);
+  g_free (sources);
   g_free (class_mse);
   tconv_bank_lsq_free (lsq);
   tconv_bank_free (bank);

@@ -126,6 +126,23 @@ cli_tiff_tag_find (const guchar *t, gsize len, guint tag, guint *type, guint32 *
 }
 
 gboolean
+cli_tiff_more_pages (const guchar *t, gsize len)
+{
+  gboolean le;
+  guint32  ifd, n;
+
+  if (len < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M')))
+    return FALSE;
+  le = t[0] == 'I';
+  if (rd (t + 2, le, 2) != 42 || (ifd = rd (t + 4, le, 4)) > len - 2)
+    return FALSE;
+  n = rd (t + ifd, le, 2);
+  if (len - ifd < 6 || (len - ifd - 6) / 12 < n)
+    return FALSE;
+  return rd (t + ifd + 2 + 12 * (gsize) n, le, 4) != 0;
+}
+
+gboolean
 cli_tiff_tag_uint (const guchar *t, gsize len, guint tag, guint32 dflt, guint32 *value)
 {
   guint   type = 0;

@@ -642,6 +642,9 @@ run_prepare (const UpscaleOptions *o, Run *r, GError **error)
   /* GEGL loads all its modules here: a few tenths of a second, while a PNG input decodes */
   r->t0 = g_get_monotonic_time ();
   r->png_read = cli_png_read_start (&r->src, r->streamed);
+  /* a tiny file claiming a huge image is refused before GEGL loads its modules */
+  if (!cli_source_check (&r->src, error))
+    return FALSE;
   cli_gegl_start ();
   tconv_pipeline_profile_stage ("GEGL start", &r->t0);
   if ((r->saver = saver_for (o->output)) == NULL)

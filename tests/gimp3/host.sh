@@ -43,6 +43,7 @@ set -euo pipefail
 # change; `destroy` then `ensure` for a clean rebuild.
 readonly RECIPE=2
 readonly PACKAGES=(gimp libgimp-3.0-dev meson ninja-build gcc pkg-config xvfb xauth
+                   libjpeg-dev liblcms2-dev
                    python3 python3-numpy python3-gi xdotool imagemagick x11-utils)
 readonly CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 

@@ -844,8 +844,33 @@ def stdout_full():
               f"tconv {' '.join(args)} > /dev/full: exit {r.returncode}: {r.stderr.strip()[:120]}")
 
 
+def babl_tolerance():
+    """babl 0.1.98's conversion search overflows a fixed buffer (abort) when BABL_TOLERANCE
+    admits lossy paths (gegl:webp-save at 1): tconv's result must not depend on it."""
+    src = put("tol.png", png(24, 16))
+    want = {}
+    for tol in (None, "1", "0.1", "-5", "x"):
+        env = {k: v for k, v in os.environ.items() if k != "BABL_TOLERANCE"}
+        env["LC_ALL"] = "C"
+        if tol is not None:
+            env["BABL_TOLERANCE"] = tol
+        for ext in (".webp", ".png", ".tif"):
+            o = os.path.join(OUT, "tol" + ext)
+            r = subprocess.run(WRAP + [TCONV, "upscale", "-i", src, "-o", o, "-k", "bicubic"],
+                               stderr=subprocess.PIPE, text=True, env=env)
+            tried.append("environment")
+            got = sha(o) if r.returncode == 0 and os.path.isfile(o) else None
+            if tol is None:
+                want[ext] = got
+                continue
+            check(got is not None and got == want[ext],
+                  f"BABL_TOLERANCE={tol}: upscale to {ext} exits {r.returncode} with the bytes "
+                  f"of a run without it ({r.stderr.strip()[-120:]})")
+
+
 def main():
-    for part in (images, kernels, apply_matrix, learn, options, run_all, float_nan, stdout_full):
+    for part in (images, kernels, apply_matrix, learn, options, run_all, float_nan, stdout_full,
+                 babl_tolerance):
         try:
             part()
         except Exception as e:  # a broken part is a failure, not a crash of the test

@@ -6,10 +6,12 @@ computed without tconv:
     convention), and, with an embedded CMYK ICC profile, Pillow's ImageCms (lcms2) with the
     profile's rendering intent;
   - MinIsWhite TIFF: 255 - v; signed 16-bit TIFF: v + 32768 (-32768..32767 onto 0..65535);
-  - Radiance HDR with run-length scanlines (written here), "-Y 010 +X 010", and the
-    orientations +Y, -X and X-major: the floats r 2^(e - 136) placed as numpy flips them;
+  - Radiance HDR with run-length scanlines (written here), "-Y 010 +X 010", and all eight
+    orientations of the resolution line: the floats r 2^(e - 136) placed as numpy flips them;
   - EXIF orientation 1-8 of a JPEG and the Orientation tag of a TIFF: Pillow's
-    ImageOps.exif_transpose(); a JPEG output carries no orientation.
+    ImageOps.exif_transpose(); a JPEG output carries no orientation;
+  - an animated GIF and a multi-page TIFF: the first image, with a warning; an animated WebP
+    refused by name.
 Every image goes through `tconv upscale -k nearest --stride 1`, the identity (checked first).
 Prints TAP.
 """
@@ -220,27 +222,28 @@ def hdr():
     val[rgbe[:, :, 3] == 0] = 0
     val = srgb(val)
     head = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n"
-    # stored scanline by scanline as each resolution line orders them; the expected image
+    # All eight orientations: the first axis is the one scanlines run along (Y: rows, X:
+    # columns); -Y is top to bottom, +Y bottom to top, +X left to right, -X right to left.
+    # Each case stores the image's scanlines in that order; the expected image is the same.
+    T = lambda a: a.transpose(1, 0, 2)
     cases = [
-        ("-Y %d +X %d", lambda a: a, lambda v: v),
-        ("+Y %d +X %d", lambda a: a[::-1], lambda v: v),
-        ("-Y %d -X %d", lambda a: a[:, ::-1], lambda v: v),
-        ("-Y %03d +X %03d", lambda a: a, lambda v: v),
+        ("-Y %(h)d +X %(w)d", lambda a: a),
+        ("+Y %(h)d +X %(w)d", lambda a: a[::-1]),
+        ("-Y %(h)d -X %(w)d", lambda a: a[:, ::-1]),
+        ("+Y %(h)d -X %(w)d", lambda a: a[::-1, ::-1]),
+        ("+X %(w)d -Y %(h)d", lambda a: T(a)),
+        ("+X %(w)d +Y %(h)d", lambda a: T(a[::-1])),
+        ("-X %(w)d -Y %(h)d", lambda a: T(a[:, ::-1])),
+        ("-X %(w)d +Y %(h)d", lambda a: T(a[::-1, ::-1])),
+        ("-Y %(h)03d +X %(w)03d", lambda a: a),
     ]
-    for i, (res, store, _) in enumerate(cases):
-        stored = store(rgbe)
-        body = b"".join(rle_scanline(row) for row in stored)
+    for i, (res, store) in enumerate(cases):
+        body = b"".join(rle_scanline(np.ascontiguousarray(line)) for line in store(rgbe))
         p = path(f"rle{i}.hdr")
-        open(p, "wb").write(head + (res % (h, w)).encode() + b"\n" + body)
-        compare(f"run-length Radiance HDR, resolution line '{res % (h, w)}'", p, val, 2e-5,
+        line = res % {"h": h, "w": w}
+        open(p, "wb").write(head + line.encode() + b"\n" + body)
+        compare(f"run-length Radiance HDR, resolution line '{line}'", p, val, 2e-5,
                 ".tif", read_float_tiff, rel=True)
-    # X first: scanlines are columns, from the left, pixels from the top
-    body = b"".join(rle_scanline(np.ascontiguousarray(rgbe[:, x])) if h >= 8 else b""
-                    for x in range(w))
-    p = path("rle-x.hdr")
-    open(p, "wb").write(head + b"+X %d -Y %d\n" % (w, h) + body)
-    compare("run-length Radiance HDR, resolution line '+X W -Y H' (column scanlines)", p, val,
-            2e-5, ".tif", read_float_tiff, rel=True)
     # flat scanlines of 10 x 10 with leading zeros in the resolution line
     flat = rng.integers(1, 256, (10, 10, 4)).astype(np.uint8)
     flat[:, :, 3] = rng.integers(118, 131, (10, 10))
@@ -278,8 +281,35 @@ def orientation():
         compare(f"TIFF with Orientation {k}", p, ref.astype(np.int64), 0)
 
 
+def frames():
+    """Files of several images: the first is read, with a warning; an animated WebP, which
+    GEGL's loader cannot decode, is refused by name."""
+    colours = ((200, 30, 30), (30, 200, 30), (30, 30, 200))
+    fr = [Image.new("RGB", (20, 16), c) for c in colours]
+    ref = np.asarray(fr[0]).astype(np.int64)
+    for name, kw, what in (("anim.gif", {"duration": 100, "loop": 0}, "an animation of 3 frames"),
+                           ("pages.tif", {}, "more than one page")):
+        p = path(name)
+        fr[0].save(p, save_all=True, append_images=fr[1:], **kw)
+        out = path("out-" + name + ".png")
+        r = subprocess.run(WRAP + [TCONV, "upscale", "-i", p, "-o", out, "-k", "nearest",
+                                   "--stride", "1"], capture_output=True, text=True,
+                           env=dict(os.environ, LC_ALL="C"))
+        ok = r.returncode == 0 and os.path.isfile(out)
+        got = png_pixels(out)[:, :, :3] if ok else None
+        check(ok and "warning" in r.stderr and what in r.stderr and np.array_equal(got, ref),
+              f"{name}: the first image is read, with a warning ({r.stderr.strip()[-120:]})")
+    p = path("anim.webp")
+    fr[0].save(p, save_all=True, append_images=fr[1:], duration=100, lossless=True)
+    out = path("out-anim.webp.png")
+    r = subprocess.run(WRAP + [TCONV, "upscale", "-i", p, "-o", out], capture_output=True,
+                       text=True, env=dict(os.environ, LC_ALL="C"))
+    check(r.returncode == 1 and "animated WebP (3 frames)" in r.stderr and not os.path.exists(out),
+          f"animated WebP: refused by name ({r.stderr.strip()[-160:]})")
+
+
 def main():
-    for part in (identity_check, cmyk, min_is_white_signed, hdr, orientation):
+    for part in (identity_check, cmyk, min_is_white_signed, hdr, orientation, frames):
         try:
             part()
         except Exception as e:

@@ -53,6 +53,7 @@ main (int argc, char **argv)
   setlocale (LC_NUMERIC, "C");
   /* before anything is written: what a signal or exit() would leave behind is removed */
   cli_cleanup_init ();
+  tconv_pipeline_keep_freed_memory ();
 
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {

@@ -14,6 +14,23 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+/* Jobs run band after band, each allocating its rows of a few MiB and freeing them again.
+ * glibc hands such blocks back to the kernel at once (mmap above its dynamic threshold, heap
+ * tops above 128 KiB), so every band touched fresh pages: on a 12-megapixel x2 job page
+ * faults were a sixth of the CPU time and 2.5 s of system time. Fixed thresholds keep the
+ * pages for the next band; blocks above 32 MiB (whole images) are still returned. */
+void
+tconv_pipeline_keep_freed_memory (void)
+{
+#ifdef __GLIBC__
+  mallopt (M_MMAP_THRESHOLD, 32 << 20);
+  mallopt (M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
 
 const gchar *
 tconv_pipeline_status_message (tconv_status status, const tconv_error *err)

@@ -55,6 +55,15 @@ void tconv_pipeline_profile_stage (const gchar *what, gint64 *t0);
  */
 guint64 tconv_pipeline_memory_available (gchar **where);
 
+/**
+ * tconv_pipeline_keep_freed_memory:
+ *
+ * Called once by a program that runs the pipeline (the tconv command, the plug-in process)
+ * before its first job: freed blocks of up to 32 MiB, and up to 256 MiB of free heap, stay in
+ * the process for the next band instead of going back to the kernel (glibc only).
+ */
+void tconv_pipeline_keep_freed_memory (void);
+
 G_END_DECLS
 
 #endif /* TCONV_PIPELINE_UTIL_H */

@@ -327,6 +327,7 @@ upscale_run (GimpProcedure        *procedure,
   UpscaleParams   params;
   GError         *error = NULL;
 
+  tconv_pipeline_keep_freed_memory ();
   gegl_init (NULL, NULL);
 
   /* The menu's image types do not bind PDB callers: check here. */

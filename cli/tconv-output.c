@@ -567,18 +567,21 @@ typedef struct
   gboolean    only_u8;  /* stores 8 bits per sample at most */
   gboolean    no_float; /* stores float samples as 16-bit integers (clipped to 0..1) */
   gboolean    icc;      /* stores the colour space's ICC profile */
+  gboolean    only_float; /* a floating-point format: integer samples do not belong there */
 } SaverLimits;
 
 /* JPEG: libjpeg refuses more than 65500 per side, and does so by exit(1) from inside the saver
  * (jpeg_std_error), after the file was created. WebP: libwebp's 14-bit size fields. GEGL's
- * JPEG and TIFF savers and tconv's PNG writer embed the space's profile; the others do not. */
+ * JPEG and TIFF savers and tconv's PNG writer embed the space's profile; the others do not.
+ * Radiance HDR stores a shared exponent and 8-bit mantissas (about 1 % precision): an 8- or
+ * 16-bit image would come back changed by several levels. */
 static const SaverLimits saver_limits[] = {
-  { "gegl:jpg-save", "JPEG", 65500, FALSE, TRUE, TRUE, TRUE },
-  { "gegl:webp-save", "WebP", 16383, TRUE, TRUE, TRUE, FALSE },
-  { "gegl:ppm-save", "PPM", 0, FALSE, FALSE, TRUE, FALSE },
-  { "gegl:png-save", "PNG", 0, TRUE, FALSE, TRUE, TRUE },
-  { "gegl:tiff-save", "TIFF", 0, TRUE, FALSE, FALSE, TRUE },
-  { "gegl:rgbe-save", "Radiance HDR", 0, FALSE, FALSE, FALSE, FALSE },
+  { "gegl:jpg-save", "JPEG", 65500, FALSE, TRUE, TRUE, TRUE, FALSE },
+  { "gegl:webp-save", "WebP", 16383, TRUE, TRUE, TRUE, FALSE, FALSE },
+  { "gegl:ppm-save", "PPM", 0, FALSE, FALSE, TRUE, FALSE, FALSE },
+  { "gegl:png-save", "PNG", 0, TRUE, FALSE, TRUE, TRUE, FALSE },
+  { "gegl:tiff-save", "TIFF", 0, TRUE, FALSE, FALSE, TRUE, FALSE },
+  { "gegl:rgbe-save", "Radiance HDR", 0, FALSE, FALSE, FALSE, FALSE, TRUE },
 };
 
 gboolean
@@ -599,6 +602,14 @@ cli_saver_check (const char *sub, const char *saver, const char *path, gint widt
                    "output '%s' would be %dx%d pixels: %s holds at most %d pixels per side "
                    "(use .png or .tif, or a smaller --size)",
                    path, width, height, l->name, l->max_side);
+      return FALSE;
+    }
+  if (l->only_float && type != babl_type ("float") && type != babl_type ("half"))
+    {
+      g_set_error (error, CLI_ERROR, CLI_EXIT_ERROR,
+                   "output '%s': %s is for floating-point images and the input has %s samples: "
+                   "its 1 %% precision would change them (use .png or .tif)",
+                   path, l->name, babl_get_name (type));
       return FALSE;
     }
   if (!l->alpha && babl_format_has_alpha (format))

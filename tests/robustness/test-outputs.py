@@ -16,7 +16,8 @@
 - Every catchable fatal signal while the output is being written, and while GEGL swaps, leaves
   no temporary file in the output folder and no swap file.
 - Savers' limits (JPEG 65500, WebP 16383 per side) refused before any work with a `tconv
-  upscale:` message; a warning when a saver drops alpha, bit depth or the colour profile.
+  upscale:` message (integer images to .hdr too); a warning when a saver drops alpha, bit
+  depth or the colour profile.
 Prints TAP. Environment: TCONV (the binary).
 """
 import json
@@ -423,6 +424,21 @@ def savers(top):
         "RGBA to JPEG: written, with a warning that the alpha is dropped (%s)" % err.strip())
     rc, err = run(["upscale", "-i", os.path.join(d, "in.png"), "-o", os.path.join(d, "b.jpg")])
     tap(rc == 0 and err.strip() == "", "RGB 8-bit to JPEG: no warning (%r)" % err.strip())
+    # Radiance HDR holds floats at about 1 % precision: integer images are refused before any
+    # work, a float image (an .hdr input) is written
+    out = os.path.join(d, "int.hdr")
+    rc, err = run(["upscale", "-i", os.path.join(d, "in.png"), "-o", out])
+    tap(rc == 1 and err.startswith("tconv upscale: ") and "Radiance HDR" in err and "u8" in err
+        and not os.path.exists(out) and not [f for f in os.listdir(d) if f.startswith(".tconv")],
+        "8-bit image to .hdr: refused with a tconv message (rc %s: %s)" % (rc, err.strip()))
+    hdr_in = os.path.join(d, "in.hdr")
+    with open(hdr_in, "wb") as f:  # 4x3 flat RGBE scanlines, values 0.25..0.84
+        f.write(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 3 +X 4\n"
+                + b"".join(bytes([64 + 8 * i, 96, 128 + 8 * i, 128]) for i in range(12)))
+    out = os.path.join(d, "float.hdr")
+    rc, err = run(["upscale", "-i", hdr_in, "-o", out])
+    tap(rc == 0 and os.path.isfile(out) and err.strip() == "",
+        "float image to .hdr: written, no warning (rc %s: %r)" % (rc, err.strip()))
     # an Adobe-RGB-like profile: PNG, JPEG and TIFF carry it on, PPM and WebP cannot
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
     from icc import matrix_icc

@@ -89,6 +89,20 @@ rd (const guchar *p, gboolean le, guint bytes)
   return v;
 }
 
+/* The first directory of a classic TIFF block: its byte order, offset and entry count, all
+ * of its entries and the next directory's offset inside @len. */
+static gboolean
+first_ifd (const guchar *t, gsize len, gboolean *le, guint32 *ifd, guint32 *n)
+{
+  if (len < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M')))
+    return FALSE;
+  *le = t[0] == 'I';
+  if (rd (t + 2, *le, 2) != 42 || (*ifd = rd (t + 4, *le, 4)) > len - 6)
+    return FALSE;
+  *n = rd (t + *ifd, *le, 2);
+  return (len - *ifd - 6) / 12 >= *n;
+}
+
 gboolean
 cli_tiff_tag_find (const guchar *t, gsize len, guint tag, guint *type, guint32 *count,
                    gsize *offset)
@@ -98,13 +112,7 @@ cli_tiff_tag_find (const guchar *t, gsize len, guint tag, guint *type, guint32 *
   guint32            ifd, n;
 
   *count = 0;
-  if (len < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M')))
-    return FALSE;
-  le = t[0] == 'I';
-  if (rd (t + 2, le, 2) != 42 || (ifd = rd (t + 4, le, 4)) > len - 2)
-    return FALSE;
-  n = rd (t + ifd, le, 2);
-  if ((len - ifd - 2) / 12 < n)
+  if (!first_ifd (t, len, &le, &ifd, &n))
     return FALSE;
   for (guint32 i = 0; i < n; i++)
     {
@@ -131,15 +139,7 @@ cli_tiff_more_pages (const guchar *t, gsize len)
   gboolean le;
   guint32  ifd, n;
 
-  if (len < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M')))
-    return FALSE;
-  le = t[0] == 'I';
-  if (rd (t + 2, le, 2) != 42 || (ifd = rd (t + 4, le, 4)) > len - 2)
-    return FALSE;
-  n = rd (t + ifd, le, 2);
-  if (len - ifd < 6 || (len - ifd - 6) / 12 < n)
-    return FALSE;
-  return rd (t + ifd + 2 + 12 * (gsize) n, le, 4) != 0;
+  return first_ifd (t, len, &le, &ifd, &n) && rd (t + ifd + 2 + 12 * (gsize) n, le, 4) != 0;
 }
 
 gboolean

@@ -16,6 +16,9 @@
 
 #include <inttypes.h>
 #include <string.h>
+#ifdef TCONV_HAVE_CLONES
+#include <immintrin.h>
+#endif
 
 #define LANES    8    /* floats per vector */
 #define STRIP    32   /* output samples per inner iteration: 4 independent accumulators */
@@ -45,6 +48,11 @@ struct tconv_u8_plan
   float  *bias;                     /* U * LANES */
   span_fn span;                     /* portable or x86-64-v3 build of row_span */
   unsigned paths;                   /* TCONV_CPU_CLONES when span is the x86-64-v3 build */
+  /* Expansion by byte shuffles (x86-64-v3): expanded vector k of each period of U vectors
+   * takes source bytes ex_base[k] + ex_shuf[k][0..7] from the period's start, which moves
+   * by ex_step source bytes per period. */
+  uint8_t ex_shuf[MAX_U][16];
+  size_t  ex_base[MAX_U], ex_step;
 };
 
 static size_t
@@ -186,6 +194,18 @@ plan_header (tconv_u8_plan *p, const tconv_geometry *g, size_t J, size_t U, int6
   p->col_lo = col_lo, p->cols = cols;
   p->out_w = g->out_w, p->out_h = g->out_h;
   p->span = row_span_portable;
+  for (size_t k = 0; k < U; k++)
+    {
+      /* expanded sample e reads source sample e / P * C + e % C; the lowest of a vector's
+       * eight lies at most 7 / s_w + 2C - 1 <= 14 samples below its highest */
+      p->ex_base[k] = k * LANES / p->P * p->C;
+      for (size_t l = 0; l < 16; l++)
+        {
+          const size_t e = k * LANES + l % LANES;
+          p->ex_shuf[k][l] = (uint8_t) (e / p->P * p->C + e % p->C - p->ex_base[k]);
+        }
+    }
+  p->ex_step = U * LANES / p->P * p->C;
 #ifdef TCONV_HAVE_CLONES
   if (tconv_cpu_paths () & TCONV_CPU_CLONES)
     p->span = row_span_v3, p->paths = TCONV_CPU_CLONES;
@@ -265,6 +285,31 @@ tconv_u8_plan_paths (const tconv_u8_plan *plan)
   return plan != NULL ? plan->paths : 0;
 }
 
+#ifdef TCONV_HAVE_CLONES
+/* Whole vectors of the expanded row while a 16-byte load stays inside @src; returns the
+ * number of floats written. */
+TCONV_TARGET_V3 static size_t
+expand_v3 (const tconv_u8_plan *p, const uint8_t *src, float *dst)
+{
+  const size_t   n_src = p->cols * p->C, n_vec = p->cols * p->P / LANES;
+  const uint8_t *period = src;
+  size_t         v = 0, k = 0;
+
+  for (; v < n_vec; v++)
+    {
+      const uint8_t *at = period + p->ex_base[k];
+      if ((size_t) (at - src) + 16 > n_src)
+        break;
+      __m128i x = _mm_loadu_si128 ((const __m128i *) at);
+      x = _mm_shuffle_epi8 (x, _mm_loadu_si128 ((const __m128i *) p->ex_shuf[k]));
+      _mm256_storeu_ps (dst + v * LANES, _mm256_cvtepi32_ps (_mm256_cvtepu8_epi32 (x)));
+      if (++k == p->U)
+        k = 0, period += p->ex_step;
+    }
+  return v * LANES;
+}
+#endif
+
 tconv_status
 tconv_u8_expand (const tconv_u8_plan *p, const uint8_t *src, float *dst, tconv_error *err)
 {
@@ -273,11 +318,17 @@ tconv_u8_expand (const tconv_u8_plan *p, const uint8_t *src, float *dst, tconv_e
                        "tconv_u8_expand: plan, src or dst is NULL");
 
   const size_t C = p->C, s = p->s_w;
+  size_t       done = 0;
 
-  for (size_t x = 0; x < p->cols; x++, src += C)
-    for (size_t q = 0; q < s; q++, dst += C)
+#ifdef TCONV_HAVE_CLONES
+  if (p->paths & TCONV_CPU_CLONES)
+    done = expand_v3 (p, src, dst);
+#endif
+  /* the rest, from the first pixel not wholly written: every pixel repeated s_w times */
+  for (size_t x = done / p->P; x < p->cols; x++)
+    for (size_t q = 0; q < s; q++)
       for (size_t c = 0; c < C; c++)
-        dst[c] = (float) src[c];
+        dst[(x * s + q) * C + c] = (float) src[x * C + c];
   return TCONV_OK;
 }
 
@@ -291,7 +342,7 @@ typedef float v8f __attribute__ ((vector_size (LANES * sizeof (float))));
 
 /* Rounded to nearest and clamped to 0..255; NaN gives 0. A plain loop over a fixed count,
  * which the compiler turns into vector min/max and conversions. */
-static inline void
+static void
 store_strip (const float *acc, uint8_t *out)
 {
   for (size_t l = 0; l < STRIP; l++)
@@ -299,9 +350,34 @@ store_strip (const float *acc, uint8_t *out)
       float v = acc[l] + 0.5f;
       v = v > 0.0f ? v : 0.0f;
       v = v < 255.0f ? v : 255.0f;
-      out[l] = (uint8_t) v;
+      out[l] = (uint8_t) (int32_t) v;
     }
 }
+
+#ifdef TCONV_HAVE_CLONES
+/* The same in x86-64-v3 instructions. The compiler cannot know the clamped values fit a
+ * byte, so it masks before packing; the packs here saturate, which gives the same bytes.
+ * max (v, 0) returns its second operand for NaN, as v > 0 ? v : 0 does. */
+TCONV_TARGET_V3 static void
+store_strip_v3 (const float *acc, uint8_t *out)
+{
+  const __m256 half = _mm256_set1_ps (0.5f), zero = _mm256_setzero_ps ();
+  const __m256 top = _mm256_set1_ps (255.0f);
+  __m256i      q[4];
+
+  for (int i = 0; i < 4; i++)
+    {
+      __m256 v = _mm256_add_ps (_mm256_loadu_ps (acc + i * LANES), half);
+      v = _mm256_min_ps (_mm256_max_ps (v, zero), top);
+      q[i] = _mm256_cvttps_epi32 (v);
+    }
+  /* the packs work per 128-bit lane; the permutation puts the eight groups back in order */
+  const __m256i b = _mm256_packus_epi16 (_mm256_packs_epi32 (q[0], q[1]),
+                                         _mm256_packs_epi32 (q[2], q[3]));
+  _mm256_storeu_si256 ((__m256i *) out,
+                       _mm256_permutevar8x32_epi32 (b, _mm256_setr_epi32 (0, 4, 1, 5, 2, 6, 3, 7)));
+}
+#endif
 
 /* Output samples [L0, L1) of one row; L0 is a multiple of LANES. @x[t] is tap t's expanded
  * input row, already offset so that x[t][L] is what sample L reads. Inlined into one portable
@@ -311,17 +387,19 @@ __attribute__ ((always_inline))
 #endif
 static inline void
 row_span (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *const *x,
-          size_t L0, size_t L1, uint8_t *out)
+          size_t L0, size_t L1, uint8_t *out, void (*store) (const float *, uint8_t *))
 {
   const size_t U = p->U;
   size_t       L = L0;
 
 #if defined(__GNUC__)
-  for (; L + STRIP <= L1; L += STRIP)
+  /* the weight pattern of vector L / LANES, counted on rather than divided for */
+  for (size_t u = L / LANES % U; L + STRIP <= L1; L += STRIP)
     {
-      const size_t v = L / LANES;
-      const size_t k0 = (v % U) * LANES, k1 = ((v + 1) % U) * LANES;
-      const size_t k2 = ((v + 2) % U) * LANES, k3 = ((v + 3) % U) * LANES;
+      const size_t u1 = u + 1 < U ? u + 1 : 0, u2 = u1 + 1 < U ? u1 + 1 : 0;
+      const size_t u3 = u2 + 1 < U ? u2 + 1 : 0;
+      const size_t k0 = u * LANES, k1 = u1 * LANES, k2 = u2 * LANES, k3 = u3 * LANES;
+      u = u3 + 1 < U ? u3 + 1 : 0;
       v8f          a0, a1, a2, a3;
       float        acc[STRIP];
 
@@ -344,7 +422,7 @@ row_span (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *c
       memcpy (acc + LANES, &a1, sizeof a1);
       memcpy (acc + 2 * LANES, &a2, sizeof a2);
       memcpy (acc + 3 * LANES, &a3, sizeof a3);
-      store_strip (acc, out + (L - L0));
+      store (acc, out + (L - L0));
     }
 #endif
   /* the rest one sample at a time, in the same order */
@@ -366,7 +444,7 @@ static void
 row_span_portable (const tconv_u8_plan *p, const tap *taps, size_t n_taps,
                    const float *const *x, size_t L0, size_t L1, uint8_t *out)
 {
-  row_span (p, taps, n_taps, x, L0, L1, out);
+  row_span (p, taps, n_taps, x, L0, L1, out, store_strip);
 }
 
 #ifdef TCONV_HAVE_CLONES
@@ -374,7 +452,7 @@ TCONV_TARGET_V3 static void
 row_span_v3 (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *const *x,
              size_t L0, size_t L1, uint8_t *out)
 {
-  row_span (p, taps, n_taps, x, L0, L1, out);
+  row_span (p, taps, n_taps, x, L0, L1, out, store_strip_v3);
 }
 #endif
 

@@ -8,7 +8,9 @@
  * output phase and the channel). So eight consecutive output samples are one vector multiply-add
  * per tap, whatever the stride and channel count, and the results come out already interleaved:
  * rounding to 8 bits is a plain vector conversion. The weight pattern has period P = s * C
- * samples; eight lanes cycle through U = P / gcd (P, 8) patterns, kept per tap.
+ * samples; eight lanes cycle through U = P / gcd (P, 8) patterns, kept per tap. Output rows
+ * y and y + stride_h use the same taps on input rows one apart, so they are computed in pairs
+ * and each weight vector is loaded once for both.
  *
  * Invariant: every output sample is computed by the same operations in the same order (bias,
  * then the taps in a fixed order), whatever row range or column chunk computes it. */
@@ -34,8 +36,11 @@ typedef struct
   const float *w;   /* U * LANES weights: pattern k for vectors whose index is k mod U */
 } tap;
 
+/* Output samples [L0, L1) of one row (@x2 NULL), or of two rows that take the same taps from
+ * different input rows (@x and @x2, into @out and @out2). */
 typedef void (*span_fn) (const tconv_u8_plan *p, const tap *taps, size_t n_taps,
-                         const float *const *x, size_t L0, size_t L1, uint8_t *out);
+                         const float *const *x, const float *const *x2, size_t L0, size_t L1,
+                         uint8_t *out, uint8_t *out2);
 
 struct tconv_u8_plan
 {
@@ -173,10 +178,12 @@ tap_weights (const tconv_u8_plan *p, const float *weight, size_t ky, size_t j, f
 }
 
 static void row_span_portable (const tconv_u8_plan *p, const tap *taps, size_t n_taps,
-                               const float *const *x, size_t L0, size_t L1, uint8_t *out);
+                               const float *const *x, const float *const *x2, size_t L0,
+                               size_t L1, uint8_t *out, uint8_t *out2);
 #ifdef TCONV_HAVE_CLONES
 static void row_span_v3 (const tconv_u8_plan *p, const tap *taps, size_t n_taps,
-                         const float *const *x, size_t L0, size_t L1, uint8_t *out);
+                         const float *const *x, const float *const *x2, size_t L0, size_t L1,
+                         uint8_t *out, uint8_t *out2);
 #endif
 
 /* The fixed fields of a plan. */
@@ -379,56 +386,68 @@ store_strip_v3 (const float *acc, uint8_t *out)
 }
 #endif
 
-/* Output samples [L0, L1) of one row; L0 is a multiple of LANES. @x[t] is tap t's expanded
- * input row, already offset so that x[t][L] is what sample L reads. Inlined into one portable
- * and one x86-64-v3 function, chosen per plan. */
-#if defined(__GNUC__)
-__attribute__ ((always_inline))
-#endif
+/* One strip of STRIP samples from vector index L / LANES, weight patterns k0..k3, into @out.
+ * A macro so that one and two rows share it; the accumulators stay in registers. */
+#define STRIP_BODY(X, OUT)                                                                  \
+  do                                                                                        \
+    {                                                                                       \
+      v8f   a0, a1, a2, a3;                                                                 \
+      float acc[STRIP];                                                                     \
+      LOAD8 (a0, p->bias + k0), LOAD8 (a1, p->bias + k1);                                   \
+      LOAD8 (a2, p->bias + k2), LOAD8 (a3, p->bias + k3);                                   \
+      for (size_t t = 0; t < n_taps; t++)                                                   \
+        {                                                                                   \
+          const float *xi = (X)[t] + L, *w = taps[t].w;                                     \
+          v8f          w0, w1, w2, w3, x0, x1, x2_, x3;                                     \
+          LOAD8 (w0, w + k0), LOAD8 (w1, w + k1), LOAD8 (w2, w + k2), LOAD8 (w3, w + k3);   \
+          LOAD8 (x0, xi), LOAD8 (x1, xi + LANES), LOAD8 (x2_, xi + 2 * LANES);              \
+          LOAD8 (x3, xi + 3 * LANES);                                                       \
+          a0 += w0 * x0, a1 += w1 * x1, a2 += w2 * x2_, a3 += w3 * x3;                      \
+        }                                                                                   \
+      memcpy (acc, &a0, sizeof a0), memcpy (acc + LANES, &a1, sizeof a1);                   \
+      memcpy (acc + 2 * LANES, &a2, sizeof a2), memcpy (acc + 3 * LANES, &a3, sizeof a3);   \
+      store (acc, (OUT) + (L - L0));                                                        \
+    }                                                                                       \
+  while (0)
+
+/* Two rows' strips together: the weights are loaded once for both. */
+#define STRIP_BODY2(X, X2, OUT, OUT2)                                                       \
+  do                                                                                        \
+    {                                                                                       \
+      v8f   a0, a1, a2, a3, b0, b1, b2, b3;                                                 \
+      float acc[STRIP];                                                                     \
+      LOAD8 (a0, p->bias + k0), LOAD8 (a1, p->bias + k1);                                   \
+      LOAD8 (a2, p->bias + k2), LOAD8 (a3, p->bias + k3);                                   \
+      b0 = a0, b1 = a1, b2 = a2, b3 = a3;                                                   \
+      for (size_t t = 0; t < n_taps; t++)                                                   \
+        {                                                                                   \
+          const float *xi = (X)[t] + L, *yi = (X2)[t] + L, *w = taps[t].w;                  \
+          v8f          w0, w1, w2, w3, x0, x1, x2_, x3;                                     \
+          LOAD8 (w0, w + k0), LOAD8 (w1, w + k1), LOAD8 (w2, w + k2), LOAD8 (w3, w + k3);   \
+          LOAD8 (x0, xi), LOAD8 (x1, xi + LANES), LOAD8 (x2_, xi + 2 * LANES);              \
+          LOAD8 (x3, xi + 3 * LANES);                                                       \
+          a0 += w0 * x0, a1 += w1 * x1, a2 += w2 * x2_, a3 += w3 * x3;                      \
+          LOAD8 (x0, yi), LOAD8 (x1, yi + LANES), LOAD8 (x2_, yi + 2 * LANES);              \
+          LOAD8 (x3, yi + 3 * LANES);                                                       \
+          b0 += w0 * x0, b1 += w1 * x1, b2 += w2 * x2_, b3 += w3 * x3;                      \
+        }                                                                                   \
+      memcpy (acc, &a0, sizeof a0), memcpy (acc + LANES, &a1, sizeof a1);                   \
+      memcpy (acc + 2 * LANES, &a2, sizeof a2), memcpy (acc + 3 * LANES, &a3, sizeof a3);   \
+      store (acc, (OUT) + (L - L0));                                                        \
+      memcpy (acc, &b0, sizeof b0), memcpy (acc + LANES, &b1, sizeof b1);                   \
+      memcpy (acc + 2 * LANES, &b2, sizeof b2), memcpy (acc + 3 * LANES, &b3, sizeof b3);   \
+      store (acc, (OUT2) + (L - L0));                                                       \
+    }                                                                                       \
+  while (0)
+
+/* Samples [L, L1) of one row one at a time, in the same order as the strips. */
 static inline void
-row_span (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *const *x,
-          size_t L0, size_t L1, uint8_t *out, void (*store) (const float *, uint8_t *))
+row_rest (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *const *x,
+          size_t L, size_t L0, size_t L1, uint8_t *out)
 {
-  const size_t U = p->U;
-  size_t       L = L0;
-
-#if defined(__GNUC__)
-  /* the weight pattern of vector L / LANES, counted on rather than divided for */
-  for (size_t u = L / LANES % U; L + STRIP <= L1; L += STRIP)
-    {
-      const size_t u1 = u + 1 < U ? u + 1 : 0, u2 = u1 + 1 < U ? u1 + 1 : 0;
-      const size_t u3 = u2 + 1 < U ? u2 + 1 : 0;
-      const size_t k0 = u * LANES, k1 = u1 * LANES, k2 = u2 * LANES, k3 = u3 * LANES;
-      u = u3 + 1 < U ? u3 + 1 : 0;
-      v8f          a0, a1, a2, a3;
-      float        acc[STRIP];
-
-      LOAD8 (a0, p->bias + k0), LOAD8 (a1, p->bias + k1);
-      LOAD8 (a2, p->bias + k2), LOAD8 (a3, p->bias + k3);
-      for (size_t t = 0; t < n_taps; t++)
-        {
-          const float *xi = x[t] + L, *w = taps[t].w;
-          v8f          w0, w1, w2, w3, x0, x1, x2, x3;
-
-          LOAD8 (w0, w + k0), LOAD8 (w1, w + k1), LOAD8 (w2, w + k2), LOAD8 (w3, w + k3);
-          LOAD8 (x0, xi), LOAD8 (x1, xi + LANES), LOAD8 (x2, xi + 2 * LANES);
-          LOAD8 (x3, xi + 3 * LANES);
-          a0 += w0 * x0;
-          a1 += w1 * x1;
-          a2 += w2 * x2;
-          a3 += w3 * x3;
-        }
-      memcpy (acc, &a0, sizeof a0);
-      memcpy (acc + LANES, &a1, sizeof a1);
-      memcpy (acc + 2 * LANES, &a2, sizeof a2);
-      memcpy (acc + 3 * LANES, &a3, sizeof a3);
-      store (acc, out + (L - L0));
-    }
-#endif
-  /* the rest one sample at a time, in the same order */
   for (; L < L1; L++)
     {
-      const size_t k = ((L / LANES) % U) * LANES + L % LANES;
+      const size_t k = ((L / LANES) % p->U) * LANES + L % LANES;
       float        a = p->bias[k], v;
 
       for (size_t t = 0; t < n_taps; t++)
@@ -440,19 +459,60 @@ row_span (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *c
     }
 }
 
+/* See span_fn; L0 is a multiple of LANES. @x[t] is tap t's expanded input row, already offset
+ * so that x[t][L] is what sample L reads. Inlined into one portable and one x86-64-v3
+ * function, chosen per plan. */
+#if defined(__GNUC__)
+__attribute__ ((always_inline))
+#endif
+static inline void
+row_span (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *const *x,
+          const float *const *x2, size_t L0, size_t L1, uint8_t *out, uint8_t *out2,
+          void (*store) (const float *, uint8_t *))
+{
+  const size_t U = p->U;
+  size_t       L = L0;
+
+#if defined(__GNUC__)
+  /* the weight pattern of vector L / LANES, counted on rather than divided for */
+  for (size_t u = L / LANES % U; L + STRIP <= L1; L += STRIP)
+    {
+      const size_t u1 = u + 1 < U ? u + 1 : 0, u2 = u1 + 1 < U ? u1 + 1 : 0;
+      const size_t u3 = u2 + 1 < U ? u2 + 1 : 0;
+      const size_t k0 = u * LANES, k1 = u1 * LANES, k2 = u2 * LANES, k3 = u3 * LANES;
+
+      u = u3 + 1 < U ? u3 + 1 : 0;
+      if (x2 == NULL)
+        STRIP_BODY (x, out);
+      else
+        STRIP_BODY2 (x, x2, out, out2);
+    }
+#endif
+  row_rest (p, taps, n_taps, x, L, L0, L1, out);
+  if (x2 != NULL)
+    row_rest (p, taps, n_taps, x2, L, L0, L1, out2);
+}
+
 static void
 row_span_portable (const tconv_u8_plan *p, const tap *taps, size_t n_taps,
-                   const float *const *x, size_t L0, size_t L1, uint8_t *out)
+                   const float *const *x, const float *const *x2, size_t L0, size_t L1,
+                   uint8_t *out, uint8_t *out2)
 {
-  row_span (p, taps, n_taps, x, L0, L1, out, store_strip);
+  if (x2 == NULL)
+    row_span (p, taps, n_taps, x, NULL, L0, L1, out, NULL, store_strip);
+  else
+    row_span (p, taps, n_taps, x, x2, L0, L1, out, out2, store_strip);
 }
 
 #ifdef TCONV_HAVE_CLONES
 TCONV_TARGET_V3 static void
 row_span_v3 (const tconv_u8_plan *p, const tap *taps, size_t n_taps, const float *const *x,
-             size_t L0, size_t L1, uint8_t *out)
+             const float *const *x2, size_t L0, size_t L1, uint8_t *out, uint8_t *out2)
 {
-  row_span (p, taps, n_taps, x, L0, L1, out, store_strip_v3);
+  if (x2 == NULL)
+    row_span (p, taps, n_taps, x, NULL, L0, L1, out, NULL, store_strip_v3);
+  else
+    row_span (p, taps, n_taps, x, x2, L0, L1, out, out2, store_strip_v3);
 }
 #endif
 
@@ -483,7 +543,7 @@ tconv_status
 tconv_u8_rows (const tconv_u8_plan *p, const float *const *rows, int64_t row0, size_t n_rows,
                size_t y0, size_t y1, uint8_t *out, size_t out_stride, tconv_error *err)
 {
-  const float *x[MAX_TAPS];
+  const float *x[MAX_TAPS], *x2[MAX_TAPS];
   int64_t      lo, hi;
 
   if (p == NULL || rows == NULL || out == NULL)
@@ -511,14 +571,27 @@ tconv_u8_rows (const tconv_u8_plan *p, const float *const *rows, int64_t row0, s
 
       for (size_t y = y0; y < y1; y++)
         {
+          /* Rows y and y + s_h take the same taps, one input row apart: the rows of every
+           * other block of s_h rows are computed with their partner in the next block. */
+          const size_t  s = p->s_h, block = (y - y0) / s;
           const int64_t t = (int64_t) y + p->pad_h;
-          const size_t  py = (size_t) (t % (int64_t) p->s_h);
-          const int64_t base = t / (int64_t) p->s_h - row0;
+          const size_t  py = (size_t) (t % (int64_t) s);
+          const int64_t base = t / (int64_t) s - row0;
           const tap    *taps = p->taps[py];
+          uint8_t      *o = out + (y - y0) * out_stride + L0;
 
+          if (block % 2 == 1)
+            continue;
           for (size_t i = 0; i < p->n_taps[py]; i++)
             x[i] = rows[base - (int64_t) taps[i].r] + taps[i].off;
-          p->span (p, taps, p->n_taps[py], x, L0, L1, out + (y - y0) * out_stride + L0);
+          if (y + s >= y1)
+            {
+              p->span (p, taps, p->n_taps[py], x, NULL, L0, L1, o, NULL);
+              continue;
+            }
+          for (size_t i = 0; i < p->n_taps[py]; i++)
+            x2[i] = rows[base + 1 - (int64_t) taps[i].r] + taps[i].off;
+          p->span (p, taps, p->n_taps[py], x, x2, L0, L1, o, o + s * out_stride);
         }
     }
   return TCONV_OK;

@@ -293,27 +293,27 @@ tconv_u8_plan_paths (const tconv_u8_plan *plan)
 }
 
 #ifdef TCONV_HAVE_CLONES
-/* Whole vectors of the expanded row while a 16-byte load stays inside @src; returns the
- * number of floats written. */
+/* Whole periods of U vectors of the expanded row while every 16-byte load stays inside @src;
+ * returns the number of floats written. */
 TCONV_TARGET_V3 static size_t
 expand_v3 (const tconv_u8_plan *p, const uint8_t *src, float *dst)
 {
-  const size_t   n_src = p->cols * p->C, n_vec = p->cols * p->P / LANES;
-  const uint8_t *period = src;
-  size_t         v = 0, k = 0;
+  const size_t n_src = p->cols * p->C, n_vec = p->cols * p->P / LANES, U = p->U;
+  const size_t last = p->ex_base[U - 1] + 16; /* bytes a period reads from its start */
+  size_t       m = 0;
 
-  for (; v < n_vec; v++)
+  for (; (m + 1) * U <= n_vec && m * p->ex_step + last <= n_src; m++, dst += U * LANES)
     {
-      const uint8_t *at = period + p->ex_base[k];
-      if ((size_t) (at - src) + 16 > n_src)
-        break;
-      __m128i x = _mm_loadu_si128 ((const __m128i *) at);
-      x = _mm_shuffle_epi8 (x, _mm_loadu_si128 ((const __m128i *) p->ex_shuf[k]));
-      _mm256_storeu_ps (dst + v * LANES, _mm256_cvtepi32_ps (_mm256_cvtepu8_epi32 (x)));
-      if (++k == p->U)
-        k = 0, period += p->ex_step;
+      const uint8_t *period = src + m * p->ex_step;
+
+      for (size_t k = 0; k < U; k++)
+        {
+          __m128i x = _mm_loadu_si128 ((const __m128i *) (period + p->ex_base[k]));
+          x = _mm_shuffle_epi8 (x, _mm_loadu_si128 ((const __m128i *) p->ex_shuf[k]));
+          _mm256_storeu_ps (dst + k * LANES, _mm256_cvtepi32_ps (_mm256_cvtepu8_epi32 (x)));
+        }
     }
-  return v * LANES;
+  return m * U * LANES;
 }
 #endif
 

@@ -28,9 +28,27 @@ Gimp.context_push()
 Gimp.context_set_interpolation(Gimp.InterpolationType.CUBIC)
 base.scale(W, H)
 Gimp.context_pop()
-print('BENCH image %dx%d %s, GEGL threads %d, load average %s' % (
+
+
+def thp():
+    """Whether this process (and so GIMP, whose plug-in it is) may use transparent huge
+    pages, and the machine's setting."""
+    mine = '?'
+    with open('/proc/self/status') as fh:
+        for line in fh:
+            if line.startswith('THP_enabled:'):
+                mine = 'on' if line.split()[1] == '1' else 'off'
+    try:
+        with open('/sys/kernel/mm/transparent_hugepage/enabled') as fh:
+            machine = fh.read().split('[')[1].split(']')[0]
+    except (OSError, IndexError):
+        machine = '?'
+    return 'THP %s (machine: %s)' % (mine, machine)
+
+
+print('BENCH image %dx%d %s, GEGL threads %d, %s, load average %s' % (
     base.get_width(), base.get_height(), base.get_precision().value_nick,
-    Gegl.config().get_property('threads'), os.getloadavg()), flush=True)
+    Gegl.config().get_property('threads'), thp(), os.getloadavg()), flush=True)
 
 
 def plugin(img, kernel):

@@ -90,8 +90,20 @@ if [ "${TCONV_SKIP_DIALOG:-0}" != 1 ]; then
 fi
 
 # ---- benchmark (on request: it takes a few minutes) ----
+# TCONV_BENCH_THP: "on" (default: huge pages as the machine gives them), "off" (GIMP and its
+# plug-ins run with transparent huge pages disabled, no-thp.py), or "on off": one GIMP session
+# for each.
 if [ "${TCONV_PLUGIN_BENCH:-0}" = 1 ]; then
-  gimp_batch "$OUT/bench.log" /src/tests/gimp3/bench-plugin.py
-  grep '^TAP \|^BENCH' "$OUT/bench.log"
+  for thp in ${TCONV_BENCH_THP:-on}; do
+    case $thp in
+      on) launch= ;;
+      off) launch="python3 /src/tests/gimp3/no-thp.py" ;;
+      *) echo "TAP not ok - TCONV_BENCH_THP='$thp': must be on, off or both"; continue ;;
+    esac
+    log="$OUT/bench-thp-$thp.log"
+    $launch env timeout -k 10 "$TIMEOUT" "$TCONV_GIMP_CONSOLE" -i --quit \
+      --batch-interpreter=python-fu-eval -b - </src/tests/gimp3/bench-plugin.py >"$log" 2>&1
+    grep '^TAP \|^BENCH' "$log"
+  done
 fi
 exit 0

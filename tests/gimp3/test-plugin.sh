@@ -16,6 +16,8 @@
 #                          SUITE/dialog.png is the dialog's screenshot
 #   TCONV_SKIP_GIMP3=1     skip; TCONV_SKIP_DIALOG=1 skips only the Xvfb test
 #   TCONV_PLUGIN_BENCH=1   also run the 12-megapixel benchmark (bench-plugin.py)
+#   TCONV_BENCH_THP        on (default), off (no transparent huge pages, no-thp.py) or
+#                          "on off": the benchmark once per setting
 #   TCONV_SKIP_INSTALL_TESTS=1  skip install-inside.sh and the one-binary test (for
 #                          benchmark runs)
 set -uo pipefail
@@ -62,6 +64,9 @@ main() {
 
   # Pass the knobs through (host.sh passes TCONV_* but not TCONV_GIMP3_*).
   export TCONV_SKIP_DIALOG=${TCONV_SKIP_DIALOG:-0} TCONV_PLUGIN_BENCH=${TCONV_PLUGIN_BENCH:-0}
+  if [[ ${TCONV_PLUGIN_BENCH:-0} == 1 ]]; then
+    echo "# transparent huge pages on this machine: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
+  fi
   inside "$SUITE" host.log /src/tests/gimp3/plugin-inside.sh
   if ((n < 20)); then
     result not-ok "the plug-in tests ran (only $n results; see $ART/*.log)"

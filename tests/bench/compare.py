@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Speed comparison in one run: `tconv bench` against PyTorch's conv_transpose2d, OpenCV's
-resize and libvips on the standard workloads, plus an end-to-end 12-megapixel PNG x2.
+resize and libvips on the standard workloads, plus an end-to-end 12-megapixel PNG x2 with
+the same kernel and PNG settings for every tool that has them (vips, ImageMagick with its
+resource limits raised, gegl), each with its peak RSS.
 
     tests/bench/compare.py [--tconv build/cli/tconv] [--threads 2] [--runs 7] [--no-e2e]
 
@@ -125,15 +127,68 @@ def vips_times(threads, runs, tmp):
     return res
 
 
-E2E_PACKAGES = {"tconv upscale (bicubic)": "none: build tconv first",
-                "vips resize (lanczos3)": "libvips-tools",
-                "ImageMagick -resize 200%": "imagemagick", "gegl scale-ratio": "gegl"}
+E2E_PACKAGES = {"tconv": "none: build tconv first", "vips": "libvips-tools",
+                "ImageMagick": "imagemagick", "gegl": "gegl"}
+
+# Raised resource limits for ImageMagick, in a policy file of its own: Debian's policy.xml
+# caps memory at 256 MiB and area at 128 megapixels, which sends a 48-megapixel result's
+# pixel cache to disk, and command-line -limit cannot raise a policy's cap.
+IM_POLICY = """<policymap>
+  <policy domain="resource" name="memory" value="16GiB"/>
+  <policy domain="resource" name="map" value="16GiB"/>
+  <policy domain="resource" name="area" value="16GP"/>
+  <policy domain="resource" name="disk" value="16GiB"/>
+  <policy domain="resource" name="width" value="1MP"/>
+  <policy domain="resource" name="height" value="1MP"/>
+</policymap>
+"""
+
+
+def imagemagick():
+    """ImageMagick's convert, or None: a program of that name that is not ImageMagick (a
+    stand-in earlier in PATH) does not count."""
+    for cand in (shutil.which("convert"), "/usr/bin/convert"):
+        if cand and os.access(cand, os.X_OK):
+            r = subprocess.run([cand, "-version"], capture_output=True, text=True)
+            if r.returncode == 0 and "ImageMagick" in r.stdout:
+                return cand
+    return None
+
+
+def e2e_jobs(tconv, threads, src, tmp):
+    """Per kernel, each tool's command for src x2 -> PNG at zlib level 3 with the "up" row
+    filter on every row (tconv's own writer), and a note where a tool cannot do that."""
+    def out(name):
+        return os.path.join(tmp, name + ".png")
+    t = [tconv, "upscale", "-i", src, "--stride", "2", "--threads", str(threads)]
+    im = imagemagick()
+    im_png = ["-define", "png:compression-level=3", "-define", "png:compression-filter=2"]
+    jobs = {"cubic (Keys a = -0.5, Catmull-Rom)": [
+        ("tconv", "tconv upscale --kernel bicubic", t + ["-o", out("t-cubic"), "--kernel", "bicubic"], ""),
+        ("vips", "vips resize --kernel cubic",
+         ["vips", "resize", src, out("v-cubic") + "[compression=3,filter=up]", "2",
+          "--kernel", "cubic"], ""),
+        ("ImageMagick", "convert -filter Catrom -resize 200%",
+         [im or "convert", src, "-filter", "Catrom", "-resize", "200%", *im_png, out("m-cubic")],
+         "limits raised (own policy.xml)"),
+        ("gegl", "gegl gegl:scale-ratio sampler=cubic",
+         ["gegl", src, "-o", out("g-cubic"), "--", "gegl:scale-ratio", "x=2", "y=2",
+          "sampler=cubic"], "GEGL's own cubic; png-save picks its row filters"),
+    ], "lanczos3": [
+        ("tconv", "tconv upscale --kernel lanczos3", t + ["-o", out("t-l3"), "--kernel", "lanczos3"], ""),
+        ("vips", "vips resize (lanczos3)",
+         ["vips", "resize", src, out("v-l3") + "[compression=3,filter=up]", "2"], ""),
+        ("ImageMagick", "convert -filter Lanczos -resize 200%",
+         [im or "convert", src, "-filter", "Lanczos", "-resize", "200%", *im_png, out("m-l3")],
+         "limits raised (own policy.xml)"),
+        ("gegl", None, None, "no Lanczos sampler"),
+    ]}
+    return jobs, im is not None
 
 
 def e2e(tconv, threads, tmp):
-    """12-megapixel 8-bit RGB PNG x2 to PNG, written at zlib level 3 by every tool (the level of
-    GEGL's png-save, which tconv and gegl use; vips and ImageMagick are told); each tool keeps
-    its own PNG row filters. Wall time and peak RSS."""
+    """12-megapixel 8-bit RGB PNG x2 to PNG, the same kernel and the same PNG settings (zlib
+    level 3, "up" filter) for every tool that can; wall time and peak RSS per row."""
     import numpy as np
     from PIL import Image
     src = os.path.join(tmp, "e2e-4000x3000.png")
@@ -144,27 +199,33 @@ def e2e(tconv, threads, tmp):
     reps = (3000 // base.shape[0] + 1, 4000 // base.shape[1] + 1, 1)
     img = np.tile(base, reps)[:3000, :4000]
     Image.fromarray(img).save(src, compress_level=6)
-    jobs = {
-        "tconv upscale (bicubic)": [tconv, "upscale", "-i", src, "-o", os.path.join(tmp, "t.png"),
-                                    "--kernel", "bicubic", "--stride", "2", "--threads", str(threads)],
-        "vips resize (lanczos3)": ["vips", "resize", src, os.path.join(tmp, "v.png[compression=3]"), "2"],
-        "ImageMagick -resize 200%": ["convert", src, "-resize", "200%", "-define",
-                                     "png:compression-level=3", os.path.join(tmp, "m.png")],
-        "gegl scale-ratio": ["gegl", src, "-o", os.path.join(tmp, "g.png"), "--",
-                             "gegl:scale-ratio", "x=2", "y=2", "sampler=cubic"],
-    }
+    policy = os.path.join(tmp, "im-policy")
+    os.makedirs(policy, exist_ok=True)
+    with open(os.path.join(policy, "policy.xml"), "w") as fh:
+        fh.write(IM_POLICY)
+    env = {**os.environ, "VIPS_CONCURRENCY": str(threads), "MAGICK_THREAD_LIMIT": str(threads),
+           "GEGL_THREADS": str(threads), "MAGICK_CONFIGURE_PATH": policy,
+           "TCONV_PRESET_DIR": os.path.join(ROOT, "presets")}
+    jobs, have_im = e2e_jobs(tconv, threads, src, tmp)
     res = {}
-    for name, cmd in jobs.items():
-        if shutil.which(cmd[0]) is None and not os.path.exists(cmd[0]):
-            res[name] = None
-            continue
-        env = {**os.environ, "VIPS_CONCURRENCY": str(threads), "MAGICK_THREAD_LIMIT": str(threads),
-               "GEGL_THREADS": str(threads)}
-        t0 = time.perf_counter()
-        r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, env=env)
-        wall = time.perf_counter() - t0
-        rss = r.stderr.strip().splitlines()[-1] if r.returncode == 0 else "?"
-        res[name] = (wall * 1e3, int(rss) / 1024 if rss.isdigit() else None, r.returncode)
+    for kernel, rows in jobs.items():
+        for tool, label, cmd, note in rows:
+            key = (kernel, label or tool)
+            if cmd is None:
+                res[key] = ("cannot", note)
+                continue
+            if (tool == "ImageMagick" and not have_im) or \
+                    (tool != "ImageMagick" and shutil.which(cmd[0]) is None
+                     and not os.path.exists(cmd[0])):
+                res[key] = ("missing", E2E_PACKAGES[tool])
+                continue
+            t0 = time.perf_counter()
+            r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True,
+                               text=True, env=env)
+            wall = time.perf_counter() - t0
+            rss = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+            res[key] = ("ran", wall * 1e3, int(rss) / 1024 if rss.isdigit() else None,
+                        r.returncode, note)
     return res
 
 
@@ -180,8 +241,11 @@ def main():
           f"threads {args.threads}")
     t1, probe1 = tconv_bench(args.tconv, 1, args.runs)
     tt, probe = tconv_bench(args.tconv, args.threads, args.runs)
-    print(f"# bandwidth probe: write {probe['write_gbs']} GB/s, read {probe['read_gbs']} GB/s "
-          f"({args.threads} threads)")
+    print(f"# STREAM scale ({args.threads} threads, {probe['array_mib']} MiB arrays): best "
+          f"{probe['best_gbs']} GB/s, median {probe['median_gbs']}, worst {probe['worst_gbs']} "
+          f"(spread {probe['spread_pct']} %)")
+    print("# floors: STREAM = bytes read + written at that rate; nearest = nearest-neighbour "
+          "x s into the same output (median, its spread in 'nn sp')")
 
     comps = {}
     if available("torch", "python3-torch", lambda: have_module("torch")):
@@ -193,11 +257,13 @@ def main():
         if available("vips", "libvips-tools", lambda: have_program("vips")):
             comps["vips"] = vips_times(args.threads, args.runs, tmp)
 
-        hdr = (f"{'':4} {'tconv 1T':>9} {'tconv':>8} {'floor':>7} {'x floor':>7} {'GFLOP/s':>8}"
-               f" {'torch':>8} {'torch/tc':>8} {'opencv':>8} {'tc/cv':>6} {'vips':>8} {'tc/vips':>7}")
+        hdr = (f"{'':4} {'tconv 1T':>9} {'tconv':>8} {'STREAM':>7} {'x':>6} {'nearest':>8} "
+               f"{'x':>6} {'nn sp':>6} {'GFLOP/s':>8} {'torch':>8} {'torch/tc':>8} {'opencv':>8} "
+               f"{'tc/cv':>6} {'vips':>8} {'tc/vips':>7}")
         print(hdr)
         for w in ("W1", "W2", "W3", "W4"):
             r = tt[w]
+
             def cell(c, fmt="{:8.1f}", width=8):
                 v = comps.get(c, {}).get(w)
                 return fmt.format(v) if v is not None else " " * (width - 1) + "-"
@@ -205,7 +271,8 @@ def main():
             cv = comps.get("opencv", {}).get(w)
             vp = comps.get("vips", {}).get(w)
             print(f"{w:4} {t1[w]['median_ms']:9.2f} {r['median_ms']:8.2f} {r['floor_ms']:7.2f} "
-                  f"{r['ratio']:7.2f} {r['gflops']:8.1f} {cell('torch')} "
+                  f"{r['ratio']:6.2f} {r['nearest_ms']:8.2f} {r['nearest_ratio']:6.2f} "
+                  f"{r['nearest_spread_pct']:5.0f}% {r['gflops']:8.1f} {cell('torch')} "
                   f"{(tor / r['median_ms']) if tor else float('nan'):8.1f} {cell('opencv')} "
                   f"{(r['median_ms'] / cv) if cv else float('nan'):6.2f} {cell('vips')} "
                   f"{(r['median_ms'] / vp) if vp else float('nan'):7.2f}")
@@ -213,15 +280,21 @@ def main():
         if not args.no_e2e and available("end to end", "time",
                                           lambda: os.access("/usr/bin/time", os.X_OK)) \
                 and available("end to end", "python3-pil", lambda: have_module("PIL")):
-            print("\n# end to end: 4000x3000 8-bit RGB PNG x2 -> PNG (zlib level 3), "
-                  f"{args.threads} threads")
-            for name, v in e2e(args.tconv, args.threads, tmp).items():
-                if v is None:
-                    print(f"{name:28} skipped (missing; Debian package {E2E_PACKAGES[name]})")
+            print("\n# end to end: 4000x3000 8-bit RGB PNG x2 -> PNG, zlib level 3, 'up' row "
+                  f"filter where the tool can set it, {args.threads} threads")
+            kernel = None
+            for (k, label), v in e2e(args.tconv, args.threads, tmp).items():
+                if k != kernel:
+                    print(f"## {k}")
+                    kernel = k
+                if v[0] == "cannot":
+                    print(f"{label:40} -  ({v[1]})")
+                elif v[0] == "missing":
+                    print(f"{label:40} skipped (missing; Debian package {v[1]})")
                 else:
-                    ms, rss, rc = v
-                    print(f"{name:28} {ms / 1e3:7.2f} s  peak {rss or float('nan'):7.0f} MiB"
-                          + ("" if rc == 0 else f"  (exit {rc})"))
+                    _, ms, rss, rc, note = v
+                    print(f"{label:40} {ms / 1e3:7.2f} s  peak {rss or float('nan'):7.0f} MiB"
+                          + ("" if rc == 0 else f"  (exit {rc})") + (f"  ({note})" if note else ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

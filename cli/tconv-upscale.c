@@ -26,9 +26,6 @@
 #define MAX_THREADS 64
 /* zlib level of PNG output: gegl:png-save's default, a good speed/size balance for photographs */
 #define PNG_LEVEL 3
-/* Largest output kept in plain memory (run_upscale): a 12-megapixel RGB image x2 is 144 MB;
- * larger ones go through a GEGL buffer, which swaps. */
-#define MEMORY_OUTPUT_MAX ((gsize) 512 << 20)
 
 typedef struct
 {
@@ -595,7 +592,7 @@ run_whole (const UpscaleOptions *o, Run *r, GError **error)
   if (r->budget == 0
       && (guint64) r->out_w * (guint64) r->out_h
              * (guint64) babl_format_get_bytes_per_pixel (format)
-           <= MEMORY_OUTPUT_MAX
+           <= TCONV_PIPELINE_MEMORY_OUTPUT_MAX
       && (r->out = tconv_pipeline_memory_buffer (r->out_w, r->out_h, format, &r->pixels,
                                                  &r->pixels_stride)) != NULL)
     {

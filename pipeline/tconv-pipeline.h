@@ -178,6 +178,10 @@ gboolean tconv_pipeline_upscale (GeglBuffer                *src,
                                  const TconvUpscaleOptions *options,
                                  GError                   **error);
 
+/* Largest result the CLI and the plug-in keep in plain memory (a 12-megapixel RGB image x2
+ * is 144 MB); larger ones go through a GEGL buffer, which swaps to disk. */
+#define TCONV_PIPELINE_MEMORY_OUTPUT_MAX ((guint64) 512 << 20)
+
 /* A new linear buffer of @width x @height in @format over plain memory, returned in @pixels
  * with its @rowstride, for TconvPipelineDest.pixels: the pipeline then writes rows
  * straight into it, and the buffer reads them like any other (GEGL buffer writes from many

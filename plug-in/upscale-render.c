@@ -191,16 +191,15 @@ upscale_compute (UpscaleJob  *job,
   options.progress      = upscale_job_progress;
   options.progress_data = job;
 
-  /* Plain memory, as the CLI uses: writing the bands into a tiled GEGL buffer took more CPU
-   * than computing them (0.42 s against 0.27 s at 12 MP x2), most of it faulting in fresh
-   * tile memory. upscale_hand_over() then gives it to GIMP without fresh memory either. */
-  result = tconv_pipeline_memory_buffer (out_w, out_h, format, &pixels, &rowstride);
-  if (result == NULL)
-    {
-      g_set_error (error, TCONV_PIPELINE_ERROR, TCONV_PIPELINE_ERROR_FAILED,
-                   _("Not enough memory for a %d×%d result"), out_w, out_h);
-      return NULL;
-    }
+  /* Plain memory up to a size, as the CLI uses: writing the bands into a tiled GEGL buffer
+   * took more CPU than computing them (0.42 s against 0.27 s at 12 MP x2), most of it
+   * faulting in fresh tile memory. Larger results keep a GEGL buffer, which can swap
+   * (upscale_check_memory() counts on that). */
+  if ((guint64) out_w * (guint64) out_h * (guint64) babl_format_get_bytes_per_pixel (format)
+        > TCONV_PIPELINE_MEMORY_OUTPUT_MAX
+      || (result = tconv_pipeline_memory_buffer (out_w, out_h, format, &pixels, &rowstride))
+           == NULL)
+    result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), format);
   if (! tconv_pipeline_upscale (source, result, &options, error))
     g_clear_object (&result);
   return result;
@@ -302,31 +301,27 @@ upscale_regrow_layers (GArray  *items,
   return TRUE;
 }
 
-/* Gives GIMP the @w x @h pixels of @result (a memory buffer) in bands of a few tile rows,
- * each through a drawable buffer of its own: unreferencing it sends its tiles over the wire
- * and frees them, and the next band's tiles reuse that memory. One buffer for the whole
- * result kept every tile until the end, 144 MB of fresh memory at 12 MP x2, and took 1.08 s
- * instead of 0.72 s (docs/speed.md). */
+/* Gives GIMP the @w x @h pixels of @result in bands of a few tile rows, each through a
+ * drawable buffer of its own: unreferencing it sends its tiles over the wire and frees them,
+ * and the next band's tiles reuse that memory. One buffer for the whole result kept every
+ * tile until the end, 144 MB of fresh memory at 12 MP x2, and took 1.08 s instead of 0.72 s
+ * from plain memory (docs/speed.md). */
 static void
 upscale_hand_over (GeglBuffer   *result,
                    GimpDrawable *drawable,
                    gint          w,
                    gint          h)
 {
-  const Babl   *format    = gegl_buffer_get_format (result);
-  const gint    band      = 4 * (gint) gimp_tile_height ();
-  gint          rowstride = 0;
-  const guint8 *pixels    = gegl_buffer_linear_open (result, NULL, &rowstride, format);
+  const gint band = 4 * (gint) gimp_tile_height ();
 
   for (gint y = 0; y < h; y += band)
     {
-      GeglBuffer *buffer = gimp_drawable_get_buffer (drawable);
+      GeglBuffer         *buffer = gimp_drawable_get_buffer (drawable);
+      const GeglRectangle rows   = { 0, y, w, MIN (band, h - y) };
 
-      gegl_buffer_set (buffer, GEGL_RECTANGLE (0, y, w, MIN (band, h - y)), 0, format,
-                       pixels + (gsize) y * (gsize) rowstride, rowstride);
+      gegl_buffer_copy (result, &rows, GEGL_ABYSS_NONE, buffer, &rows);
       g_object_unref (buffer); /* sends the band's tiles to GIMP */
     }
-  gegl_buffer_linear_close (result, (gpointer) pixels);
 }
 
 static gboolean

@@ -67,10 +67,11 @@ mkdir -p "$TCONV_WORK"
 USER_PRESETS=${XDG_DATA_HOME:-$HOME/.local/share}/tconv/presets
 mkdir -p "$USER_PRESETS"
 cp /src/tests/gimp3/data/mykernel-x2.tconv "$USER_PRESETS/"
+launch=  # a command to start GIMP through (the benchmark's no-thp.py), or nothing
 gimp_batch() {  # gimp_batch LOG FILE.py [ENV=VALUE...]
   log=$1 py=$2
   shift 2
-  env "$@" timeout -k 10 "$TIMEOUT" "$TCONV_GIMP_CONSOLE" -i --quit \
+  $launch env "$@" timeout -k 10 "$TIMEOUT" "$TCONV_GIMP_CONSOLE" -i --quit \
     --batch-interpreter=python-fu-eval -b - <"$py" >"$log" 2>&1
 }
 
@@ -98,12 +99,11 @@ if [ "${TCONV_PLUGIN_BENCH:-0}" = 1 ]; then
     case $thp in
       on) launch= ;;
       off) launch="python3 /src/tests/gimp3/no-thp.py" ;;
-      *) echo "TAP not ok - TCONV_BENCH_THP='$thp': must be on, off or both"; continue ;;
+      *) echo "TAP not ok - TCONV_BENCH_THP='$thp': each word must be on or off"; continue ;;
     esac
-    log="$OUT/bench-thp-$thp.log"
-    $launch env timeout -k 10 "$TIMEOUT" "$TCONV_GIMP_CONSOLE" -i --quit \
-      --batch-interpreter=python-fu-eval -b - </src/tests/gimp3/bench-plugin.py >"$log" 2>&1
-    grep '^TAP \|^BENCH' "$log"
+    gimp_batch "$OUT/bench-thp-$thp.log" /src/tests/gimp3/bench-plugin.py
+    grep '^TAP \|^BENCH' "$OUT/bench-thp-$thp.log"
   done
+  launch=
 fi
 exit 0

@@ -417,6 +417,100 @@ test_classifier (void)
   free (coh);
 }
 
+/* The class the documented rule gives to the features tconv_bank_features() reports. */
+static size_t
+class_of_features (const tconv_bank_classifier *c, float angle, float strength, float coherence)
+{
+  size_t a = (size_t) floor ((double) angle / PI * (double) c->angles), s = 0, q = 0;
+  if (a >= c->angles)
+    a = c->angles - 1;
+  while (s + 1 < c->strengths && (double) strength >= c->strength_thresholds[s])
+    s++;
+  while (q + 1 < c->coherences && (double) coherence >= c->coherence_thresholds[q])
+    q++;
+  return (a * c->strengths + s) * c->coherences + q;
+}
+
+/* Luma kind @kind for the classes-versus-features check: 0 random; 1 ramps whose tensor angle
+ * lies on a bin boundary (the angle bin must come from the exact arctangent); 2 flat patches
+ * and axis-aligned steps (zero tensors, b = 0); 3 huge and tiny values with a NaN and an
+ * infinity. */
+static void
+boundary_luma (test_rng *rng, int kind, const tconv_bank_classifier *c, float *L, size_t h,
+               size_t w)
+{
+  const double t = PI * (double) test_rng_range (rng, 0, (int64_t) (2 * c->angles - 1)) / (double) (2 * c->angles);
+  const double scale = kind == 3 ? (test_rng_range (rng, 0, 1) ? 1e30 : 1e-30) : 1.0;
+
+  for (size_t y = 0; y < h; y++)
+    for (size_t x = 0; x < w; x++)
+      {
+        double v;
+        if (kind == 0)
+          v = 0.5 + 0.3 * test_rng_signed (rng);
+        else if (kind == 1)
+          v = 0.02 * (cos (t) * (double) x + sin (t) * (double) y);
+        else if (kind == 2)
+          v = (x / 16 + y / 12) % 3 == 0 ? 0.25 : x % 16 < 8 ? 0.5 : 0.75;
+        else
+          v = scale * (0.5 + 0.3 * test_rng_signed (rng));
+        L[y * w + x] = (float) v;
+      }
+  if (kind == 3)
+    {
+      L[(h / 3) * w + w / 3] = NAN;
+      L[(2 * h / 3) * w + 2 * w / 3] = INFINITY;
+    }
+}
+
+/* tconv_bank_classify() (vectorised on the x86-64-v3 path, its angle bins from a polynomial
+ * away from bin boundaries) gives exactly the class of the features tconv_bank_features()
+ * computes pixel by pixel with the library's arctangent, everywhere. */
+static void
+test_classes_are_the_features (void)
+{
+  test_rng              rng;
+  tconv_bank_classifier c = some_classifier (24, 3, 3);
+  const size_t          h = 30, w = 91, halo = tconv_bank_halo (&c), ih = h - 2 * halo,
+               iw = w - 2 * halo;
+  float                *L = test_malloc (h * w * sizeof (float)), *work, *ang, *str, *coh;
+  uint16_t             *cls = test_malloc (ih * iw * sizeof (uint16_t));
+  size_t                need, bad = 0, on_boundary = 0;
+
+  test_rng_init (&rng, 2026);
+  CHECK_STATUS (tconv_bank_work_len (&c, h, w, &need, NULL));
+  work = test_malloc (need * sizeof (float));
+  ang = test_malloc (ih * iw * sizeof (float));
+  str = test_malloc (ih * iw * sizeof (float));
+  coh = test_malloc (ih * iw * sizeof (float));
+  for (int trial = 0; trial < 400; trial++)
+    {
+      boundary_luma (&rng, trial % 4, &c, L, h, w);
+      CHECK_STATUS (tconv_bank_classify (&c, L, h, w, (ptrdiff_t) w, cls, (ptrdiff_t) iw, work,
+                                         need, NULL));
+      CHECK_STATUS (tconv_bank_features (&c, L, h, w, (ptrdiff_t) w, ang, str, coh,
+                                         (ptrdiff_t) iw, work, need, NULL));
+      for (size_t i = 0; i < ih * iw; i++)
+        {
+          const double pos = (double) ang[i] / PI * (double) c.angles;
+          on_boundary += pos == floor (pos);
+          if (cls[i] != class_of_features (&c, ang[i], str[i], coh[i]) && bad++ < 5)
+            test_diag ("trial %d pixel %zu: class %u, features (%.9g, %g, %g) give %zu", trial,
+                       i, cls[i], (double) ang[i], (double) str[i], (double) coh[i],
+                       class_of_features (&c, ang[i], str[i], coh[i]));
+        }
+    }
+  CHECK (bad == 0 && on_boundary > 10000,
+         "classes = the rule applied to the exact features on 400 images, %zu pixels on an "
+         "angle bin boundary (%zu differ)", on_boundary, bad);
+  free (L);
+  free (cls);
+  free (work);
+  free (ang);
+  free (str);
+  free (coh);
+}
+
 /* Known answers: a ramp along direction t has its gradient, hence the tensor's dominant
  * direction, at angle t; coherence 1 (to float storage of the tensor: lambda2 is about 1e-8
  * of lambda1 after rounding, and its square root costs up to 1e-3 of coherence). A flat
@@ -603,6 +697,7 @@ main (void)
   test_flat ();
   test_classifier ();
   test_known_features ();
+  test_classes_are_the_features ();
   test_format ();
   return test_end ();
 }

@@ -156,28 +156,35 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The plan: per class and phase (py, px), rw rows of rw * C floats, tap (dy, dx) of the window
- * (offsets d = dlo + index from the owner) repeated for each channel, zero where the kernel has
- * no tap. An owner's window (rw rows of rw pixels, C channels) is copied once, zero outside the
- * view, and every phase is an element-wise product summed over the rows, then per channel
- * over the row: the same operations for every owner wherever it lies.
- *
- * Rows are padded to a multiple of 8 floats (PLAN_LANES) so that the products run in whole
- * vectors held in registers; the padding lanes of a window row may hold whatever follows it in
- * the image (even NaN) as they are never summed into a channel.
+ * The plan: the lanes of a vector are the s phases px of one output row of an owner's block,
+ * C channels each (lane px C + c), which is how those s pixels lie in an interleaved output
+ * row. Per class, output row phase py and window pixel (wy, wx) (offsets d = dlo + index from
+ * the owner), a vector holds each lane's tap, zero where the kernel has none. The window
+ * pixels are "expanded" (their C values repeated s times), so an owner's output row py is a
+ * sum of rw x rw vector products in a fixed order, with no sum across lanes: the same
+ * operations for every owner wherever it lies, and pixels outside the window never read.
+ * Vectors hold 8 or 16 floats (the fewer that hold s C lanes); lanes past s C are dropped.
  */
 
-#define PLAN_LANES 8u
-#define PLAN_ROW(rw, C) (((rw) * (C) + PLAN_LANES - 1) / PLAN_LANES * PLAN_LANES)
-#define PLAN_MAX_ROW PLAN_ROW (TCONV_BANK_PLAN_MAX_WINDOW, 4u)
+#define PLAN_LANES     8u  /* floats per plan_v8 */
+#define PLAN_MAX_LANES 16u /* s C at most */
+#define PLAN_CHUNK     32u /* owners per expansion: rw rows of PLAN_CHUNK + rw - 1 pixels */
+#define PLAN_EX_ROW    ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW - 1) * PLAN_MAX_LANES \
+                        + PLAN_MAX_LANES)
 
 struct tconv_bank_plan
 {
-  size_t       s, C, classes, rw, row, phase; /* row = PLAN_ROW (rw, C), phase = rw * row */
-  size_t       spare; /* pixels right of a window that its padded rows read */
+  size_t       s, C, classes, rw, vec; /* vec: 8 or 16 floats per tap, >= s C */
   int64_t      dlo;
   unsigned     paths;
-  const float *filters; /* classes * s * s * phase */
+  const float *filters; /* [class][py][wy][wx][vec] */
+  /* Anti-ringing inside the gather (fused, when the 2 x 2 input pixels around every output
+   * pixel lie in the window): for row phase py the first of its two input rows is window row
+   * limit_row[py]; lane L's first input column is window column limit_col, or limit_col + 1
+   * where limit_mask[L] is 0. */
+  int          fused;
+  size_t       limit_row[PLAN_MAX_LANES], limit_col;
+  int32_t      limit_mask[PLAN_MAX_LANES];
 };
 
 static void
@@ -203,9 +210,10 @@ plan_shape (const tconv_bank *bank, size_t C, size_t *rw, int64_t *dlo, size_t *
 
   if (g == NULL || bank->weights == NULL)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "bank plan: the bank is NULL");
-  if (C < 1 || C > 4)
+  if (C < 1 || C > 4 || g->stride_h * C > PLAN_MAX_LANES)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
-                       "bank plan: %zu channels: the plan holds 1..4", C);
+                       "bank plan: %zu channels at stride %zu: the plan holds 1..4 channels "
+                       "and at most %u values per block row", C, g->stride_h, PLAN_MAX_LANES);
   geo.stride_h = g->stride_h;
   window_range (&geo, g->pad_h, g->k_h, &lo, &hi);
   window_range (&geo, g->pad_w, g->k_w, &lo2, &hi2);
@@ -217,9 +225,9 @@ plan_shape (const tconv_bank *bank, size_t C, size_t *rw, int64_t *dlo, size_t *
                        TCONV_BANK_PLAN_MAX_WINDOW);
   *rw = (size_t) (hi - lo + 1);
   *dlo = lo;
-  /* at most 4096 classes x 64^2 phases x 17^2 x 4 floats: fits in size_t on 64-bit, checked */
-  if (!tconv_mul4_size (bank->classes, g->stride_h * g->stride_w, *rw, PLAN_ROW (*rw, C),
-                        floats))
+  /* at most 4096 classes x 16 row phases x 17^2 x 16 floats: fits in size_t on 64-bit, checked */
+  if (!tconv_mul4_size (bank->classes, g->stride_h, *rw * *rw,
+                        g->stride_h * C > PLAN_LANES ? PLAN_MAX_LANES : PLAN_LANES, floats))
     return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0, "bank plan: too large");
   return TCONV_OK;
 }
@@ -241,16 +249,66 @@ tconv_bank_plan_size (const tconv_bank *bank, size_t channels, size_t *bytes, tc
   return TCONV_OK;
 }
 
+/* The weight of class @c, row phase @py, column phase @px at window pixel (@wy, @wx). */
+static float
+plan_tap (const tconv_bank *bank, const tconv_bank_plan *p, size_t c, size_t py, size_t px,
+          size_t wy, size_t wx)
+{
+  const tconv_kernel *g = bank->global;
+  const int64_t ky = (int64_t) py + (int64_t) g->pad_h - (int64_t) p->s * (p->dlo + (int64_t) wy);
+  const int64_t kx = (int64_t) px + (int64_t) g->pad_w - (int64_t) p->s * (p->dlo + (int64_t) wx);
+
+  if (ky < 0 || ky >= (int64_t) g->k_h || kx < 0 || kx >= (int64_t) g->k_w)
+    return 0.0f;
+  return bank->weights[(c * g->k_h + (size_t) ky) * g->k_w + (size_t) kx];
+}
+
+/* The first of the two input rows (columns) around output phase @phi, as an offset from the
+ * owner: floor ((2 phi + 2 pad - k + 1) / 2 s), tconv_antiring()'s rule for output s j + phi. */
+static int64_t
+around (size_t phi, size_t pad, size_t k, size_t s)
+{
+  return tconv_floor_div (2 * (int64_t) phi + 2 * (int64_t) pad - (int64_t) k + 1,
+                          2 * (int64_t) s);
+}
+
+/* Whether anti-ringing can run inside the gather, and where it reads (tconv_bank_plan). The
+ * column offsets of the s phases span at most two values, as 2 phi spans less than 2 s. */
+static void
+plan_limits (const tconv_kernel *g, tconv_bank_plan *p)
+{
+  const int64_t last = (int64_t) p->rw - 2; /* the first of two window rows or columns */
+  int64_t       cmin = INT64_MAX, cmax = INT64_MIN;
+
+  p->fused = 1;
+  for (size_t py = 0; py < p->s; py++)
+    {
+      const int64_t r = around (py, g->pad_h, g->k_h, p->s) - p->dlo;
+      p->fused &= r >= 0 && r <= last;
+      p->limit_row[py] = r >= 0 ? (size_t) r : 0;
+    }
+  for (size_t px = 0; px < p->s; px++)
+    {
+      const int64_t c = around (px, g->pad_w, g->k_w, p->s) - p->dlo;
+      cmin = c < cmin ? c : cmin;
+      cmax = c > cmax ? c : cmax;
+    }
+  p->fused &= cmin >= 0 && cmax <= last;
+  p->limit_col = cmin >= 0 ? (size_t) cmin : 0;
+  for (size_t L = 0; L < PLAN_MAX_LANES; L++)
+    p->limit_mask[L] = L >= p->s * p->C
+                         || around (L / p->C, g->pad_w, g->k_w, p->s) - p->dlo == cmin ? -1 : 0;
+}
+
 tconv_status
 tconv_bank_plan_init (const tconv_bank *bank, size_t C, void *mem, size_t bytes,
                       tconv_bank_plan **plan, tconv_error *err)
 {
-  const tconv_kernel *g;
-  size_t              need, rw, floats;
-  int64_t             dlo;
-  tconv_bank_plan    *p;
-  float              *f;
-  tconv_status        st;
+  size_t           need, rw, floats;
+  int64_t          dlo;
+  tconv_bank_plan *p;
+  float           *f;
+  tconv_status     st;
 
   if ((st = tconv_bank_plan_size (bank, C, &need, err)))
     return st;
@@ -258,61 +316,50 @@ tconv_bank_plan_init (const tconv_bank *bank, size_t C, void *mem, size_t bytes,
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                        "bank plan: memory of %zu bytes (needs %zu) or plan is NULL", bytes, need);
   plan_shape (bank, C, &rw, &dlo, &floats, NULL);
-  g = bank->global;
   p = mem;
   f = (float *) (void *) (((uintptr_t) (p + 1) + 63) & ~(uintptr_t) 63);
-  *p = (tconv_bank_plan) { g->stride_h, C, bank->classes, rw, PLAN_ROW (rw, C),
-                            rw * PLAN_ROW (rw, C), (PLAN_ROW (rw, C) - rw * C + C - 1) / C,
-                            dlo, 0, f };
+  *p = (tconv_bank_plan) { .s = bank->global->stride_h, .C = C, .classes = bank->classes,
+                            .rw = rw, .dlo = dlo, .filters = f,
+                            .vec = bank->global->stride_h * C > PLAN_LANES ? PLAN_MAX_LANES
+                                                                           : PLAN_LANES };
   memset (f, 0, floats * sizeof (float));
 #ifdef TCONV_HAVE_CLONES
   p->paths = tconv_cpu_paths () & TCONV_CPU_CLONES;
 #endif
+  plan_limits (bank->global, p);
   for (size_t c = 0; c < bank->classes; c++)
     for (size_t py = 0; py < p->s; py++)
-      for (size_t px = 0; px < p->s; px++)
-        for (size_t wy = 0; wy < rw; wy++)
-          for (size_t wx = 0; wx < rw; wx++)
-            {
-              const int64_t ky = (int64_t) py + (int64_t) g->pad_h - (int64_t) p->s * (dlo + (int64_t) wy);
-              const int64_t kx = (int64_t) px + (int64_t) g->pad_w - (int64_t) p->s * (dlo + (int64_t) wx);
-              const float   w = ky >= 0 && ky < (int64_t) g->k_h && kx >= 0 && kx < (int64_t) g->k_w
-                                  ? bank->weights[(c * g->k_h + (size_t) ky) * g->k_w + (size_t) kx]
-                                  : 0.0f;
-              for (size_t ch = 0; ch < C; ch++)
-                f[(((c * p->s + py) * p->s + px) * rw + wy) * p->row + wx * C + ch] = w;
-            }
+      for (size_t wy = 0; wy < rw; wy++)
+        for (size_t wx = 0; wx < rw; wx++, f += p->vec)
+          for (size_t px = 0; px < p->s; px++)
+            for (size_t ch = 0; ch < C; ch++)
+              f[px * C + ch] = plan_tap (bank, p, c, py, px, wy, wx);
   *plan = p;
   return TCONV_OK;
 }
 
-/* The owner's window: rw rows of row floats, zero outside the view and in the padding. */
-static void
-copy_window (const tconv_bank_plan *p, const tconv_in_view *in, int64_t jy, int64_t jx,
-             float *win)
+typedef struct plan_job
 {
-  for (size_t wy = 0; wy < p->rw; wy++)
-    {
-      const int64_t iy = jy + p->dlo + (int64_t) wy - in->y0;
-      for (size_t i = p->rw * p->C; i < p->row; i++)
-        win[wy * p->row + i] = 0.0f;
-      for (size_t wx = 0; wx < p->rw; wx++)
-        {
-          const int64_t ix = jx + p->dlo + (int64_t) wx - in->x0;
-          float        *d = win + wy * p->row + wx * p->C;
-          if (iy < 0 || iy >= (int64_t) in->h || ix < 0 || ix >= (int64_t) in->w)
-            for (size_t c = 0; c < p->C; c++)
-              d[c] = 0.0f;
-          else
-            for (size_t c = 0; c < p->C; c++)
-              d[c] = in->data[iy * in->y_stride + ix * in->x_stride + (ptrdiff_t) c * in->c_stride];
-        }
-    }
-}
+  const tconv_bank_plan      *p;
+  const tconv_in_view        *in;
+  const tconv_bank_class_map *map;
+  const tconv_out_view       *out;
+  float                       antiring; /* > 0: limit inside the gather (p->fused, wide) */
+} plan_job;
 
-/* Eight floats as one value (GCC and clang vector extension): the compiler keeps a padded row
- * in registers, whole AVX vectors in the x86-64-v3 clone, SSE pairs in the portable build. */
-typedef float plan_v8 __attribute__ ((vector_size (PLAN_LANES * sizeof (float))));
+/* Four floats as one value: a pixel of up to four channels. */
+typedef float plan_v4 __attribute__ ((vector_size (4 * sizeof (float))));
+
+/* Eight floats as one value (GCC and clang vector extension): whole AVX vectors in the
+ * x86-64-v3 clone, SSE pairs in the portable build; comparisons give -1 (true) or 0. */
+typedef float   plan_v8 __attribute__ ((vector_size (PLAN_LANES * sizeof (float))));
+typedef int32_t plan_m8 __attribute__ ((vector_size (PLAN_LANES * sizeof (int32_t))));
+
+static inline __attribute__ ((always_inline)) plan_v8
+select8 (plan_m8 m, plan_v8 a, plan_v8 b)
+{
+  return (plan_v8) ((m & (plan_m8) a) | (~m & (plan_m8) b));
+}
 
 static inline __attribute__ ((always_inline)) plan_v8
 load8 (const float *p)
@@ -322,131 +369,200 @@ load8 (const float *p)
   return v;
 }
 
-/* One phase of one owner: the window (rows @rows[wy]) times the phase filter, summed per
- * channel. @RW and @C are constants where the caller specialises them, so the loops unroll. */
+/* @n pixels of LR row @iy from column @ix0 into @row: each pixel's C values S times (zero
+ * outside the view), then zeros for the lanes a vector reads past the last. Each copy is
+ * stored as four floats, the next copy (or the zeros) overwriting what lies past its C; the
+ * pixel is assembled in a register, as a load of what was just stored piece by piece would
+ * wait for the stores. */
 static inline __attribute__ ((always_inline)) void
-phase_dot (size_t RW, size_t C, const float *const *rows, const float *f, float *o,
-           ptrdiff_t cs)
+expand_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t S, size_t C,
+            float *row)
 {
-  const size_t row = PLAN_ROW (RW, C), nv = row / PLAN_LANES;
-  plan_v8      acc[PLAN_MAX_ROW / PLAN_LANES];
-  float        lane[PLAN_MAX_ROW];
+  const int row_in = iy >= in->y0 && iy < in->y0 + (int64_t) in->h;
 
-  for (size_t v = 0; v < nv; v++)
-    acc[v] = load8 (rows[0] + v * PLAN_LANES) * load8 (f + v * PLAN_LANES);
-  for (size_t wy = 1; wy < RW; wy++)
-    for (size_t v = 0; v < nv; v++)
-      acc[v] += load8 (rows[wy] + v * PLAN_LANES) * load8 (f + wy * row + v * PLAN_LANES);
-  memcpy (lane, acc, row * sizeof (float));
-  for (size_t c = 0; c < C; c++)
+  for (size_t t = 0; t < n; t++)
     {
-      float sum = lane[c];
-      for (size_t wx = 1; wx < RW; wx++)
-        sum += lane[wx * C + c];
-      o[(ptrdiff_t) c * cs] = sum;
+      const int64_t ix = ix0 + (int64_t) t - in->x0;
+      plan_v4       v = { 0.0f, 0.0f, 0.0f, 0.0f };
+      if (row_in && ix >= 0 && ix < (int64_t) in->w)
+        {
+          const float    *px = in->data + (iy - in->y0) * in->y_stride + ix * in->x_stride;
+          const ptrdiff_t cs = in->c_stride;
+          v = (plan_v4) { px[0], C > 1 ? px[cs] : 0.0f, C > 2 ? px[2 * cs] : 0.0f,
+                          C > 3 ? px[3 * cs] : 0.0f };
+        }
+      for (size_t r = 0; r < S; r++)
+        memcpy (row + (t * S + r) * C, &v, sizeof v);
     }
+  memset (row + n * S * C, 0, PLAN_MAX_LANES * sizeof (float));
 }
 
-typedef struct plan_job
-{
-  const tconv_bank_plan      *p;
-  const tconv_in_view        *in;
-  const tconv_bank_class_map *map;
-  const tconv_out_view       *out;
-} plan_job;
-
-/* The rows of an owner's window: straight into the view when the window, and the pixels its
- * padded rows read beyond it, lie inside it and the channels are interleaved (the values are
- * the same either way), else copied into @win with zeros outside. */
+/* Output row y (in the region) of owner jx's block: its S C lanes, or those inside. */
 static inline __attribute__ ((always_inline)) void
-window_rows (const tconv_bank_plan *p, const tconv_in_view *in, int64_t jy, int64_t jx,
-             float *win, const float **rows)
+store_block_row (const tconv_out_view *out, size_t y, size_t jx, size_t S, size_t C,
+                 const float *lanes)
 {
-  const int64_t y0 = jy + p->dlo - in->y0, x0 = jx + p->dlo - in->x0;
+  float *orow = out->data + (ptrdiff_t) (y - out->y0) * out->y_stride;
 
-  if (in->x_stride == (ptrdiff_t) p->C && (in->c_stride == 1 || p->C == 1) && y0 >= 0
-      && x0 >= 0 && y0 + (int64_t) p->rw <= (int64_t) in->h
-      && x0 + (int64_t) (p->rw + p->spare) <= (int64_t) in->w)
+  if (jx * S >= out->x0 && jx * S + S <= out->x0 + out->w && out->x_stride == (ptrdiff_t) C
+      && (out->c_stride == 1 || C == 1))
     {
-      for (size_t wy = 0; wy < p->rw; wy++)
-        rows[wy] = in->data + (y0 + (int64_t) wy) * in->y_stride + x0 * in->x_stride;
+      memcpy (orow + (ptrdiff_t) (jx * S - out->x0) * (ptrdiff_t) C, lanes, S * C * sizeof (float));
       return;
     }
-  copy_window (p, in, jy, jx, win);
-  for (size_t wy = 0; wy < p->rw; wy++)
-    rows[wy] = win + wy * p->row;
+  for (size_t px = 0; px < S; px++)
+    {
+      const size_t x = jx * S + px;
+      if (x < out->x0 || x >= out->x0 + out->w)
+        continue;
+      for (size_t c = 0; c < C; c++)
+        orow[(ptrdiff_t) (x - out->x0) * out->x_stride + (ptrdiff_t) c * out->c_stride]
+          = lanes[px * C + c];
+    }
 }
 
-static inline __attribute__ ((always_inline)) void
-plan_rows_body (const plan_job *j, size_t RW, size_t C)
+/* Lanes of output row phase @py (vector @v) limited towards the range of their 2 x 2 input
+ * pixels by @A, with tconv_antiring()'s comparisons (the rows' range per column, then the
+ * columns'). @rows: the expanded window rows, @at: the owner's first window pixel in them;
+ * @SC: floats per expanded pixel. */
+static inline __attribute__ ((always_inline)) plan_v8
+limit8 (const tconv_bank_plan *p, const float *const *rows, size_t at, size_t py, size_t v,
+        size_t SC, plan_v8 x, float A)
 {
-  const tconv_bank_plan *p = j->p;
-  const tconv_out_view  *out = j->out;
-  const size_t           s = p->s, y1 = out->y0 + out->h, x1 = out->x0 + out->w;
-  float                  win[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_MAX_ROW];
-  const float           *rows[TCONV_BANK_PLAN_MAX_WINDOW];
+  const size_t off = at + p->limit_col * SC + v * PLAN_LANES;
+  const float *r0 = rows[p->limit_row[py]] + off, *r1 = rows[p->limit_row[py] + 1] + off;
+  plan_m8      m;
+  plan_v8      lo[2], hi[2], t;
 
-  for (size_t jy = out->y0 / s; jy * s < y1; jy++)
-    for (size_t jx = out->x0 / s; jx * s < x1; jx++)
-      {
-        const uint16_t c = j->map->data[((int64_t) jy - j->map->y0) * j->map->stride
-                                        + ((int64_t) jx - j->map->x0)];
-        window_rows (p, j->in, (int64_t) jy, (int64_t) jx, win, rows);
-        for (size_t py = 0; py < s; py++)
-          {
-            const size_t y = jy * s + py;
-            if (y < out->y0 || y >= y1)
-              continue;
-            for (size_t px = 0; px < s; px++)
-              {
-                const size_t x = jx * s + px;
-                if (x < out->x0 || x >= x1)
-                  continue;
-                phase_dot (RW, C, rows, p->filters + ((c * s + py) * s + px) * p->phase,
-                           out->data + (ptrdiff_t) (y - out->y0) * out->y_stride
-                             + (ptrdiff_t) (x - out->x0) * out->x_stride,
-                           out->c_stride);
-              }
-          }
-      }
+  memcpy (&m, p->limit_mask + v * PLAN_LANES, sizeof m);
+  for (size_t col = 0; col < 2; col++)
+    {
+      const plan_v8 a = select8 (m, load8 (r0 + col * SC), load8 (r0 + (col + 1) * SC));
+      const plan_v8 d = select8 (m, load8 (r1 + col * SC), load8 (r1 + (col + 1) * SC));
+      lo[col] = select8 (a < d, a, d);
+      hi[col] = select8 (a > d, a, d);
+    }
+  lo[0] = select8 (lo[0] < lo[1], lo[0], lo[1]);
+  hi[0] = select8 (hi[0] > hi[1], hi[0], hi[1]);
+  t = select8 (x > hi[0], hi[0], select8 (x < lo[0], lo[0], x));
+  return x - A * (x - t);
 }
 
-/* The shipped banks' 7x7 window with 1..4 channels unrolled; anything else generic. */
-#define PLAN_DISPATCH(j)                                                                   \
-  do                                                                                       \
-    {                                                                                      \
-      const size_t rw_ = (j)->p->rw, c_ = (j)->p->C;                                       \
-      if (rw_ == 7 && c_ == 1)                                                             \
-        plan_rows_body ((j), 7, 1);                                                        \
-      else if (rw_ == 7 && c_ == 2)                                                        \
-        plan_rows_body ((j), 7, 2);                                                        \
-      else if (rw_ == 7 && c_ == 3)                                                        \
-        plan_rows_body ((j), 7, 3);                                                        \
-      else if (rw_ == 7 && c_ == 4)                                                        \
-        plan_rows_body ((j), 7, 4);                                                        \
-      else                                                                                 \
-        plan_rows_body ((j), rw_, c_);                                                     \
-    }                                                                                      \
-  while (0)
+/* Owner jx's block (its rows inside the region): per tap one expanded pixel, NV vectors of
+ * eight lanes, times the S row phases' weights. @rows: the expanded window rows, @at: the
+ * owner's first window pixel in them. The window
+ * columns are summed in K interleaved partial sums (columns wx = k mod K), added in order at
+ * the end, so that at least about six independent chains of multiply-adds hide their latency;
+ * K is a constant of each (S, NV), so every pixel sums in the same order. */
+static inline __attribute__ ((always_inline)) void
+owner_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
+             size_t at, size_t jy, size_t jx, uint16_t c, float A, int wide, size_t RW, size_t S,
+             size_t C, size_t NV)
+{
+  const size_t VEC = NV * PLAN_LANES;
+  const size_t K = !wide || S * NV >= 6 ? 1 : S * NV >= 3 ? 2 : 3;
+  const float *f = p->filters + (size_t) c * S * RW * RW * VEC;
+  plan_v8      acc[PLAN_MAX_LANES][PLAN_MAX_LANES / PLAN_LANES][3];
+  float        lanes[PLAN_MAX_LANES];
+
+  for (size_t py = 0; py < S; py++)
+    for (size_t v = 0; v < NV; v++)
+      for (size_t k = 0; k < K; k++)
+        acc[py][v][k] = (plan_v8) { 0 };
+  for (size_t wy = 0; wy < RW; wy++)
+#pragma GCC unroll 7
+    for (size_t wx = 0; wx < RW; wx++)
+      for (size_t v = 0; v < NV; v++)
+        {
+          const plan_v8 x = load8 (rows[wy] + at + wx * S * C + v * PLAN_LANES);
+          for (size_t py = 0; py < S; py++)
+            acc[py][v][wx % K] += x * load8 (f + ((py * RW + wy) * RW + wx) * VEC
+                                             + v * PLAN_LANES);
+        }
+  for (size_t py = 0; py < S; py++)
+    {
+      const size_t y = jy * S + py;
+      if (y < out->y0 || y >= out->y0 + out->h)
+        continue;
+      for (size_t v = 0; v < NV; v++)
+        {
+          plan_v8 sum = acc[py][v][0];
+          for (size_t k = 1; k < K; k++)
+            sum += acc[py][v][k];
+          if (wide && A > 0.0f)
+            sum = limit8 (p, rows, at, py, v, S * C, sum, A);
+          memcpy (lanes + v * PLAN_LANES, &sum, sizeof sum);
+        }
+      store_block_row (out, y, jx, S, C, lanes);
+    }
+}
+
+/* In column chunks of PLAN_CHUNK owners, down the owner rows: each LR row is expanded once
+ * per chunk into a ring of RW rows (LR row iy in slot iy mod RW). */
+static inline __attribute__ ((always_inline)) void
+plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
+{
+  const tconv_out_view *out = j->out;
+  const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / S;
+  const size_t          NV = S * C > PLAN_LANES ? 2 : 1;
+  const int64_t         dlo = j->p->dlo;
+  float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
+  const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
+
+  for (size_t jx0 = out->x0 / S; jx0 * S < x1; jx0 += PLAN_CHUNK)
+    {
+      const size_t n = (x1 + S - 1) / S - jx0 < PLAN_CHUNK ? (x1 + S - 1) / S - jx0 : PLAN_CHUNK;
+      for (size_t jy = jy0; jy * S < y1; jy++)
+        {
+          const uint16_t *cls = j->map->data + ((int64_t) jy - j->map->y0) * j->map->stride
+                                + ((int64_t) jx0 - j->map->x0);
+          for (size_t wy = jy == jy0 ? 0 : RW - 1; wy < RW; wy++)
+            {
+              const int64_t iy = (int64_t) jy + dlo + (int64_t) wy;
+              expand_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, S, C,
+                          ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * PLAN_EX_ROW);
+            }
+          for (size_t wy = 0; wy < RW; wy++)
+            rows[wy] = ex + (jy - jy0 + wy) % RW * PLAN_EX_ROW;
+          for (size_t i = 0; i < n; i++)
+            owner_block (j->p, out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide, RW, S,
+                         C, NV);
+        }
+    }
+}
+
+/* The shipped banks' 7x7 window at x2, x3 and x4 with 1..4 channels unrolled; anything else
+ * generic. */
+#define PLAN_CASE(j, wide, rw_, s_, c_)                                                    \
+  if ((j)->p->rw == rw_ && (j)->p->s == s_ && (j)->p->C == c_)                             \
+    plan_rows_body ((j), wide, rw_, s_, c_);                                               \
+  else
+
+#define PLAN_DISPATCH(j, w)                                                                \
+  PLAN_CASE (j, w, 7, 2, 1) PLAN_CASE (j, w, 7, 2, 2) PLAN_CASE (j, w, 7, 2, 3)            \
+  PLAN_CASE (j, w, 7, 2, 4) PLAN_CASE (j, w, 7, 3, 1) PLAN_CASE (j, w, 7, 3, 2)            \
+  PLAN_CASE (j, w, 7, 3, 3) PLAN_CASE (j, w, 7, 3, 4) PLAN_CASE (j, w, 7, 4, 1)            \
+  PLAN_CASE (j, w, 7, 4, 2) PLAN_CASE (j, w, 7, 4, 3) PLAN_CASE (j, w, 7, 4, 4)            \
+  plan_rows_body ((j), w, (j)->p->rw, (j)->p->s, (j)->p->C)
 
 static void
 plan_rows_portable (const plan_job *j)
 {
-  PLAN_DISPATCH (j);
+  PLAN_DISPATCH (j, 0);
 }
 
 #ifdef TCONV_HAVE_CLONES
 TCONV_TARGET_V3 static void
 plan_rows_v3 (const plan_job *j)
 {
-  PLAN_DISPATCH (j);
+  PLAN_DISPATCH (j, 1);
 }
 #endif
 
 tconv_status
 tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
                      const tconv_geometry *geom, const tconv_in_view *in,
-                     const tconv_bank_class_map *map, const tconv_out_view *out,
+                     const tconv_bank_class_map *map, const tconv_out_view *out, float antiring,
                      tconv_error *err)
 {
   gather       g;
@@ -455,9 +571,15 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
 
   if (st)
     return st;
+  if (!(antiring >= 0.0f && antiring <= 1.0f))
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "anti-ringing strength %g: must be from 0 to 1", (double) antiring);
   if (plan != NULL)
     {
-      const plan_job j = { plan, in, map, out };
+      /* anti-ringing inside the gather on the x86-64-v3 path only: in the portable build the
+       * vector comparisons cost more than tconv_antiring()'s separate pass */
+      int      fuse = 0;
+      plan_job j = { plan, in, map, out, 0.0f };
       if (plan->s != geom->stride_h || plan->C != geom->in_c || plan->classes != bank->classes)
         return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
                            "bank upsample: the plan is for stride %zu, %zu channels, %zu "
@@ -465,12 +587,16 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
 #ifdef TCONV_HAVE_CLONES
       if (plan->paths & TCONV_CPU_CLONES)
         {
+          fuse = plan->fused;
+          j.antiring = fuse ? antiring : 0.0f;
           plan_rows_v3 (&j);
-          return TCONV_OK;
         }
+      else
 #endif
-      plan_rows_portable (&j);
-      return TCONV_OK;
+        plan_rows_portable (&j);
+      if (fuse || antiring == 0.0f)
+        return TCONV_OK;
+      return tconv_antiring (geom, in, out, antiring, err);
     }
   g = (gather) { geom, in, out, geom->stride_h, geom->in_c, INT64_MAX, INT64_MIN };
   for (size_t phx = 0; phx < g.s; phx++)
@@ -480,5 +606,5 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
       g.dx_hi = hi > g.dx_hi ? hi : g.dx_hi;
     }
   gather_rows (bank, &g, map);
-  return TCONV_OK;
+  return antiring > 0.0f ? tconv_antiring (geom, in, out, antiring, err) : TCONV_OK;
 }

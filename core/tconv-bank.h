@@ -177,10 +177,11 @@ typedef struct tconv_bank_class_map
 /**
  * tconv_bank_plan:
  * The bank's filters laid out for the fast gather with @channels interleaved channels: per
- * class and output phase, the window rows with each tap repeated per channel, built once in
- * caller-owned memory and read by any number of threads. Exists for windows of at most
- * TCONV_BANK_PLAN_MAX_WINDOW LR pixels per side and 1..4 channels (tconv_bank_plan_size()
- * refuses others: tconv_bank_upsample() then runs its portable loop without a plan).
+ * class, output row phase and window pixel, the taps of the s column phases, each repeated
+ * per channel, built once in caller-owned memory and read by any number of threads. Exists
+ * for windows of at most TCONV_BANK_PLAN_MAX_WINDOW LR pixels per side, 1..4 channels and
+ * s x channels <= 16 (tconv_bank_plan_size() refuses others: tconv_bank_upsample() then runs
+ * its portable loop without a plan).
  */
 #define TCONV_BANK_PLAN_MAX_WINDOW 17u
 
@@ -201,10 +202,12 @@ tconv_status tconv_bank_plan_init (const tconv_bank *bank, size_t channels, void
  * @in:    input view (border pixels placed by the caller, as tconv_upsample()).
  * @map:   classes of every LR pixel that owns an output pixel of @out.
  * @out:   the output region; every pixel written once.
+ * @antiring: 0..1: then limited as by tconv_antiring() with this strength (inside the gather
+ *         where the plan allows, so that each value is written once); 0: not.
  *
  * The fast gather: per owner, its class's phase filters over its LR window. Equals
- * tconv_bank_upsample_ref() within 1e-5 (float accumulation). Thread-safe on disjoint
- * outputs.
+ * tconv_bank_upsample_ref(), then tconv_antiring_ref() with @antiring, within 1e-5 (float
+ * accumulation). Thread-safe on disjoint outputs.
  */
 tconv_status tconv_bank_upsample (const tconv_bank           *bank,
                                   const tconv_bank_plan      *plan,
@@ -212,6 +215,7 @@ tconv_status tconv_bank_upsample (const tconv_bank           *bank,
                                   const tconv_in_view        *in,
                                   const tconv_bank_class_map *map,
                                   const tconv_out_view       *out,
+                                  float                       antiring,
                                   tconv_error                *err);
 
 /* The oracle (declared here, documented in tconv-oracle.h's spirit: tests only): every input

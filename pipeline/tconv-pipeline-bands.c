@@ -523,7 +523,8 @@ convolve_rows (const TconvPipelineJob *job, TconvPipelineScratch *s, gint64 m0, 
     }
   else
     st = tconv_upsample (&job->geom, job->weight, job->bias, &in, &out, NULL);
-  if (st == TCONV_OK && job->antiring > 0.0f)
+  /* a bank limits inside its gather */
+  if (st == TCONV_OK && job->bank == NULL && job->antiring > 0.0f)
     st = tconv_antiring (&job->geom, &in, &out, job->antiring, NULL);
   /* the views are built from a validated geometry: a failure here is a bug */
   g_assert (st == TCONV_OK);

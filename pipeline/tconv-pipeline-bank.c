@@ -91,7 +91,8 @@ tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
   g_assert (st == TCONV_OK);
   cmap = (tconv_bank_class_map) { map, in->y0 + (gint64) halo, in->x0 + (gint64) halo,
                                   h - 2 * halo, w - 2 * halo, (ptrdiff_t) (w - 2 * halo) };
-  st = tconv_bank_upsample (job->bank, job->bank_plan, &job->geom, in, &cmap, out, NULL);
+  st = tconv_bank_upsample (job->bank, job->bank_plan, &job->geom, in, &cmap, out, job->antiring,
+                            NULL);
   /* the rows and columns held cover the owners and their halo by construction */
   g_assert (st == TCONV_OK);
 }

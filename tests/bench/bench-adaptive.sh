@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$tconv" "$tmp/tconv"
 /usr/bin/python3 "$root/tests/bench/make-mosaic.py" "$tmp/in.png" 4000 3000 > /dev/null
 
-printf '%-30s %10s %14s %10s\n' "kernel" "wall s" "compute CPU s" "peak MB"
+printf '%-36s %10s %14s %10s\n' "kernel" "wall s" "compute CPU s" "peak MB"
 for job in "learned" "adaptive --antiring 0" "adaptive (default --antiring 0.75)"; do
   case $job in
     learned) args=(--kernel learned) ;;
@@ -33,5 +33,5 @@ for job in "learned" "adaptive --antiring 0" "adaptive (default --antiring 0.75)
       best_wall=$wall best_cpu=$cpu best_rss=$rss
     fi
   done
-  printf '%-30s %10s %14s %10d\n' "$job" "$best_wall" "$best_cpu" $((best_rss / 1024))
+  printf '%-36s %10s %14s %10d\n' "$job" "$best_wall" "$best_cpu" $((best_rss / 1024))
 done

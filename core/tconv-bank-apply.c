@@ -168,7 +168,8 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
 
 #define PLAN_LANES     8u  /* floats per plan_v8 */
 #define PLAN_MAX_LANES 16u /* s C at most */
-#define PLAN_CHUNK     32u /* owners per expansion: rw rows of PLAN_CHUNK + rw - 1 pixels */
+#define PLAN_CHUNK     64u /* owners per expansion: rw rows of PLAN_CHUNK + rw - 1 pixels (at
+                            * most 88 KB of stack) */
 #define PLAN_EX_ROW    ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW - 1) * PLAN_MAX_LANES \
                         + PLAN_MAX_LANES)
 

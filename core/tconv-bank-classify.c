@@ -260,7 +260,9 @@ classes4 (const tconv_bank_classifier *cl, tensor_v4 a, tensor_v4 b, tensor_v4 c
                                  __builtin_convertvector (__builtin_convertvector (q, tensor_f4),
                                                           tensor_v4), zero);
   const tensor_v4 p = angle_position4 (splat4 (2.0) * b, a - c, (double) cl->angles);
-  const tensor_i4 bin = __builtin_convertvector (p, tensor_i4); /* p >= 0 or NaN */
+  /* p is in [0, angles] or NaN; NaN becomes 0 before the conversion, whose result would
+   * be undefined, and stays NaN in frac */
+  const tensor_i4 bin = __builtin_convertvector (select4 (p >= zero, p, zero), tensor_i4);
   const tensor_v4 frac = p - __builtin_convertvector (bin, tensor_v4);
   /* false for NaN, hence for a zero or non-finite tensor */
   const tensor_m4 ok = (frac >= splat4 (ANGLE_MARGIN)) & (frac <= splat4 (1.0 - ANGLE_MARGIN));

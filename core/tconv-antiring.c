@@ -26,6 +26,15 @@ held (const tconv_in_view *in, int64_t y, int64_t x, size_t c)
   return in->data[y * in->y_stride + x * in->x_stride + (ptrdiff_t) c * in->c_stride];
 }
 
+tconv_status
+tconv_antiring_check_strength (float strength, tconv_error *err)
+{
+  if (!(strength >= 0.0f && strength <= 1.0f))
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "anti-ringing strength %g: must be from 0 to 1", (double) strength);
+  return TCONV_OK;
+}
+
 /* The checks both versions share. */
 static tconv_status
 check_args (const tconv_geometry *geom, const tconv_in_view *in, const tconv_out_view *out,
@@ -33,9 +42,8 @@ check_args (const tconv_geometry *geom, const tconv_in_view *in, const tconv_out
 {
   tconv_status st;
 
-  if (!(strength >= 0.0f && strength <= 1.0f))
-    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
-                       "anti-ringing strength %g: must be from 0 to 1", (double) strength);
+  if ((st = tconv_antiring_check_strength (strength, err)))
+    return st;
   if (geom == NULL)
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "antiring: geometry is NULL");
   /* the weights are not read: any non-NULL pointer passes the shared check */

@@ -572,9 +572,8 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
 
   if (st)
     return st;
-  if (!(antiring >= 0.0f && antiring <= 1.0f))
-    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
-                       "anti-ringing strength %g: must be from 0 to 1", (double) antiring);
+  if ((st = tconv_antiring_check_strength (antiring, err)))
+    return st;
   if (plan != NULL)
     {
       /* anti-ringing inside the gather on the x86-64-v3 path only: in the portable build the

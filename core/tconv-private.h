@@ -128,6 +128,10 @@ void   tconv_sum_to_one (double *u, const double *ones, size_t m);
  * (tconv-bank.c; also used by the parser to report at the class's line). */
 tconv_status tconv_bank_check_class (const tconv_bank *bank, size_t c, tconv_error *err);
 
+/* An anti-ringing strength from 0 to 1, else the error tconv_antiring() gives (tconv-antiring.c;
+ * also checked by tconv_bank_upsample(), which may limit inside its gather). */
+tconv_status tconv_antiring_check_strength (float strength, tconv_error *err);
+
 /* ---- Instruction-set paths (tconv-cpu.c) ---- */
 
 /* Compiler-built x86-64-v3 copies of portable loops: a function marked TCONV_TARGET_V3 is

@@ -248,6 +248,18 @@ test_flat (void)
       make_scene (&rng, b, C, 6, 7, margin, 0, v, &sc);
       out = test_alloc_poisoned (sc.geom.out_h * sc.geom.out_w * C);
       tconv_out_view ov = out_region (out, C, 0, 0, sc.geom.out_h, sc.geom.out_w);
+      if (trial == 0)
+        {
+          tconv_error err = { 0 };
+          CHECK (tconv_bank_upsample (b, NULL, &sc.geom, &sc.view, &sc.cmap, &ov, 1.5f, &err)
+                     == TCONV_ERR_INVALID_ARG
+                   && strstr (err.message, "anti-ringing strength 1.5: must be from 0 to 1"),
+                 "anti-ringing 1.5 refused: %s", err.message);
+          CHECK (tconv_bank_upsample (b, NULL, &sc.geom, &sc.view, &sc.cmap, &ov, NAN, NULL)
+                   == TCONV_ERR_INVALID_ARG, "anti-ringing NaN refused");
+          CHECK (isnan (out[0]) && isnan (out[sc.geom.out_h * sc.geom.out_w * C - 1]),
+                 "a refused anti-ringing strength writes no output");
+        }
       CHECK_STATUS (tconv_bank_upsample (b, NULL, &sc.geom, &sc.view, &sc.cmap, &ov, 0.0f, NULL));
       for (size_t i = 0; i < sc.geom.out_h * sc.geom.out_w * C; i++)
         {
@@ -447,7 +459,8 @@ static void
 boundary_luma (test_rng *rng, int kind, const tconv_bank_classifier *c, float *L, size_t h,
                size_t w)
 {
-  const double t = PI * (double) test_rng_range (rng, 0, (int64_t) (2 * c->angles - 1)) / (double) (2 * c->angles);
+  const double t = PI * (double) test_rng_range (rng, 0, (int64_t) (2 * c->angles - 1))
+                   / (double) (2 * c->angles);
   const double scale = kind == 3 ? (test_rng_range (rng, 0, 1) ? 1e30 : 1e-30) : 1.0;
 
   for (size_t y = 0; y < h; y++)

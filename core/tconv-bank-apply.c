@@ -408,7 +408,8 @@ store_block_row (const tconv_out_view *out, size_t y, size_t jx, size_t S, size_
   if (jx * S >= out->x0 && jx * S + S <= out->x0 + out->w && out->x_stride == (ptrdiff_t) C
       && (out->c_stride == 1 || C == 1))
     {
-      memcpy (orow + (ptrdiff_t) (jx * S - out->x0) * (ptrdiff_t) C, lanes, S * C * sizeof (float));
+      memcpy (orow + (ptrdiff_t) (jx * S - out->x0) * (ptrdiff_t) C, lanes,
+              S * C * sizeof (float));
       return;
     }
   for (size_t px = 0; px < S; px++)
@@ -451,10 +452,12 @@ limit8 (const tconv_bank_plan *p, const float *const *rows, size_t at, size_t py
 
 /* Owner jx's block (its rows inside the region): per tap one expanded pixel, NV vectors of
  * eight lanes, times the S row phases' weights. @rows: the expanded window rows, @at: the
- * owner's first window pixel in them. The window
- * columns are summed in K interleaved partial sums (columns wx = k mod K), added in order at
- * the end, so that at least about six independent chains of multiply-adds hide their latency;
- * K is a constant of each (S, NV), so every pixel sums in the same order. */
+ * owner's first window pixel in them. On the x86-64-v3 path (@wide) the window columns are
+ * summed in K interleaved partial sums (columns wx = k mod K), added in order at the end, so
+ * that about six independent chains of multiply-adds hide their latency; the portable
+ * build's vectors are register pairs already, and more sums would not fit in its sixteen
+ * registers. K is a constant of each (S, NV) and path, so every pixel sums in the same
+ * order. */
 static inline __attribute__ ((always_inline)) void
 owner_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
              size_t at, size_t jy, size_t jx, uint16_t c, float A, int wide, size_t RW, size_t S,
@@ -526,8 +529,8 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
           for (size_t wy = 0; wy < RW; wy++)
             rows[wy] = ex + (jy - jy0 + wy) % RW * PLAN_EX_ROW;
           for (size_t i = 0; i < n; i++)
-            owner_block (j->p, out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide, RW, S,
-                         C, NV);
+            owner_block (j->p, out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,
+                         RW, S, C, NV);
         }
     }
 }

@@ -107,11 +107,10 @@ gradient_products (const tensor_job *j, float *ga, float *gb, float *gc)
     }
 }
 
-/* Four doubles as one value (GCC and clang vector extension), two of them for eight pixels at
- * once in the blurs: AVX registers in the x86-64-v3 build, SSE pairs in the baseline. Nothing
- * in this file contracts a multiply and an add into one FMA, so each lane rounds exactly as a
- * scalar loop would on either path: the classes, and the presets trained on them, do not
- * depend on it. */
+/* Four doubles as one value (GCC and clang vector extension), two of them for eight pixels:
+ * AVX registers in the x86-64-v3 build. Nothing in this file contracts a multiply and an add
+ * into one FMA, so each lane rounds exactly as a scalar loop would on either path: the
+ * classes, and the presets trained on them, do not depend on it. */
 typedef double tensor_v4 __attribute__ ((vector_size (4 * sizeof (double))));
 typedef float  tensor_f4 __attribute__ ((vector_size (4 * sizeof (float))));
 #define BLUR_PIXELS 8
@@ -236,7 +235,8 @@ angle_position4 (tensor_v4 y, tensor_v4 x, double angles)
   const tensor_v4 t = select4 (steep, ax, ay) / select4 (steep, ay, ax);
   const tensor_m4 big = t > splat4 (0.41421356237309503); /* tan (pi / 8) */
   const tensor_v4 folded = (t - splat4 (1.0)) / (t + splat4 (1.0));
-  tensor_v4       r = select4 (big, splat4 (PI_D / 4), zero) + atan_small4 (select4 (big, folded, t));
+  tensor_v4       r = select4 (big, splat4 (PI_D / 4), zero)
+                      + atan_small4 (select4 (big, folded, t));
 
   r = select4 (steep, splat4 (PI_D / 2) - r, r);
   r = select4 (x < zero, splat4 (PI_D) - r, r);
@@ -255,7 +255,8 @@ classes4 (const tconv_bank_classifier *cl, tensor_v4 a, tensor_v4 b, tensor_v4 c
   const tensor_v4 s1 = sqrt4 (select4 (l1 > zero, l1, zero));
   const tensor_v4 s2 = sqrt4 (select4 (l2 > zero, l2, zero));
   const tensor_v4 q = (s1 - s2) / (s1 + s2);
-  const tensor_v4 str = __builtin_convertvector (__builtin_convertvector (s1, tensor_f4), tensor_v4);
+  const tensor_v4 str = __builtin_convertvector (__builtin_convertvector (s1, tensor_f4),
+                                                 tensor_v4);
   const tensor_v4 coh = select4 (s1 + s2 > zero,
                                  __builtin_convertvector (__builtin_convertvector (q, tensor_f4),
                                                           tensor_v4), zero);
@@ -348,8 +349,8 @@ smoothed_tensor (const tensor_job *j, const feature_out *o, int vector_classes)
             classes8 (o, y - halo, x - halo, &v[0], &v[1], &v[2]);
           else
             for (size_t i = 0; i < BLUR_PIXELS; i++)
-              emit_features (o, y - halo, x + i - halo, v[0].v[i / 4][i % 4], v[1].v[i / 4][i % 4],
-                             v[2].v[i / 4][i % 4]);
+              emit_features (o, y - halo, x + i - halo, v[0].v[i / 4][i % 4],
+                             v[1].v[i / 4][i % 4], v[2].v[i / 4][i % 4]);
         }
       for (; x + halo < w; x++)
         emit_features (o, y - halo, x - halo, blur1 (g, taps, q[0] + (y - r) * w + x, w),

@@ -589,22 +589,9 @@ run_whole (const UpscaleOptions *o, Run *r, GError **error)
   TconvPipelineDest dest = { 0 };
   GError           *perr = NULL;
 
-  if (r->budget == 0
-      && (guint64) r->out_w * (guint64) r->out_h
-             * (guint64) babl_format_get_bytes_per_pixel (format)
-           <= TCONV_PIPELINE_MEMORY_OUTPUT_MAX
-      && (r->out = tconv_pipeline_memory_buffer (r->out_w, r->out_h, format, &r->pixels,
-                                                 &r->pixels_stride)) != NULL)
-    {
-      dest.pixels = r->pixels;
-      dest.rowstride = r->pixels_stride;
-      dest.format = format;
-    }
-  else
-    {
-      r->out = gegl_buffer_new (GEGL_RECTANGLE (0, 0, r->out_w, r->out_h), format);
-      dest.buffer = r->out;
-    }
+  r->out = tconv_pipeline_result_new (r->out_w, r->out_h, format, r->budget == 0, &dest);
+  r->pixels = dest.pixels;
+  r->pixels_stride = dest.rowstride;
 
   if (!tconv_pipeline_upscale_region (r->in, &r->opt, NULL, &dest, &perr))
     {

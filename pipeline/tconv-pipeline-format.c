@@ -3,7 +3,7 @@
  * rows as premultiplied float, converting and storing output rows in the destination. A pixel's
  * value never depends on which other pixels are read or written with it: samples are widened
  * and narrowed one by one, and babl only ever sees runs cut at TCONV_PIPELINE_ALIGN. */
-#define _DEFAULT_SOURCE /* madvise (MADV_HUGEPAGE), posix_memalign */
+#define _DEFAULT_SOURCE /* madvise (MADV_HUGEPAGE, MADV_POPULATE_WRITE), posix_memalign */
 #include "tconv-pipeline-private.h"
 
 #include <math.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ALPHA_EPSILON 1e-7f /* below this, a pixel is transparent and its colour is 0 */
 
@@ -431,4 +432,71 @@ tconv_pipeline_memory_buffer (gint width, gint height, const Babl *format, guint
   *rowstride = row;
   return gegl_buffer_linear_new_from_data (p, format, GEGL_RECTANGLE (0, 0, width, height),
                                            (gint) row, (GDestroyNotify) free, p);
+}
+
+GeglBuffer *
+tconv_pipeline_result_new (gint width, gint height, const Babl *format, gboolean memory_ok,
+                           TconvPipelineDest *dest)
+{
+  GeglBuffer *result = NULL;
+
+  memset (dest, 0, sizeof *dest);
+  dest->format = format;
+  if (memory_ok
+      && (guint64) width * (guint64) height * (guint64) babl_format_get_bytes_per_pixel (format)
+           <= TCONV_PIPELINE_MEMORY_OUTPUT_MAX)
+    result = tconv_pipeline_memory_buffer (width, height, format, &dest->pixels,
+                                           &dest->rowstride);
+  if (result == NULL)
+    {
+      dest->pixels = NULL;
+      result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), format);
+      dest->buffer = result;
+    }
+  return result;
+}
+
+typedef struct
+{
+  guint8 *pixels;
+  gsize   bytes;
+} FaultIn;
+
+/* Maps the pages in one call where the kernel can (MADV_POPULATE_WRITE, Linux 5.14), then
+ * writes to each: under some hypervisors the first write to a page mapped that way still
+ * stops for the host, about as long as the fault itself. */
+static gpointer
+fault_in_run (gpointer data)
+{
+  FaultIn    *f    = data;
+  const long  page = sysconf (_SC_PAGESIZE);
+  const gsize step = page > 0 ? (gsize) page : 4096;
+
+#if defined(MADV_POPULATE_WRITE)
+  {
+    const guintptr start = ((guintptr) f->pixels + step - 1) / step * step;
+    const guintptr end   = (guintptr) f->pixels + f->bytes;
+
+    if (start < end)
+      madvise ((void *) start, end - start, MADV_POPULATE_WRITE); /* advice: may fail */
+  }
+#endif
+  for (gsize off = 0; off < f->bytes; off += step)
+    ((volatile guint8 *) f->pixels)[off] = 0;
+  g_free (f);
+  return NULL;
+}
+
+GThread *
+tconv_pipeline_fault_in_start (guint8 *pixels, gsize bytes)
+{
+  FaultIn *f = g_new (FaultIn, 1);
+  GThread *thread;
+
+  f->pixels = pixels;
+  f->bytes  = bytes;
+  thread = g_thread_try_new ("tconv-fault-in", fault_in_run, f, NULL);
+  if (thread == NULL)
+    g_free (f);
+  return thread;
 }

@@ -191,6 +191,19 @@ gboolean tconv_pipeline_upscale (GeglBuffer                *src,
 GeglBuffer *tconv_pipeline_memory_buffer (gint width, gint height, const Babl *format,
                                           guint8 **pixels, gsize *rowstride);
 
+/* The result of a whole up-sample to @width x @height in @format, and @dest set to write
+ * into it: plain memory (tconv_pipeline_memory_buffer(), written row by row without GEGL)
+ * when @memory_ok and it takes at most TCONV_PIPELINE_MEMORY_OUTPUT_MAX bytes, else a GEGL
+ * buffer, which can swap. dest->pixels is NULL for a GEGL buffer. */
+GeglBuffer *tconv_pipeline_result_new (gint width, gint height, const Babl *format,
+                                       gboolean memory_ok, TconvPipelineDest *dest);
+
+/* Starts a thread that faults in the @bytes of fresh memory at @pixels (the pages of a
+ * tconv_pipeline_memory_buffer()), so that a caller waiting on something else meanwhile
+ * spares the workers a page fault per 4 KiB page later; the contents become unspecified.
+ * g_thread_join() it before the memory is written. NULL if no thread could be started. */
+GThread *tconv_pipeline_fault_in_start (guint8 *pixels, gsize bytes);
+
 /**
  * tconv_pipeline_bank_classes:
  * The class @bank gives every pixel of @src, as an up-sample with @border and @linear sees it

@@ -173,55 +173,50 @@ upscale_render_options (TconvUpscaleOptions *options,
   options->out_height       = out_h;
 }
 
-/* Up-samples @source into a new @out_w x @out_h buffer of @format. */
-static GeglBuffer *
-upscale_compute (UpscaleJob  *job,
-                 GeglBuffer  *source,
-                 const Babl  *format,
-                 gint         out_w,
-                 gint         out_h,
-                 GError     **error)
+/* Up-samples @source into @dest, of tconv_pipeline_result_new(). */
+static gboolean
+upscale_compute (UpscaleJob              *job,
+                 GeglBuffer              *source,
+                 const TconvPipelineDest *dest,
+                 gint                     out_w,
+                 gint                     out_h,
+                 GError                 **error)
 {
   TconvUpscaleOptions options;
-  GeglBuffer         *result;
-  guint8             *pixels;
-  gsize               rowstride;
 
   upscale_render_options (&options, job->kernel, job->params, out_w, out_h);
   options.progress      = upscale_job_progress;
   options.progress_data = job;
-
-  /* Plain memory up to a size, as the CLI uses: writing the bands into a tiled GEGL buffer
-   * took more CPU than computing them (0.42 s against 0.27 s at 12 MP x2), most of it
-   * faulting in fresh tile memory. Larger results keep a GEGL buffer, which can swap
-   * (upscale_check_memory() counts on that). */
-  if ((guint64) out_w * (guint64) out_h * (guint64) babl_format_get_bytes_per_pixel (format)
-        > TCONV_PIPELINE_MEMORY_OUTPUT_MAX
-      || (result = tconv_pipeline_memory_buffer (out_w, out_h, format, &pixels, &rowstride))
-           == NULL)
-    result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, out_w, out_h), format);
-  if (! tconv_pipeline_upscale (source, result, &options, error))
-    g_clear_object (&result);
-  return result;
+  return tconv_pipeline_upscale_region (source, &options, NULL, dest, error);
 }
 
 /* Up-samples the drawable of @item into item->result from a private copy of its pixels,
  * item->source, which outlives the scaling of the drawable (upscale_write() may need it).
  * The copy is made here, in the thread that talks to GIMP: the wire to GIMP carries one
- * message at a time, and the progress updates use it while the workers run. */
+ * message at a time, and the progress updates use it while the workers run. While it comes
+ * in, mostly waiting on GIMP, another thread faults in the result's memory, which the
+ * workers would otherwise do page by page where huge pages are not given. */
 static gboolean
 upscale_compute_item (UpscaleJob   *job,
                       UpscaleItem  *item,
                       GError      **error)
 {
-  GeglBuffer *buffer = gimp_drawable_get_buffer (item->drawable);
-  gint64      t0 = g_get_monotonic_time ();
+  const Babl       *format = gimp_drawable_get_format (item->drawable);
+  GeglBuffer       *buffer = gimp_drawable_get_buffer (item->drawable);
+  gint64            t0     = g_get_monotonic_time ();
+  GThread          *faulting = NULL;
+  TconvPipelineDest dest;
 
+  item->result = tconv_pipeline_result_new (item->out_w, item->out_h, format, TRUE, &dest);
+  if (dest.pixels != NULL)
+    faulting = tconv_pipeline_fault_in_start (dest.pixels, dest.rowstride * (gsize) item->out_h);
   item->source = gegl_buffer_dup (buffer);
   g_object_unref (buffer);
+  if (faulting != NULL)
+    g_thread_join (faulting);
   tconv_pipeline_profile_stage ("copy source", &t0);
-  item->result = upscale_compute (job, item->source, gimp_drawable_get_format (item->drawable),
-                                  item->out_w, item->out_h, error);
+  if (! upscale_compute (job, item->source, &dest, item->out_w, item->out_h, error))
+    g_clear_object (&item->result);
   tconv_pipeline_profile_stage ("compute", &t0);
   return item->result != NULL;
 }
@@ -339,11 +334,16 @@ upscale_write (UpscaleJob   *job,
     {
       /* GIMP sized it otherwise than predicted (a layer group's mask follows the group's new
        * bounds): compute it again at the size it has now. */
+      TconvPipelineDest dest;
+
       g_clear_object (&item->result);
-      item->result = upscale_compute (job, item->source, gimp_drawable_get_format (drawable),
-                                      w, h, error);
-      if (item->result == NULL)
-        return FALSE;
+      item->result = tconv_pipeline_result_new (w, h, gimp_drawable_get_format (drawable), TRUE,
+                                                &dest);
+      if (! upscale_compute (job, item->source, &dest, w, h, error))
+        {
+          g_clear_object (&item->result);
+          return FALSE;
+        }
     }
 
   t0 = g_get_monotonic_time ();

@@ -447,9 +447,8 @@ tconv_pipeline_result_new (gint width, gint height, const Babl *format, gboolean
            <= TCONV_PIPELINE_MEMORY_OUTPUT_MAX)
     result = tconv_pipeline_memory_buffer (width, height, format, &dest->pixels,
                                            &dest->rowstride);
-  if (result == NULL)
+  if (result == NULL) /* dest->pixels is still NULL */
     {
-      dest->pixels = NULL;
       result = gegl_buffer_new (GEGL_RECTANGLE (0, 0, width, height), format);
       dest->buffer = result;
     }

@@ -320,24 +320,19 @@ upscale_main_drawable (GimpImage     *image,
 static void
 upscale_gegl_init (gboolean with_operations)
 {
-  gint64 t0 = g_get_monotonic_time ();
-  gchar *user_path;
+  gint64 t0        = g_get_monotonic_time ();
+  gchar *user_path = g_strdup (g_getenv ("GEGL_PATH"));
 
-  if (with_operations)
-    {
-      gegl_init (NULL, NULL);
-      tconv_pipeline_profile_stage ("start GEGL", &t0);
-      return;
-    }
-  user_path = g_strdup (g_getenv ("GEGL_PATH"));
-  g_setenv ("GEGL_PATH", "/nonexistent/tconv-upscale/no-gegl-modules", TRUE);
+  if (! with_operations)
+    g_setenv ("GEGL_PATH", "/nonexistent/tconv-upscale/no-gegl-modules", TRUE);
   gegl_init (NULL, NULL);
   if (user_path != NULL)
     g_setenv ("GEGL_PATH", user_path, TRUE);
   else
     g_unsetenv ("GEGL_PATH");
   g_free (user_path);
-  tconv_pipeline_profile_stage ("start GEGL without operations", &t0);
+  tconv_pipeline_profile_stage (with_operations ? "start GEGL" : "start GEGL without operations",
+                                &t0);
 }
 
 static GimpValueArray *

@@ -32,8 +32,10 @@ tconv_bank_work_len (const tconv_bank_classifier *classifier, size_t h, size_t w
     return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0, "bank work_len: work_len is NULL");
   if ((st = tconv_bank_classifier_validate (classifier, err)))
     return st;
-  /* Three structure-tensor planes and their horizontally smoothed copies. */
-  if (!tconv_mul3_size (h, w, 6, work_len) || *work_len > SIZE_MAX / sizeof (float))
+  /* One row of the three structure-tensor planes and a ring of window rows (2 r + 1) of
+   * their horizontally smoothed copies, whatever @h. */
+  if (!tconv_mul3_size (w, 3, 2 * window_radius (classifier) + 2, work_len)
+      || *work_len > SIZE_MAX / sizeof (float))
     return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0,
                        "bank classification of %zu x %zu pixels: too large", h, w);
   return TCONV_OK;
@@ -88,22 +90,21 @@ typedef struct tensor_job
   float                       *work;
 } tensor_job;
 
-/* Gradient products at every pixel but the outermost ring (planes of h x w floats). */
-static void
-gradient_products (const tensor_job *j, float *ga, float *gb, float *gc)
+/* Gradient products of row @y at every pixel but the first and last (rows of w floats). */
+static inline __attribute__ ((always_inline)) void
+gradient_row (const tensor_job *j, size_t y, float *restrict ga, float *restrict gb,
+              float *restrict gc)
 {
-  for (size_t y = 1; y + 1 < j->h; y++)
+  const float *restrict row = j->luma + (ptrdiff_t) y * j->stride;
+  const float *restrict up = row - j->stride, *restrict down = row + j->stride;
+
+  for (size_t x = 1; x + 1 < j->w; x++)
     {
-      const float *row = j->luma + (ptrdiff_t) y * j->stride;
-      const float *up = row - j->stride, *down = row + j->stride;
-      for (size_t x = 1; x + 1 < j->w; x++)
-        {
-          float gx = (row[x + 1] - row[x - 1]) * 0.5f;
-          float gy = (down[x] - up[x]) * 0.5f;
-          ga[y * j->w + x] = gx * gx;
-          gb[y * j->w + x] = gx * gy;
-          gc[y * j->w + x] = gy * gy;
-        }
+      float gx = (row[x + 1] - row[x - 1]) * 0.5f;
+      float gy = (down[x] - up[x]) * 0.5f;
+      ga[x] = gx * gx;
+      gb[x] = gx * gy;
+      gc[x] = gy * gy;
     }
 }
 
@@ -121,27 +122,54 @@ typedef struct tensor_8
   tensor_v4 v[BLUR_PIXELS / 4];
 } tensor_8;
 
-/* sum_t g[t] p[t * step + i], in double, from 0 in the order of t, for i < 8. Written lane by
- * lane: the compiler picks the vector width of each path (each lane's sum keeps its order). */
-static inline __attribute__ ((always_inline)) tensor_8
-blur8 (const double *g, size_t taps, const float *p, size_t step)
+/* Four floats widened (written element by element: GCC 12 splits __builtin_convertvector
+ * of a loaded vector into halves). */
+static inline __attribute__ ((always_inline)) tensor_v4
+load_f4 (const float *p)
 {
-  double   acc[BLUR_PIXELS] = { 0.0 };
-  tensor_8 out;
+  return (tensor_v4) { p[0], p[1], p[2], p[3] };
+}
+
+/* sum_t g[t] p[t + i] (horizontal) or sum_t g[t] rows[t][x + i] (vertical), in double,
+ * from 0 in the order of t, for i < 8, in vectors of four doubles: each lane's sum keeps the
+ * order and the roundings of the scalar hblur1() and vblur1(). */
+static inline __attribute__ ((always_inline)) tensor_8
+hblur8 (const double *g, size_t taps, const float *p)
+{
+  tensor_8 acc = { { { 0.0, 0.0, 0.0, 0.0 }, { 0.0, 0.0, 0.0, 0.0 } } };
 
   for (size_t t = 0; t < taps; t++)
-    for (size_t i = 0; i < BLUR_PIXELS; i++)
-      acc[i] += g[t] * (double) p[t * step + i];
-  memcpy (&out, acc, sizeof out);
-  return out;
+    for (size_t v = 0; v < BLUR_PIXELS / 4; v++)
+      acc.v[v] += (tensor_v4) { g[t], g[t], g[t], g[t] } * load_f4 (p + t + 4 * v);
+  return acc;
+}
+
+static inline __attribute__ ((always_inline)) tensor_8
+vblur8 (const double *g, size_t taps, const float *const *rows, size_t x)
+{
+  tensor_8 acc = { { { 0.0, 0.0, 0.0, 0.0 }, { 0.0, 0.0, 0.0, 0.0 } } };
+
+  for (size_t t = 0; t < taps; t++)
+    for (size_t v = 0; v < BLUR_PIXELS / 4; v++)
+      acc.v[v] += (tensor_v4) { g[t], g[t], g[t], g[t] } * load_f4 (rows[t] + x + 4 * v);
+  return acc;
 }
 
 static inline double
-blur1 (const double *g, size_t taps, const float *p, size_t step)
+hblur1 (const double *g, size_t taps, const float *p)
 {
   double acc = 0.0;
   for (size_t t = 0; t < taps; t++)
-    acc += g[t] * (double) p[t * step];
+    acc += g[t] * (double) p[t];
+  return acc;
+}
+
+static inline double
+vblur1 (const double *g, size_t taps, const float *const *rows, size_t x)
+{
+  double acc = 0.0;
+  for (size_t t = 0; t < taps; t++)
+    acc += g[t] * (double) rows[t][x];
   return acc;
 }
 
@@ -171,18 +199,70 @@ emit_features (const feature_out *o, size_t y, size_t x, double a, double b, dou
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The classes of eight pixels at once: the strength and coherence bins by the operations of
- * tensor_features() and class_of(), lane by lane (the loops vectorise, and a lane rounds as
- * the scalar code does). The angle bin instead comes from a polynomial arctangent, trusted only
- * where its position in bins lies at least ANGLE_MARGIN from a bin boundary; the other pixels
- * (near a boundary, a zero or non-finite tensor) take emit_features(), so every class is
- * class_of()'s. The position's error is below 1e-5 bins for up to 64 bins: the polynomial's
- * 1.3e-7 radians, plus the float rounding of the exact angle, 2^-24 pi, times 64 / pi.
+ * The classes of eight pixels at once, each the class class_of() gives to the features of
+ * tensor_features(), with one square root and one division per pixel instead of three and
+ * four. Both eigenvalues l1 >= l2 come from the same operations as in tensor_features(); then
+ * - strength: the bin test fl32 (sqrt (l1)) >= T is monotone in l1, so it is l1 >= L with L
+ *   the least double passing it (found once per call by bisection on the bit patterns): exact.
+ * - coherence: q = (sqrt l1 - sqrt l2) / (sqrt l1 + sqrt l2) falls as rho = l2 / l1 rises, and
+ *   q >= C exactly when rho <= K = ((1 - C) / (1 + C))^2; |q - C| >= |K - rho| / 4. Where
+ *   |K l1 - l2| > COHERENCE_MARGIN l1, q lies more than 2.5e-6 from C, far beyond the float
+ *   rounding of the exact path's q (6e-8) and its double arithmetic (1e-15): the test decides.
+ * - angle: a polynomial arctangent, trusted where its position in bins lies at least
+ *   ANGLE_MARGIN from a bin boundary. The position's error is below 1e-5 bins for up to 64
+ *   bins: the polynomial's 1.3e-7 radians, plus the float rounding of the exact angle,
+ *   2^-24 pi, times 64 / pi, plus a few double roundings.
+ * Other pixels (near a boundary, l1 <= 0, a zero or non-finite tensor) take emit_features(),
+ * so every class is class_of()'s.
  */
-#define ANGLE_MARGIN 1e-4
+#define ANGLE_MARGIN     1e-4
+#define COHERENCE_MARGIN 1e-5
 
 typedef int64_t tensor_m4 __attribute__ ((vector_size (4 * sizeof (int64_t)))); /* -1: true */
 typedef int32_t tensor_i4 __attribute__ ((vector_size (4 * sizeof (int32_t))));
+
+/* The classifier's thresholds as tests on l1 and l2 (above). */
+typedef struct class_limits
+{
+  double l1_min[TCONV_BANK_MAX_BINS - 1]; /* strength bin t + 1 from l1 >= l1_min[t] */
+  double rho_max[TCONV_BANK_MAX_BINS - 1]; /* coherence bin t + 1 from l2 <= rho_max[t] l1 */
+  double angle_scale;                      /* bins per radian */
+} class_limits;
+
+/* The least double l >= 0 with (float) sqrt (l) >= @t (sqrt rounds correctly, so the test is
+ * monotone in l; for l >= 0 the bit patterns sort as the values). */
+static double
+least_l1 (double t)
+{
+  uint64_t lo = 0, hi = UINT64_C (0x7ff0000000000000); /* +inf passes any finite t */
+
+  while (lo < hi)
+    {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      double         l;
+      memcpy (&l, &mid, sizeof l);
+      if ((double) (float) sqrt (l) >= t)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+  double l;
+  memcpy (&l, &lo, sizeof l);
+  return l;
+}
+
+static void
+class_limits_init (const tconv_bank_classifier *cl, class_limits *lim)
+{
+  for (size_t t = 0; t + 1 < cl->strengths; t++)
+    lim->l1_min[t] = least_l1 (cl->strength_thresholds[t]);
+  for (size_t t = 0; t + 1 < cl->coherences; t++)
+    {
+      const double c = cl->coherence_thresholds[t], r = (1.0 - c) / (1.0 + c);
+      lim->rho_max[t] = r * r;
+    }
+  lim->angle_scale = (double) cl->angles / PI_D;
+}
 
 static inline __attribute__ ((always_inline)) tensor_v4
 splat4 (double v)
@@ -226,68 +306,67 @@ atan_small4 (tensor_v4 z)
   return z * (splat4 (1.0) + z2 * r);
 }
 
-/* Position of 0.5 atan2 (y, x), mapped into [0, pi), in @angles bins; NaN when x = y = 0. */
+/* Position of 0.5 atan2 (y, x), mapped into [0, pi), in bins of 1 / @scale radians; NaN when
+ * x = y = 0. With t = min / max of |x| and |y|, atan t directly, or pi / 4 + atan ((t - 1) /
+ * (t + 1)) where t > tan (pi / 8): one division either way. */
 static inline __attribute__ ((always_inline)) tensor_v4
-angle_position4 (tensor_v4 y, tensor_v4 x, double angles)
+angle_position4 (tensor_v4 y, tensor_v4 x, double scale)
 {
   const tensor_v4 zero = splat4 (0.0), ax = abs4 (x), ay = abs4 (y);
   const tensor_m4 steep = ay > ax;
-  const tensor_v4 t = select4 (steep, ax, ay) / select4 (steep, ay, ax);
-  const tensor_m4 big = t > splat4 (0.41421356237309503); /* tan (pi / 8) */
-  const tensor_v4 folded = (t - splat4 (1.0)) / (t + splat4 (1.0));
-  tensor_v4       r = select4 (big, splat4 (PI_D / 4), zero)
-                      + atan_small4 (select4 (big, folded, t));
+  const tensor_v4 mn = select4 (steep, ax, ay), mx = select4 (steep, ay, ax);
+  const tensor_m4 big = mn > splat4 (0.41421356237309503) * mx; /* tan (pi / 8) */
+  const tensor_v4 z = select4 (big, mn - mx, mn) / select4 (big, mn + mx, mx);
+  tensor_v4       r = select4 (big, splat4 (PI_D / 4), zero) + atan_small4 (z);
 
   r = select4 (steep, splat4 (PI_D / 2) - r, r);
   r = select4 (x < zero, splat4 (PI_D) - r, r);
   r = splat4 (0.5) * select4 (y < zero, -r, r);
-  return select4 (r < zero, r + splat4 (PI_D), r) / splat4 (PI_D) * splat4 (angles);
+  return select4 (r < zero, r + splat4 (PI_D), r) * splat4 (scale);
 }
 
 /* Four pixels' classes into @cls, with @sure false (0) where the exact path must decide. */
 static inline __attribute__ ((always_inline)) void
-classes4 (const tconv_bank_classifier *cl, tensor_v4 a, tensor_v4 b, tensor_v4 c,
-          int32_t *cls, int64_t *sure)
+classes4 (const tconv_bank_classifier *cl, const class_limits *lim, tensor_v4 a, tensor_v4 b,
+          tensor_v4 c, int32_t *cls, int64_t *sure)
 {
   const tensor_v4 zero = splat4 (0.0), half_tr = splat4 (0.5) * (a + c);
   const tensor_v4 d = splat4 (0.5) * (a - c), root = sqrt4 (d * d + b * b);
   const tensor_v4 l1 = half_tr + root, l2 = half_tr - root;
-  const tensor_v4 s1 = sqrt4 (select4 (l1 > zero, l1, zero));
-  const tensor_v4 s2 = sqrt4 (select4 (l2 > zero, l2, zero));
-  const tensor_v4 q = (s1 - s2) / (s1 + s2);
-  const tensor_v4 str = __builtin_convertvector (__builtin_convertvector (s1, tensor_f4),
-                                                 tensor_v4);
-  const tensor_v4 coh = select4 (s1 + s2 > zero,
-                                 __builtin_convertvector (__builtin_convertvector (q, tensor_f4),
-                                                          tensor_v4), zero);
-  const tensor_v4 p = angle_position4 (splat4 (2.0) * b, a - c, (double) cl->angles);
+  const tensor_v4 l2p = select4 (l2 > zero, l2, zero);
+  const tensor_v4 p = angle_position4 (splat4 (2.0) * b, a - c, lim->angle_scale);
   /* p is in [0, angles] or NaN; NaN becomes 0 before the conversion, whose result would
    * be undefined, and stays NaN in frac */
   const tensor_i4 bin = __builtin_convertvector (select4 (p >= zero, p, zero), tensor_i4);
   const tensor_v4 frac = p - __builtin_convertvector (bin, tensor_v4);
   /* false for NaN, hence for a zero or non-finite tensor */
-  const tensor_m4 ok = (frac >= splat4 (ANGLE_MARGIN)) & (frac <= splat4 (1.0 - ANGLE_MARGIN));
+  tensor_m4       ok = (frac >= splat4 (ANGLE_MARGIN)) & (frac <= splat4 (1.0 - ANGLE_MARGIN))
+                       & (l1 > zero);
   tensor_i4       k = bin * (int32_t) cl->strengths;
 
   for (size_t t = 0; t + 1 < cl->strengths; t++)
-    k -= __builtin_convertvector (str >= splat4 (cl->strength_thresholds[t]), tensor_i4);
+    k -= __builtin_convertvector (l1 >= splat4 (lim->l1_min[t]), tensor_i4);
   k *= (int32_t) cl->coherences;
   for (size_t t = 0; t + 1 < cl->coherences; t++)
-    k -= __builtin_convertvector (coh >= splat4 (cl->coherence_thresholds[t]), tensor_i4);
+    {
+      const tensor_v4 e = splat4 (lim->rho_max[t]) * l1 - l2p;
+      k -= __builtin_convertvector (e >= zero, tensor_i4);
+      ok &= abs4 (e) > splat4 (COHERENCE_MARGIN) * l1;
+    }
   memcpy (cls, &k, sizeof k);
   memcpy (sure, &ok, sizeof ok);
 }
 
 static inline __attribute__ ((always_inline)) void
-classes8 (const feature_out *o, size_t y, size_t x, const tensor_8 *a, const tensor_8 *b,
-          const tensor_8 *c)
+classes8 (const feature_out *o, const class_limits *lim, size_t y, size_t x, const tensor_8 *a,
+          const tensor_8 *b, const tensor_8 *c)
 {
   uint16_t *out = o->classes + (ptrdiff_t) y * o->stride + (ptrdiff_t) x;
   int32_t   cls[BLUR_PIXELS];
   int64_t   sure[BLUR_PIXELS];
 
   for (size_t v = 0; v < BLUR_PIXELS / 4; v++)
-    classes4 (o->c, a->v[v], b->v[v], c->v[v], cls + 4 * v, sure + 4 * v);
+    classes4 (o->c, lim, a->v[v], b->v[v], c->v[v], cls + 4 * v, sure + 4 * v);
   for (size_t i = 0; i < BLUR_PIXELS; i++)
     if (sure[i])
       out[i] = (uint16_t) cls[i];
@@ -297,19 +376,24 @@ classes8 (const feature_out *o, size_t y, size_t x, const tensor_8 *a, const ten
 
 /* Shared by features and classes: smoothed tensor of each interior pixel, handed to
  * emit_features() or, for classes only and with @vector_classes, to classes8() (in the
- * baseline build its four-double vectors would go through memory). Eight pixels at a time,
- * the rest of a row one by one, with the same sums. */
+ * baseline build its four-double vectors would go through memory). Down the rows: each row's
+ * gradient products are smoothed horizontally into a ring of 2 r + 1 rows, and once the ring
+ * holds a pixel's window, vertically; the work stays in cache whatever the height. Eight
+ * pixels at a time, the rest of a row one by one, with the same sums. */
 static inline __attribute__ ((always_inline)) void
 smoothed_tensor (const tensor_job *j, const feature_out *o, int vector_classes)
 {
-  const size_t r = window_radius (j->c), halo = r + 1, n = j->h * j->w, taps = 2 * r + 1;
-  const size_t w = j->w;
+  const size_t r = window_radius (j->c), halo = r + 1, taps = 2 * r + 1, w = j->w;
   const int    only_classes = vector_classes && o->angle == NULL && o->strength == NULL
                               && o->coherence == NULL;
-  float       *p[3] = { j->work, j->work + n, j->work + 2 * n };
-  float       *q[3] = { j->work + 3 * n, j->work + 4 * n, j->work + 5 * n };
+  float       *p[3] = { j->work, j->work + w, j->work + 2 * w };
+  float       *ring = j->work + 3 * w; /* plane k, slot i: ring + (k taps + i) w */
+  const float *rows[3][2 * 8 + 1];
   double       g[2 * 8 + 1], sum = 0.0;
+  class_limits lim;
 
+  if (only_classes)
+    class_limits_init (j->c, &lim);
   for (size_t t = 0; t < taps; t++)
     {
       double d = (double) t - (double) r;
@@ -319,43 +403,46 @@ smoothed_tensor (const tensor_job *j, const feature_out *o, int vector_classes)
   for (size_t t = 0; t < taps; t++)
     g[t] /= sum;
 
-  gradient_products (j, p[0], p[1], p[2]);
   for (size_t y = 1; y + 1 < j->h; y++)
     {
-      size_t x = halo;
+      size_t x = halo, yc = y - r; /* yc: the row whose window ends at y */
+      float *q[3];
+      for (int k = 0; k < 3; k++)
+        q[k] = ring + ((size_t) k * taps + y % taps) * w;
+      gradient_row (j, y, p[0], p[1], p[2]);
       for (; x + BLUR_PIXELS + halo <= w; x += BLUR_PIXELS)
         for (int k = 0; k < 3; k++)
           {
-            const tensor_8 acc = blur8 (g, taps, p[k] + y * w + x - r, 1);
+            const tensor_8 acc = hblur8 (g, taps, p[k] + x - r);
             for (size_t v = 0; v < BLUR_PIXELS / 4; v++)
               {
                 const tensor_f4 f = __builtin_convertvector (acc.v[v], tensor_f4);
-                memcpy (q[k] + y * w + x + 4 * v, &f, sizeof f);
+                memcpy (q[k] + x + 4 * v, &f, sizeof f);
               }
           }
       for (; x + halo < w; x++)
         for (int k = 0; k < 3; k++)
-          q[k][y * w + x] = (float) blur1 (g, taps, p[k] + y * w + x - r, 1);
-    }
-  for (size_t y = halo; y + halo < j->h; y++)
-    {
-      size_t x = halo;
-      for (; x + BLUR_PIXELS + halo <= w; x += BLUR_PIXELS)
+          q[k][x] = (float) hblur1 (g, taps, p[k] + x - r);
+      if (y < 2 * r + 1)
+        continue;
+      for (int k = 0; k < 3; k++)
+        for (size_t t = 0; t < taps; t++)
+          rows[k][t] = ring + ((size_t) k * taps + (yc - r + t) % taps) * w;
+      for (x = halo; x + BLUR_PIXELS + halo <= w; x += BLUR_PIXELS)
         {
           tensor_8 v[3];
           for (int k = 0; k < 3; k++)
-            v[k] = blur8 (g, taps, q[k] + (y - r) * w + x, w);
+            v[k] = vblur8 (g, taps, rows[k], x);
           if (only_classes)
-            classes8 (o, y - halo, x - halo, &v[0], &v[1], &v[2]);
+            classes8 (o, &lim, yc - halo, x - halo, &v[0], &v[1], &v[2]);
           else
             for (size_t i = 0; i < BLUR_PIXELS; i++)
-              emit_features (o, y - halo, x + i - halo, v[0].v[i / 4][i % 4],
+              emit_features (o, yc - halo, x + i - halo, v[0].v[i / 4][i % 4],
                              v[1].v[i / 4][i % 4], v[2].v[i / 4][i % 4]);
         }
       for (; x + halo < w; x++)
-        emit_features (o, y - halo, x - halo, blur1 (g, taps, q[0] + (y - r) * w + x, w),
-                       blur1 (g, taps, q[1] + (y - r) * w + x, w),
-                       blur1 (g, taps, q[2] + (y - r) * w + x, w));
+        emit_features (o, yc - halo, x - halo, vblur1 (g, taps, rows[0], x),
+                       vblur1 (g, taps, rows[1], x), vblur1 (g, taps, rows[2], x));
     }
 }
 

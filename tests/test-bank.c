@@ -532,6 +532,89 @@ test_classes_are_the_features (void)
   free (coh);
 }
 
+/* Strength and coherence thresholds placed on features of the image itself, or one float
+ * above them: the classes (vectorised on the x86-64-v3 path: strength from a bound on the
+ * eigenvalue, coherence from a ratio test with a margin) still follow the rule exactly at
+ * the boundaries. A strength bound off by 1e-9 of itself fails this; one off by a single
+ * double would need a pixel whose eigenvalue is that double, which no image here has. */
+static void
+test_classes_at_thresholds (void)
+{
+  test_rng              rng;
+  tconv_bank_classifier c = some_classifier (8, 4, 4);
+  const size_t          h = 40, w = 64, halo = tconv_bank_halo (&c), ih = h - 2 * halo,
+               iw = w - 2 * halo, n = ih * iw;
+  float                *L = test_malloc (h * w * sizeof (float)), *work, *ang, *str, *coh;
+  uint16_t             *cls = test_malloc (n * sizeof (uint16_t));
+  size_t                need, bad = 0, on_strength = 0, on_coherence = 0;
+
+  test_rng_init (&rng, 77);
+  CHECK_STATUS (tconv_bank_work_len (&c, h, w, &need, NULL));
+  work = test_malloc (need * sizeof (float));
+  ang = test_malloc (n * sizeof (float));
+  str = test_malloc (n * sizeof (float));
+  coh = test_malloc (n * sizeof (float));
+  for (int trial = 0; trial < 200; trial++)
+    {
+      float  ts[3], tc[3];
+      size_t i;
+      boundary_luma (&rng, 0, &c, L, h, w);
+      c = some_classifier (8, 4, 4);
+      CHECK_STATUS (tconv_bank_features (&c, L, h, w, (ptrdiff_t) w, ang, str, coh,
+                                         (ptrdiff_t) iw, work, need, NULL));
+      /* three distinct values of each feature, sorted, some moved one float up */
+      for (int k = 0; k < 3; k++)
+        {
+          float *t[2] = { ts, tc }, *f[2] = { str, coh };
+          for (int m = 0; m < 2; m++)
+            {
+              int fresh, tries = 0;
+              do
+                {
+                  float v = f[m][test_rng_range (&rng, 0, (int64_t) n - 1)];
+                  if (test_rng_range (&rng, 0, 3) == 0)
+                    v = nextafterf (v, INFINITY);
+                  fresh = 1;
+                  for (int q = 0; q < k; q++)
+                    fresh &= t[m][q] != v;
+                  t[m][k] = v;
+                }
+              while (!fresh && ++tries < 1000);
+              if (!fresh)
+                CHECK (0, "three distinct feature values in trial %d", trial);
+              for (int q = k; q > 0 && t[m][q] < t[m][q - 1]; q--)
+                {
+                  float x = t[m][q];
+                  t[m][q] = t[m][q - 1], t[m][q - 1] = x;
+                }
+            }
+        }
+      for (int k = 0; k < 3; k++)
+        c.strength_thresholds[k] = ts[k], c.coherence_thresholds[k] = tc[k];
+      CHECK_STATUS (tconv_bank_classify (&c, L, h, w, (ptrdiff_t) w, cls, (ptrdiff_t) iw, work,
+                                         need, NULL));
+      for (i = 0; i < n; i++)
+        {
+          for (int k = 0; k < 3; k++)
+            on_strength += str[i] == ts[k], on_coherence += coh[i] == tc[k];
+          if (cls[i] != class_of_features (&c, ang[i], str[i], coh[i]) && bad++ < 5)
+            test_diag ("trial %d pixel %zu: class %u, features (%.9g, %.9g, %.9g) give %zu",
+                       trial, i, cls[i], (double) ang[i], (double) str[i], (double) coh[i],
+                       class_of_features (&c, ang[i], str[i], coh[i]));
+        }
+    }
+  CHECK (bad == 0 && on_strength > 300 && on_coherence > 300,
+         "classes = the rule with thresholds on the image's own features: %zu pixels on a "
+         "strength threshold, %zu on a coherence threshold (%zu differ)", on_strength,
+         on_coherence, bad);
+  free (L);
+  free (cls);
+  free (work);
+  free (ang);
+  free (str);
+  free (coh);
+}
+
 /* Known answers: a ramp along direction t has its gradient, hence the tensor's dominant
  * direction, at angle t; coherence 1 (to float storage of the tensor: lambda2 is about 1e-8
  * of lambda1 after rounding, and its square root costs up to 1e-3 of coherence). A flat
@@ -719,6 +802,7 @@ main (void)
   test_classifier ();
   test_known_features ();
   test_classes_are_the_features ();
+  test_classes_at_thresholds ();
   test_format ();
   return test_end ();
 }

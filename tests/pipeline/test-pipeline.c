@@ -1601,6 +1601,59 @@ antiring_in_pipeline (test_rng *rng)
   free (img);
 }
 
+/* Float results narrowed to 8 bits (the float path writing an 8-bit buffer) equal babl's own
+ * conversion of the same float results, byte for byte: values on and one float beside every
+ * rounding boundary (k + 0.5) / 255, below 0, above 1, infinities and NaN, through a nearest
+ * x2 kernel that copies them to the output, with enough samples for the vector loop and a
+ * tail. */
+static void
+narrowing_matches_babl (void)
+{
+  const int     w = 67, h = 9, c = 3, n = w * h * c;
+  float        *img = test_malloc (sizeof (float) * (size_t) n);
+  tconv_kernel *k = analytic (TCONV_ANALYTIC_NEAREST, 2);
+  Run           r = { k, TCONV_BORDER_CLAMP, 0, 0, 2, 0, FALSE };
+  GError       *error = NULL;
+  GeglBuffer   *src, *as_float, *as_u8;
+  int           differ = 0, total = 0;
+
+  for (int i = 0; i < n; i++)
+    {
+      const float edge = ((float) (i / 4 % 256) + 0.5f) / 255.0f;
+      const int   kind = i % 4;
+      img[i] = kind == 0 ? edge : kind == 1 ? nextafterf (edge, 2.0f)
+               : kind == 2 ? nextafterf (edge, -1.0f) : (float) (i % 7) * 0.37f - 0.9f;
+    }
+  img[5] = NAN, img[17] = INFINITY, img[29] = -INFINITY, img[41] = -0.0f, img[53] = 1.0f;
+  src = buffer_from (img, 0, 0, w, h, "R'G'B' float");
+  as_float = run_pipeline (src, &r, "R'G'B' float", &error);
+  as_u8 = as_float != NULL ? run_pipeline (src, &r, "R'G'B' u8", &error) : NULL;
+  if (as_u8 != NULL)
+    {
+      const GeglRectangle *e = gegl_buffer_get_extent (as_u8);
+      const int            m = e->width * e->height * c;
+      guint8              *got = test_malloc ((size_t) m), *want = test_malloc ((size_t) m);
+      float               *f = buffer_pixels (as_float, "R'G'B' float");
+      gegl_buffer_get (as_u8, NULL, 1.0, babl_format ("R'G'B' u8"), got, GEGL_AUTO_ROWSTRIDE,
+                       GEGL_ABYSS_NONE);
+      babl_process (babl_fish (babl_format ("R'G'B' float"), babl_format ("R'G'B' u8")), f,
+                    want, e->width * e->height);
+      for (int i = 0; i < m; i++)
+        differ += got[i] != want[i];
+      total = m;
+      free (got), free (want), free (f);
+    }
+  CHECK (as_u8 != NULL && differ == 0,
+         "8-bit output of the float path = babl's conversion of its float output: %d of %d "
+         "samples differ (%s)", differ, total, error != NULL ? error->message : "no error");
+  g_clear_error (&error);
+  g_clear_object (&as_float);
+  g_clear_object (&as_u8);
+  g_object_unref (src);
+  tconv_kernel_free (k);
+  free (img);
+}
+
 int
 main (void)
 {
@@ -1627,6 +1680,7 @@ main (void)
   region_errors ();
   bank_matches_reference (&rng);
   antiring_in_pipeline (&rng);
+  narrowing_matches_babl ();
   gegl_exit ();
   return test_end ();
 }

@@ -156,14 +156,15 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The plan: the lanes of a vector are the s phases px of one output row of an owner's block,
- * C channels each (lane px C + c), which is how those s pixels lie in an interleaved output
- * row. Per class, output row phase py and window pixel (wy, wx) (offsets d = dlo + index from
- * the owner), a vector holds each lane's tap, zero where the kernel has none. The window
- * pixels are "expanded" (their C values repeated s times), so an owner's output row py is a
- * sum of rw x rw vector products in a fixed order, with no sum across lanes: the same
- * operations for every owner wherever it lies, and pixels outside the window never read.
- * Vectors hold 8 or 16 floats (the fewer that hold s C lanes); lanes past s C are dropped.
+ * The plan at strides other than 2 (stride 2 has its own layout, below): the lanes of a
+ * vector are the s phases px of one output row of an owner's block, C channels each (lane
+ * px C + c), which is how those s pixels lie in an interleaved output row. Per class, output
+ * row phase py and window pixel (wy, wx) (offsets d = dlo + index from the owner), a vector
+ * holds each lane's tap, zero where the kernel has none. The window pixels are "expanded"
+ * (their C values repeated s times), so an owner's output row py is a sum of rw x rw vector
+ * products in a fixed order, with no sum across lanes: the same operations for every owner
+ * wherever it lies, and pixels outside the window never read. Vectors hold 8 or 16 floats
+ * (the fewer that hold s C lanes); lanes past s C are dropped.
  */
 
 #define PLAN_LANES     8u  /* floats per plan_v8 */
@@ -172,13 +173,15 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
                             * most 88 KB of stack) */
 #define PLAN_EX_ROW    ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW - 1) * PLAN_MAX_LANES \
                         + PLAN_MAX_LANES)
+#define PAIR_PHASES    4u /* s = 2: the phases of one owner, half a vector */
+#define PAIR_EX_PLANE  ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW) * PAIR_PHASES)
 
 struct tconv_bank_plan
 {
   size_t       s, C, classes, rw, vec; /* vec: 8 or 16 floats per tap, >= s C */
   int64_t      dlo;
   unsigned     paths;
-  const float *filters; /* [class][py][wy][wx][vec] */
+  const float *filters; /* [class][py][wy][wx][vec]; at s = 2, [class][wy][wx][4 phases] */
   /* Anti-ringing inside the gather (fused, when the 2 x 2 input pixels around every output
    * pixel lie in the window): for row phase py the first of its two input rows is window row
    * limit_row[py]; lane L's first input column is window column limit_col, or limit_col + 1
@@ -227,8 +230,10 @@ plan_shape (const tconv_bank *bank, size_t C, size_t *rw, int64_t *dlo, size_t *
   *rw = (size_t) (hi - lo + 1);
   *dlo = lo;
   /* at most 4096 classes x 16 row phases x 17^2 x 16 floats: fits in size_t on 64-bit, checked */
-  if (!tconv_mul4_size (bank->classes, g->stride_h, *rw * *rw,
-                        g->stride_h * C > PLAN_LANES ? PLAN_MAX_LANES : PLAN_LANES, floats))
+  if (g->stride_h == 2 ? !tconv_mul3_size (bank->classes, *rw * *rw, PAIR_PHASES, floats)
+                       : !tconv_mul4_size (bank->classes, g->stride_h, *rw * *rw,
+                                           g->stride_h * C > PLAN_LANES ? PLAN_MAX_LANES
+                                                                        : PLAN_LANES, floats))
     return tconv_fail (err, TCONV_ERR_TOO_LARGE, 0, 0, "bank plan: too large");
   return TCONV_OK;
 }
@@ -328,6 +333,16 @@ tconv_bank_plan_init (const tconv_bank *bank, size_t C, void *mem, size_t bytes,
   p->paths = tconv_cpu_paths () & TCONV_CPU_CLONES;
 #endif
   plan_limits (bank->global, p);
+  if (p->s == 2)
+    {
+      for (size_t c = 0; c < bank->classes; c++)
+        for (size_t wy = 0; wy < rw; wy++)
+          for (size_t wx = 0; wx < rw; wx++, f += PAIR_PHASES)
+            for (size_t ph = 0; ph < PAIR_PHASES; ph++)
+              f[ph] = plan_tap (bank, p, c, ph / 2, ph % 2, wy, wx);
+      *plan = p;
+      return TCONV_OK;
+    }
   for (size_t c = 0; c < bank->classes; c++)
     for (size_t py = 0; py < p->s; py++)
       for (size_t wy = 0; wy < rw; wy++)
@@ -535,6 +550,237 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
     }
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Stride 2: two owners per vector. A vector holds one channel of the four phases of owner jx
+ * (lanes 0-3, lane 2 py + px) and of owner jx + 1 (lanes 4-7). A window pixel's weights are
+ * the two owners' classes' four taps side by side, loaded once for all C channels; each
+ * channel's window rows hold every pixel four times, so one load gives both owners' value.
+ * Every lane is used and no sum crosses lanes.
+ */
+
+/* @n pixels of LR row @iy from column @ix0, each repeated four times, one plane of
+ * PAIR_EX_PLANE floats per channel; zero outside the view and after the last pixel. */
+static inline __attribute__ ((always_inline)) void
+expand4_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t C, float *row)
+{
+  const int row_in = iy >= in->y0 && iy < in->y0 + (int64_t) in->h;
+
+  for (size_t t = 0; t < n; t++)
+    {
+      const int64_t ix = ix0 + (int64_t) t - in->x0;
+      float         v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+      if (row_in && ix >= 0 && ix < (int64_t) in->w)
+        {
+          const float *px = in->data + (iy - in->y0) * in->y_stride + ix * in->x_stride;
+          for (size_t c = 0; c < C; c++)
+            v[c] = px[(ptrdiff_t) c * in->c_stride];
+        }
+      for (size_t c = 0; c < C; c++)
+        {
+          const plan_v4 r = { v[c], v[c], v[c], v[c] };
+          memcpy (row + c * PAIR_EX_PLANE + t * PAIR_PHASES, &r, sizeof r);
+        }
+    }
+  for (size_t c = 0; c < C; c++)
+    memset (row + c * PAIR_EX_PLANE + n * PAIR_PHASES, 0, PAIR_PHASES * sizeof (float));
+}
+
+/* Four floats at @a, then four at @b: one shuffle on the x86-64-v3 path (@wide); in the
+ * portable build, where a vector is a register pair, the pair itself (GCC would take the
+ * shuffle through memory). */
+static inline __attribute__ ((always_inline)) plan_v8
+pair8 (const float *a, const float *b, int wide)
+{
+  union
+  {
+    plan_v8 v;
+    plan_v4 h[2];
+  } u;
+
+  memcpy (&u.h[0], a, sizeof u.h[0]);
+  memcpy (&u.h[1], b, sizeof u.h[1]);
+  if (wide)
+    return __builtin_shufflevector (u.h[0], u.h[1], 0, 1, 2, 3, 4, 5, 6, 7);
+  return u.v;
+}
+
+/* @x limited towards the range of each lane's 2 x 2 input pixels by @A, with tconv_antiring()'s
+ * comparisons (the rows' range per column, then the columns'). @E: one channel's window rows
+ * at the pair's first window pixel. Lane 2 py + px reads rows limit_row[py] and the next,
+ * columns limit_col (limit_mask[px C] true) or limit_col + 1, and the next. */
+static inline __attribute__ ((always_inline)) plan_v8
+pair_limit (const tconv_bank_plan *p, const float *const *E, size_t off, plan_v8 x, float A)
+{
+  const int32_t m0 = p->limit_mask[0], m1 = p->limit_mask[p->C]; /* px = 0, 1 */
+  const plan_m8 pxm = { m0, m1, m0, m1, m0, m1, m0, m1 };
+  const plan_m8 py1 = { 0, 0, -1, -1, 0, 0, -1, -1 };
+  const size_t  c = p->limit_col * PAIR_PHASES + off;
+  plan_v8       X[2][2], lo[2], hi[2], t;
+
+  for (size_t j = 0; j < 2; j++)
+    for (size_t k = 0; k < 2; k++)
+      {
+        const float  *r0 = E[p->limit_row[0] + j] + c, *r1 = E[p->limit_row[1] + j] + c;
+        const plan_v8 v0 = select8 (pxm, load8 (r0 + k * PAIR_PHASES),
+                                    load8 (r0 + (k + 1) * PAIR_PHASES));
+        const plan_v8 v1 = select8 (pxm, load8 (r1 + k * PAIR_PHASES),
+                                    load8 (r1 + (k + 1) * PAIR_PHASES));
+        X[j][k] = select8 (py1, v1, v0);
+      }
+  for (size_t k = 0; k < 2; k++)
+    {
+      lo[k] = select8 (X[0][k] < X[1][k], X[0][k], X[1][k]);
+      hi[k] = select8 (X[0][k] > X[1][k], X[0][k], X[1][k]);
+    }
+  lo[0] = select8 (lo[0] < lo[1], lo[0], lo[1]);
+  hi[0] = select8 (hi[0] > hi[1], hi[0], hi[1]);
+  t = select8 (x > hi[0], hi[0], select8 (x < lo[0], lo[0], x));
+  return x - A * (x - t);
+}
+
+/* Three channels of owners jx and jx + 1 stored as the two output rows they make, twelve
+ * interleaved floats each, when those rows lie whole in an interleaved region; else 0. */
+static inline __attribute__ ((always_inline)) int
+pair_store3 (const tconv_out_view *out, size_t jy, size_t jx, const plan_v8 *v)
+{
+  float  *o;
+  plan_v8 r, g, b, rg, t[3];
+
+  if (jx * 2 < out->x0 || jx * 2 + 4 > out->x0 + out->w || jy * 2 < out->y0
+      || jy * 2 + 2 > out->y0 + out->h || out->x_stride != 3 || out->c_stride != 1)
+    return 0;
+  /* row 0 (lanes 0, 1, 4, 5) to the low half, row 1 to the high half */
+  r = __builtin_shufflevector (v[0], v[0], 0, 1, 4, 5, 2, 3, 6, 7);
+  g = __builtin_shufflevector (v[1], v[1], 0, 1, 4, 5, 2, 3, 6, 7);
+  b = __builtin_shufflevector (v[2], v[2], 0, 1, 4, 5, 2, 3, 6, 7);
+  /* per half: r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3 */
+  rg = __builtin_shufflevector (r, g, 0, 8, 0, 1, 4, 12, 4, 5);
+  t[0] = __builtin_shufflevector (rg, b, 0, 1, 8, 3, 4, 5, 12, 7);
+  rg = __builtin_shufflevector (r, g, 9, 1, 2, 10, 13, 5, 6, 14);
+  t[1] = __builtin_shufflevector (rg, b, 0, 9, 2, 3, 4, 13, 6, 7);
+  rg = __builtin_shufflevector (r, g, 2, 3, 11, 3, 6, 7, 15, 7);
+  t[2] = __builtin_shufflevector (rg, b, 10, 1, 2, 11, 14, 5, 6, 15);
+  o = out->data + (ptrdiff_t) (jy * 2 - out->y0) * out->y_stride
+      + (ptrdiff_t) (jx * 2 - out->x0) * 3;
+  for (size_t k = 0; k < 3; k++)
+    {
+      const plan_v4 lo = __builtin_shufflevector (t[k], t[k], 0, 1, 2, 3);
+      const plan_v4 hi = __builtin_shufflevector (t[k], t[k], 4, 5, 6, 7);
+      memcpy (o + 4 * k, &lo, sizeof lo);
+      memcpy (o + out->y_stride + 4 * k, &hi, sizeof hi);
+    }
+  return 1;
+}
+
+/* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
+ * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart), @at: owner jx's
+ * first window pixel in them. With two pairs each window pixel's load serves both (the second
+ * pair's window starts two pixels on). Window columns are summed in K interleaved partial
+ * sums (wx mod K), added in order at the end, for enough independent chains on the x86-64-v3
+ * path (@wide); K depends only on C and the path, not on NP, so every pixel sums in the same
+ * order wherever it lies. */
+static inline __attribute__ ((always_inline)) void
+pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
+            size_t at, size_t jy, size_t jx, const uint16_t *cls, size_t m, float A, int wide,
+            size_t RW, size_t C, size_t NP)
+{
+  const size_t K = !wide ? 1 : C == 1 ? 4 : C == 2 ? 2 : 1;
+  const float *f[2][2];
+  plan_v8      acc[2][4][4], v[4];
+  float        lanes[2 * 4];
+
+  for (size_t q = 0; q < 2 * NP; q++)
+    f[q / 2][q % 2] = p->filters + (size_t) cls[q < m ? q : 0] * RW * RW * PAIR_PHASES;
+  for (size_t pp = 0; pp < NP; pp++)
+    for (size_t c = 0; c < C; c++)
+      for (size_t k = 0; k < K; k++)
+        acc[pp][c][k] = (plan_v8) { 0 };
+  for (size_t wy = 0; wy < RW; wy++)
+    {
+      const float *x[4];
+      for (size_t c = 0; c < C; c++)
+        x[c] = rows[wy] + c * PAIR_EX_PLANE + at;
+#pragma GCC unroll 9
+      for (size_t t = 0; t < RW + 2 * (NP - 1); t++)
+        {
+          plan_v8 in[4];
+          for (size_t c = 0; c < C; c++)
+            in[c] = load8 (x[c] + t * PAIR_PHASES);
+          for (size_t pp = 0; pp < NP; pp++)
+            {
+              const size_t wx = t - 2 * pp, tap = (wy * RW + wx) * PAIR_PHASES;
+              plan_v8      w;
+              if (t < 2 * pp || wx >= RW)
+                continue;
+              w = pair8 (f[pp][0] + tap, f[pp][1] + tap, wide);
+              for (size_t c = 0; c < C; c++)
+                acc[pp][c][wx % K] += w * in[c];
+            }
+        }
+    }
+  for (size_t pp = 0; pp < NP && 2 * pp < m; pp++)
+    {
+      const size_t o = at + 2 * pp * PAIR_PHASES, j = jx + 2 * pp;
+      for (size_t c = 0; c < C; c++)
+        {
+          v[c] = acc[pp][c][0];
+          for (size_t k = 1; k < K; k++)
+            v[c] += acc[pp][c][k];
+          if (wide && A > 0.0f)
+            v[c] = pair_limit (p, rows, c * PAIR_EX_PLANE + o, v[c], A);
+        }
+      if (C == 3 && 2 * pp + 1 < m && pair_store3 (out, jy, j, v))
+        continue;
+      for (size_t h = 0; h < 2 && 2 * pp + h < m; h++)
+        for (size_t py = 0; py < 2; py++)
+          {
+            const size_t y = jy * 2 + py;
+            if (y < out->y0 || y >= out->y0 + out->h)
+              continue;
+            for (size_t px = 0; px < 2; px++)
+              for (size_t c = 0; c < C; c++)
+                lanes[px * C + c] = v[c][4 * h + 2 * py + px];
+            store_block_row (out, y, j + h, 2, C, lanes);
+          }
+    }
+}
+
+/* plan_rows_body() for stride 2, four owners at a time. */
+static inline __attribute__ ((always_inline)) void
+pair_rows_body (const plan_job *j, int wide, size_t RW, size_t C)
+{
+  const tconv_out_view *out = j->out;
+  const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / 2;
+  const int64_t         dlo = j->p->dlo;
+  float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * 4 * PAIR_EX_PLANE];
+  const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
+
+  for (size_t jx0 = out->x0 / 2; jx0 * 2 < x1; jx0 += PLAN_CHUNK)
+    {
+      const size_t n = (x1 + 1) / 2 - jx0 < PLAN_CHUNK ? (x1 + 1) / 2 - jx0 : PLAN_CHUNK;
+      for (size_t jy = jy0; jy * 2 < y1; jy++)
+        {
+          const uint16_t *cls = j->map->data + ((int64_t) jy - j->map->y0) * j->map->stride
+                                + ((int64_t) jx0 - j->map->x0);
+          for (size_t wy = jy == jy0 ? 0 : RW - 1; wy < RW; wy++)
+            {
+              const int64_t iy = (int64_t) jy + dlo + (int64_t) wy;
+              expand4_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C,
+                           ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * 4 * PAIR_EX_PLANE);
+            }
+          for (size_t wy = 0; wy < RW; wy++)
+            rows[wy] = ex + (jy - jy0 + wy) % RW * 4 * PAIR_EX_PLANE;
+          size_t i = 0;
+          for (; i + 4 <= n; i += 4)
+            pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i, 4, j->antiring,
+                        wide, RW, C, 2);
+          for (; i < n; i += 2)
+            pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i,
+                        n - i < 2 ? n - i : 2, j->antiring, wide, RW, C, 1);
+        }
+    }
+}
+
 /* The shipped banks' 7x7 window at x2, x3 and x4 with 1..4 channels unrolled; anything else
  * generic. */
 #define PLAN_CASE(j, wide, rw_, s_, c_)                                                    \
@@ -542,9 +788,17 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
     plan_rows_body ((j), wide, rw_, s_, c_);                                               \
   else
 
+#define PAIR_CASE(j, wide, rw_, c_)                                                        \
+  if ((j)->p->s == 2 && (j)->p->rw == rw_ && (j)->p->C == c_)                              \
+    pair_rows_body ((j), wide, rw_, c_);                                                   \
+  else
+
 #define PLAN_DISPATCH(j, w)                                                                \
-  PLAN_CASE (j, w, 7, 2, 1) PLAN_CASE (j, w, 7, 2, 2) PLAN_CASE (j, w, 7, 2, 3)            \
-  PLAN_CASE (j, w, 7, 2, 4) PLAN_CASE (j, w, 7, 3, 1) PLAN_CASE (j, w, 7, 3, 2)            \
+  PAIR_CASE (j, w, 7, 1) PAIR_CASE (j, w, 7, 2) PAIR_CASE (j, w, 7, 3) PAIR_CASE (j, w, 7, 4) \
+  if ((j)->p->s == 2)                                                                      \
+    pair_rows_body ((j), w, (j)->p->rw, (j)->p->C);                                        \
+  else                                                                                     \
+  PLAN_CASE (j, w, 7, 3, 1) PLAN_CASE (j, w, 7, 3, 2)                                      \
   PLAN_CASE (j, w, 7, 3, 3) PLAN_CASE (j, w, 7, 3, 4) PLAN_CASE (j, w, 7, 4, 1)            \
   PLAN_CASE (j, w, 7, 4, 2) PLAN_CASE (j, w, 7, 4, 3) PLAN_CASE (j, w, 7, 4, 4)            \
   plan_rows_body ((j), w, (j)->p->rw, (j)->p->s, (j)->p->C)

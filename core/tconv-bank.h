@@ -178,7 +178,8 @@ typedef struct tconv_bank_class_map
  * tconv_bank_plan:
  * The bank's filters laid out for the fast gather with @channels interleaved channels: per
  * class, output row phase and window pixel, the taps of the s column phases, each repeated
- * per channel, built once in caller-owned memory and read by any number of threads. Exists
+ * per channel (at stride 2: per class and window pixel, the taps of the four phases, shared
+ * by the channels), built once in caller-owned memory and read by any number of threads. Exists
  * for windows of at most TCONV_BANK_PLAN_MAX_WINDOW LR pixels per side, 1..4 channels and
  * s x channels <= 16 (tconv_bank_plan_size() refuses others: tconv_bank_upsample() then runs
  * its portable loop without a plan).

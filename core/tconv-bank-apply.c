@@ -674,8 +674,8 @@ pair_store3 (const tconv_out_view *out, size_t jy, size_t jx, const plan_v8 *v)
 
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
  * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart), @at: owner jx's
- * first window pixel in them. With two pairs each window pixel's load serves both (the second
- * pair's window starts two pixels on). Window columns are summed in K interleaved partial
+ * first window pixel in them. Each window pixel's load serves every pair (pair q's window
+ * starts 2 q pixels on). Window columns are summed in K interleaved partial
  * sums (wx mod K), added in order at the end, for enough independent chains on the x86-64-v3
  * path (@wide); K depends only on C and the path, not on NP, so every pixel sums in the same
  * order wherever it lies. */
@@ -685,8 +685,8 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
             size_t RW, size_t C, size_t NP)
 {
   const size_t K = !wide ? 1 : C == 1 ? 4 : C == 2 ? 2 : 1;
-  const float *f[2][2];
-  plan_v8      acc[2][4][4], v[4];
+  const float *f[3][2];
+  plan_v8      acc[3][4][4], v[4];
   float        lanes[2 * 4];
 
   for (size_t q = 0; q < 2 * NP; q++)
@@ -700,7 +700,7 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
       const float *x[4];
       for (size_t c = 0; c < C; c++)
         x[c] = rows[wy] + c * PAIR_EX_PLANE + at;
-#pragma GCC unroll 9
+#pragma GCC unroll 11
       for (size_t t = 0; t < RW + 2 * (NP - 1); t++)
         {
           plan_v8 in[4];
@@ -745,10 +745,13 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
     }
 }
 
-/* plan_rows_body() for stride 2, four owners at a time. */
+/* plan_rows_body() for stride 2, NP pairs of owners at a time: as many as keep their sums
+ * and a window pixel's loads in sixteen registers (one in the portable build, whose vectors
+ * are register pairs). */
 static inline __attribute__ ((always_inline)) void
 pair_rows_body (const plan_job *j, int wide, size_t RW, size_t C)
 {
+  const size_t          NP = !wide ? 1 : C == 4 ? 2 : 3;
   const tconv_out_view *out = j->out;
   const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / 2;
   const int64_t         dlo = j->p->dlo;
@@ -771,9 +774,9 @@ pair_rows_body (const plan_job *j, int wide, size_t RW, size_t C)
           for (size_t wy = 0; wy < RW; wy++)
             rows[wy] = ex + (jy - jy0 + wy) % RW * 4 * PAIR_EX_PLANE;
           size_t i = 0;
-          for (; i + 4 <= n; i += 4)
-            pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i, 4, j->antiring,
-                        wide, RW, C, 2);
+          for (; i + 2 * NP <= n; i += 2 * NP)
+            pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i, 2 * NP,
+                        j->antiring, wide, RW, C, NP);
           for (; i < n; i += 2)
             pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i,
                         n - i < 2 ? n - i : 2, j->antiring, wide, RW, C, 1);

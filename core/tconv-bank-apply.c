@@ -675,10 +675,10 @@ pair_store3 (const tconv_out_view *out, size_t jy, size_t jx, const plan_v8 *v)
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
  * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart), @at: owner jx's
  * first window pixel in them. Each window pixel's load serves every pair (pair q's window
- * starts 2 q pixels on). Window columns are summed in K interleaved partial
- * sums (wx mod K), added in order at the end, for enough independent chains on the x86-64-v3
- * path (@wide); K depends only on C and the path, not on NP, so every pixel sums in the same
- * order wherever it lies. */
+ * starts 2 q pixels on). Window columns are summed in K interleaved partial sums (wx mod K),
+ * added in order at the end, for enough independent chains on the x86-64-v3 path (@wide);
+ * K depends only on C and the path, not on NP, so every pixel sums in the same order
+ * wherever it lies. */
 static inline __attribute__ ((always_inline)) void
 pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
             size_t at, size_t jy, size_t jx, const uint16_t *cls, size_t m, float A, int wide,

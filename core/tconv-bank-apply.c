@@ -175,6 +175,7 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
                         + PLAN_MAX_LANES)
 #define PAIR_PHASES    4u /* s = 2: the phases of one owner, half a vector */
 #define PAIR_EX_PLANE  ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW) * PAIR_PHASES)
+_Static_assert (4 * PAIR_EX_PLANE <= PLAN_EX_ROW, "four channel planes fit in an expanded row");
 
 struct tconv_bank_plan
 {
@@ -516,40 +517,6 @@ owner_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *c
     }
 }
 
-/* In column chunks of PLAN_CHUNK owners, down the owner rows: each LR row is expanded once
- * per chunk into a ring of RW rows (LR row iy in slot iy mod RW). */
-static inline __attribute__ ((always_inline)) void
-plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
-{
-  const tconv_out_view *out = j->out;
-  const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / S;
-  const size_t          NV = S * C > PLAN_LANES ? 2 : 1;
-  const int64_t         dlo = j->p->dlo;
-  float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
-  const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
-
-  for (size_t jx0 = out->x0 / S; jx0 * S < x1; jx0 += PLAN_CHUNK)
-    {
-      const size_t n = (x1 + S - 1) / S - jx0 < PLAN_CHUNK ? (x1 + S - 1) / S - jx0 : PLAN_CHUNK;
-      for (size_t jy = jy0; jy * S < y1; jy++)
-        {
-          const uint16_t *cls = j->map->data + ((int64_t) jy - j->map->y0) * j->map->stride
-                                + ((int64_t) jx0 - j->map->x0);
-          for (size_t wy = jy == jy0 ? 0 : RW - 1; wy < RW; wy++)
-            {
-              const int64_t iy = (int64_t) jy + dlo + (int64_t) wy;
-              expand_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, S, C,
-                          ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * PLAN_EX_ROW);
-            }
-          for (size_t wy = 0; wy < RW; wy++)
-            rows[wy] = ex + (jy - jy0 + wy) % RW * PLAN_EX_ROW;
-          for (size_t i = 0; i < n; i++)
-            owner_block (j->p, out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,
-                         RW, S, C, NV);
-        }
-    }
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Stride 2: two owners per vector. A vector holds one channel of the four phases of owner jx
  * (lanes 0-3, lane 2 py + px) and of owner jx + 1 (lanes 4-7). A window pixel's weights are
@@ -745,41 +712,62 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
     }
 }
 
-/* plan_rows_body() for stride 2, NP pairs of owners at a time: as many as keep their sums
- * and a window pixel's loads in sixteen registers (one in the portable build, whose vectors
- * are register pairs). */
+/* Owners jx0 .. jx0 + @n - 1 of owner row jy at stride 2: NP pairs at a time, as many as keep
+ * their sums and a window pixel's loads in sixteen registers (one in the portable build,
+ * whose vectors are register pairs), then single pairs. */
 static inline __attribute__ ((always_inline)) void
-pair_rows_body (const plan_job *j, int wide, size_t RW, size_t C)
+pair_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
+            const uint16_t *cls, size_t n, int wide, size_t RW, size_t C)
 {
-  const size_t          NP = !wide ? 1 : C == 4 ? 2 : 3;
+  const size_t NP = !wide ? 1 : C == 4 ? 2 : 3;
+  size_t       i = 0;
+
+  for (; i + 2 * NP <= n; i += 2 * NP)
+    pair_block (j->p, j->out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i, 2 * NP,
+                j->antiring, wide, RW, C, NP);
+  for (; i < n; i += 2)
+    pair_block (j->p, j->out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i,
+                n - i < 2 ? n - i : 2, j->antiring, wide, RW, C, 1);
+}
+
+/* In column chunks of PLAN_CHUNK owners, down the owner rows: each LR row is expanded once
+ * per chunk into a ring of RW rows (LR row iy in slot iy mod RW), at stride 2 as channel
+ * planes of pixels repeated four times for pair_chunk(), else as pixels repeated S times for
+ * owner_block(). */
+static inline __attribute__ ((always_inline)) void
+plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
+{
   const tconv_out_view *out = j->out;
-  const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / 2;
+  const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / S;
+  const size_t          NV = S * C > PLAN_LANES ? 2 : 1;
   const int64_t         dlo = j->p->dlo;
-  float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * 4 * PAIR_EX_PLANE];
+  float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
   const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
 
-  for (size_t jx0 = out->x0 / 2; jx0 * 2 < x1; jx0 += PLAN_CHUNK)
+  for (size_t jx0 = out->x0 / S; jx0 * S < x1; jx0 += PLAN_CHUNK)
     {
-      const size_t n = (x1 + 1) / 2 - jx0 < PLAN_CHUNK ? (x1 + 1) / 2 - jx0 : PLAN_CHUNK;
-      for (size_t jy = jy0; jy * 2 < y1; jy++)
+      const size_t n = (x1 + S - 1) / S - jx0 < PLAN_CHUNK ? (x1 + S - 1) / S - jx0 : PLAN_CHUNK;
+      for (size_t jy = jy0; jy * S < y1; jy++)
         {
           const uint16_t *cls = j->map->data + ((int64_t) jy - j->map->y0) * j->map->stride
                                 + ((int64_t) jx0 - j->map->x0);
           for (size_t wy = jy == jy0 ? 0 : RW - 1; wy < RW; wy++)
             {
               const int64_t iy = (int64_t) jy + dlo + (int64_t) wy;
-              expand4_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C,
-                           ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * 4 * PAIR_EX_PLANE);
+              float        *row = ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * PLAN_EX_ROW;
+              if (S == 2)
+                expand4_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C, row);
+              else
+                expand_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, S, C, row);
             }
           for (size_t wy = 0; wy < RW; wy++)
-            rows[wy] = ex + (jy - jy0 + wy) % RW * 4 * PAIR_EX_PLANE;
-          size_t i = 0;
-          for (; i + 2 * NP <= n; i += 2 * NP)
-            pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i, 2 * NP,
-                        j->antiring, wide, RW, C, NP);
-          for (; i < n; i += 2)
-            pair_block (j->p, out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i,
-                        n - i < 2 ? n - i : 2, j->antiring, wide, RW, C, 1);
+            rows[wy] = ex + (jy - jy0 + wy) % RW * PLAN_EX_ROW;
+          if (S == 2)
+            pair_chunk (j, rows, jy, jx0, cls, n, wide, RW, C);
+          else
+            for (size_t i = 0; i < n; i++)
+              owner_block (j->p, out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,
+                           RW, S, C, NV);
         }
     }
 }
@@ -791,19 +779,12 @@ pair_rows_body (const plan_job *j, int wide, size_t RW, size_t C)
     plan_rows_body ((j), wide, rw_, s_, c_);                                               \
   else
 
-#define PAIR_CASE(j, wide, rw_, c_)                                                        \
-  if ((j)->p->s == 2 && (j)->p->rw == rw_ && (j)->p->C == c_)                              \
-    pair_rows_body ((j), wide, rw_, c_);                                                   \
-  else
-
 #define PLAN_DISPATCH(j, w)                                                                \
-  PAIR_CASE (j, w, 7, 1) PAIR_CASE (j, w, 7, 2) PAIR_CASE (j, w, 7, 3) PAIR_CASE (j, w, 7, 4) \
-  if ((j)->p->s == 2)                                                                      \
-    pair_rows_body ((j), w, (j)->p->rw, (j)->p->C);                                        \
-  else                                                                                     \
-  PLAN_CASE (j, w, 7, 3, 1) PLAN_CASE (j, w, 7, 3, 2)                                      \
-  PLAN_CASE (j, w, 7, 3, 3) PLAN_CASE (j, w, 7, 3, 4) PLAN_CASE (j, w, 7, 4, 1)            \
-  PLAN_CASE (j, w, 7, 4, 2) PLAN_CASE (j, w, 7, 4, 3) PLAN_CASE (j, w, 7, 4, 4)            \
+  PLAN_CASE (j, w, 7, 2, 1) PLAN_CASE (j, w, 7, 2, 2)                                      \
+  PLAN_CASE (j, w, 7, 2, 3) PLAN_CASE (j, w, 7, 2, 4) PLAN_CASE (j, w, 7, 3, 1)            \
+  PLAN_CASE (j, w, 7, 3, 2) PLAN_CASE (j, w, 7, 3, 3) PLAN_CASE (j, w, 7, 3, 4)            \
+  PLAN_CASE (j, w, 7, 4, 1) PLAN_CASE (j, w, 7, 4, 2) PLAN_CASE (j, w, 7, 4, 3)            \
+  PLAN_CASE (j, w, 7, 4, 4)                                                                \
   plan_rows_body ((j), w, (j)->p->rw, (j)->p->s, (j)->p->C)
 
 static void

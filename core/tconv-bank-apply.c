@@ -176,13 +176,21 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
 #define PAIR_PHASES    4u /* s = 2: the phases of one owner, half a vector */
 #define PAIR_EX_PLANE  ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW) * PAIR_PHASES)
 _Static_assert (4 * PAIR_EX_PLANE <= PLAN_EX_ROW, "four channel planes fit in an expanded row");
+#define TWIN_MAX_WINDOW 8u /* the x86-64-v4 stride-2 layout: windows up to 8 pixels */
+#define TWIN_PLANE      ((PLAN_CHUNK + TWIN_MAX_WINDOW + 1) * 2 * PAIR_PHASES)
+_Static_assert (TWIN_MAX_WINDOW * 4 * TWIN_PLANE <= TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW,
+                "a ring of x86-64-v4 rows fits in the expanded rows' space");
 
 struct tconv_bank_plan
 {
   size_t       s, C, classes, rw, vec; /* vec: 8 or 16 floats per tap, >= s C */
   int64_t      dlo;
   unsigned     paths;
-  const float *filters; /* [class][py][wy][wx][vec]; at s = 2, [class][wy][wx][4 phases] */
+  /* [class][py][wy][wx][vec]; at s = 2, [class][wy][wx][4 phases], or with twin (the
+   * x86-64-v4 path, windows up to TWIN_MAX_WINDOW) [class][wy][wx / 2][wx % 2][4 phases],
+   * zero past the window */
+  const float *filters;
+  int          twin;
   /* Anti-ringing inside the gather (fused, when the 2 x 2 input pixels around every output
    * pixel lie in the window): for row phase py the first of its two input rows is window row
    * limit_row[py]; lane L's first input column is window column limit_col, or limit_col + 1
@@ -231,7 +239,8 @@ plan_shape (const tconv_bank *bank, size_t C, size_t *rw, int64_t *dlo, size_t *
   *rw = (size_t) (hi - lo + 1);
   *dlo = lo;
   /* at most 4096 classes x 16 row phases x 17^2 x 16 floats: fits in size_t on 64-bit, checked */
-  if (g->stride_h == 2 ? !tconv_mul3_size (bank->classes, *rw * *rw, PAIR_PHASES, floats)
+  if (g->stride_h == 2 ? !tconv_mul4_size (bank->classes, *rw, (*rw + 1) / 2 * 2, PAIR_PHASES,
+                                           floats)
                        : !tconv_mul4_size (bank->classes, g->stride_h, *rw * *rw,
                                            g->stride_h * C > PLAN_LANES ? PLAN_MAX_LANES
                                                                         : PLAN_LANES, floats))
@@ -331,9 +340,20 @@ tconv_bank_plan_init (const tconv_bank *bank, size_t C, void *mem, size_t bytes,
                                                                            : PLAN_LANES };
   memset (f, 0, floats * sizeof (float));
 #ifdef TCONV_HAVE_CLONES
-  p->paths = tconv_cpu_paths () & TCONV_CPU_CLONES;
+  p->paths = tconv_cpu_paths () & (TCONV_CPU_CLONES | TCONV_CPU_V4);
 #endif
   plan_limits (bank->global, p);
+  p->twin = p->s == 2 && (p->paths & TCONV_CPU_V4) && rw <= TWIN_MAX_WINDOW;
+  if (p->twin)
+    {
+      for (size_t c = 0; c < bank->classes; c++)
+        for (size_t wy = 0; wy < rw; wy++)
+          for (size_t wx = 0; wx < (rw + 1) / 2 * 2; wx++, f += PAIR_PHASES)
+            for (size_t ph = 0; ph < PAIR_PHASES && wx < rw; ph++)
+              f[ph] = plan_tap (bank, p, c, ph / 2, ph % 2, wy, wx);
+      *plan = p;
+      return TCONV_OK;
+    }
   if (p->s == 2)
     {
       for (size_t c = 0; c < bank->classes; c++)
@@ -573,25 +593,25 @@ pair8 (const float *a, const float *b, int wide)
 
 /* @x limited towards the range of each lane's 2 x 2 input pixels by @A, with tconv_antiring()'s
  * comparisons (the rows' range per column, then the columns'). @E: one channel's window rows
- * at the pair's first window pixel. Lane 2 py + px reads rows limit_row[py] and the next,
+ * at the pair's first window pixel, @PX floats per pixel, the pixel's value four times first
+ * (the next pixel's after them). Lane 2 py + px reads rows limit_row[py] and the next,
  * columns limit_col (limit_mask[px C] true) or limit_col + 1, and the next. */
 static inline __attribute__ ((always_inline)) plan_v8
-pair_limit (const tconv_bank_plan *p, const float *const *E, size_t off, plan_v8 x, float A)
+pair_limit (const tconv_bank_plan *p, const float *const *E, size_t off, plan_v8 x, float A,
+            size_t PX)
 {
   const int32_t m0 = p->limit_mask[0], m1 = p->limit_mask[p->C]; /* px = 0, 1 */
   const plan_m8 pxm = { m0, m1, m0, m1, m0, m1, m0, m1 };
   const plan_m8 py1 = { 0, 0, -1, -1, 0, 0, -1, -1 };
-  const size_t  c = p->limit_col * PAIR_PHASES + off;
+  const size_t  c = p->limit_col * PX + off;
   plan_v8       X[2][2], lo[2], hi[2], t;
 
   for (size_t j = 0; j < 2; j++)
     for (size_t k = 0; k < 2; k++)
       {
         const float  *r0 = E[p->limit_row[0] + j] + c, *r1 = E[p->limit_row[1] + j] + c;
-        const plan_v8 v0 = select8 (pxm, load8 (r0 + k * PAIR_PHASES),
-                                    load8 (r0 + (k + 1) * PAIR_PHASES));
-        const plan_v8 v1 = select8 (pxm, load8 (r1 + k * PAIR_PHASES),
-                                    load8 (r1 + (k + 1) * PAIR_PHASES));
+        const plan_v8 v0 = select8 (pxm, load8 (r0 + k * PX), load8 (r0 + (k + 1) * PX));
+        const plan_v8 v1 = select8 (pxm, load8 (r1 + k * PX), load8 (r1 + (k + 1) * PX));
         X[j][k] = select8 (py1, v1, v0);
       }
   for (size_t k = 0; k < 2; k++)
@@ -639,6 +659,34 @@ pair_store3 (const tconv_out_view *out, size_t jy, size_t jx, const plan_v8 *v)
   return 1;
 }
 
+/* The sums @v (one per channel) of owners j and j + 1 (@m of them, 1 or 2): limited and
+ * stored. @o: owner j's first window pixel in @rows, channel planes @plane floats apart,
+ * @PX floats per pixel (pair_limit()). */
+static inline __attribute__ ((always_inline)) void
+pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
+             size_t o, size_t plane, size_t PX, size_t jy, size_t j, plan_v8 *v, size_t m,
+             float A, int wide, size_t C)
+{
+  float lanes[2 * 4];
+
+  if (wide && A > 0.0f)
+    for (size_t c = 0; c < C; c++)
+      v[c] = pair_limit (p, rows, c * plane + o, v[c], A, PX);
+  if (C == 3 && m == 2 && pair_store3 (out, jy, j, v))
+    return;
+  for (size_t h = 0; h < m; h++)
+    for (size_t py = 0; py < 2; py++)
+      {
+        const size_t y = jy * 2 + py;
+        if (y < out->y0 || y >= out->y0 + out->h)
+          continue;
+        for (size_t px = 0; px < 2; px++)
+          for (size_t c = 0; c < C; c++)
+            lanes[px * C + c] = v[c][4 * h + 2 * py + px];
+        store_block_row (out, y, j + h, 2, C, lanes);
+      }
+}
+
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
  * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart), @at: owner jx's
  * first window pixel in them. Each window pixel's load serves every pair (pair q's window
@@ -654,7 +702,6 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
   const size_t K = !wide ? 1 : C == 1 ? 4 : C == 2 ? 2 : 1;
   const float *f[3][2];
   plan_v8      acc[3][4][4], v[4];
-  float        lanes[2 * 4];
 
   for (size_t q = 0; q < 2 * NP; q++)
     f[q / 2][q % 2] = p->filters + (size_t) cls[q < m ? q : 0] * RW * RW * PAIR_PHASES;
@@ -687,29 +734,148 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
     }
   for (size_t pp = 0; pp < NP && 2 * pp < m; pp++)
     {
-      const size_t o = at + 2 * pp * PAIR_PHASES, j = jx + 2 * pp;
       for (size_t c = 0; c < C; c++)
         {
           v[c] = acc[pp][c][0];
           for (size_t k = 1; k < K; k++)
             v[c] += acc[pp][c][k];
-          if (wide && A > 0.0f)
-            v[c] = pair_limit (p, rows, c * PAIR_EX_PLANE + o, v[c], A);
         }
-      if (C == 3 && 2 * pp + 1 < m && pair_store3 (out, jy, j, v))
-        continue;
-      for (size_t h = 0; h < 2 && 2 * pp + h < m; h++)
-        for (size_t py = 0; py < 2; py++)
-          {
-            const size_t y = jy * 2 + py;
-            if (y < out->y0 || y >= out->y0 + out->h)
-              continue;
-            for (size_t px = 0; px < 2; px++)
-              for (size_t c = 0; c < C; c++)
-                lanes[px * C + c] = v[c][4 * h + 2 * py + px];
-            store_block_row (out, y, j + h, 2, C, lanes);
-          }
+      pair_finish (p, out, rows, at + 2 * pp * PAIR_PHASES, PAIR_EX_PLANE, PAIR_PHASES, jy,
+                   jx + 2 * pp, v, m - 2 * pp < 2 ? m - 2 * pp : 2, A, wide, C);
     }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Stride 2 on x86-64-v4 ("twin" layout): sixteen lanes, two owners (jx: lanes 0-7, jx + 1:
+ * lanes 8-15) times two neighbouring window columns (2 k, 2 k + 1: four lanes each) times the
+ * four phases. A window pixel pair's weights are two eight-float loads, one per owner's class;
+ * the rows hold each pixel's value four times and its right neighbour's four times, so one
+ * load gives both owners' two columns. Per window row each lane sums columns 2 k (or 2 k + 1)
+ * in the order of k; an owner's phase adds its two column-parity lanes at the end, after all
+ * rows, which leaves it in pair layout for pair_finish(). Half the multiply-adds of the pair
+ * layout's, as AVX-512 multiply-adds are twice as wide.
+ */
+
+typedef float plan_v16 __attribute__ ((vector_size (16 * sizeof (float))));
+
+static inline __attribute__ ((always_inline)) plan_v16
+load16 (const float *p)
+{
+  plan_v16 v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+/* @n pixels of LR row @iy from column @ix0, one plane of TWIN_PLANE floats per channel: at
+ * 8 t, pixel t's value four times, then pixel t + 1's; zero outside the view and from pixel
+ * n on, for positions up to n. */
+static inline __attribute__ ((always_inline)) void
+expand8_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t C, float *row)
+{
+  const int row_in = iy >= in->y0 && iy < in->y0 + (int64_t) in->h;
+
+  for (size_t t = 0; t <= n + 1; t++)
+    {
+      const int64_t ix = ix0 + (int64_t) t - in->x0;
+      float         v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+      if (t < n && row_in && ix >= 0 && ix < (int64_t) in->w)
+        {
+          const float *px = in->data + (iy - in->y0) * in->y_stride + ix * in->x_stride;
+          for (size_t c = 0; c < C; c++)
+            v[c] = px[(ptrdiff_t) c * in->c_stride];
+        }
+      for (size_t c = 0; c < C; c++)
+        {
+          const plan_v4 r = { v[c], v[c], v[c], v[c] };
+          float        *plane = row + c * TWIN_PLANE;
+          memcpy (plane + 2 * PAIR_PHASES * t, &r, sizeof r);
+          if (t > 0)
+            memcpy (plane + 2 * PAIR_PHASES * t - PAIR_PHASES, &r, sizeof r);
+        }
+    }
+}
+
+/* Eight floats at @a, then eight at @b. */
+static inline __attribute__ ((always_inline)) plan_v16
+twin16 (const float *a, const float *b)
+{
+  plan_v8 lo, hi;
+
+  memcpy (&lo, a, sizeof lo);
+  memcpy (&hi, b, sizeof hi);
+  return __builtin_shufflevector (lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
+ * the region. @rows: the window rows in twin layout, @at: owner jx's first window pixel in
+ * them. Each window pixel pair's load serves every pair of owners (pair q's window starts
+ * 2 q pixels on). */
+static inline __attribute__ ((always_inline)) void
+twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
+            size_t at, size_t jy, size_t jx, const uint16_t *cls, size_t m, float A, size_t RW,
+            size_t C, size_t NP)
+{
+  const size_t WP = (RW + 1) / 2, TAPS = 2 * PAIR_PHASES; /* column pairs; floats of one */
+  const float *f[8][2];
+  plan_v16     acc[8][4];
+  plan_v8      v[4];
+
+  for (size_t q = 0; q < 2 * NP; q++)
+    f[q / 2][q % 2] = p->filters + (size_t) cls[q < m ? q : 0] * RW * WP * TAPS;
+  for (size_t pp = 0; pp < NP; pp++)
+    for (size_t c = 0; c < C; c++)
+      acc[pp][c] = (plan_v16) { 0 };
+  for (size_t wy = 0; wy < RW; wy++)
+    {
+      const float *x[4];
+      for (size_t c = 0; c < C; c++)
+        x[c] = rows[wy] + c * TWIN_PLANE + at * TAPS;
+#pragma GCC unroll 11
+      for (size_t t = 0; t < WP + NP - 1; t++)
+        {
+          plan_v16 in[4];
+          for (size_t c = 0; c < C; c++)
+            in[c] = load16 (x[c] + 2 * t * TAPS);
+          for (size_t pp = 0; pp < NP; pp++)
+            {
+              const size_t k = t - pp, tap = (wy * WP + k) * TAPS;
+              plan_v16     w;
+              if (t < pp || k >= WP)
+                continue;
+              w = twin16 (f[pp][0] + tap, f[pp][1] + tap);
+              for (size_t c = 0; c < C; c++)
+                acc[pp][c] += w * in[c];
+            }
+        }
+    }
+  for (size_t pp = 0; pp < NP && 2 * pp < m; pp++)
+    {
+      for (size_t c = 0; c < C; c++)
+        {
+          const plan_v16 a = acc[pp][c];
+          v[c] = __builtin_shufflevector (a, a, 0, 1, 2, 3, 8, 9, 10, 11)
+                 + __builtin_shufflevector (a, a, 4, 5, 6, 7, 12, 13, 14, 15);
+        }
+      pair_finish (p, out, rows, (at + 2 * pp) * TAPS, TWIN_PLANE, TAPS, jy, jx + 2 * pp, v,
+                   m - 2 * pp < 2 ? m - 2 * pp : 2, A, 1, C);
+    }
+}
+
+/* Owners jx0 .. jx0 + @n - 1 of owner row jy in twin layout: NP pairs at a time, enough
+ * independent sums to hide the multiply-add latency within 32 registers, then single
+ * pairs. */
+static inline __attribute__ ((always_inline)) void
+twin_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
+            const uint16_t *cls, size_t n, size_t RW, size_t C)
+{
+  const size_t NP = C == 1 ? 8 : C == 2 ? 4 : C == 3 ? 3 : 2;
+  size_t       i = 0;
+
+  for (; i + 2 * NP <= n; i += 2 * NP)
+    twin_block (j->p, j->out, rows, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, RW, C, NP);
+  for (; i < n; i += 2)
+    twin_block (j->p, j->out, rows, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
+                j->antiring, RW, C, 1);
 }
 
 /* Owners jx0 .. jx0 + @n - 1 of owner row jy at stride 2: NP pairs at a time, as many as keep
@@ -741,6 +907,8 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
   const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / S;
   const size_t          NV = S * C > PLAN_LANES ? 2 : 1;
   const int64_t         dlo = j->p->dlo;
+  const int             twin = S == 2 && wide == 2;
+  const size_t          slot = twin ? 4 * TWIN_PLANE : PLAN_EX_ROW;
   float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
   const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
 
@@ -754,15 +922,19 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
           for (size_t wy = jy == jy0 ? 0 : RW - 1; wy < RW; wy++)
             {
               const int64_t iy = (int64_t) jy + dlo + (int64_t) wy;
-              float        *row = ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * PLAN_EX_ROW;
-              if (S == 2)
+              float        *row = ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * slot;
+              if (twin)
+                expand8_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C, row);
+              else if (S == 2)
                 expand4_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C, row);
               else
                 expand_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, S, C, row);
             }
           for (size_t wy = 0; wy < RW; wy++)
-            rows[wy] = ex + (jy - jy0 + wy) % RW * PLAN_EX_ROW;
-          if (S == 2)
+            rows[wy] = ex + (jy - jy0 + wy) % RW * slot;
+          if (twin)
+            twin_chunk (j, rows, jy, jx0, cls, n, RW, C);
+          else if (S == 2)
             pair_chunk (j, rows, jy, jx0, cls, n, wide, RW, C);
           else
             for (size_t i = 0; i < n; i++)
@@ -799,6 +971,19 @@ plan_rows_v3 (const plan_job *j)
 {
   PLAN_DISPATCH (j, 1);
 }
+
+/* Stride 2 in twin layout (plan->twin): the shipped 7x7 window unrolled. */
+#define TWIN_CASE(j, c_)                                                                    \
+  if ((j)->p->rw == 7 && (j)->p->C == c_)                                                   \
+    plan_rows_body ((j), 2, 7, 2, c_);                                                      \
+  else
+
+TCONV_TARGET_V4 static void
+plan_rows_v4 (const plan_job *j)
+{
+  TWIN_CASE (j, 1) TWIN_CASE (j, 2) TWIN_CASE (j, 3) TWIN_CASE (j, 4)
+  plan_rows_body (j, 2, j->p->rw, 2, j->p->C);
+}
 #endif
 
 tconv_status
@@ -830,7 +1015,10 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
         {
           fuse = plan->fused;
           j.antiring = fuse ? antiring : 0.0f;
-          plan_rows_v3 (&j);
+          if (plan->twin)
+            plan_rows_v4 (&j);
+          else
+            plan_rows_v3 (&j);
         }
       else
 #endif

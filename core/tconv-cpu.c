@@ -43,6 +43,11 @@ cpu_detect (void)
   __builtin_cpu_init ();
   if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
     found |= TCONV_CPU_AVX2 | TCONV_CPU_CLONES;
+  /* x86-64-v4: what GCC and clang may use when building for it */
+  if ((found & TCONV_CPU_CLONES) && __builtin_cpu_supports ("avx512f")
+      && __builtin_cpu_supports ("avx512vl") && __builtin_cpu_supports ("avx512bw")
+      && __builtin_cpu_supports ("avx512dq") && __builtin_cpu_supports ("avx512cd"))
+    found |= TCONV_CPU_V4;
   if (__builtin_cpu_is ("amd"))
     found |= TCONV_CPU_AMD;
 #endif
@@ -50,12 +55,14 @@ cpu_detect (void)
   found &= ~(unsigned) TCONV_CPU_AVX2;
 #endif
 #if !defined(TCONV_HAVE_CLONES)
-  found &= ~(unsigned) TCONV_CPU_CLONES;
+  found &= ~(unsigned) (TCONV_CPU_CLONES | TCONV_CPU_V4);
 #endif
   if (off != NULL && list_has (off, "avx2"))
     found &= ~(unsigned) TCONV_CPU_AVX2;
   if (off != NULL && list_has (off, "clones"))
-    found &= ~(unsigned) TCONV_CPU_CLONES;
+    found &= ~(unsigned) (TCONV_CPU_CLONES | TCONV_CPU_V4);
+  if (off != NULL && list_has (off, "avx512"))
+    found &= ~(unsigned) TCONV_CPU_V4;
   return found | TCONV_CPU_KNOWN;
 }
 
@@ -75,7 +82,7 @@ cpu_state_get (void)
 unsigned
 tconv_cpu_paths (void)
 {
-  return cpu_state_get () & (TCONV_CPU_AVX2 | TCONV_CPU_CLONES);
+  return cpu_state_get () & (TCONV_CPU_AVX2 | TCONV_CPU_CLONES | TCONV_CPU_V4);
 }
 
 int

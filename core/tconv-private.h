@@ -141,6 +141,7 @@ tconv_status tconv_antiring_check_strength (float strength, tconv_error *err);
   && !defined(TCONV_NO_CLONES)
 #define TCONV_HAVE_CLONES 1
 #define TCONV_TARGET_V3   __attribute__ ((target ("arch=x86-64-v3")))
+#define TCONV_TARGET_V4   __attribute__ ((target ("arch=x86-64-v4")))
 #endif
 
 /* Whether the CPU is an AMD part (non-temporal stores do not pay there). */

@@ -329,12 +329,15 @@ tconv_status tconv_u8_rows (const tconv_u8_plan *plan,
  * and compiler-built x86-64-v3 copies of its portable loops. The environment variable
  * TCONV_DISABLE, a comma-separated list read once per process, turns them off:
  *   avx2    the hand-written AVX2 kernels (float depthwise path)
- *   clones  the x86-64-v3 copies (depthwise specialisations, the 8-bit path)
+ *   clones  the x86-64-v3 copies (depthwise specialisations, the 8-bit path, the bank
+ *           gather), and with them the x86-64-v4 ones
+ *   avx512  the x86-64-v4 (AVX-512) copy of the stride-2 bank gather
  * `TCONV_DISABLE=avx2,clones` runs the portable code that other CPUs (ARM, ...) run.
  * Results may differ in the last bit between paths (fused multiply-adds), never more.
  */
 #define TCONV_CPU_AVX2   1u
 #define TCONV_CPU_CLONES 2u
+#define TCONV_CPU_V4     4u
 
 /* The paths in use: what the CPU and the build offer, minus TCONV_DISABLE. Thread-safe. */
 unsigned tconv_cpu_paths (void);

@@ -4,7 +4,8 @@
 # "N passed, M failed" over all of them (meson tests count one each). Exit 0 only when
 # nothing failed.
 #   1. plain build: every meson test (core, cli, pipeline, fuzz replay, GIMP 3 in a chroot),
-#      then the core suite again with TCONV_DISABLE=avx2,clones (the portable kernels)
+#      then the core suite again with TCONV_DISABLE=avx2,clones (the portable kernels) and,
+#      on a CPU with AVX-512, with TCONV_DISABLE=avx512 (the x86-64-v3 kernels)
 #   2. sanitizer build (-Db_sanitize=address,undefined, halting on the first error): the same
 #      tests except the GIMP 3 suite
 #   3. valgrind (--error-exitcode) over the core and CLI tests of the plain build
@@ -53,6 +54,11 @@ if build "$root/build"; then
   # The core again on its portable kernels, the code that CPUs without AVX2 (ARM, ...) run.
   echo "== 1b. core suite with TCONV_DISABLE=avx2,clones (portable kernels)"
   TCONV_DISABLE=avx2,clones run_meson "portable kernels" "$root/build" --suite core
+  # Where the x86-64-v4 copies run by default, the x86-64-v3 ones that other CPUs take.
+  if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+    echo "== 1c. core suite with TCONV_DISABLE=avx512 (x86-64-v3 kernels)"
+    TCONV_DISABLE=avx512 run_meson "x86-64-v3 kernels" "$root/build" --suite core
+  fi
 else
   failed=$((failed + 1))
 fi

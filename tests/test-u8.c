@@ -314,7 +314,8 @@ u8_rejects_bad_arguments (void)
 }
 
 /* TCONV_DISABLE=avx2,clones (read once) must take the portable kernels: the core reports no
- * SIMD path and 8-bit plans run the portable loop; without it, what the CPU offers is used. */
+ * SIMD path and 8-bit plans run the portable loop; without it, what the CPU offers is used
+ * (x86-64-v4 only with the x86-64-v3 copies, and not under TCONV_DISABLE=avx512). */
 static void
 cpu_paths_follow_tconv_disable (void)
 {
@@ -324,13 +325,20 @@ cpu_paths_follow_tconv_disable (void)
   __builtin_cpu_init ();
   if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
     want = TCONV_CPU_AVX2 | TCONV_CPU_CLONES;
+  if (want && __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512vl")
+      && __builtin_cpu_supports ("avx512bw") && __builtin_cpu_supports ("avx512dq")
+      && __builtin_cpu_supports ("avx512cd"))
+    want |= TCONV_CPU_V4;
 #endif
   if (off != NULL && strstr (off, "avx2") != NULL)
     want &= ~TCONV_CPU_AVX2;
   if (off != NULL && strstr (off, "clones") != NULL)
-    want &= ~TCONV_CPU_CLONES;
-  test_diag ("TCONV_DISABLE=%s: paths %u (avx2 %u, clones %u)", off ? off : "(unset)",
-             tconv_cpu_paths (), TCONV_CPU_AVX2, TCONV_CPU_CLONES);
+    want &= ~(TCONV_CPU_CLONES | TCONV_CPU_V4);
+  if (off != NULL && strstr (off, "avx512") != NULL)
+    want &= ~TCONV_CPU_V4;
+  test_diag ("TCONV_DISABLE=%s: paths %u (avx2 %u, clones %u, x86-64-v4 %u)",
+             off ? off : "(unset)", tconv_cpu_paths (), TCONV_CPU_AVX2, TCONV_CPU_CLONES,
+             TCONV_CPU_V4);
   CHECK (tconv_cpu_paths () == want, "tconv_cpu_paths () == %u under TCONV_DISABLE=%s", want,
          off ? off : "(unset)");
 

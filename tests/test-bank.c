@@ -615,6 +615,74 @@ test_classes_at_thresholds (void)
   free (coh);
 }
 
+/* Nearly isotropic tensors at angle bin boundaries, where the class's angle is the most
+ * sensitive to the tensor (the fast path's error bound widens its angle margin by the
+ * inverse of the anisotropy there): 12 x 12 tiles, each a bowl A |d|^2 plus a ramp
+ * eta u.d centred on a pixel. That pixel's tensor is 4 A^2 s I + eta^2 u u^T (s the window's
+ * variance): its dominant direction is u, at a random offset of 3e-5 to 3e-2 bins from a
+ * boundary, and its anisotropy eta^2 / (8 A^2 s) spans 3e-7 to 0.2. Classes must be the rule
+ * applied to the exact features everywhere. */
+static void
+test_classes_near_isotropic (void)
+{
+  test_rng              rng;
+  tconv_bank_classifier c = some_classifier (12, 3, 3);
+  const size_t          h = 64, w = 96, halo = tconv_bank_halo (&c), ih = h - 2 * halo,
+               iw = w - 2 * halo, n = ih * iw;
+  float                *L = test_malloc (h * w * sizeof (float)), *work, *ang, *str, *coh;
+  uint16_t             *cls = test_malloc (n * sizeof (uint16_t));
+  size_t                need, bad = 0, delicate = 0;
+
+  test_rng_init (&rng, 4242);
+  CHECK_STATUS (tconv_bank_work_len (&c, h, w, &need, NULL));
+  work = test_malloc (need * sizeof (float));
+  ang = test_malloc (n * sizeof (float));
+  str = test_malloc (n * sizeof (float));
+  coh = test_malloc (n * sizeof (float));
+  for (int trial = 0; trial < 150; trial++)
+    {
+      for (size_t ty = 0; ty < h / 12; ty++)
+        for (size_t tx = 0; tx < w / 12; tx++)
+          {
+            const double side = test_rng_range (&rng, 0, 1) ? 1.0 : -1.0;
+            const double off = side * pow (10.0, -3.0 + 1.5 * test_rng_signed (&rng));
+            const double t = PI * ((double) test_rng_range (&rng, 0, 11) + off) / 12.0;
+            const double eta = pow (10.0, -3.0 + 1.5 * test_rng_signed (&rng)), A = 0.01;
+            for (size_t y = 12 * ty; y < 12 * ty + 12; y++)
+              for (size_t x = 12 * tx; x < 12 * tx + 12; x++)
+                {
+                  const double dy = (double) y - (double) (12 * ty + 6);
+                  const double dx = (double) x - (double) (12 * tx + 6);
+                  L[y * w + x] = (float) (A * (dx * dx + dy * dy)
+                                          + eta * (dx * cos (t) + dy * sin (t)));
+                }
+          }
+      CHECK_STATUS (tconv_bank_classify (&c, L, h, w, (ptrdiff_t) w, cls, (ptrdiff_t) iw, work,
+                                         need, NULL));
+      CHECK_STATUS (tconv_bank_features (&c, L, h, w, (ptrdiff_t) w, ang, str, coh,
+                                         (ptrdiff_t) iw, work, need, NULL));
+      for (size_t i = 0; i < n; i++)
+        {
+          const double pos = (double) ang[i] / PI * 12.0;
+          delicate += coh[i] < 1e-2f && fabs (pos - floor (pos + 0.5)) < 1e-2;
+          if (cls[i] != class_of_features (&c, ang[i], str[i], coh[i]) && bad++ < 5)
+            test_diag ("trial %d pixel %zu: class %u, features (%.9g, %.9g, %.9g) give %zu",
+                       trial, i, cls[i], (double) ang[i], (double) str[i], (double) coh[i],
+                       class_of_features (&c, ang[i], str[i], coh[i]));
+        }
+    }
+  CHECK (bad == 0 && delicate > 1000,
+         "classes = the rule applied to the exact features around isotropic tensors: %zu "
+         "pixels of coherence below 0.01 within 0.01 bins of an angle boundary (%zu differ)",
+         delicate, bad);
+  free (L);
+  free (cls);
+  free (work);
+  free (ang);
+  free (str);
+  free (coh);
+}
+
 /* Known answers: a ramp along direction t has its gradient, hence the tensor's dominant
  * direction, at angle t; coherence 1 (to float storage of the tensor: lambda2 is about 1e-8
  * of lambda1 after rounding, and its square root costs up to 1e-3 of coherence). A flat
@@ -803,6 +871,7 @@ main (void)
   test_known_features ();
   test_classes_are_the_features ();
   test_classes_at_thresholds ();
+  test_classes_near_isotropic ();
   test_format ();
   return test_end ();
 }

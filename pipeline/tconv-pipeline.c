@@ -328,7 +328,7 @@ job_profile (const TconvPipelineJob *job, gint64 t_start)
 {
   g_printerr ("tconv-profile: pipeline %dx%d -> %dx%d (region %dx%d at %d,%d) C=%" G_GSIZE_FORMAT
               " %s, read %d/%d B, %d threads, %d bands of %d rows: %.3f s wall; thread CPU s: "
-              "read %.3f (compute includes it) compute %.3f narrow %.3f write %.3f\n",
+              "read %.6f (compute includes it) compute %.6f narrow %.6f write %.6f\n",
               job->in_w, job->in_h, job->out_w, job->out_h, job->roi.width, job->roi.height,
               job->roi.x, job->roi.y, job->C, job->fast8 != NULL ? "8-bit path" : "float path",
               (gint) job->read_bytes, (gint) job->write_bytes, job->n_threads, job->n_bands,

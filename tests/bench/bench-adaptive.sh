@@ -4,10 +4,10 @@
 # (make-mosaic.py) enlarged x2 PNG->PNG by `tconv upscale`, RUNS rounds (default 5). Each
 # round runs the three jobs one after the other, so that they share the machine's state, and
 # the ratios to learned are taken within a round. Prints, per job, the medians over rounds of
-# the whole command's wall time, the up-sampling stage (the pipeline's compute CPU seconds
-# summed over its bands and threads, TCONV_PROFILE=1), the narrowing of float results to
-# 8 bits beside it (learned's 8-bit path has none), the stage's ratio to learned's, and the
-# largest peak RSS; then the stage ratio's range over the rounds.
+# the whole command's wall time, the pipeline's compute CPU seconds summed over its bands and
+# threads (TCONV_PROFILE=1), the narrowing of float results to 8 bits (learned's 8-bit path
+# does it inside compute), the up-sampling stage (the two together) and its ratio to
+# learned's, and the largest peak RSS; then the stage ratio's range over the rounds.
 #   tests/bench/bench-adaptive.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,19 +38,21 @@ for r in $(seq "$runs"); do
   done
 done
 
-printf '%-36s %8s %11s %10s %14s %8s\n' "kernel (medians of $runs rounds)" "wall s" \
-  "compute s" "narrow s" "compute/learned" "peak MB"
+printf '%-36s %8s %11s %10s %9s %13s %8s\n' "kernel (medians of $runs rounds)" "wall s" \
+  "compute s" "narrow s" "stage s" "stage/learned" "peak MB"
 /usr/bin/python3 - "$tmp/rows" "${jobs[@]}" << 'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 names = sys.argv[2:]
-learned = {int(r[0]): float(r[3]) for r in rows if r[1] == "0"}
+stage = lambda r: float(r[3]) + float(r[4])
+learned = {int(r[0]): stage(r) for r in rows if r[1] == "0"}
 for i, name in enumerate(names):
     mine = [r for r in rows if r[1] == str(i)]
     med = lambda k: statistics.median(float(r[k]) for r in mine)
-    ratios = [float(r[3]) / learned[int(r[0])] for r in mine]
-    print("%-36s %8.2f %11.3f %10.3f %14.2f %8d" % (name, med(2), med(3), med(4),
-          statistics.median(ratios), max(int(r[5]) for r in mine) // 1024))
+    ratios = [stage(r) / learned[int(r[0])] for r in mine]
+    print("%-36s %8.2f %11.3f %10.3f %9.3f %13.2f %8d" % (name, med(2), med(3), med(4),
+          statistics.median(stage(r) for r in mine), statistics.median(ratios),
+          max(int(r[5]) for r in mine) // 1024))
     if i:
         print("%-36s %s" % ("", "stage/learned per round: %.2f-%.2f" % (min(ratios), max(ratios))))
 EOF

@@ -868,7 +868,7 @@ static inline __attribute__ ((always_inline)) void
 twin_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
             const uint16_t *cls, size_t n, size_t RW, size_t C)
 {
-  const size_t NP = C == 1 ? 8 : C == 2 ? 4 : C == 3 ? 3 : 2;
+  const size_t NP = C == 1 ? 8 : C == 2 ? 4 : C == 3 ? 4 : 2;
   size_t       i = 0;
 
   for (; i + 2 * NP <= n; i += 2 * NP)

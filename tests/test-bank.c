@@ -627,8 +627,8 @@ test_classes_near_isotropic (void)
 {
   test_rng              rng;
   tconv_bank_classifier c = some_classifier (12, 3, 3);
-  const size_t          h = 64, w = 96, halo = tconv_bank_halo (&c), ih = h - 2 * halo,
-               iw = w - 2 * halo, n = ih * iw;
+  const size_t          h = 60, w = 96, halo = tconv_bank_halo (&c), ih = h - 2 * halo,
+               iw = w - 2 * halo, n = ih * iw; /* whole tiles */
   float                *L = test_malloc (h * w * sizeof (float)), *work, *ang, *str, *coh;
   uint16_t             *cls = test_malloc (n * sizeof (uint16_t));
   size_t                need, bad = 0, delicate = 0;

@@ -90,6 +90,19 @@ typedef struct tensor_job
   float                       *work;
 } tensor_job;
 
+/* The gradient products gx^2, gx gy, gy^2 of pixel @x of @row (central differences, with the
+ * rows @up and @down). */
+static inline __attribute__ ((always_inline)) void
+pixel_products (const float *up, const float *row, const float *down, size_t x, float *prod)
+{
+  const float gx = (row[x + 1] - row[x - 1]) * 0.5f;
+  const float gy = (down[x] - up[x]) * 0.5f;
+
+  prod[0] = gx * gx;
+  prod[1] = gx * gy;
+  prod[2] = gy * gy;
+}
+
 /* Gradient products of row @y at every pixel but the first and last (rows of w floats). */
 static inline __attribute__ ((always_inline)) void
 gradient_row (const tensor_job *j, size_t y, float *restrict ga, float *restrict gb,
@@ -100,11 +113,11 @@ gradient_row (const tensor_job *j, size_t y, float *restrict ga, float *restrict
 
   for (size_t x = 1; x + 1 < j->w; x++)
     {
-      float gx = (row[x + 1] - row[x - 1]) * 0.5f;
-      float gy = (down[x] - up[x]) * 0.5f;
-      ga[x] = gx * gx;
-      gb[x] = gx * gy;
-      gc[x] = gy * gy;
+      float prod[3];
+      pixel_products (up, row, down, x, prod);
+      ga[x] = prod[0];
+      gb[x] = prod[1];
+      gc[x] = prod[2];
     }
 }
 
@@ -473,11 +486,8 @@ exact_pixel (const tensor_job *j, const feature_out *o, const double *g, size_t 
       double       acc[3] = { 0.0, 0.0, 0.0 };
       for (size_t u = 0; u < taps; u++)
         {
-          const size_t xx = x - r + u;
-          const float  gx = (row[xx + 1] - row[xx - 1]) * 0.5f;
-          const float  gy = (row[(ptrdiff_t) xx + j->stride] - row[(ptrdiff_t) xx - j->stride])
-                           * 0.5f;
-          const float  prod[3] = { gx * gx, gx * gy, gy * gy };
+          float prod[3];
+          pixel_products (row - j->stride, row, row + j->stride, x - r + u, prod);
           for (int k = 0; k < 3; k++)
             acc[k] += g[u] * (double) prod[k];
         }

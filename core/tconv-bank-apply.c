@@ -180,6 +180,9 @@ _Static_assert (4 * PAIR_EX_PLANE <= PLAN_EX_ROW, "four channel planes fit in an
 #define TWIN_PLANE      ((PLAN_CHUNK + TWIN_MAX_WINDOW + 1) * 2 * PAIR_PHASES)
 _Static_assert (TWIN_MAX_WINDOW * 4 * TWIN_PLANE <= TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW,
                 "a ring of x86-64-v4 rows fits in the expanded rows' space");
+/* With a sink: the s output rows of one owner row of a chunk, s <= PLAN_MAX_LANES since s C
+ * is (64 KB of stack) */
+#define PLAN_PIECE (PLAN_MAX_LANES * PLAN_CHUNK * PLAN_MAX_LANES)
 
 struct tconv_bank_plan
 {
@@ -378,10 +381,13 @@ tconv_bank_plan_init (const tconv_bank *bank, size_t C, void *mem, size_t bytes,
 typedef struct plan_job
 {
   const tconv_bank_plan      *p;
+  const tconv_geometry       *geom;
   const tconv_in_view        *in;
   const tconv_bank_class_map *map;
   const tconv_out_view       *out;
+  const tconv_bank_sink      *sink;     /* NULL: the values stay in @out */
   float                       antiring; /* > 0: limit inside the gather (p->fused, wide) */
+  float                       after;    /* > 0: with @sink, tconv_antiring() on each piece */
 } plan_job;
 
 /* Four floats as one value: a pixel of up to four channels. */
@@ -896,10 +902,40 @@ pair_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
                 n - i < 2 ? n - i : 2, j->antiring, wide, RW, C, 1);
 }
 
+/* The part of @out in owner row jy's output rows and the columns of owners jx0 .. jx0 + @n - 1,
+ * as a view on @piece (rows S n C floats apart). */
+static inline __attribute__ ((always_inline)) tconv_out_view
+piece_view (const tconv_out_view *out, size_t jy, size_t jx0, size_t n, size_t S, size_t C,
+            float *piece)
+{
+  const size_t y0 = jy * S > out->y0 ? jy * S : out->y0;
+  const size_t x0 = jx0 * S > out->x0 ? jx0 * S : out->x0;
+  const size_t y1 = jy * S + S < out->y0 + out->h ? jy * S + S : out->y0 + out->h;
+  const size_t x1 = (jx0 + n) * S < out->x0 + out->w ? (jx0 + n) * S : out->x0 + out->w;
+
+  return (tconv_out_view) { piece, y0, x0, y1 - y0, x1 - x0, 1, (ptrdiff_t) (S * n * C),
+                            (ptrdiff_t) C };
+}
+
+/* A finished piece: limited if the gather did not, then handed to the sink row by row. */
+static void
+hand_over (const plan_job *j, const tconv_out_view *piece)
+{
+  if (j->after > 0.0f)
+    {
+      const tconv_status st = tconv_antiring (j->geom, j->in, piece, j->after, NULL);
+      (void) st; /* the piece lies inside the checked region */
+    }
+  for (size_t r = 0; r < piece->h; r++)
+    j->sink->rows (j->sink->user, piece->y0 + r, piece->x0, piece->w,
+                   piece->data + (ptrdiff_t) r * piece->y_stride);
+}
+
 /* In column chunks of PLAN_CHUNK owners, down the owner rows: each LR row is expanded once
  * per chunk into a ring of RW rows (LR row iy in slot iy mod RW), at stride 2 as channel
  * planes of pixels repeated four times for pair_chunk(), else as pixels repeated S times for
- * owner_block(). */
+ * owner_block(). With a sink each owner row's output goes to a piece of stack, handed over
+ * while it is in the cache. */
 static inline __attribute__ ((always_inline)) void
 plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
 {
@@ -910,7 +946,10 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
   const int             twin = S == 2 && wide == 2;
   const size_t          slot = twin ? 4 * TWIN_PLANE : PLAN_EX_ROW;
   float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
+  float                 piece[PLAN_PIECE];
   const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
+  tconv_out_view        pv;
+  plan_job              pj = *j;
 
   for (size_t jx0 = out->x0 / S; jx0 * S < x1; jx0 += PLAN_CHUNK)
     {
@@ -932,14 +971,21 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
             }
           for (size_t wy = 0; wy < RW; wy++)
             rows[wy] = ex + (jy - jy0 + wy) % RW * slot;
+          if (j->sink != NULL)
+            {
+              pv = piece_view (out, jy, jx0, n, S, C, piece);
+              pj.out = &pv;
+            }
           if (twin)
-            twin_chunk (j, rows, jy, jx0, cls, n, RW, C);
+            twin_chunk (&pj, rows, jy, jx0, cls, n, RW, C);
           else if (S == 2)
-            pair_chunk (j, rows, jy, jx0, cls, n, wide, RW, C);
+            pair_chunk (&pj, rows, jy, jx0, cls, n, wide, RW, C);
           else
             for (size_t i = 0; i < n; i++)
-              owner_block (j->p, out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,
+              owner_block (j->p, pj.out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,
                            RW, S, C, NV);
+          if (j->sink != NULL)
+            hand_over (j, &pv);
         }
     }
 }
@@ -986,6 +1032,44 @@ plan_rows_v4 (const plan_job *j)
 }
 #endif
 
+/* The plan's loop for @out, or for @sink with @out the region (its data unused). */
+static tconv_status
+plan_upsample (const tconv_bank *bank, const tconv_bank_plan *plan, const tconv_geometry *geom,
+               const tconv_in_view *in, const tconv_bank_class_map *map,
+               const tconv_out_view *out, const tconv_bank_sink *sink, float antiring,
+               tconv_error *err)
+{
+  /* anti-ringing inside the gather on the x86-64-v3 path only: in the portable build the
+   * vector comparisons cost more than tconv_antiring()'s separate pass */
+  int      fuse = 0;
+  plan_job j = { plan, geom, in, map, out, sink, 0.0f, 0.0f };
+
+  if (plan->s != geom->stride_h || plan->C != geom->in_c || plan->classes != bank->classes)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "bank upsample: the plan is for stride %zu, %zu channels, %zu classes",
+                       plan->s, plan->C, plan->classes);
+#ifdef TCONV_HAVE_CLONES
+  if (plan->paths & TCONV_CPU_CLONES)
+    fuse = plan->fused;
+#endif
+  j.antiring = fuse ? antiring : 0.0f;
+  j.after = sink != NULL && !fuse ? antiring : 0.0f;
+#ifdef TCONV_HAVE_CLONES
+  if (plan->paths & TCONV_CPU_CLONES)
+    {
+      if (plan->twin)
+        plan_rows_v4 (&j);
+      else
+        plan_rows_v3 (&j);
+    }
+  else
+#endif
+    plan_rows_portable (&j);
+  if (fuse || sink != NULL || antiring == 0.0f)
+    return TCONV_OK;
+  return tconv_antiring (geom, in, out, antiring, err);
+}
+
 tconv_status
 tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
                      const tconv_geometry *geom, const tconv_in_view *in,
@@ -1001,32 +1085,7 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
   if ((st = tconv_antiring_check_strength (antiring, err)))
     return st;
   if (plan != NULL)
-    {
-      /* anti-ringing inside the gather on the x86-64-v3 path only: in the portable build the
-       * vector comparisons cost more than tconv_antiring()'s separate pass */
-      int      fuse = 0;
-      plan_job j = { plan, in, map, out, 0.0f };
-      if (plan->s != geom->stride_h || plan->C != geom->in_c || plan->classes != bank->classes)
-        return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
-                           "bank upsample: the plan is for stride %zu, %zu channels, %zu "
-                           "classes", plan->s, plan->C, plan->classes);
-#ifdef TCONV_HAVE_CLONES
-      if (plan->paths & TCONV_CPU_CLONES)
-        {
-          fuse = plan->fused;
-          j.antiring = fuse ? antiring : 0.0f;
-          if (plan->twin)
-            plan_rows_v4 (&j);
-          else
-            plan_rows_v3 (&j);
-        }
-      else
-#endif
-        plan_rows_portable (&j);
-      if (fuse || antiring == 0.0f)
-        return TCONV_OK;
-      return tconv_antiring (geom, in, out, antiring, err);
-    }
+    return plan_upsample (bank, plan, geom, in, map, out, NULL, antiring, err);
   g = (gather) { geom, in, out, geom->stride_h, geom->in_c, INT64_MAX, INT64_MIN };
   for (size_t phx = 0; phx < g.s; phx++)
     {
@@ -1036,4 +1095,23 @@ tconv_bank_upsample (const tconv_bank *bank, const tconv_bank_plan *plan,
     }
   gather_rows (bank, &g, map);
   return antiring > 0.0f ? tconv_antiring (geom, in, out, antiring, err) : TCONV_OK;
+}
+
+tconv_status
+tconv_bank_upsample_to (const tconv_bank *bank, const tconv_bank_plan *plan,
+                        const tconv_geometry *geom, const tconv_in_view *in,
+                        const tconv_bank_class_map *map, size_t y0, size_t x0, size_t h,
+                        size_t w, const tconv_bank_sink *sink, float antiring, tconv_error *err)
+{
+  float                dummy = 0.0f;
+  const tconv_out_view region = { &dummy, y0, x0, h, w, 1, 0, 0 };
+  tconv_status         st;
+
+  if (plan == NULL || sink == NULL || sink->rows == NULL)
+    return tconv_fail (err, TCONV_ERR_INVALID_ARG, 0, 0,
+                       "bank upsample to a sink: the plan or the sink is NULL");
+  if ((st = tconv_bank_check_args (bank, geom, in, map, &region, err))
+      || (st = tconv_antiring_check_strength (antiring, err)))
+    return st;
+  return plan_upsample (bank, plan, geom, in, map, &region, sink, antiring, err);
 }

@@ -219,6 +219,43 @@ tconv_status tconv_bank_upsample (const tconv_bank           *bank,
                                   float                       antiring,
                                   tconv_error                *err);
 
+/**
+ * tconv_bank_sink:
+ * @rows: receives output row @y's pixels @x .. @x + @n - 1 at @px, channels interleaved; the
+ *        floats are scratch of the gather's, valid during the call only (the callee may
+ *        change them in place).
+ * @user: passed to @rows.
+ */
+typedef struct tconv_bank_sink
+{
+  void  (*rows) (void *user, size_t y, size_t x, size_t n, float *px);
+  void   *user;
+} tconv_bank_sink;
+
+/**
+ * tconv_bank_upsample_to:
+ * @plan: required (tconv_bank_plan_init()).
+ * @y0, @x0, @h, @w: the output region.
+ *
+ * As tconv_bank_upsample() with a plan, the same values, handed to @sink in pieces of a row
+ * as the gather finishes them instead of stored: a caller that narrows them to 8 or 16 bits
+ * reads each piece while it is in the cache rather than a whole region of floats back from
+ * memory. Every pixel of the region is handed over exactly once, in pieces of at most
+ * 64 s pixels; the order of the pieces is not specified.
+ */
+tconv_status tconv_bank_upsample_to (const tconv_bank           *bank,
+                                     const tconv_bank_plan      *plan,
+                                     const tconv_geometry       *geom,
+                                     const tconv_in_view        *in,
+                                     const tconv_bank_class_map *map,
+                                     size_t                      y0,
+                                     size_t                      x0,
+                                     size_t                      h,
+                                     size_t                      w,
+                                     const tconv_bank_sink      *sink,
+                                     float                       antiring,
+                                     tconv_error                *err);
+
 /* The oracle (declared here, documented in tconv-oracle.h's spirit: tests only): every input
  * pixel stamps, into each output pixel its kernel reaches, the tap of the output owner's
  * class, accumulated in double in @work (out_c * h * w doubles). */

@@ -631,18 +631,21 @@ tconv_pipeline_band (TconvPipelineJob *job, TconvPipelineScratch *s, gint band)
     fast8_band (job, s, y0, y1, (guint8 *) out);
   else
     {
+      /* a bank's gather may narrow each piece as it finishes it */
+      const gboolean narrowed = tconv_pipeline_bank_narrows (job);
       t0 = job->profile ? tconv_pipeline_prof_now () : 0;
       if (job->resample)
         resample_rows (job, s, y0, y1, out);
       else
         convolve_rows (job, s, y0, y1, out);
-      tconv_pipeline_unpremultiply (job, out, n);
+      if (!narrowed)
+        tconv_pipeline_unpremultiply (job, out, n);
       tconv_pipeline_prof_add (job, 1, &t0);
-      if (job->write_bytes != 0)
-        tconv_pipeline_narrow (job, out, n * job->C);
-      else
+      if (job->write_bytes == 0)
         pixels = tconv_pipeline_convert_rows (job, out, (gsize) (y1 - y0),
                                               (guint8 *) s->buf[SCRATCH_CONV]);
+      else if (!narrowed)
+        tconv_pipeline_narrow (job, out, n * job->C);
       tconv_pipeline_prof_add (job, 2, &t0);
     }
   t0 = job->profile ? tconv_pipeline_prof_now () : 0;

@@ -72,6 +72,37 @@ tconv_pipeline_bank_scratch (const TconvPipelineJob *job, gsize n_in, gsize size
   return TRUE;
 }
 
+/* Whether the gather hands its output straight to the narrowing (tconv_bank_upsample_to()):
+ * with a plan, on an exact stride x image narrowed here to 8 or 16 bits. The band's floats
+ * then never exist as a whole; the bytes are the same. */
+gboolean
+tconv_pipeline_bank_narrows (const TconvPipelineJob *job)
+{
+  return job->bank != NULL && job->bank_plan != NULL && !job->resample && job->write_bytes != 0;
+}
+
+typedef struct
+{
+  const TconvPipelineJob *job;
+  const tconv_out_view   *out; /* the band, whose memory receives the narrowed rows */
+} NarrowSink;
+
+/* A finished piece of output row @y: unpremultiplied and narrowed into the band's rows. */
+static void
+narrow_piece (void *user, size_t y, size_t x, size_t n, float *px)
+{
+  const NarrowSink       *k = user;
+  const TconvPipelineJob *job = k->job;
+  const gsize             sample = job->write_bytes, row = k->out->w * job->C * sample;
+  guint8                 *dst = (guint8 *) k->out->data + (y - k->out->y0) * row
+                                + (x - k->out->x0) * job->C * sample;
+
+  tconv_pipeline_unpremultiply (job, px, n);
+  tconv_pipeline_narrow_to (job, px, dst, n * job->C);
+}
+
+/* The band's output: as floats in @out, or, when tconv_pipeline_bank_narrows(), as its
+ * narrowed rows (write_bytes per sample, rows w C samples apart) in @out's memory. */
 void
 tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
                           const tconv_in_view *in, const tconv_out_view *out)
@@ -91,8 +122,16 @@ tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
   g_assert (st == TCONV_OK);
   cmap = (tconv_bank_class_map) { map, in->y0 + (gint64) halo, in->x0 + (gint64) halo,
                                   h - 2 * halo, w - 2 * halo, (ptrdiff_t) (w - 2 * halo) };
-  st = tconv_bank_upsample (job->bank, job->bank_plan, &job->geom, in, &cmap, out, job->antiring,
-                            NULL);
+  if (tconv_pipeline_bank_narrows (job))
+    {
+      NarrowSink            k = { job, out };
+      const tconv_bank_sink sink = { narrow_piece, &k };
+      st = tconv_bank_upsample_to (job->bank, job->bank_plan, &job->geom, in, &cmap, out->y0,
+                                   out->x0, out->h, out->w, &sink, job->antiring, NULL);
+    }
+  else
+    st = tconv_bank_upsample (job->bank, job->bank_plan, &job->geom, in, &cmap, out,
+                              job->antiring, NULL);
   /* the rows and columns held cover the owners and their halo by construction */
   g_assert (st == TCONV_OK);
 }

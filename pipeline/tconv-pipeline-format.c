@@ -385,25 +385,27 @@ narrow8_16 (const gfloat *in, guint8 *out)
   memcpy (out, &word, sizeof word);
 }
 
-/* In place, sixteen samples at a time: each group is read before its bytes are stored, and
- * the bytes land before the floats still to be read. */
+/* Sixteen samples at a time; @dst may be @src itself (each group is read before its bytes
+ * are stored, and the bytes land before the floats still to be read). */
 static void
-narrow8_plain (gfloat *p, gsize n_samples)
+narrow8_plain (const gfloat *src, guint8 *dst, gsize n_samples)
 {
   gsize i = 0;
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   for (; i + 16 <= n_samples; i += 16)
-    narrow8_16 (p + i, (guint8 *) p + i);
+    narrow8_16 (src + i, dst + i);
 #endif
   for (; i < n_samples; i++)
-    ((guint8 *) p)[i] = narrow8_one (p[i]);
+    dst[i] = narrow8_one (src[i]);
 }
 
-/* Float samples narrowed in place to write_bytes, rounded to nearest and clamped as babl
- * does (NaN gives 0); colour channels of a linear job through write_table. */
+/* Float samples narrowed to write_bytes into @dst (which may be @src itself), rounded to
+ * nearest and clamped as babl does (NaN gives 0); colour channels of a linear job through
+ * write_table. */
 void
-tconv_pipeline_narrow (const TconvPipelineJob *job, gfloat *p, gsize n_samples)
+tconv_pipeline_narrow_to (const TconvPipelineJob *job, const gfloat *src, gpointer dst,
+                          gsize n_samples)
 {
   const gfloat scale = job->write_bytes == 1 ? 255.0f : 65535.0f;
   const gsize  n = job->write_bytes == 1 ? 255 : 65535, C = job->C;
@@ -411,21 +413,28 @@ tconv_pipeline_narrow (const TconvPipelineJob *job, gfloat *p, gsize n_samples)
 
   if (job->write_bytes == 1 && colours == 0)
     {
-      narrow8_plain (p, n_samples);
+      narrow8_plain (src, dst, n_samples);
       return;
     }
   for (gsize i = 0; i < n_samples; i += C)
     for (gsize c = 0; c < C; c++)
       {
-        const gfloat x = p[i + c];
+        const gfloat x = src[i + c];
         const guint  level = c < colours ? level_of (job->write_table + c * n, n, x)
                                          : (guint) ((x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f)
                                                     * scale + 0.5f);
         if (job->write_bytes == 1)
-          ((guint8 *) p)[i + c] = (guint8) level;
+          ((guint8 *) dst)[i + c] = (guint8) level;
         else
-          ((guint16 *) p)[i + c] = (guint16) level;
+          ((guint16 *) dst)[i + c] = (guint16) level;
       }
+}
+
+/* In place. */
+void
+tconv_pipeline_narrow (const TconvPipelineJob *job, gfloat *p, gsize n_samples)
+{
+  tconv_pipeline_narrow_to (job, p, p, n_samples);
 }
 
 /* @n_rows rows of cx1 - cx0 pixels in write_fmt, converted to dst_fmt by babl into @conv

@@ -134,6 +134,7 @@ void     tconv_pipeline_bank_widen (const TconvPipelineJob *job, gint64 m0, gint
                                     gint64 *a, gint64 *b);
 gboolean tconv_pipeline_bank_scratch (const TconvPipelineJob *job, gsize n_in,
                                       gsize sizes[SCRATCH_COUNT]);
+gboolean tconv_pipeline_bank_narrows (const TconvPipelineJob *job);
 void     tconv_pipeline_bank_rows (const TconvPipelineJob *job, TconvPipelineScratch *s,
                                    const tconv_in_view *in, const tconv_out_view *out);
 
@@ -147,6 +148,8 @@ void     tconv_pipeline_fetch_rows (const TconvPipelineJob *job, gint64 y, gint6
                                     gsize row_floats);
 void     tconv_pipeline_unpremultiply (const TconvPipelineJob *job, gfloat *p, gsize n_pixels);
 void     tconv_pipeline_narrow (const TconvPipelineJob *job, gfloat *p, gsize n_samples);
+void     tconv_pipeline_narrow_to (const TconvPipelineJob *job, const gfloat *src, gpointer dst,
+                                   gsize n_samples);
 const guint8 *tconv_pipeline_convert_rows (const TconvPipelineJob *job, const gfloat *rows,
                                            gsize n_rows, guint8 *conv);
 void     tconv_pipeline_store_band (TconvPipelineJob *job, gint y0, gint y1, const guint8 *pixels);

@@ -229,6 +229,158 @@ test_gather_vs_oracle (void)
          bad_region);
 }
 
+/* What tconv_bank_upsample_to() handed over, placed in a copy of the region, with the number
+ * of times each pixel came and whether a piece lay outside the region or was too long. */
+typedef struct collected
+{
+  float  *data;
+  int    *times;
+  size_t  y0, x0, h, w, C, max_piece;
+  int     stray;
+} collected;
+
+static void
+collect_piece (void *user, size_t y, size_t x, size_t n, float *px)
+{
+  collected *k = user;
+
+  if (y < k->y0 || y >= k->y0 + k->h || x < k->x0 || n > k->w || x - k->x0 > k->w - n
+      || n == 0 || n > k->max_piece)
+    {
+      k->stray++;
+      return;
+    }
+  for (size_t i = 0; i < n; i++)
+    {
+      const size_t at = (y - k->y0) * k->w + (x - k->x0) + i;
+      memcpy (k->data + at * k->C, px + i * k->C, k->C * sizeof (float));
+      k->times[at]++;
+    }
+  px[0] = NAN; /* the floats are the callee's to change */
+}
+
+/* The gather handing its output to a sink: every pixel of the region exactly once, in pieces
+ * inside it, equal to the scatter oracle (then its anti-ringing) within 1e-5 and to the
+ * gather's stored output bit for bit; images several column chunks wide. */
+static void
+test_gather_to_sink (void)
+{
+  test_rng rng;
+  int      bad = 0, bad_times = 0, bad_stored = 0, stray = 0, trials = 0;
+
+  test_rng_init (&rng, 20261206);
+  for (int trial = 0; trial < 48; trial++)
+    {
+      const size_t s = (size_t) test_rng_range (&rng, 2, 4), C = (size_t) test_rng_range (&rng, 1, 4);
+      const float  A = trial % 2 ? (float) (0.5 + 0.5 * test_rng_signed (&rng)) : 0.0f;
+      tconv_bank  *b = random_bank (&rng, s, trial % 3 == 2, (size_t) test_rng_range (&rng, 1, 6));
+      size_t       plan_bytes, oh, ow, y0, x0, h, w, need, bad_i;
+      void        *plan_mem;
+      tconv_bank_plan *plan;
+      scene        sc;
+      float       *stored, *ref;
+      double      *work;
+      collected    k;
+      tconv_bank_sink sink = { collect_piece, &k };
+
+      if (tconv_bank_plan_size (b, C, &plan_bytes, NULL) != TCONV_OK)
+        {
+          tconv_bank_free (b);
+          continue;
+        }
+      plan_mem = test_malloc (plan_bytes);
+      CHECK_STATUS (tconv_bank_plan_init (b, C, plan_mem, plan_bytes, &plan, NULL));
+      make_scene (&rng, b, C, (size_t) test_rng_range (&rng, 1, 7),
+                  (size_t) test_rng_range (&rng, 1, 200), (size_t) test_rng_range (&rng, 0, 3), 0,
+                  0.0f, &sc);
+      oh = sc.geom.out_h;
+      ow = sc.geom.out_w;
+      y0 = (size_t) test_rng_range (&rng, 0, (int64_t) oh - 1);
+      x0 = (size_t) test_rng_range (&rng, 0, (int64_t) ow - 1);
+      h = (size_t) test_rng_range (&rng, 1, (int64_t) (oh - y0));
+      w = (size_t) test_rng_range (&rng, 1, (int64_t) (ow - x0));
+      k = (collected) { test_alloc_poisoned (h * w * C), calloc (h * w, sizeof (int)), y0, x0, h,
+                        w, C, 64 * s, 0 };
+      stored = test_alloc_poisoned (h * w * C);
+      ref = test_alloc_poisoned (h * w * C);
+      tconv_out_view ov_stored = out_region (stored, C, y0, x0, h, w);
+      tconv_out_view ov_ref = out_region (ref, C, y0, x0, h, w);
+      CHECK_STATUS (tconv_bank_upsample_to (b, plan, &sc.geom, &sc.view, &sc.cmap, y0, x0, h, w,
+                                            &sink, A, NULL));
+      CHECK_STATUS (tconv_bank_upsample (b, plan, &sc.geom, &sc.view, &sc.cmap, &ov_stored, A,
+                                         NULL));
+      CHECK_STATUS (tconv_ref_work_len (&sc.geom, &ov_ref, &need));
+      work = test_malloc (need * sizeof (double));
+      CHECK_STATUS (tconv_bank_upsample_ref (b, &sc.geom, &sc.view, &sc.cmap, &ov_ref, work,
+                                             need, NULL));
+      CHECK_STATUS (tconv_antiring_ref (&sc.geom, &sc.view, &ov_ref, A, NULL));
+      for (size_t i = 0; i < h * w; i++)
+        bad_times += k.times[i] != 1;
+      stray += k.stray;
+      bad_stored += memcmp (k.data, stored, h * w * C * sizeof (float)) != 0;
+      if (!test_near_array (k.data, ref, h * w * C, 1e-5, 1e-5, &bad_i))
+        {
+          bad++;
+          test_diag ("trial %d: s %zu C %zu antiring %g: sink %g, oracle %g at %zu", trial, s, C,
+                     (double) A, k.data[bad_i], ref[bad_i], bad_i);
+        }
+      trials++;
+      free (work);
+      free (stored);
+      free (ref);
+      free (k.data);
+      free (k.times);
+      free (plan_mem);
+      free_scene (&sc);
+      tconv_bank_free (b);
+    }
+  CHECK (trials >= 40 && bad_times == 0 && stray == 0,
+         "a sink receives every pixel of the region once, in pieces inside it of at most 64 s "
+         "pixels (%d trials; %d pixels not once, %d pieces astray)", trials, bad_times, stray);
+  CHECK (bad == 0 && bad_stored == 0,
+         "what a sink receives = scatter oracle (then anti-ringing) within 1e-5, and = the "
+         "stored gather bit for bit (%d and %d trials differ)", bad, bad_stored);
+}
+
+/* tconv_bank_upsample_to() refuses a missing plan or sink and a region outside the output,
+ * naming them, and hands nothing over. */
+static void
+test_sink_errors (void)
+{
+  test_rng         rng;
+  tconv_bank      *b;
+  tconv_bank_plan *plan;
+  void            *mem;
+  size_t           bytes;
+  scene            sc;
+  collected        k = { 0 };
+  tconv_bank_sink  sink = { collect_piece, &k }, no_fn = { NULL, &k };
+  tconv_error      err = { 0 };
+
+  test_rng_init (&rng, 5);
+  b = random_bank (&rng, 2, 0, 2);
+  CHECK_STATUS (tconv_bank_plan_size (b, 3, &bytes, NULL));
+  mem = test_malloc (bytes);
+  CHECK_STATUS (tconv_bank_plan_init (b, 3, mem, bytes, &plan, NULL));
+  make_scene (&rng, b, 3, 4, 5, 1, 0, 0.0f, &sc);
+  CHECK (tconv_bank_upsample_to (b, NULL, &sc.geom, &sc.view, &sc.cmap, 0, 0, 2, 2, &sink, 0.0f,
+                                 &err) == TCONV_ERR_INVALID_ARG
+           && strstr (err.message, "the plan or the sink is NULL"),
+         "no plan refused: %s", err.message);
+  CHECK (tconv_bank_upsample_to (b, plan, &sc.geom, &sc.view, &sc.cmap, 0, 0, 2, 2, &no_fn, 0.0f,
+                                 NULL) == TCONV_ERR_INVALID_ARG, "a sink without a function refused");
+  CHECK (tconv_bank_upsample_to (b, plan, &sc.geom, &sc.view, &sc.cmap, 7, 0, 2, 2, &sink, 0.0f,
+                                 &err) == TCONV_ERR_INVALID_ARG
+           && strstr (err.message, "output region (7, 0) + 2x2"),
+         "a region past the 8x10 output refused: %s", err.message);
+  CHECK (tconv_bank_upsample_to (b, plan, &sc.geom, &sc.view, &sc.cmap, 0, 0, 2, 2, &sink, 2.0f,
+                                 NULL) == TCONV_ERR_INVALID_ARG, "anti-ringing 2 refused");
+  CHECK (k.stray == 0 && k.data == NULL, "nothing handed over on refusal");
+  free (mem);
+  free_scene (&sc);
+  tconv_bank_free (b);
+}
+
 static void
 test_flat (void)
 {
@@ -866,6 +1018,8 @@ main (void)
 {
   test_begin ("bank");
   test_gather_vs_oracle ();
+  test_gather_to_sink ();
+  test_sink_errors ();
   test_flat ();
   test_classifier ();
   test_known_features ();

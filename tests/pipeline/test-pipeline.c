@@ -1654,6 +1654,97 @@ narrowing_matches_babl (void)
   free (img);
 }
 
+/* A bank's gather narrows each piece as it finishes it (tconv_bank_upsample_to()) when the
+ * output is 8 or 16 bits: those bytes equal babl's conversion of the same job's float output,
+ * for grey, RGB and RGBA (unpremultiplied first), anti-ringing on and off, images several of
+ * the gather's column chunks wide, in thin bands on 3 threads. With --linear (whose levels are
+ * exact, not babl's: linear_to_integer_samples()) each level is the sRGB encoding of the job's
+ * linear float output, rounded, for some value within 2e-6 of it. */
+static void
+bank_narrowing_matches_babl (test_rng *rng)
+{
+  static const struct { const char *fl, *in; int c; gboolean linear; } cases[] = {
+    { "Y' float", "Y' u8", 1, FALSE },          { "R'G'B' float", "R'G'B' u8", 3, FALSE },
+    { "R'G'B'A float", "R'G'B'A u8", 4, FALSE }, { "R'G'B' float", "R'G'B' u16", 3, FALSE },
+    { "R'G'B'A float", "R'G'B'A u16", 4, FALSE }, { "RGB float", "R'G'B' u8", 3, TRUE },
+    { "Y'A float", "Y'A u8", 2, FALSE },
+  };
+  int differ = 0, failed = 0, total = 0;
+
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (int ar = 0; ar < 2; ar++)
+      {
+        const size_t s = 2 + i % 2;
+        const int    w = 150 + (int) i, h = 11, c = cases[i].c;
+        tconv_bank  *b = test_bank (rng, s);
+        float       *img = test_malloc (sizeof (float) * (size_t) (w * h * c));
+        GeglBuffer  *src, *as_float = NULL, *as_int = NULL;
+        GError      *error = NULL;
+
+        for (int p = 0; p < w * h; p++)
+          for (int ch = 0; ch < c; ch++)
+            img[p * c + ch] = (float) (0.5 + 0.45 * test_rng_signed (rng) + 0.3 * (p % 9 < 4));
+        if (c == 2 || c == 4)
+          for (int p = 0; p < w * h; p += 13)
+            img[p * c + c - 1] = 0.0f; /* some pixels fully transparent */
+        src = buffer_from (img, 0, 0, w, h, cases[i].fl);
+        for (int k = 0; k < 2; k++)
+          {
+            TconvUpscaleOptions o;
+            GeglBuffer *dst = gegl_buffer_new (GEGL_RECTANGLE (0, 0, w * (int) s, h * (int) s),
+                                               babl_format (k == 0 ? cases[i].fl : cases[i].in));
+            tconv_pipeline_upscale_options_init (&o);
+            o.bank = b, o.kernel = b->global, o.border = TCONV_BORDER_MIRROR;
+            o.antiring = ar ? 0.75f : 0.0f;
+            o.linear = cases[i].linear;
+            o.threads = 3, o.memory_budget = 60000;
+            if (!tconv_pipeline_upscale (src, dst, &o, &error))
+              g_clear_object (&dst);
+            *(k == 0 ? &as_float : &as_int) = dst;
+          }
+        if (as_float != NULL && as_int != NULL)
+          {
+            const Babl *fmt = babl_format (cases[i].in);
+            const gsize n = (gsize) w * s * h * s, bytes = n * babl_format_get_bytes_per_pixel (fmt);
+            guint8     *got = test_malloc (bytes), *want = test_malloc (bytes);
+            float      *f = buffer_pixels (as_float, cases[i].fl);
+            gegl_buffer_get (as_int, NULL, 1.0, fmt, got, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+            babl_process (babl_fish (babl_format (cases[i].fl), fmt), f, want, (long) n);
+            if (cases[i].linear)
+              for (gsize j = 0; j < n * (gsize) c; j++)
+                {
+                  const double lo = CLAMP (f[j] - 2e-6, 0.0, 1.0), hi = CLAMP (f[j] + 2e-6, 0.0, 1.0);
+                  const double l0 = floor (linear_to_srgb (lo) * 255.0 + 0.5);
+                  const double l1 = floor (linear_to_srgb (hi) * 255.0 + 0.5);
+                  want[j] = got[j] >= l0 && got[j] <= l1 ? got[j] : (guint8) (got[j] + 1);
+                }
+            if (memcmp (got, want, bytes) != 0)
+              {
+                differ++;
+                test_diag ("bank x%zu %s%s%s: the narrowed output differs from babl's", s,
+                           cases[i].in, cases[i].linear ? " linear" : "",
+                           ar ? " antiring" : "");
+              }
+            free (got), free (want), free (f);
+          }
+        else
+          {
+            failed++;
+            test_diag ("bank %s: %s", cases[i].in, error != NULL ? error->message : "?");
+          }
+        total++;
+        g_clear_error (&error);
+        g_clear_object (&as_float);
+        g_clear_object (&as_int);
+        g_object_unref (src);
+        tconv_bank_free (b);
+        free (img);
+      }
+  CHECK (differ == 0 && failed == 0,
+         "banks writing 8/16 bits (narrowed inside the gather) = babl's conversion of their "
+         "float output: %d of %d jobs differ, %d failed", differ, total, failed);
+}
+
 int
 main (void)
 {
@@ -1681,6 +1772,7 @@ main (void)
   bank_matches_reference (&rng);
   antiring_in_pipeline (&rng);
   narrowing_matches_babl ();
+  bank_narrowing_matches_babl (&rng);
   gegl_exit ();
   return test_end ();
 }

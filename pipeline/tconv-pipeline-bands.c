@@ -339,6 +339,13 @@ scratch_sizes (const TconvPipelineJob *job, gsize rows, gsize sizes[SCRATCH_COUN
     return FALSE;
   if (job->bank != NULL && !tconv_pipeline_bank_scratch (job, n_in, sizes))
     return FALSE;
+  /* narrowed inside the gather: the band's rows only ever hold integer samples */
+  if (tconv_pipeline_bank_narrows (job))
+    {
+      if (!g_size_checked_mul (&sizes[SCRATCH_OUT], sizes[SCRATCH_OUT], job->write_bytes))
+        return FALSE;
+      sizes[SCRATCH_OUT] = sizes[SCRATCH_OUT] / sizeof (gfloat) + 1;
+    }
   if (job->col != NULL
       && (!g_size_checked_mul (&sizes[SCRATCH_SEP], n_in, mw)
           || !g_size_checked_mul (&sizes[SCRATCH_SEP], sizes[SCRATCH_SEP], C)))

@@ -345,17 +345,20 @@ tconv_pipeline_unpremultiply (const TconvPipelineJob *job, gfloat *p, gsize n_pi
 typedef gfloat narrow_f4 __attribute__ ((vector_size (4 * sizeof (gfloat))));
 typedef gint32 narrow_i4 __attribute__ ((vector_size (4 * sizeof (gint32))));
 
-/* One sample as tconv_pipeline_narrow() narrows it to 8 bits without a table. */
+/* One sample as tconv_pipeline_narrow() narrows it to 8 bits without a table: clamped to 0
+ * first (NaN gives 0, as at 16 bits), then to 1, times 255, plus 0.5, truncated. */
 static inline guint8
 narrow8_one (gfloat x)
 {
-  return (guint8) (guint) ((x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f) * 255.0f + 0.5f);
+  x = x > 0.0f ? x : 0.0f;
+  x = x < 1.0f ? x : 1.0f;
+  return (guint8) (guint) (x * 255.0f + 0.5f);
 }
 
-/* narrow8_one() on four vectors of samples, lane by lane, by the same operations (clamp,
- * times 255, plus 0.5, truncate; NaN gives 0). Each vector is transposed first, so that the
- * four levels of lane j, shifted into one 32-bit lane, are samples 4 j .. 4 j + 3 in memory
- * order (little-endian). */
+/* narrow8_one() on four vectors of samples, lane by lane, by the same operations, so that a
+ * sample's level does not depend on where a run of samples starts or ends. Each vector is
+ * transposed first, so that the four levels of lane j, shifted into one 32-bit lane, are
+ * samples 4 j .. 4 j + 3 in memory order (little-endian). */
 static inline void
 narrow8_16 (const gfloat *in, guint8 *out)
 {
@@ -375,11 +378,11 @@ narrow8_16 (const gfloat *in, guint8 *out)
   for (int k = 0; k < 4; k++)
     {
       narrow_f4       x = r[k];
-      const narrow_i4 below = x < one;
-      narrow_i4       in_range;
-      x = (narrow_f4) ((below & (narrow_i4) x) | (~below & (narrow_i4) one));
-      in_range = x > zero; /* false for NaN */
+      const narrow_i4 in_range = x > zero; /* false for NaN */
+      narrow_i4       below;
       x = (narrow_f4) (in_range & (narrow_i4) x);
+      below = x < one;
+      x = (narrow_f4) ((below & (narrow_i4) x) | (~below & (narrow_i4) one));
       word |= __builtin_convertvector (x * 255.0f + 0.5f, narrow_i4) << (8 * k);
     }
   memcpy (out, &word, sizeof word);

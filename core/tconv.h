@@ -324,6 +324,18 @@ tconv_status tconv_u8_rows (const tconv_u8_plan *plan,
                             size_t               out_stride,
                             tconv_error         *err);
 
+/**
+ * tconv_narrow_u8:
+ * @src: @n float samples in 0..1 units.
+ * @dst: @n 8-bit levels; may be @src itself (each sample is read before its level is stored,
+ *       and levels land before the samples still to be read).
+ *
+ * Levels as GIMP's babl rounds floats to 8 bits: clamped to 0 (NaN gives 0), then to 1, times
+ * 255 (rounded to float), plus 0.5, truncated. The same level for a sample whatever the path
+ * or its place in @src.
+ */
+void tconv_narrow_u8 (const float *src, uint8_t *dst, size_t n);
+
 /* ---------------------------------------------------------------------------------------------
  * Instruction-set paths. On x86-64 with AVX2 and FMA the core runs hand-written AVX2 kernels
  * and compiler-built x86-64-v3 copies of its portable loops. The environment variable

@@ -342,67 +342,6 @@ tconv_pipeline_unpremultiply (const TconvPipelineJob *job, gfloat *p, gsize n_pi
     }
 }
 
-typedef gfloat narrow_f4 __attribute__ ((vector_size (4 * sizeof (gfloat))));
-typedef gint32 narrow_i4 __attribute__ ((vector_size (4 * sizeof (gint32))));
-
-/* One sample as tconv_pipeline_narrow() narrows it to 8 bits without a table: clamped to 0
- * first (NaN gives 0, as at 16 bits), then to 1, times 255, plus 0.5, truncated. */
-static inline guint8
-narrow8_one (gfloat x)
-{
-  x = x > 0.0f ? x : 0.0f;
-  x = x < 1.0f ? x : 1.0f;
-  return (guint8) (guint) (x * 255.0f + 0.5f);
-}
-
-/* narrow8_one() on four vectors of samples, lane by lane, by the same operations, so that a
- * sample's level does not depend on where a run of samples starts or ends. Each vector is
- * transposed first, so that the four levels of lane j, shifted into one 32-bit lane, are
- * samples 4 j .. 4 j + 3 in memory order (little-endian). */
-static inline void
-narrow8_16 (const gfloat *in, guint8 *out)
-{
-  const narrow_f4 zero = { 0.0f, 0.0f, 0.0f, 0.0f }, one = zero + 1.0f;
-  narrow_f4       r[4], t[4];
-  narrow_i4       word = { 0, 0, 0, 0 };
-
-  memcpy (r, in, sizeof r);
-  t[0] = __builtin_shufflevector (r[0], r[1], 0, 4, 1, 5);
-  t[1] = __builtin_shufflevector (r[2], r[3], 0, 4, 1, 5);
-  t[2] = __builtin_shufflevector (r[0], r[1], 2, 6, 3, 7);
-  t[3] = __builtin_shufflevector (r[2], r[3], 2, 6, 3, 7);
-  r[0] = __builtin_shufflevector (t[0], t[1], 0, 1, 4, 5); /* samples 0, 4, 8, 12 */
-  r[1] = __builtin_shufflevector (t[0], t[1], 2, 3, 6, 7);
-  r[2] = __builtin_shufflevector (t[2], t[3], 0, 1, 4, 5);
-  r[3] = __builtin_shufflevector (t[2], t[3], 2, 3, 6, 7);
-  for (int k = 0; k < 4; k++)
-    {
-      narrow_f4       x = r[k];
-      const narrow_i4 in_range = x > zero; /* false for NaN */
-      narrow_i4       below;
-      x = (narrow_f4) (in_range & (narrow_i4) x);
-      below = x < one;
-      x = (narrow_f4) ((below & (narrow_i4) x) | (~below & (narrow_i4) one));
-      word |= __builtin_convertvector (x * 255.0f + 0.5f, narrow_i4) << (8 * k);
-    }
-  memcpy (out, &word, sizeof word);
-}
-
-/* Sixteen samples at a time; @dst may be @src itself (each group is read before its bytes
- * are stored, and the bytes land before the floats still to be read). */
-static void
-narrow8_plain (const gfloat *src, guint8 *dst, gsize n_samples)
-{
-  gsize i = 0;
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  for (; i + 16 <= n_samples; i += 16)
-    narrow8_16 (src + i, dst + i);
-#endif
-  for (; i < n_samples; i++)
-    dst[i] = narrow8_one (src[i]);
-}
-
 /* Float samples narrowed to write_bytes into @dst (which may be @src itself), rounded to
  * nearest and clamped as babl does (NaN gives 0); colour channels of a linear job through
  * write_table. */
@@ -416,7 +355,7 @@ tconv_pipeline_narrow_to (const TconvPipelineJob *job, const gfloat *src, gpoint
 
   if (job->write_bytes == 1 && colours == 0)
     {
-      narrow8_plain (src, dst, n_samples);
+      tconv_narrow_u8 (src, dst, n_samples);
       return;
     }
   for (gsize i = 0; i < n_samples; i += C)

@@ -313,6 +313,68 @@ u8_rejects_bad_arguments (void)
   CHECK (untouched, "refused calls wrote nothing");
 }
 
+/* The level babl gives a float sample, written out here: clamped, x 255 rounded to float,
+ * + 0.5 rounded to float, truncated; NaN gives 0 (this file is built without contraction). */
+static unsigned char
+babl_level (float x)
+{
+  float t;
+
+  if (isnan (x) || x <= 0.0f)
+    return 0;
+  if (x >= 1.0f)
+    return 255;
+  t = x * 255.0f;
+  t = t + 0.5f;
+  return (unsigned char) (unsigned) t;
+}
+
+/* tconv_narrow_u8() on every level's rounding boundary (k + 0.5) / 255 and the floats beside
+ * it, values outside 0..1, infinities and NaN, at every start and length up to 70 (the vector
+ * groups and their tails), out of place and in place, on whichever path TCONV_DISABLE
+ * leaves. */
+static void
+narrow_u8_matches_babl (test_rng *rng)
+{
+  enum { N = 4096 };
+  float         *src = test_malloc (N * sizeof (float)), *buf = test_malloc (N * sizeof (float));
+  unsigned char *dst = test_malloc (N);
+  int            bad = 0, bad_inplace = 0, checked = 0;
+
+  for (int i = 0; i < N; i++)
+    {
+      const float edge = ((float) (i / 3 % 256) + 0.5f) / 255.0f;
+      src[i] = i % 3 == 0 ? edge : i % 3 == 1 ? nextafterf (edge, 2.0f) : nextafterf (edge, -1.0f);
+      if (i % 11 == 0)
+        src[i] = (float) (1.6 * test_rng_signed (rng));
+    }
+  src[5] = NAN, src[17] = INFINITY, src[29] = -INFINITY, src[41] = -0.0f, src[53] = 1.0f;
+  src[64] = NAN, src[79] = NAN, src[4095] = NAN;
+  tconv_narrow_u8 (src, dst, N);
+  for (int i = 0; i < N; i++)
+    bad += dst[i] != babl_level (src[i]);
+  for (size_t start = 0; start < 20; start++)
+    for (size_t n = 0; n <= 70; n++)
+      {
+        memset (dst, 0xA5, 100);
+        tconv_narrow_u8 (src + start, dst + 1, n);
+        bad += dst[0] != 0xA5 || dst[n + 1] != 0xA5; /* nothing outside */
+        memcpy (buf, src + start, n * sizeof (float));
+        tconv_narrow_u8 (buf, (unsigned char *) buf, n);
+        for (size_t i = 0; i < n; i++)
+          {
+            bad += dst[1 + i] != babl_level (src[start + i]);
+            bad_inplace += ((unsigned char *) buf)[i] != babl_level (src[start + i]);
+            checked++;
+          }
+      }
+  CHECK (bad == 0 && bad_inplace == 0,
+         "tconv_narrow_u8 = babl's rounding on every level's boundary, NaN, infinities, every "
+         "start and length to 70, on this path (%d and %d in place of %d differ)", bad,
+         bad_inplace, checked);
+  free (src), free (buf), free (dst);
+}
+
 /* TCONV_DISABLE=avx2,clones (read once) must take the portable kernels: the core reports no
  * SIMD path and 8-bit plans run the portable loop; without it, what the CPU offers is used
  * (x86-64-v4 only with the x86-64-v3 copies, and not under TCONV_DISABLE=avx512). */
@@ -370,5 +432,6 @@ main (void)
   u8_matches_rounded_ref (&rng);
   u8_bands_exact_rows_and_missing_rows (&rng);
   u8_rejects_bad_arguments ();
+  narrow_u8_matches_babl (&rng);
   return test_end ();
 }

@@ -341,9 +341,9 @@ void tconv_narrow_u8 (const float *src, uint8_t *dst, size_t n);
  * and compiler-built x86-64-v3 copies of its portable loops. The environment variable
  * TCONV_DISABLE, a comma-separated list read once per process, turns them off:
  *   avx2    the hand-written AVX2 kernels (float depthwise path)
- *   clones  the x86-64-v3 copies (depthwise specialisations, the 8-bit path, the bank
+ *   clones  the x86-64-v3 copies (depthwise specialisations, the 8-bit path, narrowing, the bank
  *           gather), and with them the x86-64-v4 ones
- *   avx512  the x86-64-v4 (AVX-512) copy of the stride-2 bank gather
+ *   avx512  the x86-64-v4 (AVX-512) copies of the stride-2 bank gather and of narrowing
  * `TCONV_DISABLE=avx2,clones` runs the portable code that other CPUs (ARM, ...) run.
  * Results may differ in the last bit between paths (fused multiply-adds), never more.
  */

@@ -271,7 +271,8 @@ test_gather_to_sink (void)
   test_rng_init (&rng, 20261206);
   for (int trial = 0; trial < 48; trial++)
     {
-      const size_t s = (size_t) test_rng_range (&rng, 2, 4), C = (size_t) test_rng_range (&rng, 1, 4);
+      const size_t s = (size_t) test_rng_range (&rng, 2, 4);
+      const size_t C = (size_t) test_rng_range (&rng, 1, 4);
       const float  A = trial % 2 ? (float) (0.5 + 0.5 * test_rng_signed (&rng)) : 0.0f;
       tconv_bank  *b = random_bank (&rng, s, trial % 3 == 2, (size_t) test_rng_range (&rng, 1, 6));
       size_t       plan_bytes, oh, ow, y0, x0, h, w, need, bad_i;
@@ -368,7 +369,8 @@ test_sink_errors (void)
            && strstr (err.message, "the plan or the sink is NULL"),
          "no plan refused: %s", err.message);
   CHECK (tconv_bank_upsample_to (b, plan, &sc.geom, &sc.view, &sc.cmap, 0, 0, 2, 2, &no_fn, 0.0f,
-                                 NULL) == TCONV_ERR_INVALID_ARG, "a sink without a function refused");
+                                 NULL) == TCONV_ERR_INVALID_ARG,
+         "a sink without a function refused");
   CHECK (tconv_bank_upsample_to (b, plan, &sc.geom, &sc.view, &sc.cmap, 7, 0, 2, 2, &sink, 0.0f,
                                  &err) == TCONV_ERR_INVALID_ARG
            && strstr (err.message, "output region (7, 0) + 2x2"),

@@ -83,40 +83,42 @@ typedef float   narrow_f16 __attribute__ ((vector_size (16 * sizeof (float))));
 typedef int32_t narrow_i16 __attribute__ ((vector_size (16 * sizeof (int32_t))));
 typedef uint8_t narrow_u16 __attribute__ ((vector_size (16)));
 
-/* Sixteen samples in one AVX-512 vector (the truncation to bytes is one instruction there). */
-static inline __attribute__ ((always_inline)) narrow_u16
-narrow16_v4 (narrow_f16 x)
+/* Sixteen samples at @src in one AVX-512 vector (the truncation to bytes is one instruction
+ * there) to @dst. Pointers rather than vector arguments: a 64-byte vector passed by value
+ * would change the ABI of a function built without AVX-512 (clang refuses it). */
+TCONV_TARGET_V4 static inline __attribute__ ((always_inline)) void
+narrow16_v4 (const float *src, uint8_t *dst)
 {
   const narrow_f16 zero = { 0.0f }, one = zero + 1.0f;
-  narrow_i16       in_range = x > zero, below;
+  narrow_f16       x;
+  narrow_i16       in_range, below;
+  narrow_u16       levels;
 
+  memcpy (&x, src, sizeof x);
+  in_range = x > zero;
   x = (narrow_f16) (in_range & (narrow_i16) x);
   below = x < one;
   x = (narrow_f16) ((below & (narrow_i16) x) | (~below & (narrow_i16) one));
-  return __builtin_convertvector (__builtin_convertvector (x * 255.0f + 0.5f, narrow_i16),
-                                  narrow_u16);
+  levels = __builtin_convertvector (__builtin_convertvector (x * 255.0f + 0.5f, narrow_i16),
+                                    narrow_u16);
+  memcpy (dst, &levels, sizeof levels);
 }
 
 /* Whole groups of sixteen, then the tail as a group padded with zeros. */
 TCONV_TARGET_V4 static void
 narrow_v4 (const float *src, uint8_t *dst, size_t n)
 {
-  narrow_f16 x = { 0.0f };
-  narrow_u16 levels;
-  size_t     i = 0;
+  float   tail[16] = { 0.0f };
+  uint8_t levels[16];
+  size_t  i = 0;
 
   for (; i + 16 <= n; i += 16)
-    {
-      memcpy (&x, src + i, sizeof x);
-      levels = narrow16_v4 (x);
-      memcpy (dst + i, &levels, sizeof levels);
-    }
+    narrow16_v4 (src + i, dst + i);
   if (i == n)
     return;
-  x = (narrow_f16) { 0.0f };
-  memcpy (&x, src + i, (n - i) * sizeof (float));
-  levels = narrow16_v4 (x);
-  memcpy (dst + i, &levels, n - i);
+  memcpy (tail, src + i, (n - i) * sizeof (float));
+  narrow16_v4 (tail, levels);
+  memcpy (dst + i, levels, n - i);
 }
 #endif
 

@@ -149,6 +149,21 @@ out_region (float *data, size_t C, size_t y0, size_t x0, size_t h, size_t w)
   return (tconv_out_view) { data, y0, x0, h, w, 1, (ptrdiff_t) (w * C), (ptrdiff_t) C };
 }
 
+/* The scatter oracle, then its anti-ringing with @A, into @ov. */
+static void
+oracle_region (const tconv_bank *b, const scene *sc, const tconv_out_view *ov, float A)
+{
+  size_t  need;
+  double *work;
+
+  CHECK_STATUS (tconv_ref_work_len (&sc->geom, ov, &need));
+  work = test_malloc (need * sizeof (double));
+  CHECK_STATUS (tconv_bank_upsample_ref (b, &sc->geom, &sc->view, &sc->cmap, ov, work, need,
+                                         NULL));
+  CHECK_STATUS (tconv_antiring_ref (&sc->geom, &sc->view, ov, A, NULL));
+  free (work);
+}
+
 static void
 test_gather_vs_oracle (void)
 {
@@ -166,9 +181,8 @@ test_gather_vs_oracle (void)
       float       A = trial % 4 >= 2 ? (float) (0.5 + 0.5 * test_rng_signed (&rng)) : 0.0f;
       tconv_bank *b = random_bank (&rng, s, trial % 3 == 2, (size_t) test_rng_range (&rng, 1, 6));
       scene       sc;
-      size_t      oh, ow, y0, x0, h, w, need, bad_i;
+      size_t      oh, ow, y0, x0, h, w, bad_i;
       float      *whole, *fast, *ref;
-      double     *work;
 
       make_scene (&rng, b, C, (size_t) test_rng_range (&rng, 1, 9),
                   (size_t) test_rng_range (&rng, 1, 9), (size_t) test_rng_range (&rng, 0, 3),
@@ -197,11 +211,7 @@ test_gather_vs_oracle (void)
                                          NULL));
       CHECK_STATUS (tconv_bank_upsample (b, plan, &sc.geom, &sc.view, &sc.cmap, &ov_fast, A,
                                          NULL));
-      CHECK_STATUS (tconv_ref_work_len (&sc.geom, &ov_ref, &need));
-      work = test_malloc (need * sizeof (double));
-      CHECK_STATUS (tconv_bank_upsample_ref (b, &sc.geom, &sc.view, &sc.cmap, &ov_ref, work,
-                                             need, NULL));
-      CHECK_STATUS (tconv_antiring_ref (&sc.geom, &sc.view, &ov_ref, A, NULL));
+      oracle_region (b, &sc, &ov_ref, A);
       limited += A > 0.0f && plan != NULL;
       if (!test_near_array (fast, ref, h * w * C, 1e-5, 1e-5, &bad_i))
         {
@@ -213,7 +223,6 @@ test_gather_vs_oracle (void)
       for (size_t y = 0; y < h; y++)
         if (memcmp (fast + y * w * C, whole + ((y0 + y) * ow + x0) * C, w * C * sizeof (float)))
           bad_region++;
-      free (work);
       free (whole);
       free (fast);
       free (ref);
@@ -275,12 +284,11 @@ test_gather_to_sink (void)
       const size_t C = (size_t) test_rng_range (&rng, 1, 4);
       const float  A = trial % 2 ? (float) (0.5 + 0.5 * test_rng_signed (&rng)) : 0.0f;
       tconv_bank  *b = random_bank (&rng, s, trial % 3 == 2, (size_t) test_rng_range (&rng, 1, 6));
-      size_t       plan_bytes, oh, ow, y0, x0, h, w, need, bad_i;
+      size_t       plan_bytes, oh, ow, y0, x0, h, w, bad_i;
       void        *plan_mem;
       tconv_bank_plan *plan;
       scene        sc;
       float       *stored, *ref;
-      double      *work;
       collected    k;
       tconv_bank_sink sink = { collect_piece, &k };
 
@@ -310,11 +318,7 @@ test_gather_to_sink (void)
                                             &sink, A, NULL));
       CHECK_STATUS (tconv_bank_upsample (b, plan, &sc.geom, &sc.view, &sc.cmap, &ov_stored, A,
                                          NULL));
-      CHECK_STATUS (tconv_ref_work_len (&sc.geom, &ov_ref, &need));
-      work = test_malloc (need * sizeof (double));
-      CHECK_STATUS (tconv_bank_upsample_ref (b, &sc.geom, &sc.view, &sc.cmap, &ov_ref, work,
-                                             need, NULL));
-      CHECK_STATUS (tconv_antiring_ref (&sc.geom, &sc.view, &ov_ref, A, NULL));
+      oracle_region (b, &sc, &ov_ref, A);
       for (size_t i = 0; i < h * w; i++)
         bad_times += k.times[i] != 1;
       stray += k.stray;
@@ -326,7 +330,6 @@ test_gather_to_sink (void)
                      (double) A, k.data[bad_i], ref[bad_i], bad_i);
         }
       trials++;
-      free (work);
       free (stored);
       free (ref);
       free (k.data);

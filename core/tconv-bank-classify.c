@@ -583,24 +583,30 @@ vblur_f8 (const float *g, size_t taps, const float *(*rows)[2 * 8 + 1], size_t x
 
 typedef uint16_t tensor_u8 __attribute__ ((vector_size (BLUR_PIXELS * sizeof (uint16_t))));
 
-/* The classes of the eight pixels of luma row @y from column @x, their float tensors @v:
- * classes8()'s where it is sure, the zero tensor's where a + c is zero, else exact_pixel(). */
+/* The classes of the eight pixels of luma row @y from column @x (@halo: the classifier's),
+ * their float tensors @v: classes8()'s where it is sure, the zero tensor's where a + c is
+ * zero, else exact_pixel(). */
 static inline __attribute__ ((always_inline)) void
 classes_f8 (const tensor_job *j, const feature_out *o, const class_limits *lim,
-            uint16_t zero_class, const double *g, size_t y, size_t x, const tensor_f8 *v)
+            uint16_t zero_class, const double *g, size_t halo, size_t y, size_t x,
+            const tensor_f8 *v)
 {
-  const size_t    halo = tconv_bank_halo (j->c);
   uint16_t       *out = o->classes + (ptrdiff_t) (y - halo) * o->stride + (ptrdiff_t) (x - halo);
   const tensor_i8 zero = v[0] + v[2] == 0.0f;
   tensor_i8       cls, sure;
   tensor_u8       narrow;
+  uint64_t        unsure[BLUR_PIXELS / 2];
   unsigned        exact = 0;
 
   classes8 (o->c, lim, v[0], v[1], v[2], &cls, &sure);
   cls = (zero & (int32_t) zero_class) | (~zero & cls);
   narrow = __builtin_convertvector (cls, tensor_u8);
   memcpy (out, &narrow, sizeof narrow);
-  sure |= zero;
+  sure = ~(sure | zero);
+  memcpy (unsure, &sure, sizeof unsure);
+  if ((unsure[0] | unsure[1] | unsure[2] | unsure[3]) == 0) /* the usual case */
+    return;
+  sure = ~sure;
   for (size_t i = 0; i < BLUR_PIXELS; i++)
     exact |= (unsigned) !sure[i] << i;
   for (size_t i = 0; exact != 0; i++, exact >>= 1)
@@ -672,7 +678,7 @@ fast_classes (const tensor_job *j, const feature_out *o, size_t r)
         {
           tensor_f8 v[3];
           vblur_f8 (gf, taps, rows, x, v);
-          classes_f8 (j, o, &lim, zero_class, g, yc, x, v);
+          classes_f8 (j, o, &lim, zero_class, g, halo, yc, x, v);
         }
     }
 }

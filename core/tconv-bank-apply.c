@@ -176,8 +176,17 @@ gather_rows (const tconv_bank *bank, const gather *g, const tconv_bank_class_map
 #define PAIR_PHASES    4u /* s = 2: the phases of one owner, half a vector */
 #define PAIR_EX_PLANE  ((PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW) * PAIR_PHASES)
 _Static_assert (4 * PAIR_EX_PLANE <= PLAN_EX_ROW, "four channel planes fit in an expanded row");
+/* s = 2: a window row's values, one plane of CX_ROW floats per channel (zero past the row's
+ * pixels, so vectors may read on), from which the layouts below and the anti-ringing's corner
+ * ranges are made; and a row of those ranges, CORNER_ROW floats per channel */
+#define CX_ROW     112u
+#define CORNER_ROW 96u
+_Static_assert (CORNER_ROW >= PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW + 2 + 7
+                  && CX_ROW >= PLAN_CHUNK + TCONV_BANK_PLAN_MAX_WINDOW - 1 + 16,
+                "a chunk's corner ranges, in whole vectors, and the values they read fit");
 #define TWIN_MAX_WINDOW 8u /* the x86-64-v4 stride-2 layout: windows up to 8 pixels */
-#define TWIN_PLANE      ((PLAN_CHUNK + TWIN_MAX_WINDOW + 1) * 2 * PAIR_PHASES)
+/* a whole number of 64-byte lines, so that the vectors of every plane lie in one line each */
+#define TWIN_PLANE      (((PLAN_CHUNK + TWIN_MAX_WINDOW + 1) * 2 * PAIR_PHASES + 15) / 16 * 16)
 _Static_assert (TWIN_MAX_WINDOW * 4 * TWIN_PLANE <= TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW,
                 "a ring of x86-64-v4 rows fits in the expanded rows' space");
 /* With a sink: the s output rows of one owner row of a chunk, s <= PLAN_MAX_LANES since s C
@@ -201,6 +210,7 @@ struct tconv_bank_plan
   int          fused;
   size_t       limit_row[PLAN_MAX_LANES], limit_col;
   int32_t      limit_mask[PLAN_MAX_LANES];
+  int          limit_split; /* s = 2: column phase 1 reads from limit_col + 1 */
 };
 
 static void
@@ -317,6 +327,7 @@ plan_limits (const tconv_kernel *g, tconv_bank_plan *p)
   for (size_t L = 0; L < PLAN_MAX_LANES; L++)
     p->limit_mask[L] = L >= p->s * p->C
                          || around (L / p->C, g->pad_w, g->k_w, p->s) - p->dlo == cmin ? -1 : 0;
+  p->limit_split = p->s == 2 && p->limit_mask[p->C] == 0;
 }
 
 tconv_status
@@ -397,6 +408,8 @@ typedef float plan_v4 __attribute__ ((vector_size (4 * sizeof (float))));
  * x86-64-v3 clone, SSE pairs in the portable build; comparisons give -1 (true) or 0. */
 typedef float   plan_v8 __attribute__ ((vector_size (PLAN_LANES * sizeof (float))));
 typedef int32_t plan_m8 __attribute__ ((vector_size (PLAN_LANES * sizeof (int32_t))));
+/* Sixteen: the x86-64-v4 layout's vectors (twin_block()). */
+typedef float plan_v16 __attribute__ ((vector_size (16 * sizeof (float))));
 
 static inline __attribute__ ((always_inline)) plan_v8
 select8 (plan_m8 m, plan_v8 a, plan_v8 b)
@@ -408,6 +421,14 @@ static inline __attribute__ ((always_inline)) plan_v8
 load8 (const float *p)
 {
   plan_v8 v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+static inline __attribute__ ((always_inline)) plan_v16
+load16 (const float *p)
+{
+  plan_v16 v;
   memcpy (&v, p, sizeof v);
   return v;
 }
@@ -551,31 +572,167 @@ owner_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *c
  * Every lane is used and no sum crosses lanes.
  */
 
-/* @n pixels of LR row @iy from column @ix0, each repeated four times, one plane of
- * PAIR_EX_PLANE floats per channel; zero outside the view and after the last pixel. */
+/* Positions t and t + 1 of channel @c of fetch_row()'s layouts, pixels t .. t + 2 being
+ * @v0, @v1, @v2. */
 static inline __attribute__ ((always_inline)) void
-expand4_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t C, float *row)
+fetch_put (float v0, float v1, float v2, size_t t, size_t c, int twin, float *cx, float *row)
 {
-  const int row_in = iy >= in->y0 && iy < in->y0 + (int64_t) in->h;
-
-  for (size_t t = 0; t < n; t++)
+  if (twin)
     {
-      const int64_t ix = ix0 + (int64_t) t - in->x0;
-      float         v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
-      if (row_in && ix >= 0 && ix < (int64_t) in->w)
-        {
-          const float *px = in->data + (iy - in->y0) * in->y_stride + ix * in->x_stride;
-          for (size_t c = 0; c < C; c++)
-            v[c] = px[(ptrdiff_t) c * in->c_stride];
-        }
+      const plan_v16 x = { v0, v1, v2 };
+      const plan_v16 y = __builtin_shufflevector (x, x, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                                  2, 2);
+      memcpy (row + c * TWIN_PLANE + 2 * PAIR_PHASES * t, &y, sizeof y);
+    }
+  else
+    {
+      const plan_v8 x = { v0, v1 };
+      const plan_v8 y = __builtin_shufflevector (x, x, 0, 0, 0, 0, 1, 1, 1, 1);
+      memcpy (row + c * PAIR_EX_PLANE + PAIR_PHASES * t, &y, sizeof y);
+    }
+  cx[c * CX_ROW + t] = v0;
+  cx[c * CX_ROW + t + 1] = v1;
+}
+
+/* Channel @c of the pixels at @x, @C interleaved floats each: the first's value four times,
+ * the second's eight, the third's four (twin layout), or the first's and the second's four
+ * times each (pair layout). A constant shuffle once inlined with constant C and c. */
+#define TWIN_IDX(p, q, r) p, p, p, p, q, q, q, q, q, q, q, q, r, r, r, r
+#define PAIR_IDX(p, q)    p, p, p, p, q, q, q, q
+static inline __attribute__ ((always_inline)) plan_v16
+twin_of (plan_v16 x, size_t C, size_t c)
+{
+  switch (C * 4 + c)
+    {
+    case 4: return __builtin_shufflevector (x, x, TWIN_IDX (0, 1, 2));
+    case 8: return __builtin_shufflevector (x, x, TWIN_IDX (0, 2, 4));
+    case 9: return __builtin_shufflevector (x, x, TWIN_IDX (1, 3, 5));
+    case 12: return __builtin_shufflevector (x, x, TWIN_IDX (0, 3, 6));
+    case 13: return __builtin_shufflevector (x, x, TWIN_IDX (1, 4, 7));
+    case 14: return __builtin_shufflevector (x, x, TWIN_IDX (2, 5, 8));
+    case 16: return __builtin_shufflevector (x, x, TWIN_IDX (0, 4, 8));
+    case 17: return __builtin_shufflevector (x, x, TWIN_IDX (1, 5, 9));
+    case 18: return __builtin_shufflevector (x, x, TWIN_IDX (2, 6, 10));
+    default: return __builtin_shufflevector (x, x, TWIN_IDX (3, 7, 11));
+    }
+}
+
+static inline __attribute__ ((always_inline)) plan_v8
+pair_of (plan_v8 x, size_t C, size_t c)
+{
+  switch (C * 4 + c)
+    {
+    case 4: return __builtin_shufflevector (x, x, PAIR_IDX (0, 1));
+    case 8: return __builtin_shufflevector (x, x, PAIR_IDX (0, 2));
+    case 9: return __builtin_shufflevector (x, x, PAIR_IDX (1, 3));
+    case 12: return __builtin_shufflevector (x, x, PAIR_IDX (0, 3));
+    case 13: return __builtin_shufflevector (x, x, PAIR_IDX (1, 4));
+    case 14: return __builtin_shufflevector (x, x, PAIR_IDX (2, 5));
+    case 16: return __builtin_shufflevector (x, x, PAIR_IDX (0, 4));
+    case 17: return __builtin_shufflevector (x, x, PAIR_IDX (1, 5));
+    case 18: return __builtin_shufflevector (x, x, PAIR_IDX (2, 6));
+    default: return __builtin_shufflevector (x, x, PAIR_IDX (3, 7));
+    }
+}
+#undef TWIN_IDX
+#undef PAIR_IDX
+
+/* @n pixels of LR row @iy from column @ix0, zero outside the view and from pixel n on, into
+ * the compact row @cx (one plane of CX_ROW floats per channel, zero at least 16 pixels on)
+ * and the stride-2 layout @row: the twin layout (@twin; per channel a plane of TWIN_PLANE
+ * floats, at 8 t pixel t's value four times, then pixel t + 1's, for t <= n + 1) or the pair
+ * layout (PAIR_EX_PLANE floats, pixel t's value four times at 4 t, for t <= n). Each vector
+ * of the layout is made in registers and stored whole, as the gather loads it: a load of
+ * what was just stored piece by piece would wait for the stores. Positions two at a time,
+ * checked against the view only where a pixel may lie outside it; from interleaved pixels
+ * (the pipeline's) by one vector load for all channels where it reads only pixels inside. */
+static inline __attribute__ ((always_inline)) void
+fetch_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t C, int twin,
+           float *cx, float *row)
+{
+  const ptrdiff_t xs = in->x_stride, cs = in->c_stride;
+  const size_t    last = twin ? n + 1 : n; /* the layout's last position */
+  const float    *src = in->data;          /* pixel a, when a < b */
+  const plan_v8   zero = { 0 };
+  size_t          a = 0, b = 0;            /* the pixels inside the view: a .. b - 1 */
+  float           v0[4];
+  size_t          t = 0;
+
+  if (iy >= in->y0 && iy < in->y0 + (int64_t) in->h)
+    {
+      const int64_t lo = in->x0 - ix0, hi = in->x0 + (int64_t) in->w - ix0;
+      a = lo <= 0 ? 0 : lo < (int64_t) n ? (size_t) lo : n;
+      b = hi <= (int64_t) a ? a : hi < (int64_t) n ? (size_t) hi : n;
+      if (a < b)
+        src = in->data + (iy - in->y0) * in->y_stride + ((int64_t) a + ix0 - in->x0) * xs;
+    }
+#define PIXEL(t, c) ((t) - a < b - a ? src[(ptrdiff_t) ((t) - a) * xs + (ptrdiff_t) (c) * cs] : 0.0f)
+  for (size_t c = 0; c < C; c++)
+    v0[c] = PIXEL (t, c);
+  for (; t + 1 <= last && t < a; t += 2)
+    for (size_t c = 0; c < C; c++)
+      {
+        const float v1 = PIXEL (t + 1, c), v2 = PIXEL (t + 2, c);
+        fetch_put (v0[c], v1, v2, t, c, twin, cx, row);
+        v0[c] = v2;
+      }
+  if (xs == (ptrdiff_t) C && cs == 1)
+    {
+      const size_t span = twin ? 16 : PLAN_LANES; /* floats a load reads */
+      for (; t + 1 <= last && (t - a) * C + span <= (b - a) * C; t += 2)
+        for (size_t c = 0; c < C; c++)
+          if (twin)
+            {
+              const plan_v16 x = load16 (src + (t - a) * C), y = twin_of (x, C, c);
+              memcpy (row + c * TWIN_PLANE + 2 * PAIR_PHASES * t, &y, sizeof y);
+              cx[c * CX_ROW + t] = x[c];
+              cx[c * CX_ROW + t + 1] = x[C + c];
+            }
+          else
+            {
+              const plan_v8 x = load8 (src + (t - a) * C), y = pair_of (x, C, c);
+              memcpy (row + c * PAIR_EX_PLANE + PAIR_PHASES * t, &y, sizeof y);
+              cx[c * CX_ROW + t] = x[c];
+              cx[c * CX_ROW + t + 1] = x[C + c];
+            }
+      for (size_t c = 0; c < C; c++)
+        v0[c] = PIXEL (t, c);
+    }
+  for (; t + 1 <= last && t + 2 < b; t += 2)
+    {
+      const float *px = src + (ptrdiff_t) (t + 1 - a) * xs;
       for (size_t c = 0; c < C; c++)
         {
-          const plan_v4 r = { v[c], v[c], v[c], v[c] };
-          memcpy (row + c * PAIR_EX_PLANE + t * PAIR_PHASES, &r, sizeof r);
+          const float v1 = px[(ptrdiff_t) c * cs], v2 = px[xs + (ptrdiff_t) c * cs];
+          fetch_put (v0[c], v1, v2, t, c, twin, cx, row);
+          v0[c] = v2;
         }
     }
+  for (; t + 1 <= last; t += 2)
+    for (size_t c = 0; c < C; c++)
+      {
+        const float v1 = PIXEL (t + 1, c), v2 = PIXEL (t + 2, c);
+        fetch_put (v0[c], v1, v2, t, c, twin, cx, row);
+        v0[c] = v2;
+      }
+  for (size_t c = 0; c < C && t <= last; c++)
+    if (twin)
+      {
+        const plan_v8 x = { v0[c], PIXEL (t + 1, c) };
+        const plan_v8 y = __builtin_shufflevector (x, x, 0, 0, 0, 0, 1, 1, 1, 1);
+        memcpy (row + c * TWIN_PLANE + 2 * PAIR_PHASES * t, &y, sizeof y);
+      }
+    else
+      {
+        const plan_v4 y = { v0[c], v0[c], v0[c], v0[c] };
+        memcpy (row + c * PAIR_EX_PLANE + PAIR_PHASES * t, &y, sizeof y);
+      }
+#undef PIXEL
   for (size_t c = 0; c < C; c++)
-    memset (row + c * PAIR_EX_PLANE + n * PAIR_PHASES, 0, PAIR_PHASES * sizeof (float));
+    {
+      memcpy (cx + c * CX_ROW + n, &zero, sizeof zero);
+      memcpy (cx + c * CX_ROW + n + PLAN_LANES, &zero, sizeof zero);
+    }
 }
 
 /* Four floats at @a, then four at @b: one shuffle on the x86-64-v3 path (@wide); in the
@@ -597,38 +754,61 @@ pair8 (const float *a, const float *b, int wide)
   return u.v;
 }
 
-/* @x limited towards the range of each lane's 2 x 2 input pixels by @A, with tconv_antiring()'s
- * comparisons (the rows' range per column, then the columns'). @E: one channel's window rows
- * at the pair's first window pixel, @PX floats per pixel, the pixel's value four times first
- * (the next pixel's after them). Lane 2 py + px reads rows limit_row[py] and the next,
- * columns limit_col (limit_mask[px C] true) or limit_col + 1, and the next. */
-static inline __attribute__ ((always_inline)) plan_v8
-pair_limit (const tconv_bank_plan *p, const float *const *E, size_t off, plan_v8 x, float A,
-            size_t PX)
+/* Ranges of one LR row pair's 2 x 2 corners (tconv_antiring()'s comparisons: the rows' range
+ * per column, then the columns'): @lo[x] and @hi[x] of the pixels at columns x and x + 1 of
+ * the compact rows @top and @bottom, for x < @n rounded up to whole vectors. */
+static inline __attribute__ ((always_inline)) void
+corner_row (const float *top, const float *bottom, size_t n, float *lo, float *hi)
 {
-  const int32_t m0 = p->limit_mask[0], m1 = p->limit_mask[p->C]; /* px = 0, 1 */
-  const plan_m8 pxm = { m0, m1, m0, m1, m0, m1, m0, m1 };
-  const plan_m8 py1 = { 0, 0, -1, -1, 0, 0, -1, -1 };
-  const size_t  c = p->limit_col * PX + off;
-  plan_v8       X[2][2], lo[2], hi[2], t;
-
-  for (size_t j = 0; j < 2; j++)
-    for (size_t k = 0; k < 2; k++)
-      {
-        const float  *r0 = E[p->limit_row[0] + j] + c, *r1 = E[p->limit_row[1] + j] + c;
-        const plan_v8 v0 = select8 (pxm, load8 (r0 + k * PX), load8 (r0 + (k + 1) * PX));
-        const plan_v8 v1 = select8 (pxm, load8 (r1 + k * PX), load8 (r1 + (k + 1) * PX));
-        X[j][k] = select8 (py1, v1, v0);
-      }
-  for (size_t k = 0; k < 2; k++)
+  for (size_t x = 0; x < n; x += PLAN_LANES)
     {
-      lo[k] = select8 (X[0][k] < X[1][k], X[0][k], X[1][k]);
-      hi[k] = select8 (X[0][k] > X[1][k], X[0][k], X[1][k]);
+      plan_v8 l[2], h[2];
+      for (size_t k = 0; k < 2; k++)
+        {
+          const plan_v8 a = load8 (top + x + k), d = load8 (bottom + x + k);
+          l[k] = select8 (a < d, a, d);
+          h[k] = select8 (a > d, a, d);
+        }
+      l[0] = select8 (l[0] < l[1], l[0], l[1]);
+      h[0] = select8 (h[0] > h[1], h[0], h[1]);
+      memcpy (lo + x, &l[0], sizeof l[0]);
+      memcpy (hi + x, &h[0], sizeof h[0]);
     }
-  lo[0] = select8 (lo[0] < lo[1], lo[0], lo[1]);
-  hi[0] = select8 (hi[0] > hi[1], hi[0], hi[1]);
-  t = select8 (x > hi[0], hi[0], select8 (x < lo[0], lo[0], x));
-  return x - A * (x - t);
+}
+
+/* Where an owner row's anti-ringing reads: per row phase py and channel, the corner ranges
+ * of its LR row pair from the first corner of owner 0 of the chunk (plan_rows_body()). */
+typedef struct pair_corners
+{
+  const float *lo[2][4], *hi[2][4];
+} pair_corners;
+
+/* @x, channel @c of owners @t and t + 1 of the chunk, limited towards the range of each
+ * lane's 2 x 2 input pixels by @A. Lane 2 py + px of owner t reads the corner t + px of row
+ * phase py's ranges where the two column phases have neighbouring corners (@split), else
+ * corner t. */
+static inline __attribute__ ((always_inline)) plan_v8
+pair_limit (const pair_corners *k, size_t c, size_t t, plan_v8 x, float A, int split)
+{
+  plan_v4 a, d, e, f;
+  plan_v8 lo, hi, r;
+
+  memcpy (&a, k->lo[0][c] + t, sizeof a);
+  memcpy (&d, k->lo[1][c] + t, sizeof d);
+  memcpy (&e, k->hi[0][c] + t, sizeof e);
+  memcpy (&f, k->hi[1][c] + t, sizeof f);
+  if (split)
+    {
+      lo = __builtin_shufflevector (a, d, 0, 1, 4, 5, 1, 2, 5, 6);
+      hi = __builtin_shufflevector (e, f, 0, 1, 4, 5, 1, 2, 5, 6);
+    }
+  else
+    {
+      lo = __builtin_shufflevector (a, d, 0, 0, 4, 4, 1, 1, 5, 5);
+      hi = __builtin_shufflevector (e, f, 0, 0, 4, 4, 1, 1, 5, 5);
+    }
+  r = select8 (x > hi, hi, select8 (x < lo, lo, x));
+  return x - A * (x - r);
 }
 
 /* Three channels of owners jx and jx + 1 stored as the two output rows they make, twelve
@@ -665,19 +845,17 @@ pair_store3 (const tconv_out_view *out, size_t jy, size_t jx, const plan_v8 *v)
   return 1;
 }
 
-/* The sums @v (one per channel) of owners j and j + 1 (@m of them, 1 or 2): limited and
- * stored. @o: owner j's first window pixel in @rows, channel planes @plane floats apart,
- * @PX floats per pixel (pair_limit()). */
+/* The sums @v (one per channel) of owners j and j + 1 (@m of them, 1 or 2; owner @t of the
+ * chunk and the next): limited (@k, pair_limit()) and stored. */
 static inline __attribute__ ((always_inline)) void
-pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
-             size_t o, size_t plane, size_t PX, size_t jy, size_t j, plan_v8 *v, size_t m,
-             float A, int wide, size_t C)
+pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const pair_corners *k,
+             size_t t, size_t jy, size_t j, plan_v8 *v, size_t m, float A, int wide, size_t C)
 {
   float lanes[2 * 4];
 
   if (wide && A > 0.0f)
     for (size_t c = 0; c < C; c++)
-      v[c] = pair_limit (p, rows, c * plane + o, v[c], A, PX);
+      v[c] = pair_limit (k, c, t, v[c], A, p->limit_split);
   if (C == 3 && m == 2 && pair_store3 (out, jy, j, v))
     return;
   for (size_t h = 0; h < m; h++)
@@ -694,18 +872,19 @@ pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const float *c
 }
 
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
- * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart), @at: owner jx's
- * first window pixel in them. Each window pixel's load serves every pair (pair q's window
+ * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart); owner jx is owner
+ * @i of the chunk, its first window pixel at PAIR_PHASES i in them; @k: anti-ringing's
+ * corners. Each window pixel's load serves every pair (pair q's window
  * starts 2 q pixels on). Window columns are summed in K interleaved partial sums (wx mod K),
  * added in order at the end, for enough independent chains on the x86-64-v3 path (@wide);
  * K depends only on C and the path, not on NP, so every pixel sums in the same order
  * wherever it lies. */
 static inline __attribute__ ((always_inline)) void
 pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
-            size_t at, size_t jy, size_t jx, const uint16_t *cls, size_t m, float A, int wide,
-            size_t RW, size_t C, size_t NP)
+            const pair_corners *k, size_t i, size_t jy, size_t jx, const uint16_t *cls,
+            size_t m, float A, int wide, size_t RW, size_t C, size_t NP)
 {
-  const size_t K = !wide ? 1 : C == 1 ? 4 : C == 2 ? 2 : 1;
+  const size_t K = !wide ? 1 : C == 1 ? 4 : C == 2 ? 2 : 1, at = i * PAIR_PHASES;
   const float *f[3][2];
   plan_v8      acc[3][4][4], v[4];
 
@@ -746,8 +925,8 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
           for (size_t k = 1; k < K; k++)
             v[c] += acc[pp][c][k];
         }
-      pair_finish (p, out, rows, at + 2 * pp * PAIR_PHASES, PAIR_EX_PLANE, PAIR_PHASES, jy,
-                   jx + 2 * pp, v, m - 2 * pp < 2 ? m - 2 * pp : 2, A, wide, C);
+      pair_finish (p, out, k, i + 2 * pp, jy, jx + 2 * pp, v, m - 2 * pp < 2 ? m - 2 * pp : 2, A,
+                   wide, C);
     }
 }
 
@@ -762,45 +941,6 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
  * layout's, as AVX-512 multiply-adds are twice as wide.
  */
 
-typedef float plan_v16 __attribute__ ((vector_size (16 * sizeof (float))));
-
-static inline __attribute__ ((always_inline)) plan_v16
-load16 (const float *p)
-{
-  plan_v16 v;
-  memcpy (&v, p, sizeof v);
-  return v;
-}
-
-/* @n pixels of LR row @iy from column @ix0, one plane of TWIN_PLANE floats per channel: at
- * 8 t, pixel t's value four times, then pixel t + 1's; zero outside the view and from pixel
- * n on, for positions up to n. */
-static inline __attribute__ ((always_inline)) void
-expand8_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t C, float *row)
-{
-  const int row_in = iy >= in->y0 && iy < in->y0 + (int64_t) in->h;
-
-  for (size_t t = 0; t <= n + 1; t++)
-    {
-      const int64_t ix = ix0 + (int64_t) t - in->x0;
-      float         v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
-      if (t < n && row_in && ix >= 0 && ix < (int64_t) in->w)
-        {
-          const float *px = in->data + (iy - in->y0) * in->y_stride + ix * in->x_stride;
-          for (size_t c = 0; c < C; c++)
-            v[c] = px[(ptrdiff_t) c * in->c_stride];
-        }
-      for (size_t c = 0; c < C; c++)
-        {
-          const plan_v4 r = { v[c], v[c], v[c], v[c] };
-          float        *plane = row + c * TWIN_PLANE;
-          memcpy (plane + 2 * PAIR_PHASES * t, &r, sizeof r);
-          if (t > 0)
-            memcpy (plane + 2 * PAIR_PHASES * t - PAIR_PHASES, &r, sizeof r);
-        }
-    }
-}
-
 /* Eight floats at @a, then eight at @b. */
 static inline __attribute__ ((always_inline)) plan_v16
 twin16 (const float *a, const float *b)
@@ -814,12 +954,12 @@ twin16 (const float *a, const float *b)
 
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
  * the region. @rows: the window rows in twin layout, @at: owner jx's first window pixel in
- * them. Each window pixel pair's load serves every pair of owners (pair q's window starts
+ * them, owner @at of the chunk; @k: anti-ringing's corners. Each window pixel pair's load serves every pair of owners (pair q's window starts
  * 2 q pixels on). */
 static inline __attribute__ ((always_inline)) void
 twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
-            size_t at, size_t jy, size_t jx, const uint16_t *cls, size_t m, float A, size_t RW,
-            size_t C, size_t NP)
+            const pair_corners *k, size_t at, size_t jy, size_t jx, const uint16_t *cls,
+            size_t m, float A, size_t RW, size_t C, size_t NP)
 {
   const size_t WP = (RW + 1) / 2, TAPS = 2 * PAIR_PHASES; /* column pairs; floats of one */
   const float *f[8][2];
@@ -862,8 +1002,8 @@ twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
           v[c] = __builtin_shufflevector (a, a, 0, 1, 2, 3, 8, 9, 10, 11)
                  + __builtin_shufflevector (a, a, 4, 5, 6, 7, 12, 13, 14, 15);
         }
-      pair_finish (p, out, rows, (at + 2 * pp) * TAPS, TWIN_PLANE, TAPS, jy, jx + 2 * pp, v,
-                   m - 2 * pp < 2 ? m - 2 * pp : 2, A, 1, C);
+      pair_finish (p, out, k, at + 2 * pp, jy, jx + 2 * pp, v, m - 2 * pp < 2 ? m - 2 * pp : 2,
+                   A, 1, C);
     }
 }
 
@@ -871,16 +1011,16 @@ twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
  * independent sums to hide the multiply-add latency within 32 registers, then single
  * pairs. */
 static inline __attribute__ ((always_inline)) void
-twin_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
-            const uint16_t *cls, size_t n, size_t RW, size_t C)
+twin_chunk (const plan_job *j, const float *const *rows, const pair_corners *k, size_t jy,
+            size_t jx0, const uint16_t *cls, size_t n, size_t RW, size_t C)
 {
   const size_t NP = C == 1 ? 8 : C == 2 ? 4 : C == 3 ? 4 : 2;
   size_t       i = 0;
 
   for (; i + 2 * NP <= n; i += 2 * NP)
-    twin_block (j->p, j->out, rows, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, RW, C, NP);
+    twin_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, RW, C, NP);
   for (; i < n; i += 2)
-    twin_block (j->p, j->out, rows, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
+    twin_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
                 j->antiring, RW, C, 1);
 }
 
@@ -888,18 +1028,18 @@ twin_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
  * their sums and a window pixel's loads in sixteen registers (one in the portable build,
  * whose vectors are register pairs), then single pairs. */
 static inline __attribute__ ((always_inline)) void
-pair_chunk (const plan_job *j, const float *const *rows, size_t jy, size_t jx0,
-            const uint16_t *cls, size_t n, int wide, size_t RW, size_t C)
+pair_chunk (const plan_job *j, const float *const *rows, const pair_corners *k, size_t jy,
+            size_t jx0, const uint16_t *cls, size_t n, int wide, size_t RW, size_t C)
 {
   const size_t NP = !wide ? 1 : C == 4 ? 2 : 3;
   size_t       i = 0;
 
   for (; i + 2 * NP <= n; i += 2 * NP)
-    pair_block (j->p, j->out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i, 2 * NP,
-                j->antiring, wide, RW, C, NP);
+    pair_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, wide, RW,
+                C, NP);
   for (; i < n; i += 2)
-    pair_block (j->p, j->out, rows, i * PAIR_PHASES, jy, jx0 + i, cls + i,
-                n - i < 2 ? n - i : 2, j->antiring, wide, RW, C, 1);
+    pair_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
+                j->antiring, wide, RW, C, 1);
 }
 
 /* The part of @out in owner row jy's output rows and the columns of owners jx0 .. jx0 + @n - 1,
@@ -931,11 +1071,43 @@ hand_over (const plan_job *j, const tconv_out_view *piece)
                    piece->data + (ptrdiff_t) r * piece->y_stride);
 }
 
-/* In column chunks of PLAN_CHUNK owners, down the owner rows: each LR row is expanded once
- * per chunk into a ring of RW rows (LR row iy in slot iy mod RW), at stride 2 as channel
- * planes of pixels repeated four times for pair_chunk(), else as pixels repeated S times for
- * owner_block(). With a sink each owner row's output goes to a piece of stack, handed over
- * while it is in the cache. */
+/* Anti-ringing's corners for owner row @jy of a chunk of @n owners (@k): each row phase's LR
+ * row pair's corner ranges, from the compact window rows @cx (plan_rows_body()); a ring of
+ * two rows of ranges, LR row pair Y in slot Y mod 2 (@corner_y: the pair each slot holds), so
+ * that each is computed once as the owner rows move down. */
+static inline __attribute__ ((always_inline)) void
+row_corners (const tconv_bank_plan *p, const float *cx, size_t jy, size_t jy0, size_t n,
+             size_t RW, size_t C, float (*corner)[2][4][CORNER_ROW], int64_t *corner_y,
+             pair_corners *k)
+{
+  for (size_t py = 0; py < 2; py++)
+    {
+      const size_t  wy = p->limit_row[py];
+      const int64_t Y = (int64_t) jy + p->dlo + (int64_t) wy;
+      const size_t  slot = (size_t) (Y & 1);
+      if (corner_y[slot] != Y)
+        {
+          const float *top = cx + (jy - jy0 + wy) % RW * 4 * CX_ROW;
+          const float *bottom = cx + (jy - jy0 + wy + 1) % RW * 4 * CX_ROW;
+          for (size_t c = 0; c < C; c++)
+            corner_row (top + c * CX_ROW, bottom + c * CX_ROW, n + p->limit_col + 4,
+                        corner[slot][0][c], corner[slot][1][c]);
+          corner_y[slot] = Y;
+        }
+      for (size_t c = 0; c < C; c++)
+        {
+          k->lo[py][c] = corner[slot][0][c] + p->limit_col;
+          k->hi[py][c] = corner[slot][1][c] + p->limit_col;
+        }
+    }
+}
+
+/* In column chunks of PLAN_CHUNK owners, down the owner rows: each LR row is read once per
+ * chunk into a ring of RW rows (LR row iy in slot iy mod RW), at stride 2 as compact rows
+ * (for anti-ringing's corners) made into channel planes of pixels repeated four times for
+ * pair_chunk() or twin_chunk(), else as pixels repeated S times for owner_block(). With a
+ * sink each owner row's output goes to a piece of stack, handed over while it is in the
+ * cache. */
 static inline __attribute__ ((always_inline)) void
 plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
 {
@@ -943,17 +1115,22 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
   const size_t          y1 = out->y0 + out->h, x1 = out->x0 + out->w, jy0 = out->y0 / S;
   const size_t          NV = S * C > PLAN_LANES ? 2 : 1;
   const int64_t         dlo = j->p->dlo;
-  const int             twin = S == 2 && wide == 2;
+  const int             twin = S == 2 && wide == 2, limit = S == 2 && j->antiring > 0.0f;
   const size_t          slot = twin ? 4 * TWIN_PLANE : PLAN_EX_ROW;
-  float                 ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
+  _Alignas (64) float    ex[TCONV_BANK_PLAN_MAX_WINDOW * PLAN_EX_ROW];
+  float                 cx[TCONV_BANK_PLAN_MAX_WINDOW * 4 * CX_ROW];
+  float                 corner[2][2][4][CORNER_ROW]; /* [slot][lo, hi][channel] */
   float                 piece[PLAN_PIECE];
   const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
+  int64_t               corner_y[2];
+  pair_corners          k;
   tconv_out_view        pv;
   plan_job              pj = *j;
 
   for (size_t jx0 = out->x0 / S; jx0 * S < x1; jx0 += PLAN_CHUNK)
     {
       const size_t n = (x1 + S - 1) / S - jx0 < PLAN_CHUNK ? (x1 + S - 1) / S - jx0 : PLAN_CHUNK;
+      corner_y[0] = corner_y[1] = INT64_MIN;
       for (size_t jy = jy0; jy * S < y1; jy++)
         {
           const uint16_t *cls = j->map->data + ((int64_t) jy - j->map->y0) * j->map->stride
@@ -961,25 +1138,26 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
           for (size_t wy = jy == jy0 ? 0 : RW - 1; wy < RW; wy++)
             {
               const int64_t iy = (int64_t) jy + dlo + (int64_t) wy;
-              float        *row = ex + (size_t) (iy - (int64_t) jy0 - dlo) % RW * slot;
-              if (twin)
-                expand8_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C, row);
-              else if (S == 2)
-                expand4_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C, row);
+              const size_t  r = (size_t) (iy - (int64_t) jy0 - dlo) % RW;
+              if (S == 2)
+                fetch_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, C, twin,
+                           cx + r * 4 * CX_ROW, ex + r * slot);
               else
-                expand_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, S, C, row);
+                expand_row (j->in, iy, (int64_t) jx0 + dlo, n + RW - 1, S, C, ex + r * slot);
             }
           for (size_t wy = 0; wy < RW; wy++)
             rows[wy] = ex + (jy - jy0 + wy) % RW * slot;
+          if (limit)
+            row_corners (j->p, cx, jy, jy0, n, RW, C, corner, corner_y, &k);
           if (j->sink != NULL)
             {
               pv = piece_view (out, jy, jx0, n, S, C, piece);
               pj.out = &pv;
             }
           if (twin)
-            twin_chunk (&pj, rows, jy, jx0, cls, n, RW, C);
+            twin_chunk (&pj, rows, &k, jy, jx0, cls, n, RW, C);
           else if (S == 2)
-            pair_chunk (&pj, rows, jy, jx0, cls, n, wide, RW, C);
+            pair_chunk (&pj, rows, &k, jy, jx0, cls, n, wide, RW, C);
           else
             for (size_t i = 0; i < n; i++)
               owner_block (j->p, pj.out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,

@@ -425,6 +425,17 @@ load8 (const float *p)
   return v;
 }
 
+/* Keeps a vector in a register: GCC otherwise folds an input used by several multiply-adds
+ * into each of them as a memory operand, and those loads, not the multiply-adds, bound the
+ * x86-64-v4 loop. Only where the optimiser has removed the code of the layouts other paths
+ * do not use: an unoptimised build keeps it, and the constraint asks for an AVX-512 register
+ * (clang checks that even in such code, and does not need the hint). */
+#if defined(__OPTIMIZE__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#define KEEP_IN_REGISTER(v) __asm__ ("" : "+v"(v))
+#else
+#define KEEP_IN_REGISTER(v) ((void) 0)
+#endif
+
 static inline __attribute__ ((always_inline)) plan_v16
 load16 (const float *p)
 {
@@ -981,7 +992,10 @@ twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
         {
           plan_v16 in[4];
           for (size_t c = 0; c < C; c++)
-            in[c] = load16 (x[c] + 2 * t * TAPS);
+            {
+              in[c] = load16 (x[c] + 2 * t * TAPS);
+              KEEP_IN_REGISTER (in[c]);
+            }
           for (size_t pp = 0; pp < NP; pp++)
             {
               const size_t k = t - pp, tap = (wy * WP + k) * TAPS;

@@ -677,7 +677,8 @@ fetch_row (const tconv_in_view *in, int64_t iy, int64_t ix0, size_t n, size_t C,
       if (a < b)
         src = in->data + (iy - in->y0) * in->y_stride + ((int64_t) a + ix0 - in->x0) * xs;
     }
-#define PIXEL(t, c) ((t) - a < b - a ? src[(ptrdiff_t) ((t) - a) * xs + (ptrdiff_t) (c) * cs] : 0.0f)
+#define PIXEL(t, c)                                                                         \
+  ((t) - a < b - a ? src[(ptrdiff_t) ((t) - a) * xs + (ptrdiff_t) (c) * cs] : 0.0f)
   for (size_t c = 0; c < C; c++)
     v0[c] = PIXEL (t, c);
   for (; t + 1 <= last && t < a; t += 2)
@@ -799,15 +800,15 @@ typedef struct pair_corners
  * phase py's ranges where the two column phases have neighbouring corners (@split), else
  * corner t. */
 static inline __attribute__ ((always_inline)) plan_v8
-pair_limit (const pair_corners *k, size_t c, size_t t, plan_v8 x, float A, int split)
+pair_limit (const pair_corners *corners, size_t c, size_t t, plan_v8 x, float A, int split)
 {
   plan_v4 a, d, e, f;
   plan_v8 lo, hi, r;
 
-  memcpy (&a, k->lo[0][c] + t, sizeof a);
-  memcpy (&d, k->lo[1][c] + t, sizeof d);
-  memcpy (&e, k->hi[0][c] + t, sizeof e);
-  memcpy (&f, k->hi[1][c] + t, sizeof f);
+  memcpy (&a, corners->lo[0][c] + t, sizeof a);
+  memcpy (&d, corners->lo[1][c] + t, sizeof d);
+  memcpy (&e, corners->hi[0][c] + t, sizeof e);
+  memcpy (&f, corners->hi[1][c] + t, sizeof f);
   if (split)
     {
       lo = __builtin_shufflevector (a, d, 0, 1, 4, 5, 1, 2, 5, 6);
@@ -857,16 +858,16 @@ pair_store3 (const tconv_out_view *out, size_t jy, size_t jx, const plan_v8 *v)
 }
 
 /* The sums @v (one per channel) of owners j and j + 1 (@m of them, 1 or 2; owner @t of the
- * chunk and the next): limited (@k, pair_limit()) and stored. */
+ * chunk and the next): limited (@corners, pair_limit()) and stored. */
 static inline __attribute__ ((always_inline)) void
-pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const pair_corners *k,
+pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const pair_corners *corners,
              size_t t, size_t jy, size_t j, plan_v8 *v, size_t m, float A, int wide, size_t C)
 {
   float lanes[2 * 4];
 
   if (wide && A > 0.0f)
     for (size_t c = 0; c < C; c++)
-      v[c] = pair_limit (k, c, t, v[c], A, p->limit_split);
+      v[c] = pair_limit (corners, c, t, v[c], A, p->limit_split);
   if (C == 3 && m == 2 && pair_store3 (out, jy, j, v))
     return;
   for (size_t h = 0; h < m; h++)
@@ -884,15 +885,15 @@ pair_finish (const tconv_bank_plan *p, const tconv_out_view *out, const pair_cor
 
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
  * the region. @rows: the window rows (channel planes PAIR_EX_PLANE apart); owner jx is owner
- * @i of the chunk, its first window pixel at PAIR_PHASES i in them; @k: anti-ringing's
- * corners. Each window pixel's load serves every pair (pair q's window
- * starts 2 q pixels on). Window columns are summed in K interleaved partial sums (wx mod K),
+ * @i of the chunk, its first window pixel at PAIR_PHASES i in them; @corners: anti-ringing's
+ * corners. Each window pixel's load serves every pair (pair q's window starts 2 q pixels
+ * on). Window columns are summed in K interleaved partial sums (wx mod K),
  * added in order at the end, for enough independent chains on the x86-64-v3 path (@wide);
  * K depends only on C and the path, not on NP, so every pixel sums in the same order
  * wherever it lies. */
 static inline __attribute__ ((always_inline)) void
 pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
-            const pair_corners *k, size_t i, size_t jy, size_t jx, const uint16_t *cls,
+            const pair_corners *corners, size_t i, size_t jy, size_t jx, const uint16_t *cls,
             size_t m, float A, int wide, size_t RW, size_t C, size_t NP)
 {
   const size_t K = !wide ? 1 : C == 1 ? 4 : C == 2 ? 2 : 1, at = i * PAIR_PHASES;
@@ -936,8 +937,8 @@ pair_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
           for (size_t k = 1; k < K; k++)
             v[c] += acc[pp][c][k];
         }
-      pair_finish (p, out, k, i + 2 * pp, jy, jx + 2 * pp, v, m - 2 * pp < 2 ? m - 2 * pp : 2, A,
-                   wide, C);
+      pair_finish (p, out, corners, i + 2 * pp, jy, jx + 2 * pp, v,
+                   m - 2 * pp < 2 ? m - 2 * pp : 2, A, wide, C);
     }
 }
 
@@ -965,11 +966,11 @@ twin16 (const float *a, const float *b)
 
 /* Owners jx .. jx + @m - 1 (m <= 2 NP; classes @cls) as NP pairs: their blocks' rows inside
  * the region. @rows: the window rows in twin layout, @at: owner jx's first window pixel in
- * them, owner @at of the chunk; @k: anti-ringing's corners. Each window pixel pair's load serves every pair of owners (pair q's window starts
- * 2 q pixels on). */
+ * them, owner @at of the chunk; @corners: anti-ringing's corners. Each window pixel pair's
+ * load serves every pair of owners (pair q's window starts 2 q pixels on). */
 static inline __attribute__ ((always_inline)) void
 twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *const *rows,
-            const pair_corners *k, size_t at, size_t jy, size_t jx, const uint16_t *cls,
+            const pair_corners *corners, size_t at, size_t jy, size_t jx, const uint16_t *cls,
             size_t m, float A, size_t RW, size_t C, size_t NP)
 {
   const size_t WP = (RW + 1) / 2, TAPS = 2 * PAIR_PHASES; /* column pairs; floats of one */
@@ -1016,8 +1017,8 @@ twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
           v[c] = __builtin_shufflevector (a, a, 0, 1, 2, 3, 8, 9, 10, 11)
                  + __builtin_shufflevector (a, a, 4, 5, 6, 7, 12, 13, 14, 15);
         }
-      pair_finish (p, out, k, at + 2 * pp, jy, jx + 2 * pp, v, m - 2 * pp < 2 ? m - 2 * pp : 2,
-                   A, 1, C);
+      pair_finish (p, out, corners, at + 2 * pp, jy, jx + 2 * pp, v,
+                   m - 2 * pp < 2 ? m - 2 * pp : 2, A, 1, C);
     }
 }
 
@@ -1025,16 +1026,17 @@ twin_block (const tconv_bank_plan *p, const tconv_out_view *out, const float *co
  * independent sums to hide the multiply-add latency within 32 registers, then single
  * pairs. */
 static inline __attribute__ ((always_inline)) void
-twin_chunk (const plan_job *j, const float *const *rows, const pair_corners *k, size_t jy,
-            size_t jx0, const uint16_t *cls, size_t n, size_t RW, size_t C)
+twin_chunk (const plan_job *j, const float *const *rows, const pair_corners *corners,
+            size_t jy, size_t jx0, const uint16_t *cls, size_t n, size_t RW, size_t C)
 {
   const size_t NP = C == 1 ? 8 : C == 2 ? 4 : C == 3 ? 4 : 2;
   size_t       i = 0;
 
   for (; i + 2 * NP <= n; i += 2 * NP)
-    twin_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, RW, C, NP);
+    twin_block (j->p, j->out, rows, corners, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, RW,
+                C, NP);
   for (; i < n; i += 2)
-    twin_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
+    twin_block (j->p, j->out, rows, corners, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
                 j->antiring, RW, C, 1);
 }
 
@@ -1042,17 +1044,17 @@ twin_chunk (const plan_job *j, const float *const *rows, const pair_corners *k, 
  * their sums and a window pixel's loads in sixteen registers (one in the portable build,
  * whose vectors are register pairs), then single pairs. */
 static inline __attribute__ ((always_inline)) void
-pair_chunk (const plan_job *j, const float *const *rows, const pair_corners *k, size_t jy,
-            size_t jx0, const uint16_t *cls, size_t n, int wide, size_t RW, size_t C)
+pair_chunk (const plan_job *j, const float *const *rows, const pair_corners *corners,
+            size_t jy, size_t jx0, const uint16_t *cls, size_t n, int wide, size_t RW, size_t C)
 {
   const size_t NP = !wide ? 1 : C == 4 ? 2 : 3;
   size_t       i = 0;
 
   for (; i + 2 * NP <= n; i += 2 * NP)
-    pair_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, wide, RW,
-                C, NP);
+    pair_block (j->p, j->out, rows, corners, i, jy, jx0 + i, cls + i, 2 * NP, j->antiring, wide,
+                RW, C, NP);
   for (; i < n; i += 2)
-    pair_block (j->p, j->out, rows, k, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
+    pair_block (j->p, j->out, rows, corners, i, jy, jx0 + i, cls + i, n - i < 2 ? n - i : 2,
                 j->antiring, wide, RW, C, 1);
 }
 
@@ -1085,14 +1087,14 @@ hand_over (const plan_job *j, const tconv_out_view *piece)
                    piece->data + (ptrdiff_t) r * piece->y_stride);
 }
 
-/* Anti-ringing's corners for owner row @jy of a chunk of @n owners (@k): each row phase's LR
- * row pair's corner ranges, from the compact window rows @cx (plan_rows_body()); a ring of
- * two rows of ranges, LR row pair Y in slot Y mod 2 (@corner_y: the pair each slot holds), so
- * that each is computed once as the owner rows move down. */
+/* Anti-ringing's corners for owner row @jy of a chunk of @n owners (@corners): each row
+ * phase's LR row pair's corner ranges, from the compact window rows @cx (plan_rows_body());
+ * a ring of two rows of ranges, LR row pair Y in slot Y mod 2 (@corner_y: the pair each slot
+ * holds), so that each is computed once as the owner rows move down. */
 static inline __attribute__ ((always_inline)) void
 row_corners (const tconv_bank_plan *p, const float *cx, size_t jy, size_t jy0, size_t n,
              size_t RW, size_t C, float (*corner)[2][4][CORNER_ROW], int64_t *corner_y,
-             pair_corners *k)
+             pair_corners *corners)
 {
   for (size_t py = 0; py < 2; py++)
     {
@@ -1110,8 +1112,8 @@ row_corners (const tconv_bank_plan *p, const float *cx, size_t jy, size_t jy0, s
         }
       for (size_t c = 0; c < C; c++)
         {
-          k->lo[py][c] = corner[slot][0][c] + p->limit_col;
-          k->hi[py][c] = corner[slot][1][c] + p->limit_col;
+          corners->lo[py][c] = corner[slot][0][c] + p->limit_col;
+          corners->hi[py][c] = corner[slot][1][c] + p->limit_col;
         }
     }
 }
@@ -1137,7 +1139,7 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
   float                 piece[PLAN_PIECE];
   const float          *rows[TCONV_BANK_PLAN_MAX_WINDOW];
   int64_t               corner_y[2];
-  pair_corners          k;
+  pair_corners          corners;
   tconv_out_view        pv;
   plan_job              pj = *j;
 
@@ -1162,16 +1164,16 @@ plan_rows_body (const plan_job *j, int wide, size_t RW, size_t S, size_t C)
           for (size_t wy = 0; wy < RW; wy++)
             rows[wy] = ex + (jy - jy0 + wy) % RW * slot;
           if (limit)
-            row_corners (j->p, cx, jy, jy0, n, RW, C, corner, corner_y, &k);
+            row_corners (j->p, cx, jy, jy0, n, RW, C, corner, corner_y, &corners);
           if (j->sink != NULL)
             {
               pv = piece_view (out, jy, jx0, n, S, C, piece);
               pj.out = &pv;
             }
           if (twin)
-            twin_chunk (&pj, rows, &k, jy, jx0, cls, n, RW, C);
+            twin_chunk (&pj, rows, &corners, jy, jx0, cls, n, RW, C);
           else if (S == 2)
-            pair_chunk (&pj, rows, &k, jy, jx0, cls, n, wide, RW, C);
+            pair_chunk (&pj, rows, &corners, jy, jx0, cls, n, wide, RW, C);
           else
             for (size_t i = 0; i < n; i++)
               owner_block (j->p, pj.out, rows, i * S * C, jy, jx0 + i, cls[i], j->antiring, wide,
